@@ -1,0 +1,1 @@
+"""The reasoning agent: a guarded ReAct loop over the simulator (see DESIGN.md, agent/)."""

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: queue, what-if, decisions and explanations (DESIGN.md, dashboard/)."""

@@ -1,0 +1,1 @@
+"""Workloads: SWF traces (read, write, clean) and the synthetic Lublin–Feitelson generator."""
