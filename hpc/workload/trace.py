@@ -82,6 +82,9 @@ class SwfTrace:
     records: npt.NDArray[np.float64]
     line_numbers: npt.NDArray[np.int64]
     source: str = "<memory>"
+    # Malformed lines dropped by `read_swf(..., skip_bad=True)`: how many, and the first messages.
+    skipped_count: int = 0
+    skipped: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.records.shape[0])

@@ -1,0 +1,125 @@
+"""Simulator throughput and peak memory on the large shared traces and a generated 1M-job workload.
+
+Each (workload, policy) runs in its own process so that peak memory is that replay's own.
+Prints jobs simulated per second (simulation only; reading and cleaning are timed apart)
+and the peak resident memory of the process. Traces come from ../shared/traces (or
+SCHEDSIGHT_TRACES_DIR); a missing trace is skipped with a message.
+
+    python bench/simulate.py                 # FCFS x {none, easy, conservative}, all inputs
+    python bench/simulate.py --all-orders    # every order x every backfill mode
+    python bench/simulate.py --inputs kth --policies sjf:easy,wfp3:conservative
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TRACES = Path(os.environ.get("SCHEDSIGHT_TRACES_DIR", ROOT.parent / "shared" / "traces"))
+INPUTS = {
+    "lcg": "LCG.swf.gz",
+    "kth": "KTH-SP2-1996-2.1-cln.swf.gz",
+    "gen1m": "generated: Lublin-Feitelson, 1,000,000 jobs, 256 procs, seed 1",
+}
+ORDERS = ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor")
+MODES = ("none", "easy", "conservative")
+
+
+def run_one(name: str, policy_text: str) -> dict[str, object]:
+    """Load one input, replay it once under one policy; figures as a dict."""
+    from hpc.model import Machine
+    from hpc.sim import Policy, simulate
+    from hpc.workload.cleaning import Estimate, clean, machine_for
+    from hpc.workload.lublin import generate
+    from hpc.workload.swf import read_swf
+
+    t0 = time.perf_counter()
+    if name == "gen1m":
+        trace = generate(1_000_000, seed=1, procs=256)
+        machine = Machine.procs_only(256)
+    else:
+        trace = read_swf(TRACES / INPUTS[name])
+        machine = machine_for(trace)
+    jobs, _ = clean(trace, machine=machine, estimate=Estimate.REQUESTED)
+    del trace
+    load_s = time.perf_counter() - t0
+    result = simulate(jobs, machine, Policy.parse(policy_text))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "input": name,
+        "policy": policy_text,
+        "jobs": len(jobs),
+        "load_s": round(load_s, 2),
+        "sim_s": round(result.wall_s, 3),
+        "jobs_per_s": round(len(jobs) / result.wall_s),
+        "peak_mb": round(peak_mb),
+    }
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; one core used"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", default="lcg,kth,gen1m", help="comma list of lcg, kth, gen1m")
+    parser.add_argument("--policies", help="comma list of ORDER:BACKFILL")
+    parser.add_argument("--all-orders", action="store_true", help="every order x backfill mode")
+    parser.add_argument("--one", nargs=2, metavar=("INPUT", "POLICY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(*args.one)))
+        return 0
+
+    if args.policies:
+        policies = args.policies.split(",")
+    else:
+        orders = ORDERS if args.all_orders else ("fcfs",)
+        policies = [f"{o}:{m}" for o in orders for m in MODES]
+    print(f"machine: {machine_line()}")
+    print(f"{'input':6} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'peak MB':>8}")
+    for name in args.inputs.split(","):
+        if name not in INPUTS:
+            parser.error(f"unknown input {name!r}: choose from {', '.join(INPUTS)}")
+        if name != "gen1m" and not (TRACES / INPUTS[name]).exists():
+            print(f"{name:6} skipped: {TRACES / INPUTS[name]} not found (shared traces absent)")
+            continue
+        for policy in policies:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", name, policy],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if out.returncode != 0:
+                print(f"{name:6} {policy:26} FAILED: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            r = json.loads(out.stdout)
+            print(
+                f"{name:6} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
+                f"{r['jobs_per_s']:>10,} {r['peak_mb']:>8,}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,16 @@
+"""The discrete-event scheduling simulator: policies (queue order x backfill), capacity events, engine."""
+
+from hpc.sim.capacity import CapacityChange, CapacityKind
+from hpc.sim.engine import SimResult, simulate
+from hpc.sim.policy import BackfillMode, MultifactorWeights, Policy, QueueOrder
+
+__all__ = [
+    "BackfillMode",
+    "CapacityChange",
+    "CapacityKind",
+    "MultifactorWeights",
+    "Policy",
+    "QueueOrder",
+    "SimResult",
+    "simulate",
+]

@@ -1,0 +1,175 @@
+"""The `schedsight` command: simulate, compare and generate workloads.
+
+User errors (bad input, bad options) print one line to stderr and exit with status 2;
+no traceback. Reports go to stderr so that `--json` output on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from hpc.errors import HpcError
+from hpc.metrics import breakdown, summarize
+from hpc.sim import CapacityChange, MultifactorWeights, Policy, simulate
+from hpc.workload.cleaning import Estimate
+from hpc.workload.loading import LoadedWorkload, load_workload
+from hpc.workload.lublin import generate
+from hpc.workload.swf import write_swf
+from schedsight.tables import format_breakdown, format_summaries
+
+EXIT_USAGE = 2
+MAIN_POLICIES = "fcfs:none,fcfs:easy,fcfs:conservative,sjf:easy,wfp3:easy,f1:easy,multifactor:easy"
+
+
+class CliError(Exception):
+    """A problem with the command line itself (exit status 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="schedsight", description="HPC job-scheduling decision support."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="replay a workload under one policy")
+    _add_workload_options(sim)
+    sim.add_argument("--policy", default="fcfs", help="queue order: fcfs sjf wfp3 unicep f1 multifactor")
+    sim.add_argument("--backfill", default="easy", help="none, easy or conservative")
+    sim.add_argument("--by", choices=["user", "partition"], help="also print a breakdown")
+    sim.set_defaults(run=_cmd_simulate)
+
+    cmp = sub.add_parser("compare", help="replay a workload under several policies")
+    _add_workload_options(cmp)
+    cmp.add_argument("--policies", default=MAIN_POLICIES, help=f"comma-separated ORDER:BACKFILL (default {MAIN_POLICIES})")
+    cmp.set_defaults(run=_cmd_compare)
+
+    gen = sub.add_parser("generate", help="write a synthetic Lublin–Feitelson workload (SWF)")
+    gen.add_argument("--jobs", type=int, required=True, help="number of jobs")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (same seed, same workload)")
+    gen.add_argument("--procs", type=int, default=256, help="machine size in processors")
+    gen.add_argument("-o", "--output", required=True, help="output file (.swf or .swf.gz)")
+    gen.set_defaults(run=_cmd_generate)
+    return parser
+
+
+def _add_workload_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trace", help="SWF file (plain or .gz)")
+    machine = p.add_argument_group("machine (default: the trace header's MaxProcs/MaxNodes)")
+    machine.add_argument("--procs", type=int, help="processors only, no node structure")
+    machine.add_argument("--nodes", type=int, help="nodes (whole nodes are allocated)")
+    machine.add_argument("--cores-per-node", type=int, help="cores per node (with --nodes)")
+    machine.add_argument("--mem-per-node-mb", type=int, help="memory per node in MB (with --nodes)")
+    p.add_argument(
+        "--estimate",
+        choices=[e.value for e in Estimate],
+        default=Estimate.REQUESTED.value,
+        help="what the scheduler sees as a job's time: its request (falls back to the actual "
+        "runtime where the trace has none) or the actual runtime",
+    )
+    p.add_argument("--skip-bad", action="store_true", help="skip malformed lines and report them")
+    p.add_argument(
+        "--no-kill", action="store_true", help="let jobs run past their requested time"
+    )
+    p.add_argument(
+        "--capacity",
+        action="append",
+        default=[],
+        metavar="KIND@TIME:UNITS",
+        help="node failure/drain/return, e.g. fail@86400:32 (repeatable; TIME in trace seconds)",
+    )
+    weights = p.add_argument_group("multifactor weights")
+    for name in ("age", "fairshare", "job_size", "qos"):
+        weights.add_argument(f"--w-{name.replace('_', '-')}", type=float, dest=f"w_{name}")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def _load(args: argparse.Namespace) -> LoadedWorkload:
+    loaded = load_workload(
+        args.trace,
+        procs=args.procs,
+        nodes=args.nodes,
+        cores_per_node=args.cores_per_node,
+        mem_per_node_mb=args.mem_per_node_mb,
+        estimate=Estimate(args.estimate),
+        skip_bad=args.skip_bad,
+    )
+    for line in loaded.report_lines():
+        print(f"schedsight: {line}", file=sys.stderr)
+    return loaded
+
+
+def _policy(text: str, args: argparse.Namespace) -> Policy:
+    given = {
+        n: getattr(args, f"w_{n}")
+        for n in ("age", "fairshare", "job_size", "qos")
+        if getattr(args, f"w_{n}") is not None
+    }
+    return Policy.parse(text, weights=MultifactorWeights(**given), kill_at_limit=not args.no_kill)
+
+
+def _capacity(args: argparse.Namespace) -> list[CapacityChange]:
+    return [CapacityChange.parse(text) for text in args.capacity]
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    policy = _policy(f"{args.policy}:{args.backfill}", args)
+    loaded = _load(args)
+    result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=_capacity(args))
+    summary = summarize(result)
+    rows = breakdown(result, args.by) if args.by else []
+    if args.json:
+        out: dict[str, object] = {"trace": args.trace, "machine": loaded.machine.describe()}
+        out.update(summary.as_dict())
+        if rows:
+            out[f"by_{args.by}"] = [row.as_dict() for row in rows]
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{args.trace} on {loaded.machine.describe()}")
+        print(format_summaries([summary]))
+        if rows:
+            print(format_breakdown(rows, args.by))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    names = [p.strip() for p in args.policies.split(",") if p.strip()]
+    if not names:
+        raise CliError("--policies is empty: give e.g. fcfs:none,sjf:easy")
+    policies = [_policy(name, args) for name in names]  # validate all before the long part
+    loaded = _load(args)
+    changes = _capacity(args)
+    summaries = [
+        summarize(simulate(loaded.jobs, loaded.machine, p, capacity_changes=changes))
+        for p in policies
+    ]
+    if args.json:
+        print(json.dumps([s.as_dict() for s in summaries], indent=2))
+    else:
+        print(f"{args.trace}: {len(loaded.jobs)} jobs on {loaded.machine.describe()}")
+        print(format_summaries(summaries))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    trace = generate(args.jobs, seed=args.seed, procs=args.procs)
+    write_swf(trace, args.output)
+    print(f"wrote {len(trace)} jobs (seed {args.seed}, {args.procs} procs) to {args.output}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (HpcError, CliError) as exc:
+        print(f"schedsight: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"schedsight: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

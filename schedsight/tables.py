@@ -1,0 +1,51 @@
+"""Plain-text tables for the terminal: policy comparisons and per-user breakdowns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hpc.metrics import GroupRow, Summary
+
+_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # (header, Summary attribute, format)
+    ("policy", "policy", "{}"),
+    ("jobs", "jobs", "{:d}"),
+    ("mean wait", "mean_wait_s", "{:.0f} s"),
+    ("median wait", "median_wait_s", "{:.0f} s"),
+    ("p95 wait", "p95_wait_s", "{:.0f} s"),
+    ("mean bsld", "mean_bsld", "{:.2f}"),
+    ("util", "utilization", "{:.3f}"),
+    ("makespan", "makespan_s", "{:d} s"),
+    ("jain", "jain_fairness", "{:.3f}"),
+    ("sim time", "sim_wall_s", "{:.2f} s"),
+)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Right-aligned columns (the first left-aligned) under a header and a rule."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def format_summaries(summaries: Sequence[Summary]) -> str:
+    rows = [[fmt.format(getattr(s, attr)) for _, attr, fmt in _COLUMNS] for s in summaries]
+    text = format_table([h for h, _, _ in _COLUMNS], rows)
+    unstarted = [s for s in summaries if s.unstarted]
+    for s in unstarted:
+        text += f"\n{s.policy}: {s.unstarted} jobs never started (capacity lost for good)"
+    return text
+
+
+def format_breakdown(rows: Sequence[GroupRow], by: str) -> str:
+    body = [
+        [str(r.key), str(r.jobs), f"{r.mean_wait_s:.0f} s", f"{r.mean_bsld:.2f}", f"{r.usage_share:.1%}"]
+        for r in rows
+    ]
+    return format_table([by, "jobs", "mean wait", "mean bsld", "usage"], body)
