@@ -1,9 +1,9 @@
 """The exceptions of the domain core, one small tree.
 
-    HpcError                 base of everything `hpc` raises on purpose
-    ├── WorkloadError        a trace cannot be read or used (names file:line and field)
-    │   └── SwfParseError    one malformed SWF line
-    └── SimulationError      a machine, policy or scenario that cannot be simulated
+HpcError                 base of everything `hpc` raises on purpose
+├── WorkloadError        a trace cannot be read or used (names file:line and field)
+│   └── SwfParseError    one malformed SWF line
+└── SimulationError      a machine, policy or scenario that cannot be simulated
 """
 
 from __future__ import annotations

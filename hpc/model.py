@@ -165,4 +165,3 @@ class Machine:
         extra = f", {self.gpus_per_node} GPUs" if self.gpus_per_node else ""
         mem = f", {self.mem_per_node_mb} MB" if self.mem_per_node_mb else ""
         return f"{self.nodes} nodes x {self.cores_per_node} cores{extra}{mem} per node"
-

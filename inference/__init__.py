@@ -1,1 +1,1 @@
-"""The local LLM server: a PyTorch engine behind an OpenAI-compatible API (DESIGN.md, inference/)."""
+"""The local LLM server: a PyTorch engine behind an OpenAI-compatible API (see DESIGN.md)."""

@@ -36,14 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="replay a workload under one policy")
     _add_workload_options(sim)
-    sim.add_argument("--policy", default="fcfs", help="queue order: fcfs sjf wfp3 unicep f1 multifactor")
+    sim.add_argument(
+        "--policy", default="fcfs", help="queue order: fcfs sjf wfp3 unicep f1 multifactor"
+    )
     sim.add_argument("--backfill", default="easy", help="none, easy or conservative")
     sim.add_argument("--by", choices=["user", "partition"], help="also print a breakdown")
     sim.set_defaults(run=_cmd_simulate)
 
     cmp = sub.add_parser("compare", help="replay a workload under several policies")
     _add_workload_options(cmp)
-    cmp.add_argument("--policies", default=MAIN_POLICIES, help=f"comma-separated ORDER:BACKFILL (default {MAIN_POLICIES})")
+    cmp.add_argument(
+        "--policies",
+        default=MAIN_POLICIES,
+        help=f"comma-separated ORDER:BACKFILL (default {MAIN_POLICIES})",
+    )
     cmp.set_defaults(run=_cmd_compare)
 
     gen = sub.add_parser("generate", help="write a synthetic Lublin–Feitelson workload (SWF)")
@@ -70,9 +76,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
         "runtime where the trace has none) or the actual runtime",
     )
     p.add_argument("--skip-bad", action="store_true", help="skip malformed lines and report them")
-    p.add_argument(
-        "--no-kill", action="store_true", help="let jobs run past their requested time"
-    )
+    p.add_argument("--no-kill", action="store_true", help="let jobs run past their requested time")
     p.add_argument(
         "--capacity",
         action="append",
@@ -116,8 +120,9 @@ def _capacity(args: argparse.Namespace) -> list[CapacityChange]:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     policy = _policy(f"{args.policy}:{args.backfill}", args)
+    changes = _capacity(args)
     loaded = _load(args)
-    result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=_capacity(args))
+    result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=changes)
     summary = summarize(result)
     rows = breakdown(result, args.by) if args.by else []
     if args.json:
@@ -139,8 +144,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not names:
         raise CliError("--policies is empty: give e.g. fcfs:none,sjf:easy")
     policies = [_policy(name, args) for name in names]  # validate all before the long part
-    loaded = _load(args)
     changes = _capacity(args)
+    loaded = _load(args)
     summaries = [
         summarize(simulate(loaded.jobs, loaded.machine, p, capacity_changes=changes))
         for p in policies

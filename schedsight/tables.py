@@ -10,15 +10,29 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (header, Summary attribute, format)
     ("policy", "policy", "{}"),
     ("jobs", "jobs", "{:d}"),
-    ("mean wait", "mean_wait_s", "{:.0f} s"),
-    ("median wait", "median_wait_s", "{:.0f} s"),
-    ("p95 wait", "p95_wait_s", "{:.0f} s"),
+    ("mean wait", "mean_wait_s", "duration"),
+    ("median wait", "median_wait_s", "duration"),
+    ("p95 wait", "p95_wait_s", "duration"),
     ("mean bsld", "mean_bsld", "{:.2f}"),
     ("util", "utilization", "{:.3f}"),
-    ("makespan", "makespan_s", "{:d} s"),
+    ("makespan", "makespan_s", "duration"),
     ("jain", "jain_fairness", "{:.3f}"),
     ("sim time", "sim_wall_s", "{:.2f} s"),
 )
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds in the unit a person reads best: 45 s, 12.5 min, 3.2 h, 4.1 d."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _cell(value: object, fmt: str) -> str:
+    if fmt == "duration":
+        return format_duration(float(value))  # type: ignore[arg-type]
+    return fmt.format(value)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -35,7 +49,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def format_summaries(summaries: Sequence[Summary]) -> str:
-    rows = [[fmt.format(getattr(s, attr)) for _, attr, fmt in _COLUMNS] for s in summaries]
+    rows = [[_cell(getattr(s, attr), fmt) for _, attr, fmt in _COLUMNS] for s in summaries]
     text = format_table([h for h, _, _ in _COLUMNS], rows)
     unstarted = [s for s in summaries if s.unstarted]
     for s in unstarted:
@@ -45,7 +59,13 @@ def format_summaries(summaries: Sequence[Summary]) -> str:
 
 def format_breakdown(rows: Sequence[GroupRow], by: str) -> str:
     body = [
-        [str(r.key), str(r.jobs), f"{r.mean_wait_s:.0f} s", f"{r.mean_bsld:.2f}", f"{r.usage_share:.1%}"]
+        [
+            str(r.key),
+            str(r.jobs),
+            format_duration(r.mean_wait_s),
+            f"{r.mean_bsld:.2f}",
+            f"{r.usage_share:.1%}",
+        ]
         for r in rows
     ]
     return format_table([by, "jobs", "mean wait", "mean bsld", "usage"], body)

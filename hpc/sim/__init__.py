@@ -1,4 +1,4 @@
-"""The discrete-event scheduling simulator: policies (queue order x backfill), capacity events, engine."""
+"""The discrete-event scheduling simulator: policies, capacity events and the engine."""
 
 from hpc.sim.capacity import CapacityChange, CapacityKind
 from hpc.sim.engine import SimResult, simulate

@@ -29,7 +29,7 @@ class Backfill(Protocol):
     """What the engine calls; `schedule` runs once per distinct event time."""
 
     def schedule(self, now: int, first_new: int, end_new: int, freed: bool, reshaped: bool) -> None:
-        """Jobs `first_new..end_new-1` arrived now; `freed`: jobs ended; `reshaped`: capacity moved."""
+        """Jobs first_new..end_new-1 arrived; `freed`: some ended; `reshaped`: capacity moved."""
 
     def on_finish(self, job: int, now: int) -> None:
         """A running job ended (at or before its requested end)."""

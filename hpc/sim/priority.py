@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import insort
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -89,7 +89,7 @@ class DynamicOrder:
         # (the convention of the RLScheduler reference code).
         return -wait / (np.log2(self.size[idx] + 1e-15) * req)
 
-    def _python_key(self, now: int):  # type: ignore[no-untyped-def]
+    def _python_key(self, now: int) -> Callable[[int], float]:
         submit, req, size = self._submit_l, self._req_l, self._size_l
         if self.order is QueueOrder.WFP3:
             return lambda j: -(((now - submit[j]) / req[j]) ** 3) * size[j]

@@ -35,8 +35,8 @@ class JobRef:
     line: int
 
 
-# Each count of the report, how its line reads, in report order. The four drop rules are
-# checked in this order too, and a job is counted under the first one it breaks.
+# Each count of the report and how its line reads, in report order (the drop rules first,
+# in the order `clean` checks them).
 _FINDINGS = {
     "dropped_unknown_submit": "dropped {jobs} with an unknown submit time (-1)",
     "dropped_nonpositive_runtime": "dropped {jobs} with run time <= 0",
@@ -85,10 +85,10 @@ class CleaningReport:
                 continue
             # The first line names the source in full; the file name is enough to find a job.
             where = PurePath(self.source).name
-            refs = [f"job {r.job_id} at {where}:{r.line}" for r in self.examples[name]]
+            refs = [f"job {r.job_id} at {where}:{r.line}" for r in self.examples.get(name, [])]
             more = ", ..." if count > len(refs) else ""
-            text = template.format(jobs=_jobs(count), machine=self.machine)
-            out.append(f"{text} (first: {', '.join(refs)}{more})")
+            first = f" (first: {', '.join(refs)}{more})" if refs else ""
+            out.append(template.format(jobs=_jobs(count), machine=self.machine) + first)
         return out
 
     def summary(self) -> str:

@@ -93,7 +93,7 @@ def write_swf(trace: SwfTrace, path: str | Path) -> None:
     out += [f"; {comment}" if comment else ";" for comment in trace.header.comments]
     out += _record_lines(trace.records)
     data = ("\n".join(out) + "\n").encode("utf-8")
-    if path.suffix == ".gz":
+    if path.suffix.lower() == ".gz":
         data = gzip.compress(data, compresslevel=6, mtime=0)  # mtime 0: same trace, same bytes
     try:
         path.write_bytes(data)
