@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
+from db.errors import DbError
+from db.scenarios import ScenarioSpec
 from hpc.errors import HpcError
-from hpc.metrics import breakdown, summarize
+from hpc.metrics import GroupRow, Summary, breakdown, summarize
 from hpc.sim import CapacityChange, MultifactorWeights, Policy, simulate
 from hpc.workload.cleaning import Estimate
 from hpc.workload.loading import LoadedWorkload, load_workload
 from hpc.workload.lublin import generate
 from hpc.workload.swf import write_swf
+from schedsight.db_commands import cmd_db_status, cmd_db_upgrade, cmd_runs_list, cmd_runs_show
+from schedsight.settings import Settings
+from schedsight.storage import Store, run_and_save
 from schedsight.tables import format_breakdown, format_summaries
 
 EXIT_USAGE = 2
@@ -41,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--backfill", default="easy", help="none, easy or conservative")
     sim.add_argument("--by", choices=["user", "partition"], help="also print a breakdown")
+    sim.add_argument("--save", action="store_true", help="store the run in the database")
+    sim.add_argument(
+        "--recompute", action="store_true", help="with --save: replay even if a stored run exists"
+    )
     sim.set_defaults(run=_cmd_simulate)
 
     cmp = sub.add_parser("compare", help="replay a workload under several policies")
@@ -58,6 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--procs", type=int, default=256, help="machine size in processors")
     gen.add_argument("-o", "--output", required=True, help="output file (.swf or .swf.gz)")
     gen.set_defaults(run=_cmd_generate)
+
+    dbp = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    dbp.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=cmd_db_upgrade)
+    dbp.add_parser("status", help="schema revision and database").set_defaults(run=cmd_db_status)
+
+    runs = sub.add_parser("runs", help="stored simulation runs").add_subparsers(
+        dest="runs_command", required=True
+    )
+    listing = runs.add_parser("list", help="newest first")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=cmd_runs_list)
+    show = runs.add_parser("show", help="one run in full")
+    show.add_argument("run_id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=cmd_runs_show)
     return parser
 
 
@@ -121,10 +151,26 @@ def _capacity(args: argparse.Namespace) -> list[CapacityChange]:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     policy = _policy(f"{args.policy}:{args.backfill}", args)
     changes = _capacity(args)
+    if args.recompute and not args.save:
+        raise CliError("--recompute only makes sense with --save")
+    store = Store.open(Settings()) if args.save else None  # fail early on a stale schema
     loaded = _load(args)
-    result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=changes)
-    summary = summarize(result)
-    rows = breakdown(result, args.by) if args.by else []
+    if store is None:
+        result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=changes)
+        summary = summarize(result)
+        rows = breakdown(result, args.by) if args.by else []
+    else:
+        spec = ScenarioSpec(policy, loaded.machine, Estimate(args.estimate), tuple(changes))
+        saved = run_and_save(store, loaded, spec, recompute=args.recompute)
+        how = "reused stored run" if saved.reused else "saved run"
+        print(
+            f"schedsight: {how} {saved.run_id} (scenario {saved.scenario_id}, workload "
+            f"{saved.workload_id}); see `schedsight runs show {saved.run_id}`",
+            file=sys.stderr,
+        )
+        summary = Summary(**saved.metrics)
+        stored = {"user": saved.per_user, "partition": saved.per_partition}
+        rows = [GroupRow(**r) for r in stored[args.by]] if args.by else []
     if args.json:
         out: dict[str, object] = {"trace": args.trace, "machine": loaded.machine.describe()}
         out.update(summary.as_dict())
@@ -165,12 +211,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that open work is closed properly."""
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    raise Terminated(f"terminated by signal {signum} (SIGTERM)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.run(args))
-    except (HpcError, CliError) as exc:
+    except Terminated as exc:
+        print(f"schedsight: {exc}", file=sys.stderr)
+        return 143
+    except (HpcError, CliError, DbError, ValidationError) as exc:
         print(f"schedsight: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
@@ -178,3 +236,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)

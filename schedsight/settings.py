@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     traces_dir: Path = Field(default_factory=_default_traces_dir)
     bind_host: str = "127.0.0.1"
+    # Empty: a SQLite file in data_dir. PostgreSQL: postgresql+psycopg://user@host/db
+    # (put any password in the environment, never in a file that is committed).
+    database_url: str = ""
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+pysqlite:///{self.data_dir / 'schedsight.db'}"
 
     @field_validator("bind_host")
     @classmethod

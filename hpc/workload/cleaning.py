@@ -70,6 +70,16 @@ class CleaningReport:
     out_of_submit_order: int = 0  # kept jobs listed after a job submitted later (re-sorted)
     examples: dict[str, list[JobRef]] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for storage and JSON: counts, first examples, and the report's lines."""
+        out: dict[str, object] = {
+            name: getattr(self, name) for name in self.__dataclass_fields__ if name != "examples"
+        }
+        out["estimate"] = self.estimate.value
+        out["examples"] = {k: [[r.job_id, r.line] for r in v] for k, v in self.examples.items()}
+        out["lines"] = self.lines()
+        return out
+
     @property
     def dropped(self) -> int:
         return self.total - self.kept

@@ -7,6 +7,8 @@ turning a trace into something to simulate is `hpc.workload.cleaning`'s job.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,3 +94,9 @@ class SwfTrace:
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """One field for every record, by its SWF name (see `SWF_FIELDS`)."""
         return self.records[:, COL[name]]
+
+    def checksum(self) -> str:
+        """sha256 of the header keys and the records: equal content, equal checksum."""
+        digest = hashlib.sha256(json.dumps(self.header.keys, sort_keys=True).encode())
+        digest.update(np.ascontiguousarray(self.records, dtype="<f8").tobytes())
+        return digest.hexdigest()

@@ -1,0 +1,115 @@
+"""`schedsight db ...` and `schedsight runs ...`: the schema and the stored runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from db.migrate import current_revision, head_revision, upgrade
+from db.models import SimulationRun
+from db.runs import get_run, list_runs
+from db.session import make_engine, transaction
+from schedsight.settings import Settings
+from schedsight.storage import Store
+from schedsight.tables import format_duration, format_table
+
+
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    url = Settings().resolved_database_url()
+    before, after = upgrade(make_engine(url))
+    if before == after:
+        print(f"{_where(url)}: schema already at {after}")
+    else:
+        print(f"{_where(url)}: schema upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    url = Settings().resolved_database_url()
+    current, head = current_revision(make_engine(url)), head_revision()
+    state = "up to date" if current == head else "run `schedsight db upgrade`"
+    print(f"{_where(url)}: revision {current or 'none'} (code needs {head}): {state}")
+    return 0
+
+
+def _run_row(run: SimulationRun) -> dict[str, Any]:
+    metrics = run.metrics or {}
+    return {
+        "id": run.id,
+        "created_at": run.created_at.isoformat(timespec="seconds"),
+        "status": run.status.value,
+        "workload": run.scenario.workload.name,
+        "jobs": metrics.get("jobs", run.scenario.workload.job_count),
+        "policy": run.scenario.policy,
+        "machine": run.scenario.spec["machine"],
+        "mean_wait_s": metrics.get("mean_wait_s"),
+        "mean_bsld": metrics.get("mean_bsld"),
+        "utilization": metrics.get("utilization"),
+        "error": run.error,
+    }
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    store = Store.open(Settings())
+    with transaction(store.sessions) as session:
+        rows = [_run_row(r) for r in list_runs(session, limit=args.limit)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no stored runs yet: `schedsight simulate TRACE --save` stores one")
+        return 0
+    table = [
+        [
+            str(r["id"]),
+            r["created_at"].replace("T", " ")[:19],
+            r["status"],
+            r["workload"],
+            str(r["jobs"]),
+            r["policy"],
+            "-" if r["mean_wait_s"] is None else format_duration(r["mean_wait_s"]),
+            "-" if r["mean_bsld"] is None else f"{r['mean_bsld']:.2f}",
+            "-" if r["utilization"] is None else f"{r['utilization']:.3f}",
+        ]
+        for r in rows
+    ]
+    headers = ["id", "created (UTC)", "status", "workload", "jobs", "policy", "mean wait"]
+    print(format_table([*headers, "mean bsld", "util"], table))
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    store = Store.open(Settings())
+    with transaction(store.sessions) as session:
+        run = get_run(session, run_id=args.run_id)
+        out = _run_row(run)
+        out.update(
+            scenario_id=run.scenario_id,
+            workload_id=run.scenario.workload_id,
+            workload_source=run.scenario.workload.source,
+            spec=run.scenario.spec,
+            finished_at=run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
+            metrics=run.metrics,
+            per_user=run.per_user,
+            cleaning=(run.cleaning_report or {}).get("lines", []),
+        )
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"run {out['id']}: {out['status']}, {out['policy']} on {out['workload']}")
+    for key in ("created_at", "finished_at", "workload_source", "error"):
+        if out[key]:
+            print(f"  {key}: {out[key]}")
+    print(f"  machine: {out['spec']['machine']}")
+    for line in out["cleaning"]:
+        print(f"  cleaning: {line}")
+    for key, value in (out["metrics"] or {}).items():
+        print(f"  {key}: {value}")
+    return 0
