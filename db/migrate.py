@@ -17,7 +17,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def alembic_config(engine: Engine) -> Config:
     config = _bare()
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escaping
     return config
 
 
@@ -48,6 +49,14 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     after = current_revision(engine)
     assert after is not None
     return before, after
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` ("base": nothing)."""
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
 
 
 def require_current(engine: Engine) -> None:

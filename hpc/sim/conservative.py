@@ -28,6 +28,7 @@ class ConservativeBackfill:
         self.profile = Profile(0, engine.capacity, [])
         self.stale = True  # the profile must be rebuilt before use
         self.compress_due = False
+        self.wake = NEVER  # the latest wake-up asked of the engine
 
     def on_finish(self, job: int, now: int) -> None:
         e = self.engine
@@ -56,19 +57,25 @@ class ConservativeBackfill:
                 profile.add(start, start + req[job], -units[job])
             reservation[job] = start
             order.insert(queue, job)
-        if e.free <= 0:
-            return
         started = False
+        next_start = NEVER
         for job in queue:
-            if reservation[job] <= now:
-                if units[job] > e.free:  # the plan and the machine disagree: replan next time
-                    self.stale = True
-                    continue
+            start = reservation[job]
+            if start > now:
+                next_start = min(next_start, start)
+            elif units[job] <= e.free:
                 e.start(job, now)
                 started = True
+            else:  # the plan and the machine disagree (an overrun): replan at the next event
+                self.stale = True
         if started:
             state = e.state
             queue[:] = [j for j in queue if state[j] != _RUNNING]
+        # A reservation may fall where no job ends (its slot was freed by compression):
+        # make sure a pass runs then.
+        if next_start != NEVER and next_start != self.wake:
+            self.wake = next_start
+            e.wake_at(next_start)
 
     def _overrun(self, now: int) -> bool:
         """A running job is past its requested end (only when jobs are not killed there)."""

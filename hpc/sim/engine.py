@@ -98,6 +98,7 @@ class Engine:
         self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
         self.expected: list[tuple[int, int]] = []  # heap of (start + requested, job)
         self.queue: list[int] = []
+        self.timers: list[int] = []  # heap of times at which a pass must run (reservations)
         self.order = make_order(policy.order, jobs, self.units, machine.units, policy.weights)
         self.changes = sorted(capacity_changes, key=lambda c: c.time_s)
         self.capacity_steps: list[tuple[int, int]] = []
@@ -113,10 +114,14 @@ class Engine:
         heappush(self.finishing, (end, job))
         heappush(self.expected, (now + self.req[job], job))
 
+    def wake_at(self, time_s: int) -> None:
+        """Run a scheduling pass at `time_s` even if no job event falls then."""
+        heappush(self.timers, time_s)
+
     def run(self) -> None:
         submit, finishing, queue = self.submit, self.finishing, self.queue
         state, end_s, units, done_state = self.state, self.end_s, self.units, self.done_state
-        start_s, expected = self.start_s, self.expected
+        start_s, expected, timers = self.start_s, self.expected, self.timers
         order, backfill, changes = self.order, self.backfill, self.changes
         n, n_changes = len(submit), len(changes)
         i = c = 0
@@ -127,9 +132,14 @@ class Engine:
                 submit[i] if i < n else _NEVER,
                 finishing[0][0] if finishing else _NEVER,
                 changes[c].time_s if c < n_changes else _NEVER,
+                timers[0] if timers else _NEVER,
             )
             if now == _NEVER:
                 break
+            woken = False
+            while timers and timers[0] <= now:
+                heappop(timers)
+                woken = True
             freed = False
             while finishing and finishing[0][0] == now:
                 _, job = heappop(finishing)
@@ -152,7 +162,7 @@ class Engine:
             first_new = i
             while i < n and submit[i] == now:
                 i += 1
-            if queue or i > first_new:
+            if i > first_new or (queue and (freed or reshaped or woken)):
                 backfill.schedule(now, first_new, i, freed, reshaped)
             elif reshaped:
                 backfill.on_reshape(now)

@@ -2,7 +2,7 @@
 
 No heaps, no saved shadow, no incremental profile: every pass recomputes what it needs from
 the list of running jobs and reservations, so it is slow (tiny workloads only) and easy to
-read. It covers the queue orders fcfs, sjf, wfp3 and unicep, all three backfill modes and
+read. Passes run at every arrival, completion and reservation time. It covers the queue orders fcfs, sjf, wfp3 and unicep, all three backfill modes and
 kill at limit, without capacity changes. Times are seconds since the start of the trace.
 """
 
@@ -47,6 +47,10 @@ class Outcome:
     # EASY only: some pass had several running jobs end at the shadow time and a scan that
     # stops at the first one that frees enough would see fewer extra units (see test_easy).
     shadow_tie: bool = False
+    # Conservative only: some reservation fell at a second with no completion or arrival
+    # (after a compression); the pass that starts the job happened only here (see
+    # test_conservative).
+    woke_for_reservation: bool = False
     reservations: dict[int, int] = field(default_factory=dict)  # conservative, at submit
 
 
@@ -67,8 +71,10 @@ def simulate_naively(w: Workload, order: str, backfill: str) -> Outcome:
         waiting.remove(job)
         reservation.pop(job, None)
 
-    while arrived < n or running:
-        now = min(([w.submit[arrived]] if arrived < n else []) + [end[j] for j in running])
+    while arrived < n or running or reservation:
+        events = ([w.submit[arrived]] if arrived < n else []) + [end[j] for j in running]
+        now = min(events + list(reservation.values()))
+        out.woke_for_reservation |= not events or now < min(events)
         finished = [j for j in running if end[j] == now]
         running[:] = [j for j in running if end[j] != now]
         early = any(out.start[j] + w.req[j] > now for j in finished)
@@ -128,9 +134,7 @@ def _queue_key(order: str, w: Workload, now: int) -> Callable[[int], tuple[float
     raise ValueError(order)
 
 
-def _shadow(
-    w: Workload, head: int, free: int, running: list[int], out: Outcome
-) -> tuple[int, int]:
+def _shadow(w: Workload, head: int, free: int, running: list[int], out: Outcome) -> tuple[int, int]:
     """(shadow time, extra units) of the blocked head, from requested ends."""
     need = w.units[head]
     ends = sorted({out.start[j] + w.req[j] for j in running})
