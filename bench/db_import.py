@@ -10,26 +10,26 @@ database's host). Reading the trace is timed apart from the import.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from db.migrate import upgrade
+from db.session import make_engine, session_factory, sqlite_url, transaction
+from db.workloads import count_jobs, import_workload
+from hpc.workload.cleaning import (
+    CleaningReport,
+    clean,
+    machine_for,
+)
+from hpc.workload.swf import read_swf
+from hpc.workload.trace import SwfTrace
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from db.migrate import upgrade  # noqa: E402
-from db.session import make_engine, session_factory, sqlite_url, transaction  # noqa: E402
-from db.workloads import count_jobs, import_workload  # noqa: E402
-from hpc.workload.cleaning import clean, machine_for  # noqa: E402
-from hpc.workload.swf import read_swf  # noqa: E402
-from hpc.workload.trace import SwfTrace  # noqa: E402
-from hpc.workload.cleaning import CleaningReport  # noqa: E402
-
 TRACES = Path(os.environ.get("SCHEDSIGHT_TRACES_DIR", ROOT.parent / "shared" / "traces"))
 PG_ADMIN = os.environ.get(
     "SCHEDSIGHT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -71,7 +71,7 @@ def main() -> int:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - report any connection problem and go on
+    except Exception as exc:
         print(f"PostgreSQL skipped: cannot create a database at {PG_ADMIN}: {exc}")
         return 0
     try:

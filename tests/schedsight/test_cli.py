@@ -50,7 +50,7 @@ def test_simulate_json_has_the_documented_keys(
     code = main(["simulate", str(workload), "--policy", "sjf", "--backfill", "easy", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert SUMMARY_KEYS <= out.keys()
+    assert out.keys() >= SUMMARY_KEYS
     assert out["jobs"] == 600
     assert out["policy"] == "sjf:easy"
     assert 0.0 < out["utilization"] <= 1.0
@@ -150,5 +150,5 @@ def test_acceptance_command_on_lublin(traces_dir: Path, capsys: pytest.CaptureFi
     args = ["simulate", str(trace), "--procs", "256", "--policy", "fcfs", "--backfill", "none"]
     assert main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert SUMMARY_KEYS <= out.keys()
+    assert out.keys() >= SUMMARY_KEYS
     assert out["jobs"] == 10_000
