@@ -47,10 +47,6 @@ class Outcome:
     # EASY only: some pass had several running jobs end at the shadow time and a scan that
     # stops at the first one that frees enough would see fewer extra units (see test_easy).
     shadow_tie: bool = False
-    # Conservative only: some reservation fell at a second with no completion or arrival
-    # (after a compression); the pass that starts the job happened only here (see
-    # test_conservative).
-    woke_for_reservation: bool = False
     reservations: dict[int, int] = field(default_factory=dict)  # conservative, at submit
 
 
@@ -72,9 +68,8 @@ def simulate_naively(w: Workload, order: str, backfill: str) -> Outcome:
         reservation.pop(job, None)
 
     while arrived < n or running or reservation:
-        events = ([w.submit[arrived]] if arrived < n else []) + [end[j] for j in running]
-        now = min(events + list(reservation.values()))
-        out.woke_for_reservation |= not events or now < min(events)
+        events = [end[j] for j in running] + list(reservation.values())
+        now = min(([w.submit[arrived]] if arrived < n else []) + events)
         finished = [j for j in running if end[j] == now]
         running[:] = [j for j in running if end[j] != now]
         early = any(out.start[j] + w.req[j] > now for j in finished)

@@ -89,12 +89,8 @@ def capacity_at(result: SimResult, t: int) -> int:
 
 
 def assert_every_job_starts(result: SimResult) -> None:
-    """Without lasting capacity loss every job must start; conservative backfilling can
-    strand a job after a compression (strict xfail in test_conservative), so only the
-    other modes are held to it here until that is fixed."""
-    if result.policy.backfill is not BackfillMode.CONSERVATIVE:
-        never = np.flatnonzero(~result.started).tolist()
-        assert not never, f"jobs {never} never started"
+    never = np.flatnonzero(~result.started).tolist()
+    assert not never, f"jobs {never} never started"
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -233,11 +229,9 @@ def test_the_engine_schedules_like_the_naive_reference(
     case = data.draw(workloads(same_second=same_second))
     machine, jobs = case
     expected = simulate_naively(Workload.of(jobs, machine), order, backfill)
-    # Compare only where two known engine bugs cannot matter (strict xfails in test_easy
-    # and test_conservative): EASY undercounts extra units when several requested ends fall
-    # at the shadow time, and conservative starts jobs only at completions and arrivals,
-    # missing a reservation that compression left at another second.
-    assume(not expected.shadow_tie and not expected.woke_for_reservation)
+    # EASY undercounts extra units when several requested ends fall at the shadow time
+    # (strict xfail in test_easy): compare only where that cannot matter.
+    assume(not expected.shadow_tie)
     assert simulate(case, f"{order}:{backfill}").start_s.tolist() == expected.start
 
 
@@ -283,7 +277,13 @@ def test_capacity_changes_never_overcommit_and_kill_only_at_failures(
         else:
             assert state in (JobState.COMPLETED, JobState.TIMEOUT)
             assert start >= jobs.submit_s[k] and end == start + full[k]
-    for t in set(result.start_s[result.started].tolist()) | fail_times:
+    for t in set(result.start_s[result.started].tolist()):
         assert units_in_use(result, t) <= capacity_at(result, t), f"overcommitted at t={t}"
+    # One capacity step per change, in order: after a failure, the jobs that survive it fit.
+    for change, (_, capacity) in zip(changes, result.capacity_steps[1:], strict=True):
+        if change.kind is CapacityKind.FAIL:
+            t = change.time_s
+            survivors = result.started & (result.start_s < t) & (t < result.end_s)
+            assert int(result.units[survivors].sum()) <= capacity, f"overcommitted at t={t}"
     if result.capacity_steps[-1][1] >= int(result.units.max()):
         assert_every_job_starts(result)  # every job fits the machine as it is left

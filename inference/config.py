@@ -1,0 +1,56 @@
+"""Model and engine configuration: one slotted dataclass each, validated when built.
+
+`ModelArgs` describes a Llama-family decoder (Llama, Mistral, Qwen2) whatever file it came
+from; loaders fill it from GGUF metadata or a Hugging Face config.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference.errors import ModelLoadError
+
+ARCHITECTURES = ("llama", "mistral", "qwen2")
+
+
+@dataclass(frozen=True, slots=True)
+class RopeScaling:
+    """Llama-3 style RoPE frequency scaling (rope_type "llama3")."""
+
+    factor: float
+    low_freq_factor: float
+    high_freq_factor: float
+    original_max_position_embeddings: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelArgs:
+    """Shapes and constants of a decoder-only transformer (Hugging Face names in comments)."""
+
+    arch: str  # one of ARCHITECTURES
+    vocab_size: int
+    dim: int  # hidden_size
+    n_layers: int  # num_hidden_layers
+    n_heads: int  # num_attention_heads
+    n_kv_heads: int  # num_key_value_heads (grouped-query attention when < n_heads)
+    hidden_dim: int  # intermediate_size (SwiGLU)
+    head_dim: int
+    norm_eps: float  # rms_norm_eps
+    rope_theta: float
+    max_seq_len: int  # max_position_embeddings / context_length
+    tie_embeddings: bool  # lm_head shares embed_tokens
+    attention_bias: bool = False  # Qwen2: q/k/v projections have biases
+    rope_scaling: RopeScaling | None = None
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ModelLoadError(
+                f"unsupported architecture {self.arch!r}: schedsight runs {', '.join(ARCHITECTURES)}"
+            )
+        if self.n_heads % self.n_kv_heads:
+            raise ModelLoadError(
+                f"{self.n_heads} attention heads cannot share {self.n_kv_heads} KV heads evenly"
+            )
+        for name in ("vocab_size", "dim", "n_layers", "n_heads", "hidden_dim", "head_dim"):
+            if getattr(self, name) <= 0:
+                raise ModelLoadError(f"model config: {name} must be positive")

@@ -1,0 +1,44 @@
+"""The exceptions of the inference server, one small tree.
+
+    InferenceError              base of everything `inference` raises on purpose
+    ├── ModelLoadError          a model file that cannot be read or run (names file and why)
+    │   └── UnsupportedError    an architecture, tensor type or tokenizer we do not run
+    ├── RequestError            a bad request (maps to HTTP 400 with an OpenAI-style body)
+    │   └── ContextLengthError  prompt (+ max_tokens) longer than the context
+    └── OverloadedError         the queue is full (HTTP 429 with Retry-After)
+"""
+
+from __future__ import annotations
+
+
+class InferenceError(Exception):
+    """Base class: a problem with a message that says what to do."""
+
+
+class ModelLoadError(InferenceError):
+    """A model file or directory that cannot be loaded."""
+
+
+class UnsupportedError(ModelLoadError):
+    """Something in the model we do not support (architecture, tensor type, tokenizer)."""
+
+
+class RequestError(InferenceError):
+    """A request that cannot be served as asked; `param` names the offending field."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class ContextLengthError(RequestError):
+    """The prompt and the tokens asked for do not fit the context window."""
+
+
+class OverloadedError(InferenceError):
+    """Too many requests waiting; try again after `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
