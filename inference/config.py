@@ -54,3 +54,28 @@ class ModelArgs:
         for name in ("vocab_size", "dim", "n_layers", "n_heads", "hidden_dim", "head_dim"):
             if getattr(self, name) <= 0:
                 raise ModelLoadError(f"model config: {name} must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How the engine batches and caches; defaults fit the embedded model in < 1 GB."""
+
+    max_batch: int = 32  # sequences decoded together
+    max_seq_len: int = 4096  # per sequence (capped by the model's context)
+    prefill_chunk: int = 256  # prompt tokens per step, so decoding never stalls for long
+    max_waiting: int = 64  # queued requests beyond this are refused (HTTP 429)
+    prefix_slots: int = 4  # cache slots that keep recent prompts for prefix reuse
+    min_prefix: int = 32  # shortest shared prefix worth reusing (tokens)
+    dtype: str = "bfloat16"  # or "float32"
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_seq_len", "prefill_chunk", "max_waiting", "min_prefix"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"engine config: {name} must be at least 1")
+        if self.prefix_slots < 0:
+            raise ValueError("engine config: prefix_slots must be >= 0")
+        if self.dtype not in ("bfloat16", "float32"):
+            raise ValueError(f"engine config: dtype must be bfloat16 or float32, not {self.dtype}")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"engine config: device must be cpu, cuda or auto, not {self.device}")

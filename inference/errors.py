@@ -1,11 +1,14 @@
 """The exceptions of the inference server, one small tree.
 
-    InferenceError              base of everything `inference` raises on purpose
-    ├── ModelLoadError          a model file that cannot be read or run (names file and why)
-    │   └── UnsupportedError    an architecture, tensor type or tokenizer we do not run
-    ├── RequestError            a bad request (maps to HTTP 400 with an OpenAI-style body)
-    │   └── ContextLengthError  prompt (+ max_tokens) longer than the context
-    └── OverloadedError         the queue is full (HTTP 429 with Retry-After)
+InferenceError              base of everything `inference` raises on purpose
+├── ModelLoadError          a model file that cannot be read or run (names file and why)
+│   └── UnsupportedError    an architecture, tensor type or tokenizer we do not run
+├── RequestError            a bad request (maps to HTTP 400 with an OpenAI-style body)
+│   └── ContextLengthError  prompt (+ max_tokens) longer than the context
+├── UnknownModelError       a model name this server does not serve (HTTP 404)
+├── UnauthorizedError       missing or wrong API key (HTTP 401)
+├── RequestTimeoutError     a request ran past the per-request limit (HTTP 504)
+└── OverloadedError         the queue is full (HTTP 429 with Retry-After)
 """
 
 from __future__ import annotations
@@ -42,3 +45,17 @@ class OverloadedError(InferenceError):
     def __init__(self, message: str, *, retry_after_s: int = 1):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class UnknownModelError(InferenceError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the model {name!r} does not exist on this server")
+        self.name = name
+
+
+class UnauthorizedError(InferenceError):
+    """Missing or wrong bearer token."""
+
+
+class RequestTimeoutError(InferenceError):
+    """A request ran past the server's per-request limit."""

@@ -23,6 +23,8 @@ from hpc.workload.cleaning import Estimate
 from hpc.workload.loading import LoadedWorkload, load_workload
 from hpc.workload.lublin import generate
 from hpc.workload.swf import write_swf
+from inference.errors import InferenceError
+from schedsight import llm_commands
 from schedsight.db_commands import cmd_db_status, cmd_db_upgrade, cmd_runs_list, cmd_runs_show
 from schedsight.settings import Settings
 from schedsight.storage import Store, run_and_save
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbp.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=cmd_db_upgrade)
     dbp.add_parser("status", help="schema revision and database").set_defaults(run=cmd_db_status)
+
+    llm_commands.add_parser(sub)
 
     runs = sub.add_parser("runs", help="stored simulation runs").add_subparsers(
         dest="runs_command", required=True
@@ -228,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated as exc:
         print(f"schedsight: {exc}", file=sys.stderr)
         return 143
-    except (HpcError, CliError, DbError, ValidationError) as exc:
+    except (HpcError, CliError, DbError, InferenceError, ValidationError) as exc:
         print(f"schedsight: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

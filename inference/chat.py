@@ -1,0 +1,132 @@
+"""From an OpenAI request to engine input (prompt ids, sampling, constraint) and back.
+
+Tools are shown to the model in the system prompt (most small models' templates ignore
+`tools`), and a tool call is produced under a grammar, so its arguments always validate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from inference.chat_template import render_chat, tools_system_prompt
+from inference.constraints import Constraint, GrammarCompiler, parse_tool_call
+from inference.errors import ContextLengthError, RequestError
+from inference.protocol import ChatRequest, SamplingFields, new_id
+from inference.sequence import SamplingParams
+from inference.tokenizer import Tokenizer
+
+
+@dataclass(slots=True)
+class Prepared:
+    prompt_ids: list[int]
+    params: SamplingParams
+    constraint: Constraint | None
+    tools: list[dict[str, Any]] | None  # set when the answer may be a tool call
+
+
+def sampling_params(req: SamplingFields, prompt_len: int, max_seq_len: int) -> SamplingParams:
+    """Sampling settings, refusing prompts that leave no room in the context."""
+    room = max_seq_len - prompt_len
+    if room < 1:
+        raise ContextLengthError(
+            f"the prompt has {prompt_len} tokens but the context holds {max_seq_len}: "
+            "shorten the messages",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    limit = req.token_limit()
+    if limit is not None and limit > room:
+        raise ContextLengthError(
+            f"prompt ({prompt_len} tokens) + max_tokens ({limit}) exceeds the context of "
+            f"{max_seq_len} tokens: ask for at most {room} tokens",
+            param="max_tokens",
+            code="context_length_exceeded",
+        )
+    return SamplingParams(
+        max_tokens=limit or room,
+        temperature=req.temperature,
+        top_p=req.top_p,
+        top_k=req.top_k,
+        stop=req.stop_list(),
+        seed=req.seed,
+    )
+
+
+def prepare_chat(
+    req: ChatRequest,
+    *,
+    tokenizer: Tokenizer,
+    template: str | None,
+    grammar: GrammarCompiler,
+    max_seq_len: int,
+) -> Prepared:
+    messages: list[dict[str, Any]] = []
+    for m in req.messages:
+        role = "system" if m.role == "developer" else m.role
+        content = m.text()
+        if m.role == "assistant" and m.tool_calls:
+            content = json.dumps(
+                {"name": m.tool_calls[0].function.name,
+                 "arguments": json.loads(m.tool_calls[0].function.arguments or "{}")}
+            )  # fmt: skip
+        if m.role == "tool":
+            role, content = "user", f"Tool result ({m.tool_call_id or 'call'}): {content}"
+        messages.append({"role": role, "content": content})
+    tools = req.tools if req.tools and req.tool_choice != "none" else None
+    if tools:
+        addendum = tools_system_prompt(tools)
+        if messages[0]["role"] == "system":
+            messages[0] = {"role": "system", "content": f"{messages[0]['content']}\n\n{addendum}"}
+        else:
+            messages.insert(0, {"role": "system", "content": addendum})
+    text = render_chat(template, messages, add_generation_prompt=True)
+    prompt_ids = tokenizer.encode(text)
+    params = sampling_params(req, len(prompt_ids), max_seq_len)
+    return Prepared(prompt_ids, params, _constraint(req, grammar, tools), tools)
+
+
+def _constraint(
+    req: ChatRequest, grammar: GrammarCompiler, tools: list[dict[str, Any]] | None
+) -> Constraint | None:
+    fmt = req.response_format
+    if tools:
+        if fmt is not None and fmt.type != "text":
+            raise RequestError(
+                "use either tools or response_format, not both", param="response_format"
+            )
+        return grammar.tool_call(tools, req.tool_choice or "auto")
+    if fmt is None or fmt.type == "text":
+        return None
+    if fmt.type == "json_object":
+        return grammar.json_object()
+    spec = fmt.json_schema or {}
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        raise RequestError(
+            "response_format.json_schema.schema must be a JSON schema object",
+            param="response_format",
+        )
+    return grammar.json_schema(schema, strict=bool(spec.get("strict", True)))
+
+
+def assistant_message(text: str, tools: list[dict[str, Any]] | None) -> tuple[dict[str, Any], bool]:
+    """The response message; a tool call when the output is one (then True)."""
+    if tools:
+        call = parse_tool_call(text, tools)
+        if call is not None:
+            name, arguments = call
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": new_id("call"),
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps(arguments)},
+                    }
+                ],
+            }
+            return message, True
+    return {"role": "assistant", "content": text}, False

@@ -1,0 +1,260 @@
+"""The engine: continuous batching over one model, in a thread of its own.
+
+Each step runs one prefill chunk of the sequence being admitted (so a long prompt never
+stalls the others for long) and one batched decode of every running sequence. Requests
+join and leave between steps. Running sequences occupy cache slots 0..D-1 and the one
+being prefilled slot D, so the model attends over a zero-copy view of the cache; when a
+sequence leaves, the last one moves into its slot.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import torch
+
+from inference.config import EngineConfig
+from inference.errors import OverloadedError
+from inference.kv_cache import KVCache
+from inference.loading import LoadedModel
+from inference.model import Transformer
+from inference.prefix_cache import PrefixCache
+from inference.sampling import make_generator, sample
+from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
+from inference.stats import EngineStats
+from inference.stopping import StopChecker
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Engine:
+    """Owns the model and its cache; `submit` from any thread, `start` runs the loop."""
+
+    def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
+        self.config = config = config or EngineConfig()
+        self.loaded = loaded
+        self.tokenizer = loaded.tokenizer
+        self.device = pick_device(config.device)
+        dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
+        self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
+        self.model = Transformer.from_state_dict(
+            loaded.args, loaded.state_dict, dtype=dtype, device=self.device
+        )
+        loaded.state_dict.clear()  # the model holds its own copy; free the float32 one
+        slots = config.max_batch + config.prefix_slots
+        self.cache = KVCache(loaded.args, slots, self.max_seq_len, dtype=dtype, device=self.device)
+        self.prefixes = PrefixCache(list(range(config.max_batch, slots)), config.min_prefix)
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []  # running[i] sits in cache slot i
+        self.prefilling: Sequence | None = None  # sits in slot len(running)
+        self.stats = EngineStats()
+        self._wake = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    # -- the owner's side ------------------------------------------------------------
+
+    def submit(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        emit: Callable[[Event], None],
+        constraint: object = None,
+    ) -> Sequence:
+        """Queue a request; raises OverloadedError when too many are waiting."""
+        seq = Sequence(prompt_ids, params, emit, constraint)
+        seq.decoder = self.tokenizer.stream_decoder()
+        seq.stopper = StopChecker(params.stop)
+        seq.generator = make_generator(params.seed) if params.temperature > 0 else None
+        with self._wake:
+            if len(self.waiting) >= self.config.max_waiting:
+                self.stats.rejected += 1
+                raise OverloadedError(
+                    f"{len(self.waiting)} requests already waiting: try again shortly",
+                    retry_after_s=1 + len(self.waiting) // max(self.config.max_batch, 1),
+                )
+            self.waiting.append(seq)
+            self._wake.notify()
+        return seq
+
+    def cancel(self, seq: Sequence) -> None:
+        seq.cancelled = True
+        with self._wake:
+            self._wake.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="llm-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self.waiting)
+
+    # -- the engine thread -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stop and not (self.waiting or self.running or self.prefilling):
+                    self._wake.wait()
+                if self._stop:
+                    break
+            try:
+                self.step()
+            except Exception as exc:
+                log.exception("engine step failed")
+                for seq in [*self.running, *([self.prefilling] if self.prefilling else [])]:
+                    self._finish(seq, "error", error=f"engine error: {exc}")
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        """One round: admit, prefill a chunk, decode everyone running."""
+        self._drop_cancelled()
+        self._admit()
+        if self.prefilling is not None:
+            self._prefill_chunk(self.prefilling)
+        if self.running:
+            self._decode()
+        self.stats.queue_depth = len(self.waiting)
+        self.stats.batch_size = len(self.running)
+
+    def _drop_cancelled(self) -> None:
+        for seq in [s for s in self.running if s.cancelled]:
+            self._finish(seq, "cancelled")
+        if self.prefilling is not None and self.prefilling.cancelled:
+            self._finish(self.prefilling, "cancelled")
+        with self._wake:
+            gone = [s for s in self.waiting if s.cancelled]
+            for seq in gone:
+                self.waiting.remove(seq)
+        for seq in gone:
+            seq.status = SeqStatus.FINISHED
+            seq.emit(Event(finish_reason="cancelled"))
+
+    def _admit(self) -> None:
+        if self.prefilling is not None or len(self.running) >= self.config.max_batch:
+            return
+        with self._wake:
+            if not self.waiting:
+                return
+            seq = self.waiting.popleft()
+        seq.slot = len(self.running)
+        seq.status = SeqStatus.PREFILLING
+        src, reuse = self.prefixes.lookup(seq.prompt_ids)
+        if reuse:
+            self.cache.copy_prefix(src, seq.slot, reuse)
+            seq.cached = seq.reused_prefix = reuse
+            self.stats.prefix_tokens_reused += reuse
+        self.prefilling = seq
+
+    def _prefill_chunk(self, seq: Sequence) -> None:
+        end = min(seq.cached + self.config.prefill_chunk, len(seq.prompt_ids))
+        chunk = torch.tensor([seq.prompt_ids[seq.cached : end]], device=self.device)
+        start = torch.tensor([seq.cached], device=self.device)
+        logits = self.model(chunk, start, self.cache, first_slot=seq.slot)
+        self.stats.prompt_tokens += end - seq.cached
+        seq.cached = end
+        if end < len(seq.prompt_ids):
+            return
+        self.prefilling = None
+        keep = self.prefixes.offer(seq.prompt_ids)
+        if keep >= 0:
+            self.cache.copy_prefix(seq.slot, keep, len(seq.prompt_ids))
+        seq.status = SeqStatus.DECODING
+        self.running.append(seq)
+        self._take_tokens([seq], logits)
+
+    def _decode(self) -> None:
+        batch = self.running
+        tokens = torch.tensor([[s.output_ids[-1]] for s in batch], device=self.device)
+        start = torch.tensor([s.length - 1 for s in batch], device=self.device)
+        logits = self.model(tokens, start, self.cache, first_slot=0)
+        self._take_tokens(list(batch), logits)
+
+    def _take_tokens(self, batch: list[Sequence], logits: torch.Tensor) -> None:
+        """Sample one token for each sequence from logits [B, V] and deliver it."""
+        logits = logits.float().cpu()
+        constrained = [i for i, s in enumerate(batch) if s.constraint is not None]
+        if constrained:
+            from inference.constraints import allocate_bitmask, apply_masks
+
+            bitmask = allocate_bitmask(len(batch), logits.shape[-1])
+            bitmask.fill_(-1)  # all allowed, except where a constraint fills its row
+            for i in constrained:
+                batch[i].constraint.fill_mask(bitmask, i)
+            apply_masks(logits, bitmask)
+        now = time.perf_counter()
+        for i, seq in enumerate(batch):
+            token = sample(logits[i], seq.params, seq.generator)
+            if seq.first_token_s is None:
+                seq.first_token_s = now
+                self.stats.observe_ttft(now - seq.created_s)
+            self.stats.generated_tokens += 1
+            self._deliver(seq, token)
+
+    def _deliver(self, seq: Sequence, token: int) -> None:
+        if seq.constraint is not None and token not in self.tokenizer.eos_ids:
+            seq.constraint.accept(token)
+        if token in self.tokenizer.eos_ids:
+            self._finish(seq, "stop")
+            return
+        seq.output_ids.append(token)
+        seq.text += seq.decoder.push(token)
+        stop = seq.stopper
+        cut = stop.find(seq.text)
+        if cut is not None:
+            seq.text = seq.text[:cut]
+            self._finish(seq, "stop")
+            return
+        done = seq.constraint is not None and seq.constraint.is_done()
+        if done:
+            self._finish(seq, "stop")
+        elif len(seq.output_ids) >= seq.params.max_tokens or seq.length >= self.max_seq_len:
+            self._finish(seq, "length")
+        else:
+            safe = stop.safe_length(seq.text)
+            if safe > seq.emitted:
+                seq.emit(Event(text=seq.text[seq.emitted : safe], token_ids=(token,)))
+                seq.emitted = safe
+
+    def _finish(self, seq: Sequence, reason: str, *, error: str | None = None) -> None:
+        if seq.status is SeqStatus.FINISHED:
+            return
+        if seq.status is SeqStatus.DECODING:
+            self._release(seq)
+        elif seq is self.prefilling:
+            self.prefilling = None
+        seq.status = SeqStatus.FINISHED
+        rest = seq.text[seq.emitted :] if reason in ("stop", "length") else ""
+        seq.emitted = len(seq.text)
+        seq.emit(Event(text=rest, finish_reason=reason, error=error))
+        self.stats.finished[reason] = self.stats.finished.get(reason, 0) + 1
+
+    def _release(self, seq: Sequence) -> None:
+        """Free a running sequence's slot, moving the last one (and any prefill) down."""
+        slot = self.running.index(seq)
+        last = self.running.pop()
+        if last is not seq:
+            self.cache.move(last.slot, slot, last.length)
+            last.slot = slot
+            self.running[slot] = last
+        if self.prefilling is not None:
+            self.cache.move(self.prefilling.slot, len(self.running), self.prefilling.cached)
+            self.prefilling.slot = len(self.running)

@@ -1,0 +1,56 @@
+"""`schedsight serve-llm`: the local OpenAI-compatible LLM server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve-llm", help="serve a local model over an OpenAI-compatible API")
+    p.add_argument("--model", help="GGUF file or Hugging Face directory (default: SmolLM2-135M)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    p.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
+    p.add_argument("--host", help="address to bind (default: SCHEDSIGHT_BIND_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8421)
+    p.add_argument("--max-batch", type=int, default=32, help="sequences decoded together")
+    p.add_argument("--max-seq-len", type=int, default=4096, help="context per sequence")
+    p.add_argument("--max-waiting", type=int, default=64, help="queue bound before HTTP 429")
+    p.add_argument("--timeout", type=float, default=300.0, help="per-request limit in seconds")
+    p.set_defaults(run=cmd_serve_llm)
+
+
+def cmd_serve_llm(args: argparse.Namespace) -> int:
+    import uvicorn
+    from inference.loading import default_model_path, load_model
+
+    from inference.config import EngineConfig
+    from inference.engine import Engine
+    from inference.server import create_app
+    from schedsight.settings import Settings
+
+    settings = Settings()
+    host = args.host or settings.bind_host
+    config = EngineConfig(
+        max_batch=args.max_batch,
+        max_seq_len=args.max_seq_len,
+        max_waiting=args.max_waiting,
+        dtype=args.dtype,
+        device=args.device,
+    )
+    loaded = load_model(args.model or default_model_path())
+    engine = Engine(loaded, config)
+    api_key = os.environ.get("SCHEDSIGHT_LLM_API_KEY") or None
+    app = create_app(
+        engine, model_name=loaded.name, api_key=api_key, request_timeout_s=args.timeout
+    )
+    print(
+        f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "
+        f"({engine.device}, {args.dtype}{', API key required' if api_key else ''})",
+        file=sys.stderr,
+    )
+    logging.basicConfig(level=logging.INFO)
+    uvicorn.run(app, host=host, port=args.port, log_level="warning")
+    return 0
