@@ -90,7 +90,8 @@ class EasyBackfill(NoBackfill):
         if self.valid and queue and not (freed or reshaped) and isinstance(order, StaticOrder):
             head_rank = order.rank[queue[0]]
             if all(order.rank[j] > head_rank for j in range(first_new, end_new)):
-                for job in range(first_new, end_new):
+                # In queue order, so that same-second arrivals compete by priority.
+                for job in sorted(range(first_new, end_new), key=order.rank.__getitem__):
                     if not self._try_backfill(job, now):
                         order.insert(queue, job)
                 return
@@ -130,10 +131,15 @@ class EasyBackfill(NoBackfill):
         available = e.free
         shadow = now
         popped: list[tuple[int, int]] = []
-        while available < need:
+        # Walk requested ends until the head fits, then take every job that ends at that
+        # same moment too: their units are free at the shadow time as well (extra units).
+        while expected and (available < need or expected[0][0] == shadow):
             entry = heappop(expected)
             if state[entry[1]] != _RUNNING:
                 continue  # ended early or was killed: drop for good
+            if available >= need and entry[0] != shadow:
+                heappush(expected, entry)
+                break
             popped.append(entry)
             available += units[entry[1]]
             shadow = entry[0]

@@ -8,7 +8,7 @@ one it held. Capacity changes rebuild the profile from the running jobs.
 
 from __future__ import annotations
 
-from heapq import heapify
+from heapq import heapify, heappop
 from typing import TYPE_CHECKING
 
 from hpc.sim.profile import NEVER, Profile
@@ -80,7 +80,9 @@ class ConservativeBackfill:
     def _overrun(self, now: int) -> bool:
         """A running job is past its requested end (only when jobs are not killed there)."""
         expected, state = self.engine.expected, self.engine.state
-        return bool(expected) and expected[0][0] < now and state[expected[0][1]] == _RUNNING
+        while expected and state[expected[0][1]] != _RUNNING:
+            heappop(expected)  # ended early or killed
+        return bool(expected) and expected[0][0] < now
 
     def _compress(self, now: int) -> None:
         e = self.engine

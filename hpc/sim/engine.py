@@ -126,7 +126,8 @@ class Engine:
         n, n_changes = len(submit), len(changes)
         i = c = 0
         if n:
-            self.capacity_steps.append((submit[0], self.capacity))
+            first = min(submit[0], changes[0].time_s) if changes else submit[0]
+            self.capacity_steps.append((first, self.capacity))
         while True:
             now = min(
                 submit[i] if i < n else _NEVER,
@@ -169,8 +170,9 @@ class Engine:
 
     def _apply(self, change: CapacityChange, now: int) -> None:
         if change.kind is CapacityKind.RETURN:
-            self.capacity += change.units
-            self.free += change.units
+            back = min(change.units, self.machine.units - self.capacity)  # never beyond its size
+            self.capacity += back
+            self.free += back
         else:
             taken = min(change.units, self.capacity)
             self.capacity -= taken

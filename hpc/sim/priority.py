@@ -164,7 +164,8 @@ def make_order(
         return StaticOrder(jobs.req_time_s.astype(np.float64))
     if order is QueueOrder.F1:
         req = np.maximum(jobs.req_time_s, 1).astype(np.float64)
-        submit = np.maximum(jobs.submit_s - jobs.submit_s[:1].min(initial=0), 1).astype(np.float64)
+        origin = int(jobs.submit_s[0]) if len(jobs) else 0  # seconds since the trace starts
+        submit = np.maximum(jobs.submit_s - origin, 1).astype(np.float64)
         size = np.asarray(units, dtype=np.float64)
         return StaticOrder(np.log10(req) * size + 870.0 * np.log10(submit))
     if order is QueueOrder.MULTIFACTOR:

@@ -2,8 +2,9 @@
 
 No heaps, no saved shadow, no incremental profile: every pass recomputes what it needs from
 the list of running jobs and reservations, so it is slow (tiny workloads only) and easy to
-read. Passes run at every arrival, completion and reservation time. It covers the queue orders fcfs, sjf, wfp3 and unicep, all three backfill modes and
-kill at limit, without capacity changes. Times are seconds since the start of the trace.
+read. Passes run at every arrival, completion and reservation time. It covers the queue
+orders fcfs, sjf, wfp3 and unicep, all three backfill modes and kill at limit, without
+capacity changes. Times are seconds since the start of the trace.
 """
 
 from __future__ import annotations

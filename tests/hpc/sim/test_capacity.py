@@ -125,3 +125,20 @@ def test_a_failure_at_the_second_a_job_ends_kills_nothing() -> None:
     result = replay(rows, Machine.procs_only(4), "fcfs:easy", changes=["fail@10:2"])
     assert states(result) == [COMPLETED, COMPLETED]
     assert starts(result) == [0, 10]
+
+
+def test_a_return_never_grows_the_machine_beyond_its_size() -> None:
+    # Nothing was lost, so returning 2 procs changes nothing: the two 3-proc jobs cannot
+    # share the 4-proc machine and run one after the other.
+    rows = [(0, 10, 3, 10), (0, 10, 3, 10)]
+    result = replay(rows, Machine.procs_only(4), "fcfs:easy", changes=["return@0:2"])
+    assert max(cap for _, cap in result.capacity_steps) == 4
+    assert starts(result) == [0, 10]
+
+
+def test_capacity_steps_are_in_time_order_when_a_change_precedes_the_first_job() -> None:
+    # 2 of 4 procs fail at 5; the only job arrives at 10, on a 2-proc machine.
+    result = replay([(10, 10, 1, 10)], Machine.procs_only(4), "fcfs:easy", changes=["fail@5:2"])
+    times = [t for t, _ in result.capacity_steps]
+    assert times == sorted(times)
+    assert [cap for t, cap in result.capacity_steps if t <= 10][-1] == 2

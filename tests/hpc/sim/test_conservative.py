@@ -83,3 +83,30 @@ def test_a_later_short_job_cannot_take_an_earlier_reservation() -> None:
     # even though a short job first would cost J1 only 1 s (FCFS reservations are firm).
     rows = [(0, 10, 1, 10), (1, 20, 1, 20), (2, 1, 1, 1)]
     assert starts(replay(rows, Machine.procs_only(1), "fcfs:conservative")) == [0, 10, 30]
+
+
+def test_a_job_starts_at_a_reservation_where_no_other_job_ends() -> None:
+    # 3 procs. On arrival J1 (1 proc) is reserved at 5, J2 (3 procs) at 7 and J3 (2 procs,
+    # arriving at 2) at 5. J0 ends at 3 instead of 5: compressing in queue order, J1 moves to
+    # 3, J2 to 6 (J3 still holds [5, 6)), then J3 to 3. No job ends at 6, but J2 must
+    # start there: a reservation is a promise, whether or not an event falls on it.
+    rows = [(0, 3, 3, 5), (0, 2, 1, 2), (0, 2, 3, 2), (2, 1, 2, 1)]
+    assert starts(replay(rows, Machine.procs_only(3), "fcfs:conservative")) == [0, 3, 6, 3]
+
+
+def test_a_job_is_not_held_past_its_reservation_by_a_missing_event() -> None:
+    # 2 procs, SJF. J1 (1 proc, req 4) is reserved at 3, J2 (2 procs, req 3) at 7. J0 ends
+    # at 1: in SJF order J2 goes first and stays at 7 (J1's slot [3, 7) blocks it), then J1
+    # moves to 1 and ends at 5. J2 starts at 7 as promised, not at the next arrival (9).
+    rows = [(0, 1, 2, 3), (0, 4, 1, 4), (0, 3, 2, 3), (9, 1, 1, 1)]
+    assert starts(replay(rows, Machine.procs_only(2), "sjf:conservative")) == [0, 1, 7, 10]
+
+
+def test_an_overrunning_job_is_noticed_after_another_ended_early() -> None:
+    # 3 procs, kill_at_limit off. J0 ends at 2, long before its requested 10. J1 (1 proc)
+    # starts at 10 and asked for 1 s but runs until 21. At 13 J1 is past its request, so
+    # the plan treats it as ending any second: J2 (3 procs) is reserved after it, and J3
+    # (2 procs, 1 s) fits the 2 free procs now and starts at 13. J2 starts when J1 ends.
+    rows = [(0, 2, 2, 10), (10, 11, 1, 1), (13, 1, 3, 2), (13, 2, 2, 1)]
+    result = replay(rows, Machine.procs_only(3), "fcfs:conservative", kill_at_limit=False)
+    assert starts(result) == [0, 10, 21, 13]

@@ -100,3 +100,20 @@ def test_whole_node_allocation_leaves_less_room_to_backfill(
 ) -> None:
     rows = [(0, 10, 4, 10), (1, 10, 5, 10), (2, 5, 3, 5), (3, 5, 1, 5)]
     assert starts(replay(rows, machine, "fcfs:easy")) == expected
+
+
+def test_extra_units_count_every_job_ending_at_the_shadow_time() -> None:
+    # 5 procs. J0 and J1 (2 procs each) both end at 10; head J2 (3) gets shadow 10, when
+    # 1 + 2 + 2 = 5 procs are free: extra 2. J3 (1 proc, 100 s) fits the free proc and
+    # uses 1 <= 2 extra units, so it backfills at 2; J2 still starts at 10 (3 + 1 <= 5).
+    rows = [(0, 10, 2, 10), (0, 10, 2, 10), (1, 10, 3, 10), (2, 100, 1, 100)]
+    assert starts(replay(rows, Machine.procs_only(5), "fcfs:easy")) == [0, 0, 10, 2]
+
+
+def test_jobs_arriving_in_the_same_second_are_backfilled_in_queue_order() -> None:
+    # 3 procs, sjf:easy. J0 (2 procs) runs 0..10; head J1 (2 procs, req 2) has shadow 10,
+    # extra 1. J2 (req 8) and J3 (req 4) arrive together at 5; in SJF order J3 comes first,
+    # ends at 9 <= 10 and takes the free proc. At 9 J2 backfills on the extra unit; at 10
+    # J1 starts on time.
+    rows = [(0, 10, 2, 10), (1, 2, 2, 2), (5, 8, 1, 8), (5, 4, 1, 4)]
+    assert starts(replay(rows, Machine.procs_only(3), "sjf:easy")) == [0, 10, 9, 5]

@@ -1,4 +1,4 @@
-"""Strict queue order (`fcfs:none`): jobs start in order while they fit; nothing passes a blocked head.
+"""Strict queue order (`fcfs:none`): jobs start in order while they fit; none passes the head.
 
 Every case is a tiny workload with the start time of each job worked out by hand.
 Rows are (submit_s, run_s, procs, req_time_s).

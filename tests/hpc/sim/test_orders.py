@@ -129,3 +129,14 @@ def test_sjf_with_easy_reserves_for_the_shortest_waiting_job() -> None:
     machine = Machine.procs_only(4)
     assert starts(replay(rows, machine, "sjf:easy")) == [0, 15, 10, 3]
     assert starts(replay(rows, machine, "fcfs:easy")) == [0, 10, 60, 3]
+
+
+def test_f1_depends_only_on_submit_times_relative_to_the_first() -> None:
+    # One proc. Measured from the first submit, J1 scores log10(100) + 870 * log10(100)
+    # = 1742 and J2 log10(10) + 870 * log10(101) = 1744.76: J1 first, J2 after it. Moving
+    # the whole trace 1000 s later must not change that.
+    machine = Machine.procs_only(1)
+    for shift in (0, 1000):
+        rows = [(shift, 200, 1, 200), (shift + 100, 100, 1, 100), (shift + 101, 10, 1, 10)]
+        relative = [s - shift for s in starts(replay(rows, machine, "f1:none"))]
+        assert relative == [0, 200, 300], f"trace shifted by {shift} s"

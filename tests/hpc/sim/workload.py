@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hpc.model import Job, JobTable, JobState, Machine
+from hpc.model import Job, JobState, JobTable, Machine
 from hpc.sim import CapacityChange, Policy, SimResult, simulate
 
 Row = tuple[int, ...]
