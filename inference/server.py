@@ -182,12 +182,11 @@ async def _events(engine: Engine, prepared: Prepared, timeout_s: float) -> Async
     """Submit to the engine and yield its events; cancel the sequence if we stop listening."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Event] = asyncio.Queue()
-    seq: Sequence = engine.submit(
-        prepared.prompt_ids,
-        prepared.params,
-        lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev),
-        prepared.constraint,
-    )
+
+    def emit(event: Event) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    seq: Sequence = engine.submit(prepared.prompt_ids, prepared.params, emit, prepared.constraint)
     deadline = loop.time() + timeout_s
     try:
         while True:

@@ -1,0 +1,243 @@
+"""LLM serving benchmark through the HTTP server, with llama.cpp and transformers as peers.
+
+Starts `schedsight serve-llm` in a subprocess on the embedded SmolLM2-135M model and measures,
+over the OpenAI API: prefill tok/s, one-sequence decode tok/s, total tok/s with 8 and 32
+concurrent requests, time to first token p50/p95, and the server's peak RSS. Then, when they
+are installed, the same prompts on llama-cpp-python (Q4_1, in process) and transformers
+(dequantized GGUF, bf16), printed as ratios. Greedy decoding, 128 new tokens.
+
+    python bench/inference.py [--dtype bfloat16|float32] [--skip-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import openai
+
+NEW_TOKENS = 128
+SYSTEM = (
+    "You are the scheduling assistant of an HPC centre. You answer questions about the Slurm "
+    "queue, job priorities, fair-share, backfilling and expected start times. Be precise, cite "
+    "numbers from the context, and say when you are unsure. "
+)
+QUESTION = (
+    "The cluster has 8 nodes with 16 cores and 4 GPUs each. Job 1234 asks for 4 nodes for 6 "
+    "hours and has waited 3 hours; job 1240 asks for 1 node for 20 minutes. The queue uses "
+    "FCFS with EASY backfilling. Explain which job is likely to start first and why, and what "
+    "the user of job 1234 could change to start sooner."
+)
+
+
+def messages(tag: str, repeat: int = 1) -> list[dict[str, str]]:
+    # A unique tag first, so the prefix cache cannot serve one request from another.
+    return [
+        {"role": "system", "content": f"[run {tag}] " + SYSTEM * repeat},
+        {"role": "user", "content": QUESTION},
+    ]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def one_stream(
+    client: openai.AsyncOpenAI, model: str, msgs: list[dict[str, str]]
+) -> dict[str, float]:
+    t0 = time.perf_counter()
+    first = last = None
+    tokens = 0
+    stream = await client.chat.completions.create(
+        model=model,
+        messages=msgs,
+        max_tokens=NEW_TOKENS,
+        temperature=0,
+        stream=True,  # type: ignore[arg-type]
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            tokens += 1  # one content chunk per token (the server sends them as they come)
+    assert first is not None and last is not None
+    return {"ttft": first - t0, "tokens": tokens, "decode_s": last - first, "total_s": last - t0}
+
+
+async def concurrent(base: str, model: str, n: int) -> dict[str, float]:
+    client = openai.AsyncOpenAI(base_url=base, api_key="x", max_retries=0, timeout=600)
+    t0 = time.perf_counter()
+    results = await asyncio.gather(
+        *(one_stream(client, model, messages(uuid.uuid4().hex[:8])) for _ in range(n))
+    )
+    wall = time.perf_counter() - t0
+    await client.close()
+    return {
+        "tok_s": sum(r["tokens"] for r in results) / wall,
+        "ttfts": [r["ttft"] for r in results],  # type: ignore[dict-item]
+    }
+
+
+async def measure_server(base: str) -> dict[str, object]:
+    client = openai.AsyncOpenAI(base_url=base, api_key="x", max_retries=0, timeout=600)
+    model = (await client.models.list()).data[0].id
+    await one_stream(client, model, messages("warmup"))
+    # Prefill: a long prompt, one new token.
+    t0 = time.perf_counter()
+    out = await client.chat.completions.create(
+        model=model,
+        messages=messages(uuid.uuid4().hex[:8], repeat=6),
+        max_tokens=1,
+        temperature=0,  # type: ignore[arg-type]
+    )
+    prefill_s = time.perf_counter() - t0
+    assert out.usage is not None
+    prefill = out.usage.prompt_tokens / prefill_s
+    singles = [await one_stream(client, model, messages(uuid.uuid4().hex[:8])) for _ in range(3)]
+    decode = statistics.median((s["tokens"] - 1) / s["decode_s"] for s in singles)
+    await client.close()
+    c8 = await concurrent(base, model, 8)
+    c32 = await concurrent(base, model, 32)
+    ttfts = sorted([s["ttft"] for s in singles] + c8["ttfts"] + c32["ttfts"])  # type: ignore[operator]
+    return {
+        "prompt_tokens": out.usage.prompt_tokens,
+        "prefill": prefill,
+        "decode1": decode,
+        "total8": c8["tok_s"],
+        "total32": c32["tok_s"],
+        "ttft_p50": ttfts[len(ttfts) // 2],
+        "ttft_p95": ttfts[min(int(0.95 * len(ttfts)), len(ttfts) - 1)],
+    }
+
+
+def run_server(dtype: str) -> dict[str, object]:
+    port = 18000 + os.getpid() % 1000
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "schedsight", "serve-llm", "--port", str(port), "--dtype", dtype],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        figures = asyncio.run(measure_server(f"{base}/v1"))
+        figures["peak_rss_mb"] = peak_rss_mb(proc.pid)
+        return figures
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=model_path, n_ctx=4096, verbose=False, seed=0)
+    llm.create_chat_completion(messages=messages("warmup"), max_tokens=8, temperature=0)
+    t0 = time.perf_counter()
+    out = llm.create_chat_completion(messages=messages("p", repeat=6), max_tokens=1, temperature=0)
+    prefill = out["usage"]["prompt_tokens"] / (time.perf_counter() - t0)  # type: ignore[index]
+    rates = []
+    for k in range(3):
+        first = last = None
+        n = 0
+        for chunk in llm.create_chat_completion(
+            messages=messages(f"d{k}"), max_tokens=NEW_TOKENS, temperature=0, stream=True
+        ):
+            if chunk["choices"][0]["delta"].get("content"):  # type: ignore[index, union-attr]
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                n += 1
+        rates.append((n - 1) / (last - first))  # type: ignore[operator]
+    return {"prefill": prefill, "decode1": statistics.median(rates)}
+
+
+def transformers_peer(model_path: str) -> dict[str, float] | None:
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        return None
+    folder, name = os.path.split(model_path)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.bfloat16)
+    ids = tok.apply_chat_template(messages("t"), add_generation_prompt=True, return_tensors="pt")
+    ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+    with torch.inference_mode():
+        model.generate(ids, max_new_tokens=4, do_sample=False)
+        t0 = time.perf_counter()
+        model(ids)
+        prefill = ids.shape[1] / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out = model.generate(
+            ids, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False
+        )
+        decode = (out.shape[1] - ids.shape[1]) / (time.perf_counter() - t0)
+    return {"prefill": prefill, "decode1": decode}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    parser.add_argument("--skip-peers", action="store_true")
+    args = parser.parse_args()
+    from inference.loading import default_model_path
+
+    model_path = str(default_model_path())
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    cpu = names[0] if names else platform.machine()
+    print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
+    ours = run_server(args.dtype)
+    print(f"schedsight serve-llm ({args.dtype}), through HTTP, {NEW_TOKENS} new tokens, greedy:")
+    prompt = ours["prompt_tokens"]
+    print(f"  prefill            {ours['prefill']:8.0f} tok/s  ({prompt} prompt tokens)")
+    print(f"  decode, 1 sequence {ours['decode1']:8.1f} tok/s")
+    print(f"  total, 8 requests  {ours['total8']:8.1f} tok/s")
+    print(f"  total, 32 requests {ours['total32']:8.1f} tok/s")
+    print(f"  TTFT p50 / p95     {ours['ttft_p50']:8.3f} s / {ours['ttft_p95']:.3f} s")
+    print(f"  peak RSS           {ours['peak_rss_mb']:8.0f} MB")
+    if args.skip_peers:
+        return 0
+    for name, peer in (
+        ("llama-cpp-python (Q4_1)", llama_cpp_peer),
+        ("transformers (bf16)", transformers_peer),
+    ):
+        figures = peer(model_path)
+        if figures is None:
+            print(f"{name}: not installed, skipped")
+            continue
+        print(
+            f"{name}: prefill {figures['prefill']:.0f} tok/s, decode {figures['decode1']:.1f} tok/s"
+            f" -> schedsight/peer: prefill x{ours['prefill'] / figures['prefill']:.2f},"  # type: ignore[operator]
+            f" decode x{ours['decode1'] / figures['decode1']:.2f}"  # type: ignore[operator]
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

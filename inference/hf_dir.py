@@ -1,0 +1,184 @@
+"""Reading a Hugging Face model directory: config.json → `ModelArgs`, *.safetensors (one file or
+sharded) → float32 weights, tokenizer.json → `Tokenizer`, and the chat template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inference.config import ModelArgs, RopeScaling
+from inference.errors import ModelLoadError, UnsupportedError
+from inference.loading import LoadedModel
+from inference.tokenizer import Tokenizer
+
+_ARCHITECTURES = {
+    "LlamaForCausalLM": "llama",
+    "MistralForCausalLM": "mistral",
+    "Qwen2ForCausalLM": "qwen2",
+}
+_NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8"}
+
+
+def load_hf_dir(directory: Path) -> LoadedModel:
+    """Load config.json, the safetensors weights and tokenizer.json from `directory`."""
+    config = _read_json(directory / "config.json", required=True)
+    args = model_args(config, directory)
+    state_dict: dict[str, torch.Tensor] = {}
+    for path in safetensors_files(directory):
+        state_dict |= read_safetensors(path)
+    # Older checkpoints store RoPE's inverse frequencies; the engine computes its own.
+    state_dict = {k: v for k, v in state_dict.items() if not k.endswith("rotary_emb.inv_freq")}
+    if args.tie_embeddings:
+        state_dict.pop("lm_head.weight", None)
+    return LoadedModel(
+        name=directory.name,
+        args=args,
+        state_dict=state_dict,
+        tokenizer=Tokenizer.from_hf_dir(directory),
+        chat_template=chat_template(directory),
+        source=str(directory),
+    )
+
+
+def model_args(config: Mapping[str, Any], where: Path) -> ModelArgs:
+    """`ModelArgs` from a transformers config.json (Llama, Mistral or Qwen2)."""
+    names = config.get("architectures") or []
+    arch = next((_ARCHITECTURES[n] for n in names if n in _ARCHITECTURES), None)
+    if arch is None:
+        raise UnsupportedError(
+            f"{where}: architecture {names} is not supported; schedsight runs "
+            f"{', '.join(_ARCHITECTURES)}"
+        )
+    if config.get("mlp_bias") or (arch != "qwen2" and config.get("attention_bias")):
+        raise UnsupportedError(f"{where}: biases on o_proj or the MLP are not supported")
+
+    def need(key: str) -> Any:
+        if config.get(key) is None:
+            raise ModelLoadError(f"{where}/config.json lacks {key!r}")
+        return config[key]
+
+    dim, n_heads = int(need("hidden_size")), int(need("num_attention_heads"))
+    rope = config.get("rope_scaling") or config.get("rope_parameters") or {}
+    return ModelArgs(
+        arch=arch,
+        vocab_size=int(need("vocab_size")),
+        dim=dim,
+        n_layers=int(need("num_hidden_layers")),
+        n_heads=n_heads,
+        n_kv_heads=int(config.get("num_key_value_heads") or n_heads),
+        hidden_dim=int(need("intermediate_size")),
+        head_dim=int(config.get("head_dim") or dim // n_heads),
+        norm_eps=float(config.get("rms_norm_eps", 1e-6)),
+        rope_theta=float(config.get("rope_theta") or rope.get("rope_theta") or 10000.0),
+        max_seq_len=int(need("max_position_embeddings")),
+        tie_embeddings=bool(config.get("tie_word_embeddings", False)),
+        attention_bias=arch == "qwen2",
+        rope_scaling=_rope_scaling(rope, where),
+    )
+
+
+def _rope_scaling(rope: Mapping[str, Any], where: Path) -> RopeScaling | None:
+    kind = rope.get("rope_type") or rope.get("type")
+    if kind in (None, "default"):
+        return None
+    if kind != "llama3":
+        raise UnsupportedError(f"{where}: RoPE scaling {kind!r} is not supported (llama3 is)")
+    return RopeScaling(
+        factor=float(rope["factor"]),
+        low_freq_factor=float(rope["low_freq_factor"]),
+        high_freq_factor=float(rope["high_freq_factor"]),
+        original_max_position_embeddings=int(rope["original_max_position_embeddings"]),
+    )
+
+
+def safetensors_files(directory: Path) -> list[Path]:
+    """The weight files: the shards an index names, else model.safetensors, else *.safetensors."""
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(_read_json(index).get("weight_map", {}).values()))
+        files = [directory / s for s in shards]
+    elif (directory / "model.safetensors").is_file():
+        files = [directory / "model.safetensors"]
+    else:
+        files = sorted(directory.glob("*.safetensors"))
+    if not files:
+        raise ModelLoadError(
+            f"{directory}: no *.safetensors weights (PyTorch .bin checkpoints are not read; "
+            "convert them with transformers' save_pretrained(safe_serialization=True))"
+        )
+    for path in files:
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: weight shard named in the index is missing")
+    return files
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """All tensors of one file as float32 (the `safetensors` package when installed)."""
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        return {k: torch.from_numpy(v) for k, v in read_safetensors_numpy(path).items()}
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError) as exc:
+        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point():
+            raise UnsupportedError(f"{path}: tensor {name} is {tensor.dtype}; expected floats")
+    return {k: v.to(torch.float32) for k, v in tensors.items()}
+
+
+def read_safetensors_numpy(path: Path) -> dict[str, np.ndarray[Any, np.dtype[np.float32]]]:
+    """A dependency-free reader: 8-byte little-endian header size, JSON header, raw bytes."""
+    try:
+        with path.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header: dict[str, Any] = json.loads(f.read(size))
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw, dtype = data[start:end], info["dtype"]
+        if dtype == "BF16":  # bfloat16 is the top half of a float32
+            values = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        elif dtype in _NUMPY_DTYPES:
+            values = raw.view(_NUMPY_DTYPES[dtype]).astype(np.float32)
+        else:
+            raise UnsupportedError(f"{path}: tensor {name} is {dtype}; expected F32/F16/BF16")
+        out[name] = values.reshape(info["shape"])
+    return out
+
+
+def chat_template(directory: Path) -> str | None:
+    """The Jinja chat template: chat_template.jinja, else tokenizer_config.json's entry."""
+    jinja = directory / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    template = _read_json(directory / "tokenizer_config.json").get("chat_template")
+    if isinstance(template, list):  # named templates: [{"name": "default", "template": ...}]
+        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+        template = named.get("default")
+    return template if isinstance(template, str) else None
+
+
+def _read_json(path: Path, *, required: bool = False) -> dict[str, Any]:
+    if not path.is_file():
+        if required:
+            raise ModelLoadError(f"{path}: not found; is this a Hugging Face model directory?")
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: cannot read JSON ({exc})") from exc
+    return data if isinstance(data, dict) else {}

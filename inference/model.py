@@ -1,0 +1,379 @@
+"""A Llama-family decoder (Llama, Mistral, Qwen2) for the engine, in the style of gpt-fast.
+
+Weights arrive as a Hugging Face-named state dict (`Transformer.from_state_dict`); q/k/v and
+gate/up are fused into one matmul each. `forward` runs B sequences over their `KVCache` slots:
+a prefill chunk of one sequence (B=1, T tokens) or one decode step of B sequences (T=1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor, nn
+
+from inference.config import ModelArgs, RopeScaling
+from inference.errors import ModelLoadError
+from inference.kv_cache import KVCache
+
+
+def precompute_rope(args: ModelArgs) -> tuple[Tensor, Tensor]:
+    """cos and sin, each [max_seq_len, head_dim], in float32 (HF rotate-half layout)."""
+    half = torch.arange(0, args.head_dim, 2, dtype=torch.int64).float() / args.head_dim
+    inv_freq = 1.0 / (args.rope_theta**half)  # [head_dim / 2]
+    if args.rope_scaling is not None:
+        inv_freq = scale_llama3_frequencies(inv_freq, args.rope_scaling)
+    positions = torch.arange(args.max_seq_len, dtype=torch.float32)
+    freqs = torch.outer(positions, inv_freq)  # [max_seq_len, head_dim / 2]
+    angles = torch.cat((freqs, freqs), dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def scale_llama3_frequencies(inv_freq: Tensor, scaling: RopeScaling) -> Tensor:
+    """Llama-3.1 RoPE: slow down low frequencies by `factor`, blend the middle band."""
+    low_freq_wavelen = scaling.original_max_position_embeddings / scaling.low_freq_factor
+    high_freq_wavelen = scaling.original_max_position_embeddings / scaling.high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / scaling.factor, inv_freq)
+    smooth = (scaling.original_max_position_embeddings / wavelen - scaling.low_freq_factor) / (
+        scaling.high_freq_factor - scaling.low_freq_factor
+    )
+    blended = (1 - smooth) * scaled / scaling.factor + smooth * scaled
+    is_medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+    return torch.where(is_medium, blended, scaled)
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """x [B, T, heads, head_dim] rotated by cos/sin [B, T, 1, head_dim] (rotate-half form)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        # Normalise in float32 like the reference, then scale in the model dtype.
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
+        return self.weight * normed
+
+
+@dataclass(slots=True)
+class Step:
+    """Where one forward's tokens go in the cache and which cache positions each may see."""
+
+    slots: slice  # cache rows of the B sequences
+    max_end: int  # attention reads cache positions [0, max_end)
+    cos: Tensor  # [B, T, 1, head_dim]
+    sin: Tensor
+    write_index: tuple[Tensor | slice, ...]  # indexes a [B, seq, kv_heads, head_dim] view
+    mask: Tensor | None  # [B, 1, T, max_end] bool, True = may attend; None when not needed
+    is_causal: bool  # one sequence prefilled from position 0: SDPA's own causal mask
+
+
+class Attention(nn.Module):
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.n_kv_heads, args.head_dim
+        q_size, kv_size = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+        self.wqkv = nn.Linear(args.dim, q_size + 2 * kv_size, bias=args.attention_bias)
+        self.wo = nn.Linear(q_size, args.dim, bias=False)
+
+    def forward(self, x: Tensor, step: Step, k_cache: Tensor, v_cache: Tensor) -> Tensor:
+        # x [B, T, dim]; k_cache/v_cache [B, kv_heads, cache_seq_len, head_dim] (this layer)
+        bsz, seqlen, _ = x.shape
+        heads, kv_heads, head_dim = self.n_heads, self.n_kv_heads, self.head_dim
+        qkv: Tensor = self.wqkv(x)  # [B, T, (heads + 2 * kv_heads) * head_dim]
+        qk, v = qkv.split_with_sizes([(heads + kv_heads) * head_dim, kv_heads * head_dim], -1)
+        # q and k are rotated together: one RoPE pass over heads + kv_heads
+        qk = apply_rope(qk.view(bsz, seqlen, heads + kv_heads, head_dim), step.cos, step.sin)
+        q, k = qk.split_with_sizes([heads, kv_heads], 2)  # [B, T, heads | kv_heads, head_dim]
+        k_cache.transpose(1, 2)[step.write_index] = k
+        v_cache.transpose(1, 2)[step.write_index] = v.view(bsz, seqlen, kv_heads, head_dim)
+        keys, values = k_cache[:, :, : step.max_end], v_cache[:, :, : step.max_end]
+        if seqlen == 1:
+            # Decode: a kv head's query heads are adjacent, so fold them into the query
+            # length (a free view); plain SDPA then beats enable_gqa=True several times on CPU.
+            q = q.view(bsz, kv_heads, heads // kv_heads, head_dim)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=step.mask)
+        else:
+            y = F.scaled_dot_product_attention(
+                q.transpose(1, 2),
+                keys,
+                values,
+                attn_mask=step.mask,
+                is_causal=step.is_causal,
+                enable_gqa=True,
+            ).transpose(1, 2)
+        out: Tensor = self.wo(y.reshape(bsz, seqlen, heads * head_dim))
+        return out
+
+
+class PackedLinear(nn.Module):
+    """A bias-optional linear layer whose weight oneDNN has reordered once, ahead of time.
+
+    On this kind of CPU it runs bf16 matmuls 1.3-1.8x faster than `F.linear`, which
+    re-lays-out the weight, or reads it less efficiently, on every call (bench/model_speed.py).
+    """
+
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        super().__init__()
+        self.packed: Tensor = torch.ops.mkldnn._reorder_linear_weight(weight)  # opaque layout
+        self.bias = bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+        return out
+
+
+def can_pack(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether `PackedLinear` pays: bf16 on a CPU with oneDNN bf16 support."""
+    return (
+        device.type == "cpu"
+        and dtype == torch.bfloat16
+        and torch._C._has_mkldnn
+        and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    )
+
+
+class FeedForward(nn.Module):
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        self.w13 = nn.Linear(args.dim, 2 * args.hidden_dim, bias=False)  # gate and up, fused
+        self.w2 = nn.Linear(args.hidden_dim, args.dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.w13(x).chunk(2, dim=-1)
+        out: Tensor = self.w2(F.silu(gate) * up)
+        return out
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        self.attention_norm = RMSNorm(args.dim, args.norm_eps)
+        self.attention = Attention(args)
+        self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
+        self.feed_forward = FeedForward(args)
+
+    def forward(self, x: Tensor, step: Step, k_cache: Tensor, v_cache: Tensor) -> Tensor:
+        h: Tensor = x + self.attention(self.attention_norm(x), step, k_cache, v_cache)
+        out: Tensor = h + self.feed_forward(self.ffn_norm(h))
+        return out
+
+
+class Transformer(nn.Module):
+    rope_cos: Tensor  # [max_seq_len, head_dim], model dtype
+    rope_sin: Tensor
+
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        self.args = args
+        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        self.layers = nn.ModuleList(TransformerBlock(args) for _ in range(args.n_layers))
+        self.norm = RMSNorm(args.dim, args.norm_eps)
+        self.output: nn.Module | None = None  # None: tied to tok_embeddings
+        if not args.tie_embeddings:
+            self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        cos, sin = precompute_rope(args)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        args: ModelArgs,
+        state_dict: dict[str, Tensor],
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str = "cpu",
+        pack_weights: bool = True,
+    ) -> Transformer:
+        """Build the model from Hugging Face-named weights; ModelLoadError if any is wrong.
+
+        `pack_weights` pre-packs the matmul weights for oneDNN where that pays (`can_pack`).
+        """
+        weights = fuse_weights(args, state_dict, dtype=dtype, device=device)
+        with torch.device("meta"):
+            model = cls(args)
+        model.load_state_dict(weights, strict=True, assign=True)
+        cos, sin = precompute_rope(args)
+        model.rope_cos = cos.to(device=device, dtype=dtype)
+        model.rope_sin = sin.to(device=device, dtype=dtype)
+        if pack_weights and can_pack(dtype, torch.device(device)):
+            model.pack_linears()
+        return model.eval()
+
+    def pack_linears(self) -> None:
+        """Swap every nn.Linear for a PackedLinear; a tied lm_head gets a packed copy."""
+        for module in list(self.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, nn.Linear):
+                    setattr(module, name, PackedLinear(child.weight.detach(), child.bias))
+        if self.output is None:
+            self.output = PackedLinear(self.tok_embeddings.weight.detach(), None)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.tok_embeddings.weight.dtype
+
+    def forward(
+        self,
+        tokens: Tensor,
+        start_pos: Tensor,
+        cache: KVCache,
+        first_slot: int = 0,
+        *,
+        last_only: bool = True,
+    ) -> Tensor:
+        """Logits, float32: [B, vocab] for each row's last token, or [B, T, vocab].
+
+        tokens [B, T]; start_pos [B] (CPU) says how many tokens row b has cached already. Row b
+        uses cache slot first_slot + b, writes positions start_pos[b] .. start_pos[b] + T - 1
+        and attends causally to everything before them in its slot.
+        """
+        with torch.inference_mode():
+            step = self.plan_step(tokens.shape, start_pos, cache, first_slot)
+            x = self.tok_embeddings(tokens)  # [B, T, dim]
+            k_all, v_all = cache.k[:, step.slots], cache.v[:, step.slots]  # [L, B, kv, S, hd]
+            for i, layer in enumerate(self.layers):
+                x = layer(x, step, k_all[i], v_all[i])
+            if last_only:
+                x = x[:, -1]  # [B, dim]
+            return self.lm_head(self.norm(x)).float()
+
+    def lm_head(self, x: Tensor) -> Tensor:
+        if self.output is None:
+            return F.linear(x, self.tok_embeddings.weight)
+        logits: Tensor = self.output(x)
+        return logits
+
+    def plan_step(
+        self, shape: torch.Size, start_pos: Tensor, cache: KVCache, first_slot: int
+    ) -> Step:
+        """Cache indices, RoPE angles and attention mask shared by every layer of one forward."""
+        bsz, seqlen = shape
+        starts: list[int] = start_pos.tolist()
+        check_fits(starts, seqlen, first_slot, cache, self.dtype)
+        max_end = max(starts) + seqlen
+        slots = slice(first_slot, first_slot + bsz)
+        if bsz == 1:
+            start = starts[0]
+            cos = self.rope_cos[start : start + seqlen].view(1, seqlen, 1, -1)
+            sin = self.rope_sin[start : start + seqlen].view(1, seqlen, 1, -1)
+            write: tuple[Tensor | slice, ...] = (slice(None), slice(start, max_end))
+            if seqlen == 1 or start == 0:
+                return Step(slots, max_end, cos, sin, write, None, is_causal=seqlen > 1)
+        device = self.rope_cos.device
+        positions = start_pos.to(device)[:, None] + torch.arange(seqlen, device=device)  # [B, T]
+        if bsz > 1:
+            cos, sin = self.rope_cos[positions].unsqueeze(2), self.rope_sin[positions].unsqueeze(2)
+            write = (torch.arange(bsz, device=device)[:, None], positions)
+            if seqlen == 1 and min(starts) == max(starts):
+                return Step(slots, max_end, cos, sin, write, None, is_causal=False)
+        key_positions = torch.arange(max_end, device=device)
+        mask = key_positions <= positions[:, :, None]  # [B, T, max_end]
+        return Step(slots, max_end, cos, sin, write, mask.unsqueeze(1), is_causal=False)
+
+
+def check_fits(
+    starts: list[int], seqlen: int, first_slot: int, cache: KVCache, dtype: torch.dtype
+) -> None:
+    """Raise ValueError when a forward would write outside the cache or in the wrong dtype."""
+    if cache.dtype != dtype:
+        raise ValueError(f"KV cache is {cache.dtype} but the model runs in {dtype}")
+    if first_slot < 0 or first_slot + len(starts) > cache.max_batch:
+        raise ValueError(
+            f"slots {first_slot}..{first_slot + len(starts) - 1} outside the cache's "
+            f"{cache.max_batch}"
+        )
+    if min(starts) < 0 or max(starts) + seqlen > cache.max_seq_len:
+        raise ValueError(
+            f"positions up to {max(starts) + seqlen} exceed the cache length {cache.max_seq_len}"
+        )
+
+
+def expected_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
+    """Every tensor the model needs, by Hugging Face name, with its [out, in] shape."""
+    q_size, kv_size = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+    shapes: dict[str, tuple[int, ...]] = {
+        "model.embed_tokens.weight": (args.vocab_size, args.dim),
+        "model.norm.weight": (args.dim,),
+    }
+    if not args.tie_embeddings:
+        shapes["lm_head.weight"] = (args.vocab_size, args.dim)
+    for i in range(args.n_layers):
+        p = f"model.layers.{i}."
+        shapes |= {
+            p + "input_layernorm.weight": (args.dim,),
+            p + "self_attn.q_proj.weight": (q_size, args.dim),
+            p + "self_attn.k_proj.weight": (kv_size, args.dim),
+            p + "self_attn.v_proj.weight": (kv_size, args.dim),
+            p + "self_attn.o_proj.weight": (args.dim, q_size),
+            p + "post_attention_layernorm.weight": (args.dim,),
+            p + "mlp.gate_proj.weight": (args.hidden_dim, args.dim),
+            p + "mlp.up_proj.weight": (args.hidden_dim, args.dim),
+            p + "mlp.down_proj.weight": (args.dim, args.hidden_dim),
+        }
+        if args.attention_bias:
+            shapes[p + "self_attn.q_proj.bias"] = (q_size,)
+            shapes[p + "self_attn.k_proj.bias"] = (kv_size,)
+            shapes[p + "self_attn.v_proj.bias"] = (kv_size,)
+    return shapes
+
+
+def check_state_dict(args: ModelArgs, state_dict: dict[str, Tensor]) -> None:
+    """ModelLoadError naming the first missing, mis-shaped or unknown tensor."""
+    expected = expected_shapes(args)
+    for name, shape in expected.items():
+        if name not in state_dict:
+            raise ModelLoadError(f"model weights lack {name} (expected shape {list(shape)})")
+        if tuple(state_dict[name].shape) != shape:
+            raise ModelLoadError(
+                f"model weight {name} has shape {list(state_dict[name].shape)}, but the model "
+                f"config implies {list(shape)}: the weights do not match the config"
+            )
+    # HF state dicts of tied models still list lm_head; old checkpoints carry inv_freq.
+    ignorable = {"lm_head.weight"} if args.tie_embeddings else set()
+    for name in state_dict:
+        if name not in expected and name not in ignorable and "rotary_emb" not in name:
+            raise ModelLoadError(f"model weights have an unexpected tensor {name}")
+
+
+def fuse_weights(
+    args: ModelArgs,
+    state_dict: dict[str, Tensor],
+    *,
+    dtype: torch.dtype,
+    device: torch.device | str,
+) -> dict[str, Tensor]:
+    """Validated HF weights renamed to this module's names, q/k/v and gate/up concatenated."""
+    check_state_dict(args, state_dict)
+
+    def get(name: str) -> Tensor:
+        return state_dict[name].to(device=device, dtype=dtype)
+
+    out = {
+        "tok_embeddings.weight": get("model.embed_tokens.weight"),
+        "norm.weight": get("model.norm.weight"),
+    }
+    if not args.tie_embeddings:
+        out["output.weight"] = get("lm_head.weight")
+    for i in range(args.n_layers):
+        src, dst = f"model.layers.{i}.", f"layers.{i}."
+        qkv = [src + f"self_attn.{n}_proj." for n in "qkv"]
+        out[dst + "attention.wqkv.weight"] = torch.cat([get(p + "weight") for p in qkv])
+        if args.attention_bias:
+            out[dst + "attention.wqkv.bias"] = torch.cat([get(p + "bias") for p in qkv])
+        out[dst + "attention.wo.weight"] = get(src + "self_attn.o_proj.weight")
+        out[dst + "attention_norm.weight"] = get(src + "input_layernorm.weight")
+        out[dst + "ffn_norm.weight"] = get(src + "post_attention_layernorm.weight")
+        gate_up = [get(src + f"mlp.{n}_proj.weight") for n in ("gate", "up")]
+        out[dst + "feed_forward.w13.weight"] = torch.cat(gate_up)
+        out[dst + "feed_forward.w2.weight"] = get(src + "mlp.down_proj.weight")
+    return out
