@@ -93,7 +93,9 @@ def main() -> None:
         f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}"
     )
     print(f"model: {args.n_layers} layers, dim {args.dim}, vocab {args.vocab_size}")
-    print(f"{'dtype':9} {'threads':>7} {'prefill':>9} " + " ".join(f"{f'B={b}':>8}" for b in BATCHES))
+    print(
+        f"{'dtype':9} {'threads':>7} {'prefill':>9} " + " ".join(f"{f'B={b}':>8}" for b in BATCHES)
+    )
     for threads in sorted({1, default_threads}):
         torch.set_num_threads(threads)
         for dtype in (torch.float32, torch.bfloat16):

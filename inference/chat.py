@@ -54,6 +54,20 @@ def sampling_params(req: SamplingFields, prompt_len: int, max_seq_len: int) -> S
     )
 
 
+def defang(text: str, specials: list[str]) -> str:
+    """Break control-token strings inside message text (a zero-width space after the first
+    character), so that untrusted content cannot forge `<|im_start|>system` and the like."""
+    for token in specials:
+        if token in text:
+            text = text.replace(token, token[0] + "\u200b" + token[1:])
+    return text
+
+
+def special_strings(tokenizer: Tokenizer) -> list[str]:
+    names = (tokenizer.hf.id_to_token(i) for i in tokenizer.special_ids)
+    return sorted((n for n in names if n and len(n) > 1), key=len, reverse=True)
+
+
 def prepare_chat(
     req: ChatRequest,
     *,
@@ -63,9 +77,10 @@ def prepare_chat(
     max_seq_len: int,
 ) -> Prepared:
     messages: list[dict[str, Any]] = []
+    specials = special_strings(tokenizer)
     for m in req.messages:
         role = "system" if m.role == "developer" else m.role
-        content = m.text()
+        content = defang(m.text(), specials)
         if m.role == "assistant" and m.tool_calls:
             content = json.dumps(
                 {"name": m.tool_calls[0].function.name,

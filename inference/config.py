@@ -44,9 +44,8 @@ class ModelArgs:
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
-            raise ModelLoadError(
-                f"unsupported architecture {self.arch!r}: schedsight runs {', '.join(ARCHITECTURES)}"
-            )
+            runs = ", ".join(ARCHITECTURES)
+            raise ModelLoadError(f"unsupported architecture {self.arch!r}: schedsight runs {runs}")
         if self.n_heads % self.n_kv_heads:
             raise ModelLoadError(
                 f"{self.n_heads} attention heads cannot share {self.n_kv_heads} KV heads evenly"

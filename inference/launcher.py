@@ -1,4 +1,7 @@
-"""A real server on a free localhost port, in a thread, for tests and benchmarks."""
+"""Start a real server on a free localhost port in a background thread.
+
+Used by tests, benchmarks and the agent (which starts the local server on demand).
+"""
 
 from __future__ import annotations
 
