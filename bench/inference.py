@@ -11,6 +11,13 @@ are installed, the same prompts on llama-cpp-python (Q4_1, in process) and trans
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# This file is named like the `inference` package it measures: keep its folder off the path.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import os

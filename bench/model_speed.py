@@ -12,14 +12,21 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
 
 import torch
 
-from inference.config import ModelArgs
-from inference.kv_cache import KVCache
-from inference.model import Transformer, expected_shapes
+# Run as a script, bench/ comes first on sys.path and bench/inference.py would shadow the
+# `inference` package: look in the repository root instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from inference.config import ModelArgs  # noqa: E402
+from inference.kv_cache import KVCache  # noqa: E402
+from inference.model import Transformer, can_pack, expected_shapes  # noqa: E402
 
 PROMPT_LEN = 200
 BATCHES = (1, 8, 32)
@@ -93,21 +100,26 @@ def main() -> None:
         f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}"
     )
     print(f"model: {args.n_layers} layers, dim {args.dim}, vocab {args.vocab_size}")
-    print(
-        f"{'dtype':9} {'threads':>7} {'prefill':>9} " + " ".join(f"{f'B={b}':>8}" for b in BATCHES)
-    )
+    print(f"{'weights':9} {'threads':>7} {'prefill':>9} " + " ".join(f"B={b:<6}" for b in BATCHES))
+    variants: list[tuple[str, torch.dtype, Literal["int4"] | None]] = [
+        ("float32", torch.float32, None),
+        ("bfloat16", torch.bfloat16, None),
+    ]
+    if can_pack(torch.bfloat16, torch.device("cpu")):
+        variants.append(("int4", torch.bfloat16, "int4"))
     for threads in sorted({1, default_threads}):
         torch.set_num_threads(threads)
-        for dtype in (torch.float32, torch.bfloat16):
-            model = Transformer.from_state_dict(args, state_dict, dtype=dtype)
+        for name, dtype, quantize in variants:
+            model = Transformer.from_state_dict(args, state_dict, dtype=dtype, quantize=quantize)
             cache = KVCache(args, max(BATCHES), PROMPT_LEN + opts.steps + 8, dtype=dtype)
             prefill = prefill_tok_s(model, cache)
             decode = [decode_tok_s(model, cache, b, opts.steps) for b in BATCHES]
-            print(
-                f"{str(dtype).removeprefix('torch.'):9} {threads:>7} {prefill:>9.0f} "
-                + " ".join(f"{d:>8.1f}" for d in decode)
-            )
-    print("tokens/s; prefill: one 200-token prompt; B=n: decode of n sequences at ~200 tokens")
+            row = " ".join(f"{d:<8.1f}" for d in decode)
+            print(f"{name:9} {threads:>7} {prefill:>9.0f} {row}", flush=True)
+    print(
+        "tokens/s; prefill: one 200-token prompt; B=n: n sequences decoding at ~200 tokens; "
+        "int4: bf16 with int4 block weights (quantize='int4')"
+    )
 
 
 if __name__ == "__main__":

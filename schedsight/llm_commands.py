@@ -24,10 +24,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def cmd_serve_llm(args: argparse.Namespace) -> int:
     import uvicorn
-    from inference.loading import default_model_path, load_model
 
     from inference.config import EngineConfig
     from inference.engine import Engine
+    from inference.loading import default_model_path, load_model
     from inference.server import create_app
     from schedsight.settings import Settings
 
