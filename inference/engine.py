@@ -21,7 +21,8 @@ from inference.config import EngineConfig
 from inference.errors import OverloadedError
 from inference.kv_cache import KVCache
 from inference.loading import LoadedModel
-from inference.model import Transformer
+from inference.memory import trim_heap
+from inference.model import Transformer, can_pack
 from inference.prefix_cache import PrefixCache
 from inference.sampling import make_generator, sample
 from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
@@ -47,10 +48,18 @@ class Engine:
         self.device = pick_device(config.device)
         dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
-        self.model = Transformer.from_state_dict(
-            loaded.args, loaded.state_dict, dtype=dtype, device=self.device
+        int4 = config.weights == "int4" or (
+            config.weights == "auto" and can_pack(dtype, self.device)
         )
-        loaded.state_dict.clear()  # the model holds its own copy; free the float32 one
+        self.model = Transformer.from_state_dict(
+            loaded.args,
+            loaded.state_dict,
+            dtype=dtype,
+            device=self.device,
+            quantize="int4" if int4 else None,
+        )
+        loaded.release_weights()  # the model holds its own copy
+        trim_heap()
         slots = config.max_batch + config.prefix_slots
         self.cache = KVCache(loaded.args, slots, self.max_seq_len, dtype=dtype, device=self.device)
         self.prefixes = PrefixCache(list(range(config.max_batch, slots)), config.min_prefix)

@@ -18,6 +18,7 @@ from inference.config import ModelArgs, RopeScaling
 from inference.errors import ModelLoadError, UnsupportedError
 from inference.loading import LoadedModel
 from inference.tokenizer import Tokenizer
+from inference.weights import LazyWeights
 
 _Q = GGMLQuantizationType
 SUPPORTED_TYPES = frozenset(
@@ -45,7 +46,7 @@ _ROPE_FREQS = "rope_freqs.weight"  # Llama 3.1 scaling, precomputed per frequenc
 
 
 def load_gguf(path: Path) -> LoadedModel:
-    """Read a GGUF model: weights dequantized to float32 once, Q/K back in Hugging Face order."""
+    """Read a GGUF model; each weight is dequantized to float32 when read, Q/K in HF order."""
     try:
         reader = GGUFReader(path)
     except (OSError, ValueError) as exc:
@@ -54,22 +55,24 @@ def load_gguf(path: Path) -> LoadedModel:
     tensors = {t.name: t for t in reader.tensors}
     args = model_args(meta, tensors, len(meta.get("tokenizer.ggml.tokens") or []), path)
     tokenizer = Tokenizer.from_gguf(meta)
-    state_dict: dict[str, torch.Tensor] = {}
-    for name, tensor in tensors.items():
-        hf_name = _hf_name(name, path)
-        if hf_name is None:
-            continue
-        weight = dequantized(tensor, path)
+    names = {hf: name for name in tensors if (hf := _hf_name(name, path)) is not None}
+    shapes = {hf: tuple(reversed(tensors[name].shape.tolist())) for hf, name in names.items()}
+
+    def read(hf_name: str) -> torch.Tensor:
+        weight = dequantized(tensors[names[hf_name]], path)
         if args.arch == "llama" and ".q_proj." in hf_name:
             weight = _unpermute(weight, args.n_heads)
         elif args.arch == "llama" and ".k_proj." in hf_name:
             weight = _unpermute(weight, args.n_kv_heads)
-        state_dict[hf_name] = torch.from_numpy(np.require(weight, np.float32, ["C", "W"]))
+        return torch.from_numpy(np.require(weight, np.float32, ["C", "W"]))
+
+    for tensor in tensors.values():  # refuse unsupported types now, not at first use
+        check_type(tensor, path)
     template = meta.get("tokenizer.chat_template")
     return LoadedModel(
         name=path.stem,
         args=args,
-        state_dict=state_dict,
+        state_dict=LazyWeights(shapes, read),
         tokenizer=tokenizer,
         chat_template=template if isinstance(template, str) else None,
         source=str(path),
@@ -122,15 +125,19 @@ def model_args(
 
 def dequantized(tensor: ReaderTensor, path: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
     """The tensor as float32 in Hugging Face layout [out_features, in_features]."""
+    check_type(tensor, path)
+    values = dequantize(tensor.data, tensor.tensor_type)
+    # GGUF lists dimensions fastest-first, so [in, out] there is [out, in] in row-major order.
+    return values.reshape(tuple(reversed(tensor.shape.tolist()))).astype(np.float32, copy=False)
+
+
+def check_type(tensor: ReaderTensor, path: Path) -> None:
     if tensor.tensor_type not in SUPPORTED_TYPES:
         names = ", ".join(sorted(t.name for t in SUPPORTED_TYPES))
         raise UnsupportedError(
             f"{path}: tensor {tensor.name} is {tensor.tensor_type.name}, which schedsight cannot "
             f"dequantize (supported: {names}); pick a file with another quantization"
         )
-    values = dequantize(tensor.data, tensor.tensor_type)
-    # GGUF lists dimensions fastest-first, so [in, out] there is [out, in] in row-major order.
-    return values.reshape(tuple(reversed(tensor.shape.tolist()))).astype(np.float32, copy=False)
 
 
 def _unpermute(w: np.ndarray[Any, Any], n_heads: int) -> np.ndarray[Any, Any]:

@@ -1,5 +1,5 @@
 """Reading a Hugging Face model directory: config.json → `ModelArgs`, *.safetensors (one file or
-sharded) → float32 weights, tokenizer.json → `Tokenizer`, and the chat template.
+sharded) → lazily read float32 weights, tokenizer.json → `Tokenizer`, and the chat template.
 """
 
 from __future__ import annotations
@@ -9,37 +9,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
 
 from inference.config import ModelArgs, RopeScaling
 from inference.errors import ModelLoadError, UnsupportedError
 from inference.loading import LoadedModel
 from inference.tokenizer import Tokenizer
+from inference.weights import LazyWeights
 
+_FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16"})
 _ARCHITECTURES = {
     "LlamaForCausalLM": "llama",
     "MistralForCausalLM": "mistral",
     "Qwen2ForCausalLM": "qwen2",
 }
-_NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8"}
 
 
 def load_hf_dir(directory: Path) -> LoadedModel:
     """Load config.json, the safetensors weights and tokenizer.json from `directory`."""
     config = _read_json(directory / "config.json", required=True)
     args = model_args(config, directory)
-    state_dict: dict[str, torch.Tensor] = {}
-    for path in safetensors_files(directory):
-        state_dict |= read_safetensors(path)
-    # Older checkpoints store RoPE's inverse frequencies; the engine computes its own.
-    state_dict = {k: v for k, v in state_dict.items() if not k.endswith("rotary_emb.inv_freq")}
-    if args.tie_embeddings:
-        state_dict.pop("lm_head.weight", None)
     return LoadedModel(
         name=directory.name,
         args=args,
-        state_dict=state_dict,
+        state_dict=lazy_safetensors(safetensors_files(directory), args.tie_embeddings),
         tokenizer=Tokenizer.from_hf_dir(directory),
         chat_template=chat_template(directory),
         source=str(directory),
@@ -118,46 +112,38 @@ def safetensors_files(directory: Path) -> list[Path]:
     return files
 
 
-def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    """All tensors of one file as float32 (the `safetensors` package when installed)."""
-    try:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-    except ImportError:
-        return {k: torch.from_numpy(v) for k, v in read_safetensors_numpy(path).items()}
-    try:
-        tensors = load_file(path)
-    except (SafetensorError, OSError) as exc:
-        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
-    for name, tensor in tensors.items():
+def lazy_safetensors(files: list[Path], tie_embeddings: bool) -> LazyWeights:
+    """The weights of all shards, each read as float32 only when looked up."""
+    where: dict[str, Path] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in files:
+        try:
+            with safe_open(path, framework="pt") as f:
+                for name in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                    if name.endswith("rotary_emb.inv_freq"):
+                        continue  # old checkpoints; the engine computes its own
+                    if tie_embeddings and name == "lm_head.weight":
+                        continue
+                    info = f.get_slice(name)
+                    if info.get_dtype() not in _FLOAT_DTYPES:
+                        raise UnsupportedError(
+                            f"{path}: tensor {name} is {info.get_dtype()}; expected F32/F16/BF16"
+                        )
+                    where[name] = path
+                    shapes[name] = tuple(info.get_shape())
+        except (SafetensorError, OSError) as exc:
+            raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
+
+    def read(name: str) -> torch.Tensor:
+        with safe_open(where[name], framework="pt") as f:
+            tensor: torch.Tensor = f.get_tensor(name)
         if not tensor.is_floating_point():
-            raise UnsupportedError(f"{path}: tensor {name} is {tensor.dtype}; expected floats")
-    return {k: v.to(torch.float32) for k, v in tensors.items()}
+            raise UnsupportedError(
+                f"{where[name]}: tensor {name} is {tensor.dtype}; expected floats"
+            )
+        return tensor.to(torch.float32)
 
-
-def read_safetensors_numpy(path: Path) -> dict[str, np.ndarray[Any, np.dtype[np.float32]]]:
-    """A dependency-free reader: 8-byte little-endian header size, JSON header, raw bytes."""
-    try:
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header: dict[str, Any] = json.loads(f.read(size))
-        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        raw, dtype = data[start:end], info["dtype"]
-        if dtype == "BF16":  # bfloat16 is the top half of a float32
-            values = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-        elif dtype in _NUMPY_DTYPES:
-            values = raw.view(_NUMPY_DTYPES[dtype]).astype(np.float32)
-        else:
-            raise UnsupportedError(f"{path}: tensor {name} is {dtype}; expected F32/F16/BF16")
-        out[name] = values.reshape(info["shape"])
-    return out
+    return LazyWeights(shapes, read)
 
 
 def chat_template(directory: Path) -> str | None:

@@ -8,12 +8,10 @@ The engine keeps active slots contiguous (`move`) so a decode step reads
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
 from inference.config import ModelArgs
+from inference.memory import lazy_zeros
 
 
 class KVCache:
@@ -78,17 +76,3 @@ class KVCache:
                 raise IndexError(f"KVCache {name} slot {slot} outside [0, {self.max_batch})")
         if not 0 <= length <= self.max_seq_len:
             raise IndexError(f"KVCache length {length} outside [0, {self.max_seq_len}]")
-
-
-def lazy_zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Zeros that become resident only where written (CPU), like `torch.empty` but finite.
-
-    Not `torch.empty`: a batched decode reads other slots' positions past their end, masked
-    out, and SDPA turns a NaN there into NaN output (0 * NaN); uninitialised memory can hold
-    NaN bit patterns. numpy's calloc takes fresh zero pages from the kernel, untouched until
-    written, where `torch.zeros` would write every byte.
-    """
-    if device.type != "cpu":
-        return torch.zeros(shape, dtype=dtype, device=device)
-    raw = torch.from_numpy(np.zeros(math.prod(shape) * dtype.itemsize, dtype=np.uint8))
-    return raw.view(dtype).view(shape)

@@ -8,6 +8,7 @@ a prefill chunk of one sequence (B=1, T tokens) or one decode step of B sequence
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,8 +17,8 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from inference.config import ModelArgs, RopeScaling
-from inference.errors import ModelLoadError
 from inference.kv_cache import KVCache
+from inference.weights import check_weights
 
 
 def precompute_rope(args: ModelArgs) -> tuple[Tensor, Tensor]:
@@ -78,9 +79,22 @@ class Step:
     max_end: int  # attention reads cache positions [0, max_end)
     cos: Tensor  # [B, T, 1, head_dim]
     sin: Tensor
-    write_index: tuple[Tensor | slice, ...]  # indexes a [B, seq, kv_heads, head_dim] view
+    rows: Tensor | None  # [B, 1] cache rows; None: one sequence writes `span` in place
+    positions: Tensor | slice  # [B, T] positions written, or their slice for one sequence
     mask: Tensor | None  # [B, 1, T, max_end] bool, True = may attend; None when not needed
     is_causal: bool  # one sequence prefilled from position 0: SDPA's own causal mask
+
+    def store(self, cache: Tensor, new: Tensor) -> None:
+        """Write new [B, T, kv_heads, head_dim] into cache [B, kv_heads, seq, head_dim].
+
+        Indexing the cache in its own layout keeps `index_put_` in place: through a
+        transposed view it would copy every row's whole cache out and back, which makes all
+        of it resident and costs a full pass over it per layer.
+        """
+        if self.rows is None:
+            cache[:, :, self.positions] = new.transpose(1, 2)
+        else:
+            cache[self.rows, :, self.positions] = new  # advanced dims first: [B, T, kv, hd]
 
 
 class Attention(nn.Module):
@@ -100,8 +114,8 @@ class Attention(nn.Module):
         # q and k are rotated together: one RoPE pass over heads + kv_heads
         qk = apply_rope(qk.view(bsz, seqlen, heads + kv_heads, head_dim), step.cos, step.sin)
         q, k = qk.split_with_sizes([heads, kv_heads], 2)  # [B, T, heads | kv_heads, head_dim]
-        k_cache.transpose(1, 2)[step.write_index] = k
-        v_cache.transpose(1, 2)[step.write_index] = v.view(bsz, seqlen, kv_heads, head_dim)
+        step.store(k_cache, k)
+        step.store(v_cache, v.view(bsz, seqlen, kv_heads, head_dim))
         keys, values = k_cache[:, :, : step.max_end], v_cache[:, :, : step.max_end]
         if seqlen == 1:
             # Decode: a kv head's query heads are adjacent, so fold them into the query
@@ -229,7 +243,7 @@ class Transformer(nn.Module):
     def from_state_dict(
         cls,
         args: ModelArgs,
-        state_dict: dict[str, Tensor],
+        state_dict: Mapping[str, Tensor],
         *,
         dtype: torch.dtype = torch.bfloat16,
         device: torch.device | str = "cpu",
@@ -248,6 +262,7 @@ class Transformer(nn.Module):
         with torch.device("meta"):
             model = cls(args)
         model.load_state_dict(weights, strict=True, assign=True)
+        del weights  # the model owns them now; packing must be able to free the originals
         cos, sin = precompute_rope(args)
         model.rope_cos = cos.to(device=device, dtype=dtype)
         model.rope_sin = sin.to(device=device, dtype=dtype)
@@ -260,8 +275,10 @@ class Transformer(nn.Module):
 
         A tied lm_head gets a packed copy (vocab x dim more memory); the embedding stays.
         """
-        for module in list(self.layers.modules()):
-            for name, child in module.named_children():
+        # Only parents are listed, so each replaced nn.Linear (and its weight) is freed at once.
+        parents = [m for m in self.layers.modules() if not isinstance(m, nn.Linear)]
+        for module in parents:
+            for name, child in list(module.named_children()):
                 if isinstance(child, nn.Linear):
                     setattr(module, name, block_linear(child.weight.detach(), child.bias))
         head = self.tok_embeddings if self.output is None else self.output
@@ -312,23 +329,25 @@ class Transformer(nn.Module):
         check_fits(starts, seqlen, first_slot, cache, self.dtype)
         max_end = max(starts) + seqlen
         slots = slice(first_slot, first_slot + bsz)
+        device = self.rope_cos.device
+        rows: Tensor | None = None
+        where: Tensor | slice
         if bsz == 1:
             start = starts[0]
             cos = self.rope_cos[start : start + seqlen].view(1, seqlen, 1, -1)
             sin = self.rope_sin[start : start + seqlen].view(1, seqlen, 1, -1)
-            write: tuple[Tensor | slice, ...] = (slice(None), slice(start, max_end))
+            where = slice(start, max_end)
             if seqlen == 1 or start == 0:
-                return Step(slots, max_end, cos, sin, write, None, is_causal=seqlen > 1)
-        device = self.rope_cos.device
+                return Step(slots, max_end, cos, sin, rows, where, None, is_causal=seqlen > 1)
         positions = start_pos.to(device)[:, None] + torch.arange(seqlen, device=device)  # [B, T]
         if bsz > 1:
             cos, sin = self.rope_cos[positions].unsqueeze(2), self.rope_sin[positions].unsqueeze(2)
-            write = (torch.arange(bsz, device=device)[:, None], positions)
+            rows, where = torch.arange(bsz, device=device)[:, None], positions
             if seqlen == 1 and min(starts) == max(starts):
-                return Step(slots, max_end, cos, sin, write, None, is_causal=False)
+                return Step(slots, max_end, cos, sin, rows, where, None, is_causal=False)
         key_positions = torch.arange(max_end, device=device)
         mask = key_positions <= positions[:, :, None]  # [B, T, max_end]
-        return Step(slots, max_end, cos, sin, write, mask.unsqueeze(1), is_causal=False)
+        return Step(slots, max_end, cos, sin, rows, where, mask.unsqueeze(1), is_causal=False)
 
 
 def check_fits(
@@ -348,62 +367,19 @@ def check_fits(
         )
 
 
-def expected_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
-    """Every tensor the model needs, by Hugging Face name, with its [out, in] shape."""
-    q_size, kv_size = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
-    shapes: dict[str, tuple[int, ...]] = {
-        "model.embed_tokens.weight": (args.vocab_size, args.dim),
-        "model.norm.weight": (args.dim,),
-    }
-    if not args.tie_embeddings:
-        shapes["lm_head.weight"] = (args.vocab_size, args.dim)
-    for i in range(args.n_layers):
-        p = f"model.layers.{i}."
-        shapes |= {
-            p + "input_layernorm.weight": (args.dim,),
-            p + "self_attn.q_proj.weight": (q_size, args.dim),
-            p + "self_attn.k_proj.weight": (kv_size, args.dim),
-            p + "self_attn.v_proj.weight": (kv_size, args.dim),
-            p + "self_attn.o_proj.weight": (args.dim, q_size),
-            p + "post_attention_layernorm.weight": (args.dim,),
-            p + "mlp.gate_proj.weight": (args.hidden_dim, args.dim),
-            p + "mlp.up_proj.weight": (args.hidden_dim, args.dim),
-            p + "mlp.down_proj.weight": (args.dim, args.hidden_dim),
-        }
-        if args.attention_bias:
-            shapes[p + "self_attn.q_proj.bias"] = (q_size,)
-            shapes[p + "self_attn.k_proj.bias"] = (kv_size,)
-            shapes[p + "self_attn.v_proj.bias"] = (kv_size,)
-    return shapes
-
-
-def check_state_dict(args: ModelArgs, state_dict: dict[str, Tensor]) -> None:
-    """ModelLoadError naming the first missing, mis-shaped or unknown tensor."""
-    expected = expected_shapes(args)
-    for name, shape in expected.items():
-        if name not in state_dict:
-            raise ModelLoadError(f"model weights lack {name} (expected shape {list(shape)})")
-        if tuple(state_dict[name].shape) != shape:
-            raise ModelLoadError(
-                f"model weight {name} has shape {list(state_dict[name].shape)}, but the model "
-                f"config implies {list(shape)}: the weights do not match the config"
-            )
-    # HF state dicts of tied models still list lm_head; old checkpoints carry inv_freq.
-    ignorable = {"lm_head.weight"} if args.tie_embeddings else set()
-    for name in state_dict:
-        if name not in expected and name not in ignorable and "rotary_emb" not in name:
-            raise ModelLoadError(f"model weights have an unexpected tensor {name}")
-
-
 def fuse_weights(
     args: ModelArgs,
-    state_dict: dict[str, Tensor],
+    state_dict: Mapping[str, Tensor],
     *,
     dtype: torch.dtype,
     device: torch.device | str,
 ) -> dict[str, Tensor]:
-    """Validated HF weights renamed to this module's names, q/k/v and gate/up concatenated."""
-    check_state_dict(args, state_dict)
+    """Validated HF weights renamed to this module's names, q/k/v and gate/up concatenated.
+
+    Each source tensor is read once and converted at once, so a lazy `state_dict` never has
+    more than one float32 tensor in memory.
+    """
+    check_weights(args, state_dict, "model weights")
 
     def get(name: str) -> Tensor:
         return state_dict[name].to(device=device, dtype=dtype)

@@ -21,8 +21,9 @@ from gguf import GGMLQuantizationType as Q
 from inference.config import RopeScaling
 from inference.errors import ModelLoadError, UnsupportedError
 from inference.gguf_file import llama3_rope_factors
-from inference.hf_dir import read_safetensors, read_safetensors_numpy
-from inference.loading import LoadedModel, default_model_path, expected_shapes, load_model
+from inference.hf_dir import lazy_safetensors
+from inference.loading import LoadedModel, default_model_path, load_model
+from inference.weights import expected_shapes
 
 # Tiny model: 2 layers, dim 64, 4 heads of 16, 2 KV heads, SwiGLU 128.
 DIM, LAYERS, HEADS, KV_HEADS, HIDDEN = 64, 2, 4, 2, 128
@@ -351,17 +352,18 @@ def test_hf_directory_with_bf16_shards_loads_as_float32(tmp_path: Path) -> None:
     assert loaded.chat_template == "{{ bos_token }}"
 
 
-def test_numpy_safetensors_reader_matches_the_safetensors_package(tmp_path: Path) -> None:
+def test_safetensors_weights_are_read_lazily_as_float32(tmp_path: Path) -> None:
     weights = _hf_weights()
     for dtype in ("F32", "F16", "BF16"):
         path = tmp_path / f"{dtype}.safetensors"
         _write_safetensors(path, weights, dtype)
-        ours = read_safetensors_numpy(path)
-        assert ours.keys() == weights.keys() and all(v.dtype == np.float32 for v in ours.values())
-        np.testing.assert_allclose(ours["lm_head.weight"], weights["lm_head.weight"], rtol=1e-2)
-        if importlib.util.find_spec("safetensors") is not None:
-            theirs = read_safetensors(path)
-            assert all(torch.equal(theirs[k], torch.from_numpy(v)) for k, v in ours.items())
+        lazy = lazy_safetensors([path], tie_embeddings=False)
+        assert lazy.keys() == weights.keys()
+        assert lazy.shape("lm_head.weight") == weights["lm_head.weight"].shape
+        tensor = lazy["lm_head.weight"]
+        assert tensor.dtype == torch.float32
+        np.testing.assert_allclose(tensor.numpy(), weights["lm_head.weight"], rtol=1e-2)
+        assert "lm_head.weight" not in lazy_safetensors([path], tie_embeddings=True)
 
 
 def test_hf_config_llama3_rope_scaling_and_tied_lm_head(tmp_path: Path) -> None:
