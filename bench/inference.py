@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import torch
 
 NEW_TOKENS = 128
 SYSTEM = (
@@ -130,10 +131,11 @@ async def measure_server(base: str) -> dict[str, object]:
     }
 
 
-def run_server(dtype: str) -> dict[str, object]:
+def run_server(dtype: str, weights: str) -> dict[str, object]:
     port = 18000 + os.getpid() % 1000
+    command = ["serve-llm", "--port", str(port), "--dtype", dtype, "--weights", weights]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "schedsight", "serve-llm", "--port", str(port), "--dtype", dtype],
+        [sys.executable, "-m", "schedsight", *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -162,7 +164,15 @@ def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
         from llama_cpp import Llama
     except ImportError:
         return None
-    llm = Llama(model_path=model_path, n_ctx=4096, verbose=False, seed=0)
+    threads = torch.get_num_threads()  # the same cores as our server, not its default of half
+    llm = Llama(
+        model_path=model_path,
+        n_ctx=4096,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+        seed=0,
+    )
     llm.create_chat_completion(messages=messages("warmup"), max_tokens=8, temperature=0)
     t0 = time.perf_counter()
     out = llm.create_chat_completion(messages=messages("p", repeat=6), max_tokens=1, temperature=0)
@@ -210,6 +220,7 @@ def transformers_peer(model_path: str) -> dict[str, float] | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
     from inference.loading import default_model_path
@@ -219,8 +230,11 @@ def main() -> int:
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     cpu = names[0] if names else platform.machine()
     print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
-    ours = run_server(args.dtype)
-    print(f"schedsight serve-llm ({args.dtype}), through HTTP, {NEW_TOKENS} new tokens, greedy:")
+    ours = run_server(args.dtype, args.weights)
+    print(
+        f"schedsight serve-llm ({args.dtype}, --weights {args.weights}; {torch.get_num_threads()} "
+        f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
+    )
     prompt = ours["prompt_tokens"]
     print(f"  prefill            {ours['prefill']:8.0f} tok/s  ({prompt} prompt tokens)")
     print(f"  decode, 1 sequence {ours['decode1']:8.1f} tok/s")

@@ -14,7 +14,7 @@ import llguidance
 import torch
 from tokenizers import Tokenizer as HFTokenizer
 
-from inference.errors import InferenceError, ModelLoadError, RequestError
+from inference.errors import GrammarViolationError, ModelLoadError, RequestError
 from inference.tool_calls import (
     FunctionSpec,
     ToolChoice,
@@ -57,10 +57,6 @@ _SUPPORTED = (
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_ONE = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
-
-
-class GrammarViolationError(InferenceError):
-    """A token the grammar forbids reached `Constraint.accept` (the mask was not applied)."""
 
 
 class Constraint:

@@ -51,6 +51,7 @@ class Engine:
         int4 = config.weights == "int4" or (
             config.weights == "auto" and can_pack(dtype, self.device)
         )
+        self.weights = "int4" if int4 else "dense"
         self.model = Transformer.from_state_dict(
             loaded.args,
             loaded.state_dict,

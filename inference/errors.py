@@ -8,7 +8,8 @@ InferenceError              base of everything `inference` raises on purpose
 ├── UnknownModelError       a model name this server does not serve (HTTP 404)
 ├── UnauthorizedError       missing or wrong API key (HTTP 401)
 ├── RequestTimeoutError     a request ran past the per-request limit (HTTP 504)
-└── OverloadedError         the queue is full (HTTP 429 with Retry-After)
+├── OverloadedError         the queue is full (HTTP 429 with Retry-After)
+└── GrammarViolationError   a token the grammar forbids was accepted (an engine bug)
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class UnauthorizedError(InferenceError):
 
 class RequestTimeoutError(InferenceError):
     """A request ran past the server's per-request limit."""
+
+
+class GrammarViolationError(InferenceError):
+    """A token the grammar forbids reached `Constraint.accept` (the mask was not applied)."""

@@ -13,6 +13,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--model", help="GGUF file or Hugging Face directory (default: SmolLM2-135M)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     p.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
+    p.add_argument(
+        "--weights",
+        choices=["auto", "dense", "int4"],
+        default="auto",
+        help="block matmul weights: int4 (faster on a CPU), dense (dtype), auto (int4 on a CPU)",
+    )
     p.add_argument("--host", help="address to bind (default: SCHEDSIGHT_BIND_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=8421)
     p.add_argument("--max-batch", type=int, default=32, help="sequences decoded together")
@@ -39,6 +45,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
         max_waiting=args.max_waiting,
         dtype=args.dtype,
         device=args.device,
+        weights=args.weights,
     )
     loaded = load_model(args.model or default_model_path())
     engine = Engine(loaded, config)
@@ -48,7 +55,8 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     )
     print(
         f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "
-        f"({engine.device}, {args.dtype}{', API key required' if api_key else ''})",
+        f"({engine.device}, {args.dtype}, {engine.weights} weights"
+        f"{', API key required' if api_key else ''})",
         file=sys.stderr,
     )
     logging.basicConfig(level=logging.INFO)
