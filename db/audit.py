@@ -10,10 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from db.errors import AppendOnlyError
 from db.models import AuditEntry
+from db.session import transaction
+
+# "intent": about to be sent; "ok"/"error": its outcome; "refused": never sent (outside remit).
+RESULTS = ("ok", "error", "intent", "refused")
 
 
 def append_audit(
@@ -28,9 +32,11 @@ def append_audit(
     detail: str | None = None,
     decision_id: int | None = None,
 ) -> AuditEntry:
-    """Record one action (`result` is "ok" or "error"; `detail` says what happened)."""
-    if result not in ("ok", "error"):
-        raise ValueError(f"audit result must be 'ok' or 'error', got {result!r}")
+    """Record one action (`result` is one of RESULTS; `detail` says what happened)."""
+    if result not in RESULTS:
+        raise ValueError(
+            f"audit result must be 'ok' or 'error' (or 'intent', 'refused'), got {result!r}"
+        )
     entry = AuditEntry(
         actor=actor,
         action=action,
@@ -54,6 +60,57 @@ def list_audit(
     if target is not None:
         stmt = stmt.where(AuditEntry.target == target)
     return list(session.scalars(stmt))
+
+
+class AuditTrail:
+    """The audit log as `hpc.slurm.actions.AuditSink`: every record is committed at once, so
+    an intent is durable before its action is sent, and its outcome is a second entry."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], *, actor: str, decision_id: int | None = None
+    ) -> None:
+        self.sessions, self.actor, self.decision_id = sessions, actor, decision_id
+
+    def _append(self, **fields: Any) -> int:
+        with transaction(self.sessions) as session:
+            entry = append_audit(session, actor=self.actor, decision_id=self.decision_id, **fields)
+            return entry.id
+
+    def intent(self, *, action: str, target: str, params: dict[str, Any], backend: str) -> int:
+        return self._append(
+            action=action,
+            target=target,
+            params=params,
+            backend=backend,
+            result="intent",
+            detail="about to send",
+        )
+
+    def outcome(self, intent_id: int, *, ok: bool, detail: str) -> None:
+        with transaction(self.sessions) as session:
+            first = session.get_one(AuditEntry, intent_id)
+            action, target, backend = first.action, first.target, first.backend
+            params = {**first.params, "intent_id": intent_id}
+        self._append(
+            action=action,
+            target=target,
+            params=params,
+            backend=backend,
+            result="ok" if ok else "error",
+            detail=detail,
+        )
+
+    def refused(
+        self, *, action: str, target: str, params: dict[str, Any], backend: str, reason: str
+    ) -> None:
+        self._append(
+            action=action,
+            target=target,
+            params=params,
+            backend=backend,
+            result="refused",
+            detail=reason,
+        )
 
 
 @event.listens_for(Session, "before_flush")

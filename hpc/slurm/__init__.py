@@ -1,0 +1,6 @@
+"""Slurm integration: read a live cluster, import its history, submit, act and estimate.
+
+One `SlurmBackend` interface (`backend.py`) with three implementations: the command-line
+tools (`cli_backend.py`), slurmrestd (`rest_backend.py`) and pyslurm (`pyslurm_backend.py`).
+Safety (remit, audit, retries, idempotent submit) lives above them in `actions.py`.
+"""

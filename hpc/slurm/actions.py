@@ -1,0 +1,225 @@
+"""Acting on a cluster safely: remit check, audit before and after, retry, idempotent submit.
+
+Every change goes: look the job up -> refuse it outside the remit -> record the intent ->
+send it (retrying while the controller does not answer) -> record the outcome. An outcome is
+"ok" only when Slurm said so; a failure or a give-up is recorded as "error" and raised.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from hpc.slurm.backend import SlurmBackend
+from hpc.slurm.errors import SlurmCommandError, SlurmError
+from hpc.slurm.remit import Remit
+from hpc.slurm.retry import Backoff, with_retry
+from hpc.slurm.spec import JobSpec, check_begin, check_dependency, new_token, tag_comment
+
+TOKEN_LOOKBACK_S = 7 * 86400  # how far back accounting is searched for a submit's token
+
+
+class ActionKind(Enum):
+    HOLD = "hold"
+    RELEASE = "release"
+    NICE = "nice"  # value: -10000..10000, higher waits longer
+    PRIORITY = "priority"  # value: an absolute priority (admins only)
+    BEGIN = "begin"  # value: YYYY-MM-DDTHH:MM[:SS] or now+N[units]
+    DEPENDENCY = "dependency"  # value: afterok:123,... ("" clears it)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    value: int | str | None = None
+
+    def __post_init__(self) -> None:
+        kind, value = self.kind, self.value
+        if kind in (ActionKind.HOLD, ActionKind.RELEASE) and value is not None:
+            raise SlurmError(f"{kind.value} takes no value")
+        if kind in (ActionKind.NICE, ActionKind.PRIORITY) and not isinstance(value, int):
+            raise SlurmError(f"{kind.value} needs an integer value, got {value!r}")
+        if kind is ActionKind.NICE and isinstance(value, int) and abs(value) > 10000:
+            raise SlurmError(f"nice must be within -10000..10000, got {value}")
+        if kind is ActionKind.PRIORITY and isinstance(value, int) and value < 0:
+            raise SlurmError(f"priority must not be negative, got {value}")
+        if kind is ActionKind.BEGIN:
+            check_begin(str(value))
+        if kind is ActionKind.DEPENDENCY and value:
+            check_dependency(str(value))
+
+    @classmethod
+    def parse(cls, kind: str, value: str | None = None) -> Action:
+        """From words: ("nice", "100"), ("hold", None), ("begin", "now+1hours")."""
+        try:
+            k = ActionKind(kind)
+        except ValueError:
+            names = ", ".join(a.value for a in ActionKind)
+            raise SlurmError(f"unknown action {kind!r}: use one of {names}") from None
+        if k in (ActionKind.NICE, ActionKind.PRIORITY):
+            try:
+                return cls(k, int(value or ""))
+            except ValueError:
+                raise SlurmError(f"{kind} needs an integer value, got {value!r}") from None
+        if k in (ActionKind.BEGIN, ActionKind.DEPENDENCY):
+            if value is None:
+                raise SlurmError(f"{kind} needs a value")
+            return cls(k, value)
+        return cls(k, value)
+
+    def describe(self) -> str:
+        return self.kind.value if self.value is None else f"{self.kind.value} {self.value}"
+
+
+class AuditSink(Protocol):
+    """Where actions are recorded; the intent must be durable before the action is sent."""
+
+    def intent(self, *, action: str, target: str, params: dict[str, Any], backend: str) -> int:
+        """Record that `action` is about to be sent; an id for its outcome."""
+        ...
+
+    def outcome(self, intent_id: int, *, ok: bool, detail: str) -> None: ...
+
+    def refused(
+        self, *, action: str, target: str, params: dict[str, Any], backend: str, reason: str
+    ) -> None:
+        """Record an action refused before anything was sent (outside the remit)."""
+        ...
+
+
+def apply_action(
+    backend: SlurmBackend,
+    job_id: int,
+    action: Action,
+    *,
+    remit: Remit,
+    audit: AuditSink,
+    backoff: Backoff,
+) -> None:
+    """Apply `action` to job `job_id` (for an array: all its tasks), audited, within remit."""
+    target, params = f"job:{job_id}", {"action": action.kind.value, "value": action.value}
+    jobs = with_retry(lambda: backend.jobs([job_id]), backoff, what=f"looking up job {job_id}")
+    if not jobs:
+        raise SlurmError(
+            f"job {job_id} is not in the controller's queue (finished long ago, or never "
+            "existed): nothing to change"
+        )
+    for job in jobs:
+        try:
+            remit.check_job(job)
+        except SlurmError as exc:
+            audit.refused(
+                action=action.kind.value,
+                target=target,
+                params=params,
+                backend=backend.name,
+                reason=str(exc),
+            )
+            raise
+    if all(j.finished for j in jobs):
+        raise SlurmError(f"job {job_id} has already finished ({jobs[0].state}): nothing to change")
+    intent = audit.intent(
+        action=action.kind.value, target=target, params=params, backend=backend.name
+    )
+    try:
+        with_retry(
+            lambda: backend.apply(job_id, action), backoff, what=f"{action.describe()} job {job_id}"
+        )
+    except SlurmError as exc:
+        audit.outcome(intent, ok=False, detail=str(exc))
+        raise
+    audit.outcome(intent, ok=True, detail=f"{action.describe()} sent to job {job_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    job_id: int
+    token: str
+    created: bool  # False: a job with this token already existed (a retried submit)
+
+
+def find_by_token(backend: SlurmBackend, token: str) -> int | None:
+    """The job submitted with this client token: in the controller, else in accounting."""
+    for job in backend.jobs():
+        if job.token == token:
+            return job.array_job_id or job.job_id
+    try:
+        records = backend.history(start_s=int(time.time()) - TOKEN_LOOKBACK_S)
+    except SlurmCommandError:
+        return None  # no accounting here: the controller's view is all there is
+    for record in records:
+        if record.token == token:
+            return record.array_job_id or record.job_id
+    return None
+
+
+def submit_idempotent(
+    backend: SlurmBackend,
+    spec: JobSpec,
+    *,
+    remit: Remit,
+    audit: AuditSink,
+    backoff: Backoff,
+    token: str | None = None,
+) -> SubmitResult:
+    """Submit `spec` once, whatever happens in between: each attempt (and a later call with
+    the same `token`) first looks for a job carrying the token and returns it if found."""
+    token = token or new_token()
+    target = f"token:{token}"
+    params = {"name": spec.name, "account": spec.account, "partition": spec.partition}
+    try:
+        remit.check_spec(spec)
+    except SlurmError as exc:
+        audit.refused(
+            action="submit", target=target, params=params, backend=backend.name, reason=str(exc)
+        )
+        raise
+    comment = tag_comment(spec.comment, token)
+
+    def attempt() -> tuple[int, bool]:
+        existing = find_by_token(backend, token)
+        if existing is not None:
+            return existing, False
+        return backend.submit(spec, comment=comment), True
+
+    intent = audit.intent(action="submit", target=target, params=params, backend=backend.name)
+    try:
+        job_id, created = with_retry(attempt, backoff, what=f"submitting {spec.name!r}")
+    except SlurmError as exc:
+        audit.outcome(intent, ok=False, detail=str(exc))
+        raise
+    how = "submitted as" if created else "already submitted as"
+    audit.outcome(intent, ok=True, detail=f"{how} job {job_id}")
+    return SubmitResult(job_id, token, created)
+
+
+class MemoryAudit:
+    """An audit sink in memory (for tools and tests without a database)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def intent(self, *, action: str, target: str, params: dict[str, Any], backend: str) -> int:
+        self.entries.append(
+            {"action": action, "target": target, "params": params, "result": "intent"}
+        )
+        return len(self.entries) - 1
+
+    def outcome(self, intent_id: int, *, ok: bool, detail: str) -> None:
+        first = self.entries[intent_id]
+        self.entries.append({**first, "result": "ok" if ok else "error", "detail": detail})
+
+    def refused(
+        self, *, action: str, target: str, params: dict[str, Any], backend: str, reason: str
+    ) -> None:
+        self.entries.append(
+            {
+                "action": action,
+                "target": target,
+                "params": params,
+                "result": "refused",
+                "detail": reason,
+            }
+        )

@@ -1,0 +1,258 @@
+"""The Slurm command-line backend: sbatch, squeue/sinfo/sacct --json, scontrol.
+
+Commands run without a shell (argv lists); a batch script goes to sbatch on stdin. Each
+JSON answer is read by the adapter for the data version it declares (`meta.plugin`), so a
+new Slurm release gets a new adapter module rather than branches here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from hpc.slurm import json_v0038
+from hpc.slurm.accounting import AccountingRecord
+from hpc.slurm.actions import Action, ActionKind
+from hpc.slurm.backend import StartEstimate
+from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmDataError
+from hpc.slurm.hostlist import expand_hostlist
+from hpc.slurm.spec import JobSpec
+from hpc.slurm.state import ClusterState, LiveJob, Partition
+
+Runner = Callable[[Sequence[str], str | None, float], "subprocess.CompletedProcess[str]"]
+
+# Data versions (meta.plugin.type) -> the adapter that reads them.
+ADAPTERS: dict[str, ModuleType] = {"openapi/v0.0.38": json_v0038, "openapi/dbv0.0.38": json_v0038}
+
+# What the Slurm tools print when a daemon does not answer (as opposed to refusing).
+_UNREACHABLE = re.compile(
+    r"Unable to contact slurm controller|Socket timed out|Connection refused|"
+    r"Zero Bytes were transmitted|Transport endpoint is not connected|"
+    r"Problem talking to the database|failed to open persistent connection|"
+    r"Slurm backup controller in standby mode",
+    re.IGNORECASE,
+)
+_TEST_ONLY = re.compile(
+    r"Job (\d+) to start at (\S+) using (\d+) processors on nodes (\S+) in partition (\S+)"
+)
+
+
+def run_command(
+    argv: Sequence[str], stdin: str | None, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv), input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+
+
+def _epoch_arg(t: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t))
+
+
+def parse_duration_s(value: str) -> int | None:
+    """Slurm's [D-]HH:MM:SS, MM:SS or MM; None for UNLIMITED/INFINITE/NONE."""
+    if value.upper() in ("UNLIMITED", "INFINITE", "NONE", ""):
+        return None
+    days, _, rest = value.rpartition("-")
+    parts = [int(p) for p in rest.split(":")]
+    if len(parts) == 1:
+        h, m, s = 0, parts[0], 0
+    elif len(parts) == 2:
+        h, m, s = (parts[0], parts[1], 0) if days else (0, parts[0], parts[1])
+    else:
+        h, m, s = parts[0], parts[1], parts[2]
+    return (int(days or 0) * 24 + h) * 3600 + m * 60 + s
+
+
+def parse_partitions_text(text: str) -> list[Partition]:
+    """Partitions from `scontrol -o show partition` (22.05 has no `scontrol --json`)."""
+    out = []
+    for line in text.splitlines():
+        fields = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
+        if "PartitionName" not in fields:
+            continue
+        nodes = fields.get("Nodes", "")
+        out.append(
+            Partition(
+                name=fields["PartitionName"],
+                nodes=tuple(expand_hostlist(nodes if nodes != "(null)" else "")),
+                max_time_s=parse_duration_s(fields.get("MaxTime", "UNLIMITED")),
+                default=fields.get("Default") == "YES",
+                state=fields.get("State", "UP"),
+            )
+        )
+    return out
+
+
+class CliBackend:
+    """Talks to Slurm through its command-line tools on this machine."""
+
+    name = "cli"
+
+    def __init__(self, *, timeout_s: float = 30.0, runner: Runner = run_command) -> None:
+        self.timeout_s = timeout_s
+        self._run = runner
+        self._cluster: str | None = None
+
+    # ---------------------------------------------------------------- plumbing
+    def _call(
+        self, argv: Sequence[str], stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            done = self._run(argv, stdin, self.timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise ControllerUnreachableError(
+                f"`{argv[0]}` timed out after {self.timeout_s:g} s"
+            ) from exc
+        except FileNotFoundError as exc:
+            raise SlurmCommandError(
+                argv[0], "command not found: install the Slurm client (slurm-client)"
+            ) from exc
+        if done.returncode != 0:
+            message = " ".join((done.stderr or done.stdout or "").split())
+            if _UNREACHABLE.search(message):
+                raise ControllerUnreachableError(f"`{argv[0]}`: {message}")
+            raise SlurmCommandError(f"`{' '.join(argv[:2])}`", message, returncode=done.returncode)
+        return done
+
+    def _json(self, argv: Sequence[str]) -> tuple[ModuleType, Mapping[str, Any]]:
+        import json
+
+        out = self._call(argv).stdout
+        try:
+            doc = json.loads(out)
+        except json.JSONDecodeError as exc:
+            raise SlurmDataError(f"`{argv[0]} --json` printed no JSON: {out[:200]!r}") from exc
+        plugin = str(((doc.get("meta") or {}).get("plugin") or {}).get("type", ""))
+        adapter = ADAPTERS.get(plugin)
+        if adapter is None:
+            known = ", ".join(sorted(ADAPTERS))
+            raise SlurmDataError(
+                f"`{argv[0]}` speaks {plugin or 'an unknown data version'} (Slurm "
+                f"{doc.get('meta', {}).get('Slurm', {}).get('release', '?')}); this version of "
+                f"schedsight reads {known} (Slurm 22.05)"
+            )
+        return adapter, doc
+
+    def cluster_name(self) -> str:
+        if self._cluster is None:
+            for line in self._call(["scontrol", "show", "config"]).stdout.splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "ClusterName":
+                    self._cluster = value.strip()
+                    break
+            else:
+                self._cluster = "unknown"
+        return self._cluster
+
+    # ---------------------------------------------------------------- read
+    def cluster_state(self) -> ClusterState:
+        adapter, nodes_doc = self._json(["sinfo", "--json"])
+        partitions = parse_partitions_text(
+            self._call(["scontrol", "-o", "show", "partition"]).stdout
+        )
+        return ClusterState(
+            cluster=self.cluster_name(),
+            release=adapter.release(nodes_doc),
+            backend=self.name,
+            nodes=tuple(adapter.parse_nodes(nodes_doc)),
+            partitions=tuple(partitions),
+            jobs=tuple(self.jobs()),
+        )
+
+    def jobs(self, job_ids: Collection[int] | None = None) -> list[LiveJob]:
+        adapter, doc = self._json(["squeue", "--json"])  # 22.05 ignores -j: filter here
+        jobs: list[LiveJob] = adapter.parse_jobs(doc)
+        if job_ids is None:
+            return jobs
+        wanted = set(job_ids)
+        return [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
+
+    def history(
+        self, *, start_s: int, end_s: int | None = None, job_ids: Collection[int] | None = None
+    ) -> list[AccountingRecord]:
+        argv = ["sacct", "--json", "--allusers", f"--starttime={_epoch_arg(start_s)}"]
+        argv.append(f"--endtime={_epoch_arg(end_s) if end_s else 'now'}")
+        if job_ids:
+            argv.append("--jobs=" + ",".join(str(j) for j in sorted(job_ids)))
+        adapter, doc = self._json(argv)
+        records: list[AccountingRecord] = adapter.parse_accounting(doc)
+        return self._fill_exit_codes(records)
+
+    def _fill_exit_codes(self, records: list[AccountingRecord]) -> list[AccountingRecord]:
+        """22.05's sacct --json says a failed job exited 0; its text output has the truth."""
+        unknown = [r.job_id for r in records if r.state == "FAILED" and r.exit_code is None]
+        if not unknown:
+            return records
+        text = self._call(
+            [
+                "sacct",
+                "-X",
+                "-n",
+                "-P",
+                "-o",
+                "JobIDRaw,ExitCode",
+                "-j",
+                ",".join(map(str, unknown)),
+            ]
+        ).stdout
+        codes: dict[int, tuple[int, int]] = {}
+        for line in text.splitlines():
+            job, _, code = line.partition("|")
+            status, _, sig = code.partition(":")
+            if job.isdigit() and status.isdigit() and sig.isdigit():
+                codes[int(job)] = (int(status), int(sig))
+        return [
+            dataclasses.replace(r, exit_code=codes[r.job_id][0], signal=codes[r.job_id][1] or None)
+            if r.job_id in codes and r.exit_code is None
+            else r
+            for r in records
+        ]
+
+    # ---------------------------------------------------------------- act
+    def submit(self, spec: JobSpec, *, comment: str) -> int:
+        done = self._call(
+            ["sbatch", "--parsable", *spec.sbatch_options(comment=comment)], spec.render_script()
+        )
+        first = done.stdout.strip().split(";")[0]
+        if not first.isdigit():
+            raise SlurmDataError(f"sbatch --parsable printed {done.stdout!r}, not a job id")
+        return int(first)
+
+    def apply(self, job_id: int, action: Action) -> None:
+        jid = str(job_id)
+        argv: list[str]
+        match action.kind:
+            case ActionKind.HOLD:
+                argv = ["scontrol", "hold", jid]
+            case ActionKind.RELEASE:
+                argv = ["scontrol", "release", jid]
+            case ActionKind.NICE:
+                argv = ["scontrol", "update", f"jobid={jid}", f"nice={action.value}"]
+            case ActionKind.PRIORITY:
+                argv = ["scontrol", "update", f"jobid={jid}", f"priority={action.value}"]
+            case ActionKind.BEGIN:  # scontrol calls the begin time StartTime
+                argv = ["scontrol", "update", f"jobid={jid}", f"starttime={action.value}"]
+            case ActionKind.DEPENDENCY:
+                argv = ["scontrol", "update", f"jobid={jid}", f"dependency={action.value or ''}"]
+        self._call(argv)
+
+    # ---------------------------------------------------------------- estimate
+    def test_only(self, spec: JobSpec) -> StartEstimate:
+        done = self._call(
+            ["sbatch", "--test-only", *spec.sbatch_options(comment=spec.comment)],
+            spec.render_script(),
+        )
+        text = done.stderr + done.stdout
+        match = _TEST_ONLY.search(text)
+        if match is None:
+            raise SlurmDataError(f"sbatch --test-only gave no start estimate: {text.strip()!r}")
+        job_id, start, cpus, nodes, partition = match.groups()
+        start_s = int(datetime.fromisoformat(start).timestamp())  # local time, as Slurm prints
+        return StartEstimate(start_s, "test-only", int(job_id), nodes, partition, int(cpus))
