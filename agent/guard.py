@@ -1,0 +1,202 @@
+"""The guard: a deterministic check of every action the agent proposes, before it counts.
+
+It checks that the action kind and its target are within the remit (accounts, partitions,
+allowed kinds), that the resources exist and are free, that the resulting plan is feasible,
+and it recomputes every objective with the simulator: a number the model claims is compared,
+never used. A rejected action is replaced by the best heuristic's action for that decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from agent.schedule import Batch, Objective, Plan
+from hpc.model import IntArray
+
+CLAIM_TOLERANCE = 0.05  # a claimed objective more than 5% off the simulator's is false
+
+
+class ActionKind(Enum):
+    """What an agent may propose; the remit says which of these it may do at all."""
+
+    START = "start"  # start a pending job now
+    WAIT = "wait"  # start nothing more at this decision point
+    SET_POLICY = "set_policy"  # recommend a queue order, backfill mode and weights
+    HOLD = "hold"
+    RELEASE = "release"
+    SET_PRIORITY = "set_priority"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class Remit:
+    """What the agent may touch: accounts (user ids), partitions (None: all) and action kinds."""
+
+    accounts: frozenset[int] | None = None
+    partitions: frozenset[int] | None = None
+    kinds: frozenset[ActionKind] = frozenset(
+        {ActionKind.START, ActionKind.WAIT, ActionKind.SET_POLICY}
+    )
+
+    def covers(self, account: int, partition: int) -> bool:
+        return (self.accounts is None or account in self.accounts) and (
+            self.partitions is None or partition in self.partitions
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A proposed action, with any objective values its proposer claims."""
+
+    kind: ActionKind
+    job_id: int | None = None
+    policy: str | None = None
+    claims: Mapping[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "job_id": self.job_id,
+            "policy": self.policy,
+            "claims": dict(self.claims),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The guard's answer: accepted or not, why, and the simulator's own numbers."""
+
+    accepted: bool
+    reasons: tuple[str, ...] = ()
+    recomputed: Mapping[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": "accepted" if self.accepted else "rejected",
+            "reasons": list(self.reasons),
+            "recomputed": dict(self.recomputed),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Checks actions against `remit`; holds no state between checks."""
+
+    remit: Remit = field(default_factory=Remit)
+
+    def check_dispatch(
+        self,
+        action: Action,
+        batch: Batch,
+        fixed: IntArray,
+        now: int,
+        plan: Plan,
+        incumbent_value: float,
+        objective: Objective,
+    ) -> Verdict:
+        """A START or WAIT at `now`, whose consequence is `plan`, against the incumbent."""
+        reasons = list(self._kind_reasons(action))
+        if action.kind is ActionKind.START:
+            reasons += self._start_reasons(action, batch, fixed, now)
+        elif action.kind is not ActionKind.WAIT:
+            reasons.append(f"{action.kind.value} is not a dispatch action")
+        if reasons:
+            return Verdict(False, tuple(reasons))
+        reasons += self._plan_reasons(action, batch, fixed, now, plan)
+        recomputed = batch.metrics(plan.start_s) if not reasons else {}
+        if recomputed and recomputed[objective.value] > incumbent_value + 1e-9:
+            reasons.append(
+                f"{objective.value} {recomputed[objective.value]:.1f} is worse than the best "
+                f"heuristic's {incumbent_value:.1f}"
+            )
+        reasons += _claim_reasons(action.claims, recomputed)
+        return Verdict(not reasons, tuple(reasons), recomputed)
+
+    def check_policy(
+        self,
+        action: Action,
+        evaluate: Callable[[str], Mapping[str, float]],
+        baseline: Mapping[str, float],
+        objective: str,
+    ) -> Verdict:
+        """A policy recommendation: simulated here, and no worse than `baseline` on `objective`."""
+        reasons = list(self._kind_reasons(action))
+        if action.kind is not ActionKind.SET_POLICY or not action.policy:
+            reasons.append("a policy recommendation must name a policy")
+        if reasons:
+            return Verdict(False, tuple(reasons))
+        assert action.policy is not None
+        try:
+            recomputed = dict(evaluate(action.policy))
+        except ValueError as exc:
+            return Verdict(False, (f"policy {action.policy!r} cannot be simulated: {exc}",))
+        if recomputed[objective] > baseline[objective] + 1e-9:
+            reasons.append(
+                f"{objective} {recomputed[objective]:.1f} is worse than the baseline's "
+                f"{baseline[objective]:.1f}"
+            )
+        reasons += _claim_reasons(action.claims, recomputed)
+        return Verdict(not reasons, tuple(reasons), recomputed)
+
+    def _kind_reasons(self, action: Action) -> list[str]:
+        if action.kind not in self.remit.kinds:
+            allowed = ", ".join(sorted(k.value for k in self.remit.kinds))
+            return [f"action {action.kind.value!r} is outside the remit (allowed: {allowed})"]
+        return []
+
+    def _start_reasons(self, action: Action, batch: Batch, fixed: IntArray, now: int) -> list[str]:
+        jobs = batch.jobs
+        where = np.flatnonzero(jobs.job_id == action.job_id)
+        if action.job_id is None or len(where) == 0:
+            return [f"job {action.job_id} does not exist"]
+        j = int(where[0])
+        reasons: list[str] = []
+        if not self.remit.covers(int(jobs.user[j]), int(jobs.partition[j])):
+            reasons.append(
+                f"job {action.job_id} (account {int(jobs.user[j])}, partition "
+                f"{int(jobs.partition[j])}) is outside the remit"
+            )
+        if fixed[j] >= 0:
+            reasons.append(f"job {action.job_id} has already started")
+        elif int(jobs.submit_s[j]) > now:
+            reasons.append(f"job {action.job_id} is not submitted yet (t={now})")
+        running = (fixed >= 0) & (fixed <= now) & (fixed + batch.duration > now)
+        free = batch.machine.units - int(batch.units[running].sum())
+        if int(batch.units[j]) > free:
+            reasons.append(f"job {action.job_id} needs {int(batch.units[j])} units, {free} free")
+        return reasons
+
+    @staticmethod
+    def _plan_reasons(
+        action: Action, batch: Batch, fixed: IntArray, now: int, plan: Plan
+    ) -> list[str]:
+        start = plan.start_s
+        was_fixed = fixed >= 0
+        if bool(np.any(start[was_fixed] != fixed[was_fixed])):
+            return ["the plan moves a job that has already started"]
+        open_ = ~was_fixed
+        if action.kind is ActionKind.START:
+            j = int(np.flatnonzero(batch.jobs.job_id == action.job_id)[0])
+            if int(start[j]) != now:
+                return [f"the plan does not start job {action.job_id} now"]
+        elif bool(np.any(start[open_] <= now)):
+            return ["a wait must not start anything more now"]
+        if bool(np.any(start[open_] < now)):
+            return ["the plan starts a job in the past"]
+        return batch.violations(start)
+
+
+def _claim_reasons(claims: Mapping[str, float], recomputed: Mapping[str, float]) -> list[str]:
+    reasons = []
+    for name, claimed in claims.items():
+        actual = recomputed.get(name)
+        if actual is None:
+            reasons.append(f"claim about unknown objective {name!r}")
+        elif abs(claimed - actual) > CLAIM_TOLERANCE * max(abs(actual), 1.0):
+            reasons.append(f"claimed {name}={claimed:g} but the simulator says {actual:g}")
+    return reasons

@@ -1,0 +1,78 @@
+"""The default model: start `schedsight serve-llm` on a free localhost port when none is set.
+
+The agent talks to every server over HTTP, this one included, so it never imports the
+inference engine; the server runs in its own process (its own cores, its own GIL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+import httpx
+
+from agent.errors import LLMUnavailable
+from agent.llm import LLMConfig
+
+START_TIMEOUT_S = 180.0
+
+
+@contextmanager
+def llm_endpoint(config: LLMConfig) -> Iterator[LLMConfig]:
+    """`config` itself when it names a server; else one started here and stopped on exit."""
+    if config.base_url:
+        yield config
+        return
+    port = _free_port()
+    command = [sys.executable, "-m", "schedsight", "serve-llm", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--max-seq-len", "2048"]
+    env = dict(os.environ)
+    env.pop("SCHEDSIGHT_LLM_API_KEY", None)  # a private server needs no key
+    # A file, not a pipe: a chatty server must never block on a full pipe.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=log, env=env, text=True
+        )
+        try:
+            _wait_healthy(process, log, f"http://127.0.0.1:{port}")
+            yield dataclasses.replace(config, base_url=f"http://127.0.0.1:{port}/v1")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(process: subprocess.Popen[str], log: IO[str], base: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            tail = log.read()[-600:]
+            raise LLMUnavailable(f"the local LLM server exited ({process.returncode}): {tail}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise LLMUnavailable(
+        f"the local LLM server did not become healthy in {START_TIMEOUT_S:.0f} s; "
+        "set SCHEDSIGHT_LLM_BASE_URL to a running server instead"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
