@@ -6,10 +6,12 @@ Defaults are safe: data stays in the user's data directory and services bind to 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
@@ -33,10 +35,46 @@ class Settings(BaseSettings):
     # (put any password in the environment, never in a file that is committed).
     database_url: str = ""
 
+    # Slurm. The remit (accounts and partitions schedsight may act on) is empty by default,
+    # which refuses every action: set both, comma-separated. The JWT comes from the
+    # environment only (SCHEDSIGHT_SLURM_JWT, e.g. from `scontrol token`).
+    slurm_backend: Literal["cli", "rest", "pyslurm"] = "cli"
+    slurm_accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    slurm_partitions: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    slurm_rest_url: str = "unix:/run/slurmrestd/slurmrestd.sock"
+    slurm_rest_user: str = ""
+    slurm_jwt: SecretStr | None = None
+    slurm_timeout_s: float = Field(default=30.0, gt=0)
+    slurm_retries: int = Field(default=5, ge=1, le=20)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+pysqlite:///{self.data_dir / 'schedsight.db'}"
+
+    @field_validator("slurm_accounts", "slurm_partitions", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _jwt_stays_local(self) -> Settings:
+        url = self.slurm_rest_url
+        if url.startswith("unix:"):
+            return self
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"slurm_rest_url must be unix:/path or http(s)://host:port, not {url!r}"
+            )
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                f"slurm_rest_url {url!r} would send the JWT in clear text off this machine: "
+                "use https:// or a loopback address"
+            )
+        return self
 
     @field_validator("bind_host")
     @classmethod
