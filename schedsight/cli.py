@@ -24,7 +24,7 @@ from hpc.workload.loading import LoadedWorkload, load_workload
 from hpc.workload.lublin import generate
 from hpc.workload.swf import write_swf
 from inference.errors import InferenceError
-from schedsight import llm_commands, slurm_commands
+from schedsight import agent_commands, llm_commands, slurm_commands
 from schedsight.db_commands import cmd_db_status, cmd_db_upgrade, cmd_runs_list, cmd_runs_show
 from schedsight.settings import Settings
 from schedsight.storage import Store, run_and_save
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbp.add_parser("status", help="schema revision and database").set_defaults(run=cmd_db_status)
 
     llm_commands.add_parser(sub)
+    agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
 
     runs = sub.add_parser("runs", help="stored simulation runs").add_subparsers(

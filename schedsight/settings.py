@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     # Empty: a SQLite file in data_dir. PostgreSQL: postgresql+psycopg://user@host/db
     # (put any password in the environment, never in a file that is committed).
     database_url: str = ""
+    # The agent's language model: empty base URL = the embedded model on a local server
+    # started on demand; any OpenAI-compatible /v1 URL otherwise (vLLM, a hosted API).
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""  # from the environment only; a local server needs none
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0, le=10)
 
     # Slurm. The remit (accounts and partitions schedsight may act on) is empty by default,
     # which refuses every action: set both, comma-separated. The JWT comes from the

@@ -1,0 +1,218 @@
+"""The tools' world: one workload on one machine, read and simulated, never changed.
+
+Every public method is a tool (see `toolbox`): typed, documented, returning small JSON-able
+dicts so that a small model's context stays short. Times are seconds since the trace start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from agent.prompts import quote
+from agent.tools import Tool, Toolbox, tool
+from hpc.metrics import Summary, summarize
+from hpc.model import JobTable, Machine
+from hpc.sim import CapacityChange, CapacityKind, Policy, SimResult, simulate
+
+PolicyName = Literal[
+    "fcfs:none",
+    "fcfs:easy",
+    "fcfs:conservative",
+    "sjf:easy",
+    "sjf:conservative",
+    "wfp3:easy",
+    "unicep:easy",
+    "f1:easy",
+    "multifactor:easy",
+]
+POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
+HOUR_S = 3600
+
+
+def brief(summary: Summary) -> dict[str, float]:
+    """The figures a person reads first, rounded."""
+    return {
+        "mean_wait_s": round(summary.mean_wait_s, 1),
+        "p95_wait_s": round(summary.p95_wait_s, 1),
+        "mean_bsld": round(summary.mean_bsld, 3),
+        "utilization": round(summary.utilization, 4),
+        "makespan_s": summary.makespan_s,
+        "jain_fairness": round(summary.jain_fairness, 4),
+        "unstarted": summary.unstarted,
+        "killed_by_failure": summary.killed_by_failure,
+    }
+
+
+class Workspace:
+    """A workload, its machine, the site's current policy and a snapshot time."""
+
+    def __init__(
+        self,
+        jobs: JobTable,
+        machine: Machine,
+        *,
+        policy: Policy | None = None,
+        names: Mapping[int, str] | None = None,
+        now_s: int | None = None,
+    ) -> None:
+        self.jobs, self.machine = jobs, machine
+        self.policy = policy or Policy()
+        self.names = dict(names or {})
+        first = int(jobs.submit_s[0]) if len(jobs) else 0
+        self.now_s = now_s if now_s is not None else first
+        self.origin_s = first
+        self._cache: dict[tuple[Any, ...], SimResult] = {}
+
+    def run(self, policy: str, changes: tuple[CapacityChange, ...] = ()) -> SimResult:
+        """A replay (cached: the same question costs one simulation)."""
+        key = (policy, changes)
+        if key not in self._cache:
+            p = Policy.parse(policy, weights=self.policy.weights)
+            self._cache[key] = simulate(self.jobs, self.machine, p, capacity_changes=changes)
+        return self._cache[key]
+
+    def lost_nodes(
+        self, nodes: int, from_hour: float, for_hours: float
+    ) -> tuple[CapacityChange, ...]:
+        """Capacity changes for `nodes` nodes failing `from_hour` after the snapshot."""
+        if nodes <= 0:
+            return ()
+        if nodes >= self.machine.nodes:
+            raise ValueError(
+                f"cannot lose {nodes} nodes: the machine has {self.machine.nodes}; "
+                "at least one must remain"
+            )
+        units = nodes if self.machine.node_exclusive else nodes * self.machine.cores_per_node
+        at = self.now_s + int(from_hour * HOUR_S)
+        changes = [CapacityChange(at, CapacityKind.FAIL, units)]
+        if for_hours > 0:
+            changes.append(CapacityChange(at + int(for_hours * HOUR_S), CapacityKind.RETURN, units))
+        return tuple(changes)
+
+    # -- tools -------------------------------------------------------------------------
+
+    def queue_state(self, limit: int = 8) -> dict[str, Any]:
+        """The jobs waiting at the snapshot time under the current policy, oldest first.
+
+        Args:
+            limit: how many waiting jobs to list (the count covers all of them).
+        """
+        result = self.run(self.policy.name)
+        now = self.now_s
+        waiting = np.flatnonzero((self.jobs.submit_s <= now) & (result.start_s > now))
+        rows = [self._job_row(int(j), result) for j in waiting[: max(limit, 0)]]
+        return {"time_s": now, "waiting": len(waiting), "jobs": rows}
+
+    def cluster_state(self) -> dict[str, Any]:
+        """The machine and how busy it is at the snapshot time under the current policy."""
+        result = self.run(self.policy.name)
+        now = self.now_s
+        running = (result.start_s <= now) & (result.end_s > now)
+        used = int(result.units[running].sum())
+        return {
+            "machine": self.machine.describe(),
+            "nodes": self.machine.nodes,
+            "units": self.machine.units,
+            "units_busy": used,
+            "running_jobs": int(running.sum()),
+            "policy": self.policy.name,
+        }
+
+    def simulate_scenario(
+        self,
+        policy: PolicyName = "fcfs:easy",
+        lost_nodes: int = 0,
+        from_hour: float = 0.0,
+        for_hours: float = 0.0,
+    ) -> dict[str, Any]:
+        """Replay the whole workload under a policy, optionally with nodes lost for a while.
+
+        Args:
+            policy: queue order and backfill mode, e.g. fcfs:easy.
+            lost_nodes: nodes that fail (0: none).
+            from_hour: hours after the snapshot when they fail.
+            for_hours: hours until they return (0: they never return).
+        """
+        changes = self.lost_nodes(lost_nodes, from_hour, for_hours)
+        return {"policy": policy, **brief(summarize(self.run(policy, changes)))}
+
+    def compare_policies(self, policies: list[PolicyName]) -> list[dict[str, Any]]:
+        """Replay the workload under several policies and list their figures side by side.
+
+        Args:
+            policies: the policies to compare, e.g. ["fcfs:easy", "sjf:easy"].
+        """
+        return [self.simulate_scenario(p) for p in policies[:6]]
+
+    def predict_start(self, job_id: int, policy: PolicyName = "fcfs:easy") -> dict[str, Any]:
+        """When a job starts and how long it waits, predicted by replaying the workload.
+
+        Args:
+            job_id: the job's id.
+            policy: the policy to replay under.
+        """
+        j = self._index(job_id)
+        result = self.run(policy)
+        return {
+            "job_id": job_id,
+            "policy": policy,
+            "start_s": int(result.start_s[j]),
+            "wait_s": int(result.start_s[j] - self.jobs.submit_s[j]),
+        }
+
+    def explain_job(self, job_id: int) -> dict[str, Any]:
+        """Why a job waits under the current policy: its size, and the load when it arrived.
+
+        Args:
+            job_id: the job's id.
+        """
+        j = self._index(job_id)
+        result = self.run(self.policy.name)
+        submit = int(self.jobs.submit_s[j])
+        busy = (result.start_s <= submit) & (result.end_s > submit)
+        ahead = (self.jobs.submit_s < submit) & (result.start_s > submit)
+        return {
+            **self._job_row(j, result),
+            "units_busy_at_submit": int(result.units[busy].sum()),
+            "units_total": self.machine.units,
+            "jobs_waiting_ahead": int(ahead.sum()),
+            "units_wanted_ahead": int(result.units[ahead].sum()),
+        }
+
+    def _job_row(self, j: int, result: SimResult) -> dict[str, Any]:
+        job_id = int(self.jobs.job_id[j])
+        return {
+            "job_id": job_id,
+            "name": quote(self.names.get(job_id, "")),  # untrusted: a quoted string
+            "user": int(self.jobs.user[j]),
+            "units": int(result.units[j]),
+            "req_time_s": int(self.jobs.req_time_s[j]),
+            "submit_s": int(self.jobs.submit_s[j]),
+            "start_s": int(result.start_s[j]),
+        }
+
+    def _index(self, job_id: int) -> int:
+        where = np.flatnonzero(self.jobs.job_id == job_id)
+        if len(where) == 0:
+            raise ValueError(f"no job {job_id} in this workload")
+        return int(where[0])
+
+
+def toolbox(workspace: Workspace) -> Toolbox:
+    """The read-and-simulate tools over `workspace` (none of them acts on anything)."""
+    methods = (
+        workspace.queue_state,
+        workspace.cluster_state,
+        workspace.simulate_scenario,
+        workspace.compare_policies,
+        workspace.predict_start,
+        workspace.explain_job,
+    )
+    return Toolbox(tool(m) for m in methods)
+
+
+def tools_of(box: Toolbox) -> list[Tool]:
+    return list(box.tools.values())

@@ -1,0 +1,188 @@
+"""`schedsight agent dispatch|advise|ask`: the reasoning agent's three modes on the command line.
+
+Wiring only: settings to an LLM endpoint (the local server when none is configured), the
+store for decision records, and printing. The work happens in `agent/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from agent.advise import advise
+from agent.ask import ask
+from agent.dispatch import DispatchConfig, dispatch, result_json
+from agent.errors import AgentError
+from agent.guard import Guard, Remit
+from agent.llm import LLMClient, LLMConfig
+from agent.local_server import llm_endpoint
+from agent.records import DecisionRecord, save_records
+from agent.scenarios import FAMILIES, make_scenario
+from agent.schedule import Objective
+from agent.workspace import Workspace
+from hpc.model import Machine
+from hpc.workload.cleaning import clean
+from hpc.workload.loading import load_workload
+from hpc.workload.lublin import generate
+from schedsight.settings import Settings
+from schedsight.storage import Store
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agent = sub.add_parser("agent", help="the reasoning agent: dispatch, advise, ask")
+    modes = agent.add_subparsers(dest="agent_command", required=True)
+
+    d = modes.add_parser("dispatch", help="schedule a 10-100 job scenario decision by decision")
+    d.add_argument("--family", choices=list(FAMILIES), default="heterogeneous")
+    d.add_argument("--jobs", type=int, default=20)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--objective", choices=[o.value for o in Objective], default="mean_wait")
+    d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
+    _common(d, _cmd_dispatch)
+
+    a = modes.add_parser("advise", help="recommend a policy for a workload and goals in words")
+    a.add_argument("goals", help='e.g. "no small job waits more than an hour"')
+    a.add_argument("--trace", help="SWF file (default: a generated Lublin workload)")
+    a.add_argument("--jobs", type=int, default=10_000, help="generated workload size")
+    a.add_argument("--procs", type=int, default=256, help="machine size for the generated one")
+    a.add_argument("--seed", type=int, default=0)
+    _common(a, _cmd_advise)
+
+    q = modes.add_parser("ask", help='a what-if in words: "what if we lost 16 nodes next week?"')
+    q.add_argument("question")
+    q.add_argument("--trace", help="SWF file (default: a generated Lublin workload)")
+    q.add_argument("--jobs", type=int, default=5000, help="generated workload size")
+    q.add_argument("--nodes", type=int, default=64, help="nodes of the generated machine")
+    q.add_argument("--cores-per-node", type=int, default=8)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--no-explore", action="store_true", help="skip the mitigation search")
+    _common(q, _cmd_ask)
+
+
+def _common(p: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
+    p.add_argument("--no-llm", action="store_true", help="the guarded heuristics alone")
+    p.add_argument("--no-store", action="store_true", help="do not store the decisions")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.set_defaults(run=lambda args: _guarded(run, args))
+
+
+def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return run(args)
+    except (AgentError, ValueError) as exc:
+        print(f"schedsight: error: {exc}", file=sys.stderr)
+        return 2
+
+
+@contextmanager
+def _llm(args: argparse.Namespace, settings: Settings) -> Iterator[LLMClient | None]:
+    if args.no_llm:
+        yield None
+        return
+    config = LLMConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key or "unused",
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+    if not config.base_url:
+        print("schedsight: starting the local LLM server ...", file=sys.stderr)
+    with llm_endpoint(config) as endpoint:
+        client = LLMClient(endpoint)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _store(args: argparse.Namespace, settings: Settings, records: list[DecisionRecord]) -> None:
+    if args.no_store or not records:
+        return
+    store = Store.open(settings)
+    ids = save_records(store.sessions, records)
+    print(f"schedsight: stored {len(ids)} decisions ({ids[0]}..{ids[-1]})", file=sys.stderr)
+
+
+def _cmd_dispatch(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not args.no_store:
+        Store.open(settings)  # fail early on a stale schema
+    scenario = make_scenario(args.family, args.jobs, args.seed)
+    accounts = frozenset(int(a) for a in args.accounts.split(",")) if args.accounts else None
+    config = DispatchConfig(objective=Objective(args.objective))
+    with _llm(args, settings) as llm:
+        result = dispatch(scenario, llm, config=config, guard=Guard(Remit(accounts=accounts)))
+    _store(args, settings, result.decisions)
+    out = result_json(result)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{result.scenario} on {scenario.machine.describe()}, objective {out['objective']}")
+    print(f"  agent          {result.value:12.1f}")
+    print(f"  best heuristic {result.best_heuristic_value:12.1f}  ({result.best_heuristic})")
+    print(
+        f"  decisions {out['decisions']}, LLM calls {out['llm_calls']}, tokens "
+        f"{out['prompt_tokens']}+{out['completion_tokens']}, guard rejections "
+        f"{out['guard_rejections']}, wall {out['wall_s']:.1f} s"
+    )
+    return 0
+
+
+def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]:
+    if args.trace:
+        loaded = load_workload(args.trace)
+        return loaded.jobs, loaded.machine
+    trace = generate(args.jobs, seed=args.seed, procs=machine.total_procs)
+    jobs, _ = clean(trace, machine=machine)
+    return jobs, machine
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not args.no_store:
+        Store.open(settings)
+    jobs, machine = _workload(args, Machine.procs_only(args.procs))
+    with _llm(args, settings) as llm:
+        result = advise(jobs, machine, args.goals, llm)
+    _store(args, settings, [result.record])
+    if args.json:
+        print(json.dumps(result.record.as_dict(), indent=2, default=str))
+        return 0
+    print(f"goals read ({result.goals_read_by}): {result.goals.model_dump()}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print("Pareto set on the first 70% (mean wait s, small-job max wait s, utilization):")
+    for c in result.pareto:
+        f = c.figures
+        print(f"  {c.name:48s} {f['mean_wait_s']:10.0f} {f['small_max_wait_s']:10.0f} "
+              f"{f['utilization']:6.3f}")  # fmt: skip
+    print(f"recommendation ({result.chosen_by}): {result.record.rationale}")
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not args.no_store:
+        Store.open(settings)
+    jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
+    workspace = Workspace(jobs, machine)
+    with _llm(args, settings) as llm:
+        result = ask(args.question, workspace, llm, explore=not args.no_explore)
+    if result.record is not None:
+        _store(args, settings, [result.record])
+    if args.json:
+        out = {"whatif": result.whatif.model_dump(), "read_by": result.interpreted_by,
+               "notes": result.notes, "baseline": result.baseline, "scenario": result.scenario,
+               "mitigation": result.mitigation, "answer": result.answer}  # fmt: skip
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"scenario ({result.interpreted_by}): {result.whatif.model_dump()}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(result.answer)
+    return 0
