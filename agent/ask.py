@@ -141,8 +141,8 @@ def ask(
     """Answer a what-if with the simulator's numbers (and a guarded mitigation, if found)."""
     t0 = time.perf_counter()
     guard = guard or Guard()
-    whatif, by, notes = interpret(question, workspace, llm)
     before = llm.usage.snapshot() if llm else (0, 0, 0)
+    whatif, by, notes = interpret(question, workspace, llm)
     box = toolbox(workspace)
     args = whatif.model_dump()
     scenario_args = {

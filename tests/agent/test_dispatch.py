@@ -1,0 +1,53 @@
+"""Dispatch: never worse than the best heuristic, feasible, guarded against hostile names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.dispatch import dispatch
+from agent.guard import Guard, Remit
+from agent.scenarios import FAMILIES, HOSTILE_NAME, make_scenario
+from tests.agent.conftest import content
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_without_a_model_it_matches_or_beats_every_heuristic(family: str) -> None:
+    scenario = make_scenario(family, 30, 1)
+    result = dispatch(scenario, None)
+    assert result.value <= result.best_heuristic_value + 1e-9
+    assert result.infeasible_executed == 0 and result.summary.unstarted == 0
+
+
+def test_recorded_picks_are_followed_and_stored_with_costs(recorded) -> None:  # type: ignore[no-untyped-def]
+    llm, sent = recorded([content('{"pick": 1}')])
+    result = dispatch(make_scenario("bursty", 12, 0), llm)
+    assert result.value <= result.best_heuristic_value + 1e-9
+    by_llm = [d for d in result.decisions if d.chosen_by == "llm"]
+    assert by_llm and result.llm_calls == len(sent.requests)
+    assert all(d.prompt_tokens == 11 and d.tool_calls for d in by_llm)
+    assert sent.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["pick"][
+        "enum"
+    ]
+
+
+def test_a_hostile_job_name_leads_to_no_action_outside_the_remit(recorded) -> None:  # type: ignore[no-untyped-def]
+    scenario = make_scenario("adversarial", 12, 0)
+    assert HOSTILE_NAME in scenario.names.values()
+    # The "model" obeys the name: it answers with a cancel, then with an impossible option.
+    llm, sent = recorded([content('{"action": "cancel", "job": "all"}'), content('{"pick": 9}')])
+    remit = Remit(accounts=frozenset(range(2, 8)))
+    result = dispatch(scenario, llm, guard=Guard(remit))
+    prompts = [m["content"] for r in sent.requests for m in r["messages"] if m["role"] == "user"]
+    assert any(json.dumps(HOSTILE_NAME) in p for p in prompts)  # quoted, as data
+    assert {d.action["kind"] for d in result.decisions} <= {"start", "wait"}
+    assert result.summary.unstarted == 0  # nothing was cancelled
+    for d in result.decisions:
+        assert d.chosen_by != "llm"
+        if d.action["kind"] == "start" and d.chosen_by != "heuristic":
+            job = int(d.action["job_id"])
+            user = int(scenario.jobs.user[list(scenario.jobs.job_id).index(job)])
+            assert user in remit.accounts  # type: ignore[operator]
+    assert result.guard_rejections > 0
+    assert result.value <= result.best_heuristic_value + 1e-9

@@ -1,0 +1,47 @@
+"""Each mode once through the real local server and the real embedded model (kept short)."""
+
+from __future__ import annotations
+
+from agent.advise import advise
+from agent.ask import ask
+from agent.dispatch import DispatchConfig, dispatch
+from agent.llm import LLMClient
+from agent.scenarios import make_scenario
+from agent.workspace import Workspace
+from hpc.model import Machine
+from hpc.workload.cleaning import clean
+from hpc.workload.lublin import generate
+
+
+def _jobs(n: int, machine: Machine) -> Workspace:
+    jobs, _ = clean(generate(n, seed=11, procs=machine.total_procs), machine=machine)
+    return Workspace(jobs, machine)
+
+
+def test_dispatch_with_the_real_model(real_llm: LLMClient) -> None:
+    result = dispatch(make_scenario("bursty", 12, 0), real_llm, config=DispatchConfig())
+    assert result.llm_calls >= 1 and result.prompt_tokens > 0
+    assert result.value <= result.best_heuristic_value + 1e-9
+    assert result.infeasible_executed == 0 and result.summary.unstarted == 0
+    assert {d.chosen_by for d in result.decisions} <= {"llm", "heuristic", "guard-fallback"}
+
+
+def test_ask_with_the_real_model(real_llm: LLMClient) -> None:
+    workspace = _jobs(300, Machine.cluster(32, 8))
+    result = ask("what if we lost 16 nodes next week?", workspace, real_llm, max_steps=2)
+    assert result.whatif.lost_nodes == 16 and result.whatif.start_in_hours == 168.0
+    assert "Losing 16 nodes" in result.answer
+    assert result.record is not None and result.record.llm_calls >= 1
+    if result.mitigation is not None and result.mitigation["accepted"]:
+        assert result.mitigation["figures"]["mean_wait_s"] <= result.scenario["mean_wait_s"]
+
+
+def test_advise_with_the_real_model(real_llm: LLMClient) -> None:
+    machine = Machine.cluster(16, 8)
+    workspace = _jobs(500, machine)
+    result = advise(workspace.jobs, machine, "no small job waits more than an hour", real_llm)
+    assert result.goals.small_job_max_wait_s == 3600
+    assert result.record.llm_calls >= 1
+    held = result.held_back
+    key = result.goals.primary if result.goals.primary != "utilization" else "mean_wait_s"
+    assert held["recommended"][key] <= held["fcfs:easy"][key] + 1e-9

@@ -1,0 +1,69 @@
+"""ask and advise with recorded replies; decisions stored through db/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.advise import advise, rule_goals
+from agent.ask import ask, rule_reading
+from agent.records import save_records
+from agent.workspace import Workspace
+from db.decisions import list_decisions
+from db.migrate import upgrade
+from db.session import make_engine, session_factory, sqlite_url
+from hpc.model import Machine
+from hpc.workload.cleaning import clean
+from hpc.workload.lublin import generate
+from tests.agent.conftest import content, tool_calls
+
+
+def _workload(n: int, nodes: int = 32) -> tuple[Workspace, Machine]:
+    machine = Machine.cluster(nodes, 8)
+    jobs, _ = clean(generate(n, seed=5, procs=machine.total_procs), machine=machine)
+    return Workspace(jobs, machine), machine
+
+
+def test_rules_read_what_the_question_states() -> None:
+    assert rule_reading("what if we lost 16 nodes next week?", "fcfs:easy") == {
+        "lost_nodes": 16, "start_in_hours": 168.0, "policy": "fcfs:easy"}  # fmt: skip
+    goals = rule_goals("keep GPU nodes above 80% busy; no small job waits more than an hour")
+    assert goals["min_utilization"] == 0.8 and goals["small_job_max_wait_s"] == 3600
+
+
+def test_ask_corrects_a_misread_number_and_answers_from_the_simulator(recorded) -> None:  # type: ignore[no-untyped-def]
+    workspace, _ = _workload(400)
+    misread = '{"lost_nodes": 4, "start_in_hours": 168, "duration_hours": 0, "policy": "fcfs:easy"}'
+    llm, _ = recorded([
+        content(misread),
+        tool_calls(("simulate_scenario", {"policy": "sjf:easy", "lost_nodes": 16})),
+        tool_calls(("final_answer", {"policy": "sjf:easy", "reason": "shorter waits"})),
+    ])  # fmt: skip
+    result = ask("what if we lost 16 nodes next week?", workspace, llm)
+    assert result.whatif.lost_nodes == 16 and result.interpreted_by == "llm+rules"
+    assert result.react is not None and result.react.stopped == "answered"
+    assert result.mitigation is not None and result.mitigation["policy"] == "sjf:easy"
+    assert str(round(result.scenario["mean_wait_s"])) in result.answer
+    assert result.record is not None and result.record.llm_calls == 3
+
+
+def test_advise_recommends_only_what_beats_easy_fcfs_on_held_back_data(
+    recorded, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    workspace, machine = _workload(600, nodes=16)
+    goals = '{"primary": "mean_wait_s", "small_job_max_wait_s": 3600, "min_utilization": 0.8}'
+    llm, _ = recorded([content(goals), content('{"pick": 0}')])
+    result = advise(
+        workspace.jobs, machine, "short waits; no small job waits more than an hour", llm
+    )
+    held = result.held_back
+    if result.recommended != "fcfs:easy":
+        assert held["recommended"]["mean_wait_s"] <= held["fcfs:easy"]["mean_wait_s"]
+    assert result.pareto and result.record.verdict["verdict"] == "accepted"
+    engine = make_engine(sqlite_url(tmp_path / "d.db"))
+    upgrade(engine)
+    sessions = session_factory(engine)
+    (decision_id,) = save_records(sessions, [result.record])
+    with sessions() as session:
+        (stored,) = list_decisions(session)
+        assert stored.id == decision_id and stored.proposal["llm"]["calls"] == 2
+        assert stored.proposal["tool_calls"] and stored.proposal["guard"]["verdict"] == "accepted"
