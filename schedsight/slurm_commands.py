@@ -22,7 +22,7 @@ from db.workloads import import_workload
 from hpc.slurm.actions import Action, apply_action, submit_idempotent
 from hpc.slurm.backend import SlurmBackend, StartEstimate
 from hpc.slurm.errors import SlurmError
-from hpc.slurm.estimate import planned_start, test_only
+from hpc.slurm.estimate import estimate_start, planned_start
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec
@@ -378,7 +378,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if args.job is not None:
         _print_estimate(planned_start(backend, args.job, backoff=_backoff(settings)))
     else:
-        _print_estimate(test_only(backend, _spec(args, settings), backoff=_backoff(settings)))
+        _print_estimate(estimate_start(backend, _spec(args, settings), backoff=_backoff(settings)))
     return 0
 
 

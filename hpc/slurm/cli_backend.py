@@ -116,10 +116,21 @@ class CliBackend:
             ) from exc
         if done.returncode != 0:
             message = " ".join((done.stderr or done.stdout or "").split())
-            if _UNREACHABLE.search(message):
+            if _UNREACHABLE.search(message) or not self.controller_up():
                 raise ControllerUnreachableError(f"`{argv[0]}`: {message}")
             raise SlurmCommandError(f"`{' '.join(argv[:2])}`", message, returncode=done.returncode)
         return done
+
+    def controller_up(self) -> bool:
+        """`scontrol ping` (instant either way). 22.05's tools misreport a down controller:
+        `squeue --json` exits 0 with "Unspecified error", `scontrol hold` says "Unexpected
+        message received"; so every failure is checked against this before it is blamed
+        on the request."""
+        try:
+            done = self._run(["scontrol", "ping"], None, self.timeout_s)
+        except (subprocess.TimeoutExpired, OSError):
+            return False
+        return done.returncode == 0 and "is UP" in done.stdout
 
     def _json(self, argv: Sequence[str]) -> tuple[ModuleType, Mapping[str, Any]]:
         import json
@@ -129,6 +140,8 @@ class CliBackend:
             doc = json.loads(out)
         except json.JSONDecodeError as exc:
             raise SlurmDataError(f"`{argv[0]} --json` printed no JSON: {out[:200]!r}") from exc
+        if doc.get("errors") and not self.controller_up():
+            raise ControllerUnreachableError(f"`{argv[0]} --json`: {doc['errors']}")
         plugin = str(((doc.get("meta") or {}).get("plugin") or {}).get("type", ""))
         adapter = ADAPTERS.get(plugin)
         if adapter is None:

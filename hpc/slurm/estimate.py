@@ -21,6 +21,6 @@ def planned_start(backend: SlurmBackend, job_id: int, *, backoff: Backoff) -> St
     return StartEstimate(job.start_s, "planned", job.job_id, job.node_list, job.partition, job.cpus)
 
 
-def test_only(backend: SlurmBackend, spec: JobSpec, *, backoff: Backoff) -> StartEstimate:
+def estimate_start(backend: SlurmBackend, spec: JobSpec, *, backoff: Backoff) -> StartEstimate:
     """`sbatch --test-only`: when and where `spec` would start now (nothing is submitted)."""
     return with_retry(lambda: backend.test_only(spec), backoff, what="estimating the start")

@@ -6,7 +6,9 @@ quirks, each handled here or by the caller and tested against recorded output:
 - `exit_code` in squeue is a raw wait status (exit 3 -> 768, SIGKILL -> 9): decoded here;
 - sacct (and dbv0.0.38) report a FAILED job's non-zero exit as SUCCESS/0: such a code is
   returned as None (unknown) rather than a wrong 0, for the caller to fill in;
-- sacct's comment is an object {administrator, job, system}; squeue's is a string.
+- sacct's comment is an object {administrator, job, system}; squeue's is a string;
+- slurmdbd stores a job *name* with every `"` turned into a backquote (comments are kept
+  exactly): accounting names are lossy, the controller's (squeue, REST) are exact.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.errors import SlurmDataError
+from hpc.slurm.errors import SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
 from hpc.slurm.spec import split_comment
 from hpc.slurm.state import LiveJob, Node, Partition
@@ -37,8 +39,6 @@ def release(doc: Json) -> str:
 def check_errors(doc: Json, what: str) -> None:
     errors = [e for e in doc.get("errors") or [] if e]
     if errors:
-        from hpc.slurm.errors import SlurmCommandError
-
         text = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
         raise SlurmCommandError(what, text)
 

@@ -26,6 +26,7 @@ from hpc.slurm.errors import (
     ControllerUnreachableError,
     SlurmCommandError,
     SlurmDataError,
+    SlurmError,
 )
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob
@@ -125,9 +126,19 @@ class RestBackend:
         if not errors:
             return
         text = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
-        if _UNREACHABLE.search(text):
+        if _UNREACHABLE.search(text) or not self.controller_up():
             raise ControllerUnreachableError(f"{what}: {text}")
         raise SlurmCommandError(what, text)
+
+    def controller_up(self) -> bool:
+        """slurmrestd's own ping. 22.05 reports a down controller as "Unspecified error" or
+        "Unexpected message received", so every error is checked against this first."""
+        try:
+            doc = self._request("GET", f"/slurm/{self.version}/ping")
+        except SlurmError:
+            return False
+        pings = doc.get("pings") or []
+        return not doc.get("errors") and bool(pings) and all(p.get("ping") == "UP" for p in pings)
 
     @property
     def version(self) -> str:

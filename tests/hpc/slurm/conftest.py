@@ -1,0 +1,122 @@
+"""A real Slurm cluster for the tests that need one (`scripts/slurm-dev-cluster.sh up`).
+
+When none answers, those tests skip with the reason, except in CI (CI=true), where they
+fail: CI brings the cluster up first, so a missing one is a broken CI, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.audit import AuditTrail
+from db.migrate import upgrade
+from db.session import make_engine, session_factory, sqlite_url
+from hpc.slurm.backend import SlurmBackend
+from hpc.slurm.cli_backend import CliBackend
+from hpc.slurm.errors import BackendUnavailableError
+from hpc.slurm.remit import Remit
+from hpc.slurm.state import LiveJob
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "slurm-dev-cluster.sh"
+REST_SOCKET = "unix:/run/slurmrestd/slurmrestd.sock"
+REST_TCP = "http://127.0.0.1:6820"
+REMIT = Remit.of(["physics"], ["batch", "gpu"])
+
+
+def _why_not_up() -> str | None:
+    if shutil.which("sinfo") is None:
+        return "Slurm is not installed here (no sinfo): run `sudo scripts/slurm-dev-cluster.sh up`"
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+    if ping.returncode != 0 or "is UP" not in ping.stdout:
+        return (
+            "no Slurm controller answers (`scontrol ping`: "
+            f"{' '.join((ping.stdout + ping.stderr).split())[:120]}); run "
+            "`sudo scripts/slurm-dev-cluster.sh up`"
+        )
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> str:
+    """The dev cluster's name; skips (fails in CI) when no cluster is up."""
+    reason = _why_not_up()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI must run the Slurm tests)")
+        pytest.skip(reason)
+    return CliBackend().cluster_name()
+
+
+def restart_cluster() -> None:
+    """Start whatever is not running (slurmctld after a test stopped it)."""
+    subprocess.run(["bash", str(SCRIPT), "up"], check=True, capture_output=True, timeout=300)
+
+
+def make_backend(kind: str) -> SlurmBackend:
+    if kind == "cli":
+        return CliBackend()
+    if kind == "pyslurm":
+        from hpc.slurm.pyslurm_backend import PyslurmBackend
+
+        try:
+            return PyslurmBackend()
+        except BackendUnavailableError as exc:
+            pytest.skip(f"pyslurm backend unavailable: {exc}")
+    from hpc.slurm.rest_backend import RestBackend
+
+    if kind == "rest-unix":
+        return RestBackend(REST_SOCKET)
+    token = subprocess.run(
+        ["scontrol", "token", "username=root", "lifespan=1800"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip().removeprefix("SLURM_JWT=")  # fmt: skip
+    return RestBackend(REST_TCP, user="root", token=token)
+
+
+BACKENDS = ["cli", "rest-unix", "rest-jwt", "pyslurm"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, slurm_cluster: str) -> SlurmBackend:
+    """Each backend in turn (pyslurm skips with the reason where it cannot be installed)."""
+    return make_backend(request.param)
+
+
+@pytest.fixture
+def audit_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(sqlite_url(tmp_path / "audit.db"))
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def audit(audit_sessions: sessionmaker[Session]) -> AuditTrail:
+    return AuditTrail(audit_sessions, actor="pytest")
+
+
+def wait_finished(ids: Collection[int], *, timeout_s: float = 90) -> dict[int, LiveJob]:
+    """Poll the controller until every job (and array task) of `ids` has finished."""
+    cli = CliBackend()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        jobs = cli.jobs(ids)
+        seen = {j.job_id for j in jobs} | {j.array_job_id for j in jobs if j.array_job_id}
+        if set(ids) <= seen and all(j.finished for j in jobs):
+            return {j.job_id: j for j in jobs}
+        if time.monotonic() > deadline:
+            states = {j.display_id: (j.state, j.reason) for j in jobs}
+            raise AssertionError(f"jobs {sorted(ids)} not finished after {timeout_s} s: {states}")
+        time.sleep(0.5)
+
+
+def scancel(*job_ids: int) -> None:
+    subprocess.run(["scancel", *map(str, job_ids)], check=False, capture_output=True)
