@@ -52,14 +52,21 @@ alive() {  # $1 pid file, $2 process name
   [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(<"/proc/$pid/comm")" = "$2" ]
 }
 
-stop() {  # $1 pid file, $2 process name
-  if alive "$1" "$2"; then
-    local pid; pid=$(<"$1")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then echo "pid $pid ($2) ignored TERM, killing"; kill -9 "$pid"; fi
-  fi
-  rm -f "$1"   # a stale /run/slurmctld.pid breaks the package's prerm (apt-get remove)
+stop() {  # pairs of: pid file, process name. TERM to all at once (each takes ~2 s), then wait.
+  local pids=() files=() pid
+  while [ $# -ge 2 ]; do
+    if alive "$1" "$2"; then pid=$(<"$1"); kill "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    files+=("$1"); shift 2
+  done
+  for _ in $(seq 100); do
+    local left=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ "$left" = 0 ] && break; sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then echo "pid $pid ignored TERM for 10 s, killing"; kill -9 "$pid"; fi
+  done
+  rm -f "${files[@]}"   # a stale /run/slurmctld.pid breaks the package's prerm (apt-get remove)
 }
 
 wait_for() {  # $1 tries (x 0.1 s), $2 what, then the command
@@ -274,10 +281,9 @@ ensure_associations() {
 
 # ------------------------------------------------------------------------------ slurm daemons
 stop_slurm_daemons() {
-  local f
-  stop /run/slurmrestd-unix.pid slurmrestd
-  stop /run/slurmrestd-jwt.pid slurmrestd
-  for f in /run/slurmd-*.pid; do [ -e "$f" ] && stop "$f" slurmd; done
+  local f args=(/run/slurmrestd-unix.pid slurmrestd /run/slurmrestd-jwt.pid slurmrestd)
+  for f in /run/slurmd-*.pid; do [ -e "$f" ] && args+=("$f" slurmd); done
+  stop "${args[@]}"
   stop /run/slurmctld.pid slurmctld
   stop /run/slurmdbd.pid slurmdbd
 }
@@ -353,8 +359,10 @@ cmd_up() {
   ensure_mariadb
   ensure_db_user
   ensure_slurmdbd
+  say "munged, MariaDB and slurmdbd up"
   ensure_associations
   ensure_slurm
+  say "slurmctld and $NNODES slurmd up"
   ensure_rest
   fully_up || die "daemons started but the cluster is not fully up"
   sinfo -o '%P %a %l %D %c %m %G %t'
