@@ -161,13 +161,22 @@ class RestBackend:
         parts_doc = self._get("/slurm/{v}/partitions", "reading the partitions")
         jobs = self.jobs()
         return ClusterState(
-            cluster=self._cluster or "unknown",
+            cluster=self._cluster or self._cluster_from_accounting(),
             release=adapter.release(nodes_doc),
             backend=self.name,
             nodes=tuple(adapter.parse_nodes(nodes_doc)),
             partitions=tuple(adapter.parse_partitions(parts_doc)),
             jobs=tuple(jobs),
         )
+
+    def _cluster_from_accounting(self) -> str:
+        """The cluster's name when slurmdbd knows exactly one (the queue may be empty)."""
+        try:
+            doc = self._get("/slurmdb/{v}/clusters", "reading the clusters")
+        except SlurmError:
+            return "unknown"
+        names = [c.get("name") for c in doc.get("clusters") or []]
+        return str(names[0]) if len(names) == 1 else "unknown"
 
     def jobs(self, job_ids: Collection[int] | None = None) -> list[LiveJob]:
         doc = self._get("/slurm/{v}/jobs", "reading the job queue")

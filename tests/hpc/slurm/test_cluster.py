@@ -86,9 +86,11 @@ def submitted(slurm_cluster: str, tmp_path_factory: pytest.TempPathFactory) -> S
     )  # fmt: skip
 
 
-def test_cluster_state_has_nodes_partitions_and_gpus(backend: SlurmBackend) -> None:
+def test_cluster_state_has_nodes_partitions_and_gpus(
+    backend: SlurmBackend, slurm_cluster: str
+) -> None:
     state = backend.cluster_state()
-    assert state.release.startswith("22.05")
+    assert state.release.startswith("22.05") and state.cluster == slurm_cluster
     assert len(state.nodes) == 8
     assert all(n.cpus == 16 and n.gpus == 4 and n.gpu_type == "a100" for n in state.nodes)
     assert {p.name for p in state.partitions} >= {"batch", "gpu", "debug"}
@@ -174,7 +176,8 @@ def test_import_history_into_a_workload(
     assert main(["slurm", "import", "--days", "1", "--name", "dev"]) == 0
     out = capsys.readouterr().out
     assert "stored as new workload" in out and "real wait (start - eligible)" in out
-    assert main(["slurm", "import", "--days", "1", "--name", "dev"]) in (0,)
+    assert main(["slurm", "import", "--days", "1", "--name", "dev"]) == 0
+    assert "already stored as workload 1" in capsys.readouterr().out  # unless new jobs ended
     store = Store.open(Settings())
     with transaction(store.sessions) as session:
         trace = load_trace(session, workload_id=1)
