@@ -118,8 +118,13 @@ def apply_action(
                 reason=str(exc),
             )
             raise
-    if all(j.finished for j in jobs):
-        raise SlurmError(f"job {job_id} has already finished ({jobs[0].state}): nothing to change")
+    if not any(j.pending for j in jobs):
+        # Every action here changes how or when a job starts: on a running or finished
+        # job Slurm accepts some of them and nothing happens.
+        raise SlurmError(
+            f"job {job_id} is {jobs[0].state.lower()}: {action.kind.value} only affects "
+            "pending jobs, nothing was sent"
+        )
     intent = audit.intent(
         action=action.kind.value, target=target, params=params, backend=backend.name
     )

@@ -428,3 +428,17 @@ def test_cli_backend_reports_a_refusal_as_slurms_answer(slurm_cluster: str) -> N
     with pytest.raises(SlurmCommandError, match="Invalid job id"):
         CliBackend().apply(999999, Action(ActionKind.NICE, 1))
     assert subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
+
+
+def test_actions_on_jobs_that_no_longer_wait_are_refused(
+    submitted: Submitted, audit: AuditTrail, audit_sessions: sessionmaker[Session]
+) -> None:
+    from hpc.slurm.errors import SlurmError
+
+    with pytest.raises(SlurmError, match="completed: hold only affects pending jobs"):
+        apply_action(
+            CliBackend(), submitted.gpu, Action(ActionKind.HOLD), remit=REMIT, audit=audit,
+            backoff=FAST,
+        )  # fmt: skip
+    with transaction(audit_sessions) as session:
+        assert list_audit(session) == []  # nothing was sent, so nothing to record
