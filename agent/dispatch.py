@@ -159,6 +159,9 @@ class _Run:
     ) -> None:
         self.scenario, self.batch, self.cfg, self.guard, self.llm = scenario, batch, cfg, guard, llm
         self.t0 = t0
+        # Packing orders help makespan; for waits they only cost time.
+        extra = ("long", "wide") if cfg.objective is Objective.MAKESPAN else ()
+        self.bases = tuple(dict.fromkeys((*cfg.bases, *extra)))
         self.records: list[DecisionRecord] = []
         self.rejections = 0
 
@@ -216,7 +219,7 @@ class _Run:
         return options
 
     def _best_rollout(self, fixed: IntArray, now: int, not_before: int) -> Plan:
-        plans = [self.batch.rollout(fixed, now, b, not_before=not_before) for b in self.cfg.bases]
+        plans = [self.batch.rollout(fixed, now, b, not_before=not_before) for b in self.bases]
         return min(plans, key=lambda p: self.batch.value(p.start_s, self.cfg.objective))
 
     def _better(self, a: Plan, b: Plan) -> Plan:

@@ -60,6 +60,8 @@ class Batch:
             "fcfs": sorted(range(len(jobs)), key=lambda j: (self._r[j], j)),
             "sjf": sorted(range(len(jobs)), key=lambda j: (self._d[j], self._r[j], j)),
             "big": sorted(range(len(jobs)), key=lambda j: (-self._u[j] * self._d[j], j)),
+            "long": sorted(range(len(jobs)), key=lambda j: (-self._d[j], j)),
+            "wide": sorted(range(len(jobs)), key=lambda j: (-self._u[j], -self._d[j], j)),
         }
 
     def __len__(self) -> int:
