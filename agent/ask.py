@@ -80,6 +80,8 @@ def rule_reading(question: str, default_policy: str) -> dict[str, Any]:
     if m := re.search(r"for (\d+(?:\.\d+)?|a|an|one)\s*(hour|day|week|month)s?", q):
         count = 1.0 if m.group(1) in ("a", "an", "one") else float(m.group(1))
         found["duration_hours"] = count * _UNITS_H[m.group(2)]
+    if "duration_hours" not in found and not re.search(r"\b(for|until|during|while)\b", q):
+        found["duration_hours"] = 0.0  # no duration stated: the nodes do not come back
     for name in ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor"):
         if re.search(rf"\b{name}\b", q):
             backfill = "conservative" if "conservative" in q else "easy"
@@ -104,9 +106,8 @@ def interpret(
                 max_tokens=60,
             )
             read = reply.value.model_dump()
+            # What the question states wins; a policy it does not name is the current one.
             corrected = {k: v for k, v in stated.items() if read.get(k) != v}
-            if "policy" in corrected and not _names_policy(question):
-                corrected.pop("policy")
             for k, v in corrected.items():
                 notes.append(f"the model read {k}={read[k]!r}; the question says {v!r}")
             whatif = WhatIf(**{**read, **corrected})
@@ -122,10 +123,6 @@ def interpret(
             f"{workspace.machine.nodes}: at least one must remain"
         )
     return whatif, by, notes
-
-
-def _names_policy(question: str) -> bool:
-    return bool(re.search(r"\b(fcfs|sjf|wfp3|unicep|f1|multifactor)\b", question.lower()))
 
 
 def ask(
@@ -252,6 +249,11 @@ def _answer(
         f"  jobs killed by the failure: {scenario['killed_by_failure']}; never started: "
         f"{scenario['unstarted']}",
     ]
+    if scenario["unstarted"] > baseline["unstarted"]:
+        lines.append(
+            f"  caution: {scenario['unstarted']} jobs need more nodes than remain and never "
+            "start; the wait figures cover only jobs that ran, so they flatter the scenario"
+        )
     if mitigation and mitigation["accepted"]:
         figures = mitigation["figures"]
         lines.append(

@@ -24,8 +24,13 @@ def _workload(n: int, nodes: int = 32) -> tuple[Workspace, Machine]:
 
 
 def test_rules_read_what_the_question_states() -> None:
-    assert rule_reading("what if we lost 16 nodes next week?", "fcfs:easy") == {
-        "lost_nodes": 16, "start_in_hours": 168.0, "policy": "fcfs:easy"}  # fmt: skip
+    read = rule_reading("what if we lost 16 nodes next week?", "fcfs:easy")
+    assert read == {
+        "lost_nodes": 16,
+        "start_in_hours": 168.0,
+        "duration_hours": 0.0,
+        "policy": "fcfs:easy",
+    }
     goals = rule_goals("keep GPU nodes above 80% busy; no small job waits more than an hour")
     assert goals["min_utilization"] == 0.8 and goals["small_job_max_wait_s"] == 3600
 
