@@ -1,0 +1,120 @@
+"""Approving the agent's proposals: only an admin holding the secret from the environment
+(SCHEDSIGHT_ADMIN_TOKEN) may; a job action then goes through the Slurm backend within the
+remit, and every approval, rejection and action is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from db.audit import AuditTrail, append_audit
+from db.decisions import decide, list_decisions, record_outcome
+from db.session import transaction
+from hpc.slurm.actions import Action, ActionKind, apply_action
+from hpc.slurm.backend import SlurmBackend
+from hpc.slurm.errors import SlurmError
+from hpc.slurm.remit import Remit
+from hpc.slurm.retry import Backoff
+from schedsight.storage import Store
+
+ADMIN_TOKEN_ENV = "SCHEDSIGHT_ADMIN_TOKEN"
+# Agent action kinds that are Slurm job actions (agent.guard.ActionKind values).
+_SLURM_KINDS = {"hold": ActionKind.HOLD, "release": ActionKind.RELEASE,
+                "set_priority": ActionKind.PRIORITY}  # fmt: skip
+
+
+class NotAdminError(PermissionError):
+    """The token given does not match SCHEDSIGHT_ADMIN_TOKEN (or none is configured)."""
+
+
+def admin_configured() -> bool:
+    return bool(os.environ.get(ADMIN_TOKEN_ENV, ""))
+
+
+def check_admin(given: str) -> None:
+    expected = os.environ.get(ADMIN_TOKEN_ENV, "")
+    if not expected:
+        raise NotAdminError(
+            f"approvals are disabled: set {ADMIN_TOKEN_ENV} where the dashboard runs"
+        )
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAdminError("wrong admin token")
+
+
+@dataclass(frozen=True, slots=True)
+class SlurmSide:
+    """How an approved job action reaches Slurm."""
+
+    backend: Callable[[], SlurmBackend]
+    remit: Remit
+    backoff: Backoff
+
+
+def decision_rows(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first, as plain dicts (the page must not hold ORM objects past a session)."""
+    with transaction(store.sessions) as session:
+        return [
+            {"id": d.id, "created_at": d.created_at.isoformat(timespec="seconds"),
+             "question": d.question, "status": d.status.value, "action": d.proposal.get("action"),
+             "chosen_by": d.proposal.get("chosen_by"), "rationale": d.rationale,
+             "objectives": d.objectives, "guard": d.guard_verdict, "guard_reason": d.guard_reason,
+             "approved_by": d.approved_by, "outcome": d.outcome}
+            for d in list_decisions(session, limit=limit)
+        ]  # fmt: skip
+
+
+def slurm_action(action: dict[str, Any] | None) -> tuple[int, Action] | None:
+    """The Slurm job action a proposal stands for; None for policy advice and what-ifs."""
+    if not action or action.get("kind") not in _SLURM_KINDS or action.get("job_id") is None:
+        return None
+    kind = _SLURM_KINDS[str(action["kind"])]
+    if kind is not ActionKind.PRIORITY:
+        return int(action["job_id"]), Action(kind)
+    value = action.get("value", action.get("priority"))
+    return None if value is None else (int(action["job_id"]), Action(kind, int(value)))
+
+
+def reject(store: Store, decision_id: int, *, token: str, actor: str = "admin") -> str:
+    check_admin(token)
+    with transaction(store.sessions) as session:
+        decide(session, decision_id=decision_id, approve=False, by=actor)
+        _note(session, actor, decision_id, "reject", "rejected in the dashboard")
+    return f"decision {decision_id} rejected"
+
+
+def approve(
+    store: Store, decision_id: int, *, token: str, slurm: SlurmSide, actor: str = "admin"
+) -> str:
+    """Approve; send a job action to Slurm (audited) or record advice as approved."""
+    check_admin(token)
+    with transaction(store.sessions) as session:
+        decision = decide(session, decision_id=decision_id, approve=True, by=actor)
+        target = slurm_action(decision.proposal.get("action"))
+        if target is None:
+            why = "approved advice: nothing is sent to Slurm (a policy is site configuration)"
+            _note(session, actor, decision_id, "approve", why)
+            return f"decision {decision_id} approved (advice only: nothing sent to Slurm)"
+    job_id, action = target
+    audit = AuditTrail(store.sessions, actor=actor, decision_id=decision_id)
+    try:
+        apply_action(slurm.backend(), job_id, action, remit=slurm.remit, audit=audit,
+                     backoff=slurm.backoff)  # fmt: skip
+    except SlurmError as exc:
+        with transaction(store.sessions) as session:
+            record_outcome(session, decision_id=decision_id, applied=False,
+                           outcome={"error": str(exc)})  # fmt: skip
+        return f"decision {decision_id} approved but Slurm refused it: {exc}"
+    with transaction(store.sessions) as session:
+        record_outcome(session, decision_id=decision_id, applied=True,
+                       outcome={"sent": f"{action.describe()} job {job_id}"})  # fmt: skip
+    return f"decision {decision_id} approved: {action.describe()} sent to job {job_id}"
+
+
+def _note(session: Any, actor: str, decision_id: int, what: str, detail: str) -> None:
+    append_audit(session, actor=actor, action=what, target=f"decision:{decision_id}", params={},
+                 backend="dashboard", result="ok", detail=detail,
+                 decision_id=decision_id)  # fmt: skip

@@ -1,0 +1,96 @@
+"""What every page shares, cached the Streamlit way: settings and the database as resources
+(one per server), generated workloads and replays as data (per arguments), the LLM on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import streamlit as st
+
+from agent.llm import LLMClient, LLMConfig
+from agent.local_server import llm_endpoint
+from dashboard.replay import generated_workload, replay
+from db.migrate import upgrade
+from db.session import make_engine
+from hpc.sim import SimResult
+from hpc.slurm.backend import SlurmBackend
+from hpc.workload.loading import LoadedWorkload
+from schedsight.settings import Settings
+from schedsight.storage import Store
+
+Source = Literal["simulated", "slurm"]
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """The dashboard's own knobs (SCHEDSIGHT_DASHBOARD_*), set by `schedsight dashboard`."""
+
+    source: Source = "simulated"
+    jobs: int = 2000
+    seed: int = 7
+    procs: int = 256
+
+    @classmethod
+    def from_env(cls) -> DashboardConfig:
+        env = os.environ
+        source = env.get("SCHEDSIGHT_DASHBOARD_SOURCE", "simulated")
+        return cls(
+            source="slurm" if source == "slurm" else "simulated",
+            jobs=int(env.get("SCHEDSIGHT_DASHBOARD_JOBS", "2000")),
+            seed=int(env.get("SCHEDSIGHT_DASHBOARD_SEED", "7")),
+            procs=int(env.get("SCHEDSIGHT_DASHBOARD_PROCS", "256")),
+        )
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return Settings()
+
+
+@st.cache_resource
+def store() -> Store:
+    """The database; an embedded SQLite one is created and migrated on first use."""
+    s = settings()
+    if not s.database_url:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(make_engine(s.resolved_database_url()))
+    return Store.open(s)
+
+
+@st.cache_data(show_spinner="generating the workload ...", max_entries=8)
+def workload(jobs: int, seed: int, procs: int) -> LoadedWorkload:
+    return generated_workload(jobs, seed, procs)
+
+
+@st.cache_data(show_spinner="replaying the workload ...", max_entries=8)
+def replayed(jobs: int, seed: int, procs: int, policy: str) -> SimResult:
+    return replay(workload(jobs, seed, procs), policy)
+
+
+@st.cache_resource(show_spinner="starting the language model (first use only) ...")
+def llm() -> LLMClient:
+    """The agent's model: the configured server, or the embedded one started now and kept."""
+    s = settings()
+    config = LLMConfig(base_url=s.llm_base_url, model=s.llm_model,
+                       api_key=s.llm_api_key or "unused", timeout_s=s.llm_timeout_s,
+                       max_retries=s.llm_max_retries)  # fmt: skip
+    # The server lives as long as the dashboard process; the stack is never closed early.
+    stack = contextlib.ExitStack()
+    endpoint = stack.enter_context(llm_endpoint(config))
+    return LLMClient(endpoint)
+
+
+def query_value(key: str, default: str = "") -> str:
+    value = st.query_params.get(key)
+    return value if isinstance(value, str) and value else default
+
+
+@st.cache_resource
+def slurm_backend() -> SlurmBackend:
+    from schedsight.slurm_commands import open_backend
+
+    return open_backend(settings())

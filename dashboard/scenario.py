@@ -1,0 +1,205 @@
+"""A what-if: one workload replayed under several policies, compared in a table, on a trade-off
+(Pareto) front and per user. Pure logic, no Streamlit: the What-if page only draws it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hpc.errors import HpcError
+from hpc.metrics import breakdown, jain_index, summarize
+from hpc.sim import CapacityChange, MultifactorWeights, Policy, simulate
+from hpc.workload.loading import LoadedWorkload
+
+DEFAULT_POLICIES = ("fcfs:easy", "sjf:easy", "wfp3:easy", "multifactor:easy")
+ALL_POLICIES = tuple(
+    f"{order}:{backfill}"
+    for order in ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor")
+    for backfill in ("none", "easy", "conservative")
+)
+WEIGHT_NAMES = ("age", "fairshare", "job_size", "qos")
+# Trade-off axes: both are "lower is better" once utilization is negated.
+PARETO_X, PARETO_Y = "mean_wait_s", "utilization"
+
+Progress = Callable[[int, int, str], None]  # (done, total, what)
+
+
+class ScenarioError(ValueError):
+    """A what-if the user asked for cannot be built (says which field and why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfRequest:
+    """Everything that defines a what-if; also its shareable query string."""
+
+    jobs: int = 2000
+    seed: int = 7
+    procs: int = 256
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    capacity: tuple[str, ...] = ()  # KIND@TIME:UNITS, TIME in trace seconds
+    weights: tuple[float, float, float, float] = (1000.0, 1000.0, 200.0, 0.0)  # WEIGHT_NAMES
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.jobs <= 200_000:
+            raise ScenarioError(f"jobs must be within 10..200000, got {self.jobs}")
+        if self.procs < 1 or self.seed < 0:
+            raise ScenarioError("procs must be >= 1 and seed >= 0")
+        if not self.policies:
+            raise ScenarioError("choose at least one policy")
+        self.parsed_policies()
+        self.parsed_capacity()
+
+    def parsed_weights(self) -> MultifactorWeights:
+        age, fairshare, job_size, qos = self.weights
+        try:
+            return MultifactorWeights(age=age, fairshare=fairshare, job_size=job_size, qos=qos)
+        except HpcError as exc:
+            raise ScenarioError(str(exc)) from None
+
+    def parsed_policies(self) -> list[Policy]:
+        weights = self.parsed_weights()
+        try:
+            return [Policy.parse(p, weights=weights) for p in self.policies]
+        except HpcError as exc:
+            raise ScenarioError(str(exc)) from None
+
+    def parsed_capacity(self) -> tuple[CapacityChange, ...]:
+        try:
+            return tuple(sorted(CapacityChange.parse(c) for c in self.capacity))
+        except HpcError as exc:
+            raise ScenarioError(str(exc)) from None
+
+    def to_query(self) -> dict[str, str]:
+        return {
+            "jobs": str(self.jobs),
+            "seed": str(self.seed),
+            "procs": str(self.procs),
+            "policies": ",".join(self.policies),
+            "capacity": ",".join(self.capacity),
+            "weights": ",".join(f"{w:g}" for w in self.weights),
+        }
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> WhatIfRequest:
+        """From a shared link; missing keys keep their defaults, bad ones raise ScenarioError."""
+        base = cls()
+        try:
+            weights = (
+                tuple(float(w) for w in query["weights"].split(","))
+                if query.get("weights")
+                else base.weights
+            )
+            if len(weights) != 4:
+                raise ScenarioError("weights needs four numbers: age,fairshare,job_size,qos")
+            return replace(
+                base,
+                jobs=int(query.get("jobs", base.jobs)),
+                seed=int(query.get("seed", base.seed)),
+                procs=int(query.get("procs", base.procs)),
+                policies=_split(query["policies"]) if "policies" in query else base.policies,
+                capacity=_split(query.get("capacity", "")),
+                weights=(weights[0], weights[1], weights[2], weights[3]),
+            )
+        except ValueError as exc:
+            if isinstance(exc, ScenarioError):
+                raise
+            raise ScenarioError(f"bad link parameter: {exc}") from None
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+@dataclass(slots=True)
+class PolicyOutcome:
+    """One policy's figures; `stored` holds what a saved run needs (see dashboard.saved)."""
+
+    name: str
+    summary: dict[str, Any]
+    per_user: list[dict[str, Any]]
+    per_partition: list[dict[str, Any]]
+    stored: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class WhatIfOutcome:
+    request: WhatIfRequest
+    machine: str
+    outcomes: list[PolicyOutcome]
+    wall_s: float
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """One row per policy: the figures a comparison table shows, and the Pareto flag."""
+        front = pareto_front(self.outcomes)
+        keys = ("mean_wait_s", "p95_wait_s", "mean_bsld", "utilization", "makespan_s",
+                "jain_fairness", "unstarted", "killed_by_failure")  # fmt: skip
+        return [
+            {"policy": o.name, **{k: o.summary[k] for k in keys}, "pareto": o.name in front}
+            for o in self.outcomes
+        ]
+
+    def fairness(self) -> list[dict[str, Any]]:
+        """Per user and policy: mean wait and usage share (long format, for a chart)."""
+        return [
+            {"policy": o.name, "user": int(r["key"]), "jobs": int(r["jobs"]),
+             "mean_wait_s": float(r["mean_wait_s"]), "usage_share": float(r["usage_share"])}
+            for o in self.outcomes
+            for r in o.per_user
+        ]  # fmt: skip
+
+    def user_wait_fairness(self) -> dict[str, float]:
+        """Jain's index over users' mean waits, per policy (1 = every user waits alike)."""
+        import numpy as np
+
+        return {
+            o.name: jain_index(np.array([r["mean_wait_s"] for r in o.per_user], dtype=float))
+            for o in self.outcomes
+        }
+
+
+def pareto_front(outcomes: list[PolicyOutcome]) -> set[str]:
+    """Policies no other policy beats on both lower mean wait and higher utilization."""
+
+    def point(o: PolicyOutcome) -> tuple[float, float]:
+        return float(o.summary[PARETO_X]), -float(o.summary[PARETO_Y])
+
+    front: set[str] = set()
+    for o in outcomes:
+        a = point(o)
+        dominated = any(
+            (b := point(other))[0] <= a[0] and b[1] <= a[1] and b != a for other in outcomes
+        )
+        if not dominated:
+            front.add(o.name)
+    return front
+
+
+def run_whatif(
+    request: WhatIfRequest, loaded: LoadedWorkload, progress: Progress | None = None
+) -> WhatIfOutcome:
+    """Replay `loaded` under each policy of `request`, reporting progress after each one."""
+    t0 = time.perf_counter()
+    policies, changes = request.parsed_policies(), request.parsed_capacity()
+    outcomes: list[PolicyOutcome] = []
+    for k, policy in enumerate(policies):
+        if progress:
+            progress(k, len(policies), f"simulating {policy.name}")
+        try:
+            result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=changes)
+        except HpcError as exc:
+            raise ScenarioError(f"{policy.name}: {exc}") from None
+        outcomes.append(
+            PolicyOutcome(
+                policy.name,
+                summarize(result).as_dict(),
+                [r.as_dict() for r in breakdown(result, "user")],
+                [r.as_dict() for r in breakdown(result, "partition")],
+                {"start_s": result.start_s, "end_s": result.end_s},
+            )
+        )
+    if progress:
+        progress(len(policies), len(policies), "done")
+    return WhatIfOutcome(request, loaded.machine.describe(), outcomes, time.perf_counter() - t0)

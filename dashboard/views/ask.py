@@ -1,0 +1,61 @@
+"""Ask: a what-if in plain words; the agent's reading of it is shown before its answer."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agent.ask import AskResult, ask
+from agent.errors import AgentError
+from agent.records import save_records
+from agent.workspace import Workspace
+from dashboard import context
+from dashboard.replay import cluster_workload
+
+NODES, CORES = 32, 8
+
+
+@st.cache_resource(show_spinner="preparing the workload ...")
+def workspace(jobs: int, seed: int) -> Workspace:
+    loaded = cluster_workload(jobs, seed, NODES, CORES)
+    return Workspace(loaded.jobs, loaded.machine)
+
+
+cfg = context.DashboardConfig.from_env()
+st.title("Ask the agent")
+st.caption(f"A generated workload of {cfg.jobs} jobs on {NODES} nodes x {CORES} cores; the "
+           "numbers in every answer come from the simulator.")  # fmt: skip
+question = st.text_area(
+    "Your what-if", context.query_value("q", "What if we lost 8 nodes next week for 2 days?")
+)
+use_llm = st.checkbox(
+    "Let the language model read the question (starts the local model on first use)",
+    value=True,
+)
+if st.button("Ask", type="primary") and question.strip():
+    st.query_params["q"] = question
+    try:
+        with st.status("Reading and simulating ...", expanded=False) as status:
+            llm = context.llm() if use_llm else None
+            result = ask(question, workspace(cfg.jobs, cfg.seed), llm, explore=use_llm)
+            status.update(label=f"answered in {result.wall_s:.1f} s", state="complete")
+    except (AgentError, ValueError) as exc:
+        st.error(f"The agent could not answer: {exc}")
+        st.stop()
+    if result.record is not None:
+        save_records(context.store().sessions, [result.record])
+    st.session_state["ask"] = result
+
+shown: AskResult | None = st.session_state.get("ask")
+if shown is not None:
+    result = shown
+    st.subheader("How the question was read")
+    w = result.whatif
+    st.table({"lost nodes": [w.lost_nodes], "starting in (h)": [w.start_in_hours],
+              "for (h, 0 = for good)": [w.duration_hours], "policy": [w.policy],
+              "read by": [result.interpreted_by]})  # fmt: skip
+    for note in result.notes:
+        st.caption(f"note: {note}")
+    st.subheader("Answer")
+    st.code(result.answer, language=None)
+    if result.mitigation:
+        st.caption(f"mitigation checked by the guard: {result.mitigation['verdict']}")

@@ -1,0 +1,73 @@
+"""Decisions: the agent's proposals, their reasons and the objectives traded; admins decide."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context
+from dashboard.approvals import (
+    NotAdminError,
+    SlurmSide,
+    admin_configured,
+    approve,
+    check_admin,
+    decision_rows,
+    reject,
+)
+from db.audit import list_audit
+from db.session import transaction
+from hpc.slurm.remit import Remit
+from hpc.slurm.retry import Backoff
+
+st.title("Agent decisions")
+store = context.store()
+if msg := st.session_state.pop("decision_msg", None):
+    st.info(msg)
+
+token = st.text_input("Admin token (only an admin may approve)", type="password")
+is_admin = False
+if not admin_configured():
+    st.caption("Approvals are disabled: SCHEDSIGHT_ADMIN_TOKEN is not set where this runs.")
+elif token:
+    try:
+        check_admin(token)
+        is_admin = True
+        st.caption("Signed in as admin.")
+    except NotAdminError as exc:
+        st.error(str(exc))
+
+status = st.selectbox("Show", ["all", "proposed", "approved", "applied", "rejected", "failed"])
+rows = [r for r in decision_rows(store) if status == "all" or r["status"] == status]
+if not rows:
+    st.caption("No decisions yet: ask the agent (Ask page) or run `schedsight agent advise`.")
+s = context.settings()
+backoff = Backoff(attempts=s.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0)
+slurm = SlurmSide(context.slurm_backend, Remit.of(s.slurm_accounts, s.slurm_partitions), backoff)
+for r in rows:
+    with st.expander(f"#{r['id']} · {r['status']} · {r['question'][:90]}",
+                     expanded=r["status"] == "proposed"):  # fmt: skip
+        st.markdown(f"**Proposed action** (chosen by {r['chosen_by']}, guard: {r['guard']})")
+        st.json(r["action"] or {}, expanded=False)
+        st.markdown("**Rationale**")
+        st.text(r["rationale"])
+        st.markdown("**Objectives traded**")
+        st.json(r["objectives"], expanded=False)
+        if r["guard_reason"]:
+            st.caption(f"guard: {r['guard_reason']}")
+        if r["approved_by"]:
+            st.caption(f"decided by {r['approved_by']}; outcome: {r['outcome']}")
+        if r["status"] == "proposed":
+            a, b = st.columns(2)
+            if a.button("Approve", key=f"approve-{r['id']}", disabled=not is_admin):
+                st.session_state["decision_msg"] = approve(store, r["id"], token=token, slurm=slurm)
+                st.rerun()
+            if b.button("Reject", key=f"reject-{r['id']}", disabled=not is_admin):
+                st.session_state["decision_msg"] = reject(store, r["id"], token=token)
+                st.rerun()
+
+st.subheader("Audit log")
+with transaction(store.sessions) as session:
+    audit = [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
+              "target": e.target, "result": e.result, "detail": e.detail}
+             for e in list_audit(session, limit=30)]  # fmt: skip
+st.dataframe(audit, hide_index=True)

@@ -1,0 +1,70 @@
+"""Overview: the cluster and its queue, live from Slurm or from a simulated replay."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard import context, live
+from dashboard.replay import snapshot, utilization_series
+from hpc.slurm.errors import SlurmError
+
+cfg = context.DashboardConfig.from_env()
+st.title("Cluster and queue")
+sources = ["simulated", "slurm"]
+source = st.radio(
+    "Source",
+    sources,
+    index=sources.index(context.query_value("source", cfg.source)),
+    horizontal=True,
+    format_func=lambda s: {"simulated": "simulated replay", "slurm": "live Slurm"}[s],
+)
+st.query_params["source"] = source
+
+if source == "slurm":
+    try:
+        state = context.slurm_backend().cluster_state()
+    except SlurmError as exc:
+        st.error(f"Cannot read the Slurm cluster: {exc}")
+        st.stop()
+    history = st.session_state.setdefault("live_util", [])
+    history.append({"time": time.strftime("%H:%M:%S"), "utilization": live.busy_fraction(state)})
+    del history[:-500]
+    st.caption(f"{state.cluster} · Slurm {state.release} · {state.backend} backend")
+    a, b, c = st.columns(3)
+    a.metric("Busy cores", f"{live.busy_fraction(state):.0%}")
+    b.metric("Running jobs", len(state.running))
+    c.metric("Pending jobs", len(state.pending))
+    st.button("Refresh")
+    st.subheader("Utilization over time (this session)")
+    st.line_chart(history, x="time", y="utilization")
+    st.subheader("Pending jobs and why they wait")
+    st.dataframe(live.pending_rows(state), hide_index=True)
+    st.subheader("Running jobs")
+    st.dataframe(live.running_rows(state), hide_index=True)
+    st.subheader("Nodes")
+    st.dataframe(live.node_rows(state), hide_index=True)
+    st.stop()
+
+t0 = time.perf_counter()
+result = context.replayed(cfg.jobs, cfg.seed, cfg.procs, "fcfs:easy")
+series = utilization_series(result)
+span_h = max(1, int(series[-1]["hour"]))
+hour = st.slider("Moment of the replay (hours from its start)", 0, span_h,
+                 min(span_h, int(context.query_value("hour", str(span_h // 2)))))  # fmt: skip
+st.query_params["hour"] = str(hour)
+snap = snapshot(result, int(result.jobs.submit_s.min()) + hour * 3600)
+st.caption(f"Generated workload: {cfg.jobs} jobs (seed {cfg.seed}) on "
+           f"{result.machine.describe()}, replayed under fcfs:easy")  # fmt: skip
+a, b, c = st.columns(3)
+a.metric("Busy", f"{snap.busy / max(snap.capacity, 1):.0%}", help=f"{snap.busy}/{snap.capacity}")
+b.metric("Running jobs", len(snap.running))
+c.metric("Pending jobs", len(snap.pending))
+st.subheader("Utilization over time")
+st.line_chart(series, x="hour", y="utilization")
+st.subheader("Pending jobs and why they wait")
+st.dataframe(snap.pending, hide_index=True)
+st.subheader("Running jobs")
+st.dataframe(snap.running, hide_index=True)
+st.caption(f"drawn in {time.perf_counter() - t0:.2f} s")

@@ -1,0 +1,103 @@
+"""What-if: build a scenario, run it with visible progress, compare, save, reopen."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context
+from dashboard.charts import fairness_chart, pareto_chart
+from dashboard.saved import list_saved, open_saved, save_whatif
+from dashboard.scenario import (
+    ALL_POLICIES,
+    WEIGHT_NAMES,
+    ScenarioError,
+    WhatIfOutcome,
+    WhatIfRequest,
+    run_whatif,
+)
+
+st.title("What-if")
+try:
+    shared = WhatIfRequest.from_query(st.query_params.to_dict())
+except ScenarioError as exc:
+    st.warning(f"The link's scenario is not usable ({exc}); showing the default one.")
+    shared = WhatIfRequest()
+
+st.subheader("Scenario")
+c1, c2, c3 = st.columns(3)
+jobs = c1.number_input("Jobs (generated workload)", 10, 200_000, shared.jobs, step=1000)
+seed = c2.number_input("Seed", 0, 1_000_000, shared.seed)
+procs = c3.number_input("Processors", 1, 1_000_000, shared.procs)
+policies = st.multiselect("Policies", ALL_POLICIES, default=list(shared.policies))
+capacity = st.text_input(
+    "Capacity changes (KIND@SECONDS:UNITS, comma-separated)",
+    ",".join(shared.capacity),
+    help="Trace seconds: fail@86400:64,return@259200:64 loses 64 units from day 1 to day 3.",
+)
+with st.expander("Multifactor weights"):
+    cols = st.columns(4)
+    weights = tuple(
+        float(col.number_input(name, 0.0, 1e9, float(w), key=f"w_{name}"))
+        for col, name, w in zip(cols, WEIGHT_NAMES, shared.weights, strict=True)
+    )
+
+if st.button("Run what-if", type="primary"):
+    try:
+        request = WhatIfRequest(
+            jobs=int(jobs), seed=int(seed), procs=int(procs), policies=tuple(policies),
+            capacity=tuple(p.strip() for p in capacity.split(",") if p.strip()),
+            weights=(weights[0], weights[1], weights[2], weights[3]),
+        )  # fmt: skip
+    except ScenarioError as exc:
+        st.error(str(exc))
+        st.stop()
+    st.query_params.from_dict(request.to_query())
+    bar = st.progress(0.0, text="generating the workload ...")
+    loaded = context.workload(request.jobs, request.seed, request.procs)
+    try:
+
+        def report(done: int, total: int, what: str) -> None:
+            bar.progress(done / total, text=what)
+
+        st.session_state["whatif"] = run_whatif(request, loaded, report)
+    except ScenarioError as exc:
+        st.error(str(exc))
+        st.stop()
+    bar.empty()
+
+outcome: WhatIfOutcome | None = st.session_state.get("whatif")
+if outcome is not None:
+    r = outcome.request
+    st.subheader("Comparison")
+    st.caption(f"{r.jobs} jobs (seed {r.seed}) on {outcome.machine}; "
+               f"{len(outcome.outcomes)} policies in {outcome.wall_s:.1f} s")  # fmt: skip
+    rows = outcome.comparison()
+    st.dataframe(rows, hide_index=True, key="comparison")
+    st.subheader("Trade-off")
+    st.altair_chart(pareto_chart(rows), use_container_width=True)
+    st.subheader("Fairness across users")
+    fair = outcome.user_wait_fairness()
+    st.dataframe([{"policy": k, "jain_over_user_waits": v} for k, v in fair.items()],
+                 hide_index=True)  # fmt: skip
+    st.altair_chart(fairness_chart(outcome.fairness()), use_container_width=True)
+    name = st.text_input("Name", f"what-if {r.jobs} jobs seed {r.seed}")
+    if st.button("Save what-if"):
+        if not outcome.outcomes[0].stored:
+            st.info("This what-if was reopened from a save; it is saved already.")
+        else:
+            s = context.settings()
+            path = save_whatif(context.store(), s.data_dir, name, outcome,
+                               context.workload(r.jobs, r.seed, r.procs))  # fmt: skip
+            st.success(f"Saved as {path.stem} (runs stored in the database)")
+
+st.subheader("Saved what-ifs")
+saved = list_saved(context.settings().data_dir)
+if not saved:
+    st.caption("None yet.")
+else:
+    key = st.selectbox("Open", [s["key"] for s in saved],
+                       format_func=lambda k: next(f"{s['name']} ({s['saved_at']})"
+                                                  for s in saved if s["key"] == k))  # fmt: skip
+    if st.button("Open saved"):
+        st.session_state["whatif"] = open_saved(context.settings().data_dir, str(key))
+        st.rerun()
