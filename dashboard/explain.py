@@ -12,4 +12,8 @@ MISSING = (
 
 
 def predict_available() -> bool:
-    return importlib.util.find_spec("hpc.predict") is not None
+    """True once `hpc.predict.explain` (predicted start, SHAP, alternatives) exists."""
+    try:
+        return importlib.util.find_spec("hpc.predict.explain") is not None
+    except ModuleNotFoundError:
+        return False

@@ -32,7 +32,7 @@ def replay(loaded: LoadedWorkload, policy: str = "fcfs:easy") -> SimResult:
 
 
 def utilization_series(result: SimResult, points: int = 200) -> list[dict[str, float]]:
-    """Busy fraction of the machine at `points` evenly spaced moments (hours from the start)."""
+    """Busy fraction and pending jobs at `points` evenly spaced moments (hours from the start)."""
     started = result.start_s >= 0
     starts = np.sort(result.start_s[started])
     ends = np.sort(result.end_s[started])
@@ -52,9 +52,12 @@ def utilization_series(result: SimResult, points: int = 200) -> list[dict[str, f
     step_c = np.array([s[1] for s in steps], dtype=float)
     cap = step_c[np.clip(np.searchsorted(step_t, times, side="right") - 1, 0, None)]
     frac = np.divide(busy, cap, out=np.zeros_like(cap), where=cap > 0)
+    waiting = np.searchsorted(np.sort(result.jobs.submit_s), times, side="right") - np.searchsorted(
+        starts, times, side="right"
+    )
     return [
-        {"hour": (t - t0) / 3600.0, "utilization": float(u)}
-        for t, u in zip(times, frac, strict=True)
+        {"hour": (t - t0) / 3600.0, "utilization": float(u), "pending": int(w)}
+        for t, u, w in zip(times, frac, waiting, strict=True)
     ]
 
 

@@ -14,4 +14,4 @@ if job:
 if not predict_available():
     st.warning(MISSING)
     st.stop()
-st.info("hpc.predict is present but not yet wired into this page.")
+st.info("hpc.predict.explain has landed but is not yet wired into this page.")

@@ -51,8 +51,13 @@ t0 = time.perf_counter()
 result = context.replayed(cfg.jobs, cfg.seed, cfg.procs, "fcfs:easy")
 series = utilization_series(result)
 span_h = max(1, int(series[-1]["hour"]))
-hour = st.slider("Moment of the replay (hours from its start)", 0, span_h,
-                 min(span_h, int(context.query_value("hour", str(span_h // 2)))))  # fmt: skip
+busiest = int(max(series, key=lambda p: p["pending"])["hour"])
+hour = st.slider(
+    "Moment of the replay (hours from its start; opens at the longest queue)",
+    0,
+    span_h,
+    min(span_h, int(context.query_value("hour", str(busiest)))),
+)
 st.query_params["hour"] = str(hour)
 snap = snapshot(result, int(result.jobs.submit_s.min()) + hour * 3600)
 st.caption(f"Generated workload: {cfg.jobs} jobs (seed {cfg.seed}) on "
@@ -64,7 +69,10 @@ c.metric("Pending jobs", len(snap.pending))
 st.subheader("Utilization over time")
 st.line_chart(series, x="hour", y="utilization")
 st.subheader("Pending jobs and why they wait")
-st.dataframe(snap.pending, hide_index=True)
+if snap.pending:
+    st.dataframe(snap.pending, hide_index=True)
+else:
+    st.caption("No job waits at this moment.")
 st.subheader("Running jobs")
 st.dataframe(snap.running, hide_index=True)
 st.caption(f"drawn in {time.perf_counter() - t0:.2f} s")

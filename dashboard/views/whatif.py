@@ -74,12 +74,12 @@ if outcome is not None:
     rows = outcome.comparison()
     st.dataframe(rows, hide_index=True, key="comparison")
     st.subheader("Trade-off")
-    st.altair_chart(pareto_chart(rows), use_container_width=True)
+    st.altair_chart(pareto_chart(rows), width="stretch")
     st.subheader("Fairness across users")
     fair = outcome.user_wait_fairness()
     st.dataframe([{"policy": k, "jain_over_user_waits": v} for k, v in fair.items()],
                  hide_index=True)  # fmt: skip
-    st.altair_chart(fairness_chart(outcome.fairness()), use_container_width=True)
+    st.altair_chart(fairness_chart(outcome.fairness()), width="stretch")
     name = st.text_input("Name", f"what-if {r.jobs} jobs seed {r.seed}")
     if st.button("Save what-if"):
         if not outcome.outcomes[0].stored:

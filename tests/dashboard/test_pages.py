@@ -1,0 +1,156 @@
+"""Every page in Streamlit's headless AppTest, with its main interactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from db.audit import list_audit
+from db.decisions import get_decision, record_decision
+from db.session import transaction
+from hpc.slurm.state import ClusterState, LiveJob, Node, Partition
+from tests.dashboard.conftest import ADMIN_TOKEN, page
+
+
+def _ok(at: Any) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_overview_replays_the_simulated_cluster(dash_env: Path) -> None:
+    at = page("overview").run()
+    _ok(at)
+    assert at.title[0].value == "Cluster and queue"
+    pending = at.dataframe[0].value
+    assert {"job", "reason", "why"} <= set(pending.columns)
+    assert at.dataframe[0].value["why"].str.startswith("waiting").all()
+    at.slider[0].set_value(0).run()
+    _ok(at)
+    assert at.query_params["hour"] == "0"
+
+
+class FakeBackend:
+    name = "fake"
+
+    def cluster_state(self) -> ClusterState:
+        node = Node("n1", "mixed", cpus=16, alloc_cpus=8, mem_mb=64000, alloc_mem_mb=0,
+                    partitions=("batch",))  # fmt: skip
+        jobs = (
+            LiveJob(1, "a", "alice", "physics", "batch", "RUNNING", "None", 0, start_s=10,
+                    cpus=8),
+            LiveJob(2, "b", "bob", "physics", "batch", "PENDING", "Resources", 5, cpus=32),
+        )  # fmt: skip
+        return ClusterState("dev", "22.05.8", "fake", (node,), (Partition("batch", ("n1",), None),),
+                            jobs)  # fmt: skip
+
+
+def test_overview_live_shows_pending_reasons_in_plain_words(
+    dash_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import context
+
+    monkeypatch.setattr(context, "slurm_backend", FakeBackend)
+    at = page("overview")
+    at.query_params["source"] = "slurm"
+    at.run()
+    _ok(at)
+    assert at.metric[0].value == "50%"
+    why = at.dataframe[0].value["why"].tolist()
+    assert why == ["waiting for enough free nodes, cores, memory or GPUs"]
+
+
+def test_whatif_runs_compares_saves_and_reopens(dash_env: Path) -> None:
+    at = page("whatif").run()
+    _ok(at)
+    at.number_input[0].set_value(300)
+    next(b for b in at.button if b.label == "Run what-if").click().run()
+    _ok(at)
+    table = at.dataframe[0].value
+    assert table["policy"].tolist() == ["fcfs:easy", "sjf:easy", "wfp3:easy", "multifactor:easy"]
+    assert table["pareto"].any()
+    assert len(at.get("vega_lite_chart")) == 2  # the Pareto and the fairness charts
+    assert at.query_params["jobs"] == "300"
+    next(b for b in at.button if b.label == "Save what-if").click().run()
+    _ok(at)
+    assert "Saved as" in at.success[0].value
+    fresh = page("whatif").run()
+    next(b for b in fresh.button if b.label == "Open saved").click().run()
+    _ok(fresh)
+    assert fresh.dataframe[0].value["policy"].tolist() == table["policy"].tolist()
+
+
+def test_whatif_opens_a_shared_link_and_warns_on_a_bad_one(dash_env: Path) -> None:
+    at = page("whatif")
+    at.query_params["policies"] = "fcfs:none,sjf:easy"
+    at.run()
+    assert at.multiselect[0].value == ["fcfs:none", "sjf:easy"]
+    bad = page("whatif")
+    bad.query_params["policies"] = "nope"
+    bad.run()
+    _ok(bad)
+    assert "not usable" in bad.warning[0].value
+
+
+def test_ask_shows_the_reading_before_the_answer_and_stores_it(dash_env: Path) -> None:
+    at = page("ask").run()
+    _ok(at)
+    at.checkbox[0].uncheck()  # rules only: no language model in this test
+    at.text_area[0].set_value("What if we lost 4 nodes tomorrow for 6 hours?")
+    next(b for b in at.button if b.label == "Ask").click().run()
+    _ok(at)
+    reading = at.table[0].value
+    assert int(reading["lost nodes"].iloc[0]) == 4
+    assert float(reading["starting in (h)"].iloc[0]) == 24.0
+    headers = [h.value for h in at.subheader]
+    assert headers.index("How the question was read") < headers.index("Answer")
+    assert "Losing 4 nodes" in at.code[0].value
+    decisions = page("decisions").run()
+    assert "What if we lost 4 nodes" in decisions.expander[0].label
+
+
+def _propose(action: dict[str, Any]) -> int:
+    from dashboard import context
+
+    with transaction(context.store().sessions) as session:
+        row = record_decision(
+            session,
+            question="advise: shorter waits",
+            proposal={"action": action, "chosen_by": "search"},
+            rationale="sjf:easy halves the mean wait",
+            objectives={"mean_wait_s": 100},
+            guard_verdict="accepted",
+        )
+        return row.id
+
+
+def test_only_an_admin_approves_and_the_approval_is_audited(dash_env: Path) -> None:
+    from dashboard import context
+
+    at = page("decisions").run()
+    decision_id = _propose({"kind": "set_policy", "job_id": None, "policy": "sjf:easy"})
+    at.run()
+    _ok(at)
+    approve = next(b for b in at.button if b.label == "Approve")
+    assert approve.disabled
+    at.text_input[0].input("wrong").run()
+    assert "wrong admin token" in at.error[0].value
+    at.text_input[0].input(ADMIN_TOKEN).run()
+    next(b for b in at.button if b.label == "Approve").click().run()
+    _ok(at)
+    with transaction(context.store().sessions) as session:
+        assert get_decision(session, decision_id=decision_id).status.value == "approved"
+        [entry] = list_audit(session)
+        assert (entry.action, entry.target) == ("approve", f"decision:{decision_id}")
+
+
+def test_explain_says_clearly_when_predictions_are_missing(dash_env: Path) -> None:
+    from dashboard.explain import predict_available
+
+    at = page("explain")
+    at.query_params["job"] = "42"
+    at.run()
+    _ok(at)
+    assert at.text_input[0].value == "42"
+    if not predict_available():
+        assert "not available" in at.warning[0].value
