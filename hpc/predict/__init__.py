@@ -1,0 +1,1 @@
+"""Start-time and runtime predictions with uncertainty, their explanations, and alternatives."""

@@ -1,0 +1,65 @@
+"""Static SHAP pictures (PNG, matplotlib's Agg backend): one job's waterfall, and the global
+bar (mean |SHAP|) and beeswarm (each job's SHAP coloured by the feature's value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from hpc.predict.explain import Explanation
+from hpc.predict.features import NAMES, FloatArray, display
+
+
+def waterfall_png(explanation: Explanation, path: Path, *, title: str = "") -> Path:
+    """One job: from the average prediction to this job's, feature by feature (log wait)."""
+    items = list(reversed(explanation.attributions))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(items) + 1.5))
+    level = explanation.base_log + sum(a.shap for a in explanation.attributions[len(items) :])
+    for y, a in enumerate(items):
+        colour = "#d62728" if a.shap > 0 else "#1f77b4"
+        ax.barh(y, a.shap, left=level, color=colour)
+        level += a.shap
+    labels = [f"{a.feature} = {display(a.feature, a.value)}" for a in items]
+    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    ax.set_xlabel("contribution to log(1 + wait seconds)")
+    ax.set_title(title or "why this wait", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def bar_png(shap: FloatArray, path: Path, *, top: int = 12) -> Path:
+    mean = np.mean(np.abs(shap), axis=0)
+    order = np.argsort(mean)[-top:]
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(order) + 1.2))
+    ax.barh(range(len(order)), mean[order], color="#1f77b4")
+    ax.set_yticks(range(len(order)), [NAMES[j] for j in order], fontsize=8)
+    ax.set_xlabel("mean |SHAP| on log(1 + wait seconds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def beeswarm_png(shap: FloatArray, x: FloatArray, path: Path, *, top: int = 12) -> Path:
+    mean = np.mean(np.abs(shap), axis=0)
+    order = np.argsort(mean)[-top:]
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(order) + 1.2))
+    for y, j in enumerate(order.tolist()):
+        col = np.nan_to_num(x[:, j], nan=0.0)
+        span = float(col.max() - col.min()) or 1.0
+        jitter = rng.uniform(-0.3, 0.3, len(col))
+        ax.scatter(shap[:, j], y + jitter, c=(col - col.min()) / span, cmap="coolwarm", s=3)
+    ax.set_yticks(range(len(order)), [NAMES[j] for j in order], fontsize=8)
+    ax.set_xlabel("SHAP on log(1 + wait seconds) (colour: feature value, low blue to high red)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,132 @@
+"""The start-time and runtime predictor: features + two quantile models, trained on the past.
+
+`Predictor.train(history, train_rows)` learns from jobs submitted before the split only;
+the wait model predicts the queue wait (start = submit + wait) and the runtime model the
+actual runtime, each as p10/p50/p90 in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hpc.predict.errors import HistoryError
+from hpc.predict.features import NAMES, FeatureIndex, FloatArray
+from hpc.predict.history import History, JobRequest
+from hpc.predict.quantile import QuantileModel, TreeParams
+
+NEIGHBOUR_SAMPLE = 2000  # training rows kept to measure how unusual a new request is
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A predicted quantity in seconds: p10, p50 (the estimate) and p90."""
+
+    p10_s: float
+    p50_s: float
+    p90_s: float
+
+    def shifted(self, by_s: float) -> Band:
+        return Band(self.p10_s + by_s, self.p50_s + by_s, self.p90_s + by_s)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPrediction:
+    """Wait and runtime bands for one job; start and finish in seconds since trace start."""
+
+    submit_s: int
+    wait: Band
+    runtime: Band
+
+    @property
+    def start(self) -> Band:
+        return self.wait.shifted(self.submit_s)
+
+    @property
+    def finish(self) -> Band:
+        """Finish quantiles, taking wait and runtime as comonotone (a conservative band)."""
+        w, r = self.wait, self.runtime
+        return Band(
+            self.submit_s + w.p10_s + r.p10_s,
+            self.submit_s + w.p50_s + r.p50_s,
+            self.submit_s + w.p90_s + r.p90_s,
+        )
+
+
+class Predictor:
+    """Trained wait and runtime models over one history."""
+
+    def __init__(self, history: History, params: TreeParams | None = None) -> None:
+        self.history = history
+        self.index = FeatureIndex(history)
+        self.params = params or TreeParams()
+        self.wait_model = QuantileModel(self.params)
+        self.run_model = QuantileModel(self.params)
+        self.train_rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.train_x: FloatArray = np.zeros((0, len(NAMES)))
+        self._sorted_cols: FloatArray = np.zeros((0, len(NAMES)))
+        self._sample_ranks: FloatArray = np.zeros((0, len(NAMES)))
+
+    @classmethod
+    def train(
+        cls, history: History, train_rows: int, params: TreeParams | None = None
+    ) -> Predictor:
+        """Learn from the first `train_rows` jobs (the past of a time-ordered split)."""
+        if train_rows < 100:
+            raise HistoryError(f"{train_rows} training jobs: at least 100 are needed")
+        self = cls(history, params)
+        self.train_rows = np.arange(train_rows, dtype=np.int64)
+        x = self.index.rows(self.train_rows)
+        wait = np.maximum(history.wait_s[:train_rows], 0).astype(np.float64)
+        run = np.maximum(history.jobs.run_s[:train_rows], 0).astype(np.float64)
+        self.wait_model.fit(x, np.log1p(wait))
+        self.run_model.fit(x, np.log1p(run))
+        self.train_x = x
+        self._sorted_cols = np.sort(np.nan_to_num(x, nan=-1.0), axis=0)
+        step = max(1, train_rows // NEIGHBOUR_SAMPLE)
+        self._sample_ranks = self._ranks(x[::step])
+        return self
+
+    def features(self, rows: npt.NDArray[np.int64]) -> FloatArray:
+        return self.index.rows(rows)
+
+    def predict_x(self, x: FloatArray, submit_s: npt.NDArray[np.int64]) -> list[JobPrediction]:
+        w10, w50, w90 = self.wait_model.predict_s(x)
+        r10, r50, r90 = self.run_model.predict_s(x)
+        return [
+            JobPrediction(
+                int(submit_s[k]),
+                Band(float(w10[k]), float(w50[k]), float(w90[k])),
+                Band(float(r10[k]), float(r50[k]), float(r90[k])),
+            )
+            for k in range(len(x))
+        ]
+
+    def predict_rows(self, rows: npt.NDArray[np.int64]) -> list[JobPrediction]:
+        return self.predict_x(self.features(rows), self.history.jobs.submit_s[rows])
+
+    def predict_requests(self, jobs: list[JobRequest]) -> list[JobPrediction]:
+        x = np.stack([self.index.row(job) for job in jobs])
+        return self.predict_x(x, np.array([j.submit_s for j in jobs], dtype=np.int64))
+
+    def distance(self, x: FloatArray) -> FloatArray:
+        """How unlike the training data each row is: nearest-neighbour distance in rank space.
+
+        Each feature becomes its empirical CDF over the training rows (so units do not
+        matter); the distance to the nearest of up to 2,000 training rows, divided by the
+        square root of the feature count, lies in [0, 1]: 0 is a request seen before.
+        """
+        ranks = self._ranks(x)
+        diff = ranks[:, None, :] - self._sample_ranks[None, :, :]
+        nearest = np.sqrt(np.min(np.sum(diff * diff, axis=2), axis=1))
+        return np.asarray(nearest / np.sqrt(x.shape[1]), dtype=np.float64)
+
+    def _ranks(self, x: FloatArray) -> FloatArray:
+        n = max(len(self._sorted_cols), 1)
+        out = np.empty_like(x)
+        for j in range(x.shape[1]):
+            col = np.nan_to_num(x[:, j], nan=-1.0)
+            out[:, j] = np.searchsorted(self._sorted_cols[:, j], col, side="right") / n
+        return out
