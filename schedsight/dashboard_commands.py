@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
-import sys
 from pathlib import Path
 
 import dashboard
@@ -28,26 +28,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=cmd_dashboard)
 
 
-def streamlit_command(host: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false",
-    ]  # fmt: skip
+# Imported before the server starts, so that the first page a user opens does not pay for them.
+WARM_MODULES = ("altair", "pandas", "dashboard.context", "dashboard.replay", "dashboard.scenario",
+                "dashboard.saved", "dashboard.approvals", "dashboard.charts", "agent.ask",
+                "agent.records", "db.migrate", "db.audit")  # fmt: skip
+
+
+def streamlit_flags(host: str, port: int) -> dict[str, object]:
+    return {
+        "server_address": host, "server_port": port, "server_headless": True,
+        "server_fileWatcherType": "none", "browser_gatherUsageStats": False,
+        "global_developmentMode": False,
+    }  # fmt: skip
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    from streamlit.web import bootstrap
+
     from schedsight.settings import Settings
 
     host = args.host or Settings().bind_host
-    env = dict(os.environ)
-    env.update(
+    os.environ.update(
         SCHEDSIGHT_DASHBOARD_SOURCE=args.source,
         SCHEDSIGHT_DASHBOARD_JOBS=str(args.jobs),
         SCHEDSIGHT_DASHBOARD_SEED=str(args.seed),
         SCHEDSIGHT_DASHBOARD_PROCS=str(args.procs),
     )
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    flags = streamlit_flags(host, args.port)
+    bootstrap.load_config_options(flags)
     print(f"schedsight dashboard: http://{host}:{args.port}", flush=True)
-    command = streamlit_command(host, args.port)
-    os.execve(command[0], command, env)  # the server replaces this process (signals reach it)
+    bootstrap.run(str(APP), False, [], flags)  # blocks; Ctrl-C or SIGTERM stops the server
+    return 0

@@ -1,0 +1,129 @@
+"""The real dashboard in a real browser: Debian's chromium driven headless by Playwright.
+
+Starts `schedsight dashboard` on a free port, opens every page, runs one what-if, checks that
+the comparison table and the charts appear, and saves a screenshot of each page under
+out/screenshots/ (with the measured load times in timings.txt). Skipped where chromium or
+Playwright is missing, except in CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "screenshots"
+CHROMIUM = Path(os.environ.get("SCHEDSIGHT_CHROMIUM", "/usr/bin/chromium"))
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]  # fmt: skip
+FIRST_LOAD_TARGET_S = 5.0
+
+pytestmark = pytest.mark.slow
+
+
+def _require_browser() -> None:
+    missing = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    if not CHROMIUM.is_file():
+        missing.append(f"{CHROMIUM} (bash scripts/browser-deps.sh installs Debian's chromium)")
+    if missing:
+        reason = "real-browser test needs " + " and ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must run it")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _require_browser()
+    data = tmp_path_factory.mktemp("dashboard-data")
+    port = _free_port()
+    env = {**os.environ, "SCHEDSIGHT_DATA_DIR": str(data), "SCHEDSIGHT_DATABASE_URL": ""}
+    log = (data / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "schedsight", "dashboard", "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the dashboard exited: {(data / 'server.log').read_text()[-800:]}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the dashboard did not answer /_stcore/health within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_every_page_in_a_real_browser(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t0 = time.perf_counter()
+            page.goto(server)
+            page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+            timings["first page load (overview)"] = time.perf_counter() - t0
+            page.screenshot(path=SHOTS / "overview.png", full_page=True)
+
+            for name, title in (("ask", "Ask the agent"), ("decisions", "Agent decisions"),
+                                ("explain", "Explain a job")):  # fmt: skip
+                t0 = time.perf_counter()
+                page.goto(f"{server}/{name}")
+                page.get_by_role("heading", name=title).wait_for(timeout=30_000)
+                timings[f"{name} load"] = time.perf_counter() - t0
+                page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+            page.goto(f"{server}/whatif")
+            page.get_by_role("button", name="Run what-if").click()
+            t0 = time.perf_counter()
+            page.get_by_role("heading", name="Comparison").wait_for(timeout=60_000)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+            page.locator(".vega-embed").first.wait_for(timeout=30_000)
+            timings["what-if (2000 jobs, 4 policies) to table and chart"] = time.perf_counter() - t0
+            assert "jobs=2000" in page.url  # the scenario is in the shareable link
+            assert page.locator(".vega-embed").count() == 2
+            page.screenshot(path=SHOTS / "whatif.png", full_page=True)
+        finally:
+            browser.close()
+    lines = [f"{k}: {v:.2f} s" for k, v in timings.items()]
+    (SHOTS / "timings.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    assert timings["first page load (overview)"] < FIRST_LOAD_TARGET_S, timings
