@@ -24,7 +24,13 @@ from hpc.workload.loading import LoadedWorkload, load_workload
 from hpc.workload.lublin import generate
 from hpc.workload.swf import write_swf
 from inference.errors import InferenceError
-from schedsight import agent_commands, dashboard_commands, llm_commands, slurm_commands
+from schedsight import (
+    agent_commands,
+    dashboard_commands,
+    llm_commands,
+    predict_commands,
+    slurm_commands,
+)
 from schedsight.db_commands import cmd_db_status, cmd_db_upgrade, cmd_runs_list, cmd_runs_show
 from schedsight.settings import Settings
 from schedsight.storage import Store, run_and_save
@@ -82,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
+    predict_commands.add_parser(sub)
     dashboard_commands.add_parser(sub)
 
     runs = sub.add_parser("runs", help="stored simulation runs").add_subparsers(

@@ -1,0 +1,191 @@
+"""`schedsight predict`, `explain JOB` and `alternatives JOB`: start-time predictions for users.
+
+Models are trained on the workload given (`--trace FILE` or `--workload ID` from the
+database) with a time-ordered split; a job's prediction uses only what was known when it
+was submitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hpc.predict.advice import advise
+from hpc.predict.alternatives import Alternative, Change, prescriptive, what_if
+from hpc.predict.errors import PredictError
+from hpc.predict.explain import Explanation, global_importance
+from hpc.predict.features import duration_text, request_of
+from hpc.predict.history import history_of
+from hpc.predict.predictor import Band, Predictor
+from hpc.workload.cleaning import clean, machine_for
+from hpc.workload.loading import LoadedWorkload, load_workload
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("predict", help="predict start time and runtime (p10/p50/p90)")
+    _source(p)
+    p.add_argument("--job", type=int, help="SWF job number (default: accuracy on the test part)")
+    p.set_defaults(run=cmd_predict)
+
+    e = sub.add_parser("explain", help="why a job waits: SHAP, a sentence and alternatives")
+    e.add_argument("job", type=int, help="SWF job number")
+    _source(e)
+    e.add_argument("--png-dir", type=Path, help="write waterfall, bar and beeswarm PNGs here")
+    e.set_defaults(run=cmd_explain)
+
+    a = sub.add_parser("alternatives", help="other requests for the same work, ranked")
+    a.add_argument("job", type=int, help="SWF job number")
+    _source(a)
+    a.add_argument("--deadline-h", type=float, help="prescriptive: finish within H hours")
+    a.add_argument("--procs", type=int, help="what if: this many processors")
+    a.add_argument("--walltime-h", type=float, help="what if: this walltime")
+    a.add_argument("--partition", type=int, help="what if: this partition number")
+    a.add_argument("--delay-h", type=float, default=0.0, help="what if: submit H hours later")
+    a.set_defaults(run=cmd_alternatives)
+
+
+def _source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trace", help="SWF file to learn from")
+    p.add_argument("--workload", type=int, help="stored workload id (`schedsight db`)")
+    p.add_argument("--procs-machine", type=int, dest="machine_procs", help="machine size")
+    p.add_argument("--train-share", type=float, default=0.7, help="past share (default 0.7)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def _trained(args: argparse.Namespace) -> Predictor:
+    if (args.trace is None) == (args.workload is None):
+        raise PredictError("give exactly one of --trace FILE or --workload ID")
+    history = history_of(_loaded(args))
+    print(f"schedsight: training on {len(history):,} jobs of {history.source}", file=sys.stderr)
+    return Predictor.train(history, history.split(args.train_share))
+
+
+def _loaded(args: argparse.Namespace) -> LoadedWorkload:
+    if args.trace is not None:
+        return load_workload(args.trace, procs=args.machine_procs)
+    from db.workloads import load_trace
+    from schedsight.settings import Settings
+    from schedsight.storage import Store
+
+    store = Store.open(Settings())
+    with store.sessions() as session:
+        trace = load_trace(session, workload_id=args.workload)
+    machine = machine_for(trace, procs=args.machine_procs)
+    jobs, report = clean(trace, machine=machine)
+    return LoadedWorkload(trace, machine, jobs, report)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    predictor = _trained(args)
+    history = predictor.history
+    if args.job is not None:
+        advice = advise(predictor, args.job)
+        if args.json:
+            print(json.dumps(advice.as_dict(), indent=2))
+            return 0
+        p = advice.prediction
+        print(f"job {args.job}: wait {_band(p.wait)}, runtime {_band(p.runtime)}")
+        print(f"  (actual wait {duration_text(advice.actual_wait_s or 0)})")
+        return 0
+    test = np.arange(history.split(args.train_share), len(history), dtype=np.int64)
+    preds = predictor.predict_rows(test)
+    actual = history.wait_s[test]
+    p50 = np.array([q.wait.p50_s for q in preds])
+    inside = [q.wait.p10_s <= w <= q.wait.p90_s for q, w in zip(preds, actual, strict=True)]
+    err = np.abs(p50 - actual)
+    out = {
+        "test_jobs": len(test),
+        **{f"within_{m}_min": float(np.mean(err <= m * 60)) for m in (1, 10, 60)},
+        "median_abs_error_s": float(np.median(err)),
+        "p10_p90_coverage": float(np.mean(inside)),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for key, value in out.items():
+            print(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    predictor = _trained(args)
+    advice = advise(predictor, args.job)
+    if args.png_dir is not None:
+        _pngs(predictor, advice.explanation, args.png_dir, args.job)
+    if args.json:
+        print(json.dumps(advice.as_dict(), indent=2))
+        return 0
+    print(advice.explanation.sentence())
+    actual = duration_text(advice.actual_wait_s or 0)
+    print(f"wait {_band(advice.prediction.wait)} (actual {actual})")
+    for a in advice.explanation.attributions:
+        sign = "+" if a.effect_s >= 0 else "-"
+        print(f"  {a.feature:>20} = {a.value:10.3g}  {sign}{duration_text(a.effect_s)}")
+    print("best alternatives:")
+    for alt in advice.alternatives[:3]:
+        print(f"  {_alt(alt)}")
+    return 0
+
+
+def cmd_alternatives(args: argparse.Namespace) -> int:
+    predictor = _trained(args)
+    history = predictor.history
+    row = history.index_of(args.job)
+    base = request_of(history, row)
+    change = Change(
+        procs=args.procs,
+        req_time_s=None if args.walltime_h is None else int(args.walltime_h * 3600),
+        partition=args.partition,
+        delay_s=int(args.delay_h * 3600),
+    )
+    if args.deadline_h is not None:
+        options = prescriptive(predictor, base, base.submit_s + int(args.deadline_h * 3600))
+        if not options:
+            print(f"no option finishes within {args.deadline_h} h at p90")
+        for alt in options:
+            print(_alt(alt))
+        return 0
+    if change == Change():
+        advice = advise(predictor, args.job)
+        for alt in advice.alternatives:
+            print(_alt(alt))
+        return 0
+    asked, changed = what_if(predictor, base, change, upper=row)
+    print(f"as asked: {_alt(asked)}")
+    print(f"what if:  {_alt(changed)}")
+    print(f"(counterfactual: job {args.job} actually waited {duration_text(history.wait_s[row])})")
+    return 0
+
+
+def _pngs(predictor: Predictor, explanation: Explanation, folder: Path, job: int) -> None:
+    from hpc.predict.plots import bar_png, beeswarm_png, waterfall_png  # matplotlib: only here
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = predictor.train_x[-2000:]
+    shap = global_importance(predictor, sample)
+    paths = [
+        waterfall_png(explanation, folder / f"waterfall_{job}.png", title=f"job {job}"),
+        bar_png(shap, folder / "shap_bar.png"),
+        beeswarm_png(shap, sample, folder / "shap_beeswarm.png"),
+    ]
+    print(f"schedsight: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+
+
+def _band(b: Band) -> str:
+    return f"{duration_text(b.p50_s)} (p10 {duration_text(b.p10_s)}, p90 {duration_text(b.p90_s)})"
+
+
+def _alt(a: Alternative) -> str:
+    """One option; times are counted from the original submit."""
+    origin = a.request.submit_s - a.change.delay_s
+    start = duration_text(a.prediction.start.p50_s - origin)
+    finish, finish90 = (duration_text(v - origin) for v in (a.finish.p50_s, a.finish.p90_s))
+    risk = ", may be killed at its limit" if a.kill_risk else ""
+    return (
+        f"{a.change.describe():<32} score {a.score:7.2f}  start +{start}  finish +{finish} "
+        f"(p90 +{finish90})  {a.node_hours.p50_s:.1f} node-h  distance {a.distance:.2f}{risk}"
+    )
