@@ -229,3 +229,29 @@ class AuditEntry(Base):
     decision_id: Mapped[int | None] = mapped_column(
         ForeignKey("agent_decisions.id", ondelete="RESTRICT")
     )
+
+
+class OffloadRunRow(Base):
+    """One OpenMP offload workload run on Slurm (`schedsight offload run`): what ran, where
+    its target regions executed, how long it took and whether its output checked out."""
+
+    __tablename__ = "offload_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    name: Mapped[str] = mapped_column(String(128), index=True)  # example or program name
+    runtime: Mapped[str] = mapped_column(String(32))  # gcc-openmp, clang-openmp, diomp
+    policy: Mapped[str] = mapped_column(String(16))  # OMP_TARGET_OFFLOAD: default, mandatory, ...
+    ranks: Mapped[int] = mapped_column(Integer)
+    nodes: Mapped[int] = mapped_column(Integer)
+    gpus_per_rank: Mapped[int] = mapped_column(Integer)
+    cluster: Mapped[str] = mapped_column(String(128))
+    slurm_job_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    state: Mapped[str] = mapped_column(String(32))  # Slurm's final state
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(16))  # gpu, host (fallback), mixed, unknown
+    elapsed_s: Mapped[int | None] = mapped_column(Integer)  # Slurm start to end
+    kernel_s: Mapped[float | None] = mapped_column(Float)  # the program's offloaded part
+    check_ok: Mapped[bool | None] = mapped_column()
+    check_detail: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]] = mapped_column()  # args, env, partition, workdir, ...

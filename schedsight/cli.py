@@ -28,6 +28,7 @@ from schedsight import (
     agent_commands,
     dashboard_commands,
     llm_commands,
+    offload_commands,
     predict_commands,
     slurm_commands,
 )
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
     predict_commands.add_parser(sub)
+    offload_commands.add_parser(sub)
     dashboard_commands.add_parser(sub)
 
     runs = sub.add_parser("runs", help="stored simulation runs").add_subparsers(

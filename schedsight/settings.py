@@ -54,6 +54,20 @@ class Settings(BaseSettings):
     slurm_timeout_s: float = Field(default=30.0, gt=0)
     slurm_retries: int = Field(default=5, ge=1, le=20)
 
+    # OpenMP offload (hpc.offload). Run directories must be on a file system the compute
+    # nodes share; empty: data_dir/offload. The GPU architecture goes to the compiler
+    # (sm_80 for A100/H100-class NVIDIA, gfx90a for MI250X). DiOMP paths are empty until a
+    # site installs it: `schedsight offload check --runtime diomp` says what is missing.
+    offload_dir: Path | None = None
+    offload_gpu_arch: str = Field(default="sm_80", pattern=r"^[A-Za-z0-9_]+$")
+    offload_gpu_vendor: Literal["nvidia", "amd"] = "nvidia"
+    offload_gpu_type: str | None = None  # Slurm GRES type (e.g. a100); None: any GPU
+    diomp_home: Path | None = None
+    diomp_gasnet_home: Path | None = None
+    diomp_gasnet_conduit: str = Field(default="ibv", pattern=r"^[a-z0-9]+$")
+    diomp_nccl_home: Path | None = None
+    diomp_clang: str = "clang"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -47,7 +47,7 @@ def render_launcher(job: OffloadJob) -> str:
         f"per_rank={job.gpus_per_rank}",
     ]
     if job.gpus_per_rank:
-        lines.append(_BIND_AMD if job.vendor is GpuVendor.AMD else _BIND_NVIDIA)
+        lines.append((_BIND_AMD if job.vendor is GpuVendor.AMD else _BIND_NVIDIA).rstrip("\n"))
         lines += [
             'if [ "${#pick[@]}" -ne "$per_rank" ]; then',
             '  echo "launch.sh: rank ${SLURM_PROCID:-?} (local $lid) needs $per_rank GPU(s) '
