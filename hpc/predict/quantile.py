@@ -89,8 +89,12 @@ class QuantileModel:
     def predict_s(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 in seconds (>= 0)."""
         lo, mid, hi = self.predict_log(x)
-        return (np.maximum(np.expm1(v), 0.0) for v in (lo, mid, hi))  # type: ignore[return-value]
+        return _seconds(lo), _seconds(mid), _seconds(hi)
 
     def contributions(self, x: FloatArray) -> FloatArray:
         """TreeSHAP values of the p50 model: (rows, features + 1), the last column the base."""
         return np.asarray(self.boosters[1].predict(x, pred_contrib=True), dtype=np.float64)
+
+
+def _seconds(log1p_s: FloatArray) -> FloatArray:
+    return np.asarray(np.maximum(np.expm1(log1p_s), 0.0), dtype=np.float64)

@@ -1,0 +1,163 @@
+"""Start-time prediction accuracy on the shared traces, against three baselines.
+
+For each trace: time-ordered 70/30 split; the models learn from the first 70% of jobs and
+predict the wait of test jobs (an even sample of them, the same jobs for every row). Columns:
+share of jobs whose start is predicted within 1, 10 and 60 minutes, median absolute error,
+and p10–p90 coverage (the learned model only). Rows:
+
+- `model p50`: the LightGBM quantile model (its features include the requested-time plan);
+- `sim requested`: the queue planned forward with requested walltimes (Slurm's method);
+- `sim predicted` / `sim hybrid`: the same plan with the runtime model's p50 (see
+  hpc/predict/snapshot.py for how running jobs past their prediction are treated);
+- `user request`: the wait predicted as the job's own requested walltime;
+- `train mean`: the mean training wait.
+
+Lublin: the shared Lublin files record no waits and no requested times, so the row uses the
+project's generator (10,000 jobs, seed 1, 256 processors, rounded user estimates, arrivals
+twice as dense as the model's so that jobs queue) and a
+replay under multifactor:easy as the history. Also times one job's advice (prediction,
+SHAP explanation, sentence and ranked alternatives) after a warm-up.
+
+    python bench/predict_eval.py                     # all four traces, 1,500 test jobs each
+    python bench/predict_eval.py --traces kth --sample 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hpc.predict.advice import advise  # noqa: E402
+from hpc.predict.features import request_of  # noqa: E402
+from hpc.predict.history import History, history_of  # noqa: E402
+from hpc.predict.predictor import Predictor  # noqa: E402
+from hpc.predict.snapshot import Flavour, planned_start_s  # noqa: E402
+from hpc.workload.cleaning import clean, machine_for  # noqa: E402
+from hpc.workload.loading import LoadedWorkload, load_workload  # noqa: E402
+from hpc.workload.lublin import LublinParams, generate  # noqa: E402
+
+TRACES = Path(os.environ.get("SCHEDSIGHT_TRACES_DIR", ROOT.parent / "shared" / "traces"))
+INPUTS = {
+    "kth": "KTH-SP2-1996-2.1-cln.swf.gz",
+    "coare": "DOST-ASTI_COARE-Saliksik-2020-cln.swf",
+    "hpc2n": "alea-hpc2n-subset.swf",
+    "lublin": None,  # generated
+}
+
+
+def load(name: str) -> LoadedWorkload | None:
+    file = INPUTS[name]
+    if file is None:
+        trace = generate(10_000, seed=1, procs=256, params=LublinParams(interarrival_scale=0.5))
+        machine = machine_for(trace)
+        jobs, report = clean(trace, machine=machine)
+        return LoadedWorkload(trace, machine, jobs, report)
+    path = TRACES / file
+    if not path.exists():
+        print(f"skip {name}: {path} not found (shared traces live in ../shared/traces)")
+        return None
+    return load_workload(path)
+
+
+def scores(pred_wait: np.ndarray, actual: np.ndarray) -> list[float]:
+    err = np.abs(pred_wait - actual)
+    return [*(float(np.mean(err <= m * 60)) for m in (1, 10, 60)), float(np.median(err))]
+
+
+def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float]:
+    split = history.split(0.7)
+    t0 = time.perf_counter()
+    predictor = Predictor.train(history, split)
+    train_s = time.perf_counter() - t0
+    test = np.arange(split, len(history), dtype=np.int64)
+    rows = test[:: max(1, len(test) // sample)]
+    actual = history.wait_s[rows].astype(np.float64)
+    preds = predictor.predict_rows(rows)
+    p50 = np.array([p.wait.p50_s for p in preds])
+    inside = np.array(
+        [p.wait.p10_s <= w <= p.wait.p90_s for p, w in zip(preds, actual, strict=True)]
+    )
+    # Runtime p50 for every job up to the last sampled one (the plans need the queue's).
+    upto = np.arange(int(rows[-1]) + 1, dtype=np.int64)
+    x_all = np.concatenate([predictor.train_x, predictor.features(upto[split:])])
+    run_p50 = np.asarray(predictor.run_model.predict_s(x_all)[1]).astype(np.int64)
+    lines = []
+    results = {"model p50": (scores(p50, actual), f"{np.mean(inside):.1%}")}
+    for flavour in Flavour:
+        planned = np.array(
+            [
+                planned_start_s(
+                    history,
+                    request_of(history, int(r)),
+                    flavour=flavour,
+                    predicted_run_s=run_p50,
+                    own_run_s=float(run_p50[r]),
+                    upper=int(r),
+                )
+                - history.jobs.submit_s[r]
+                for r in rows
+            ],
+            dtype=np.float64,
+        )
+        results[f"sim {flavour.value}"] = (scores(planned, actual), "-")
+    results["user request"] = (scores(history.jobs.req_time_s[rows].astype(float), actual), "-")
+    mean = float(np.mean(np.maximum(history.wait_s[:split], 0)))
+    results["train mean"] = (scores(np.full(len(rows), mean), actual), "-")
+    for label, (s, cov) in results.items():
+        lines.append(
+            f"{name:<7} {label:<14} {s[0]:>6.1%} {s[1]:>7.1%} {s[2]:>7.1%} "
+            f"{s[3] / 60:>10.1f} {cov:>9}"
+        )
+    ratio = results["model p50"][0][1] / max(results["sim requested"][0][1], 1e-9)
+    lines.append(
+        f"{name:<7} {'':<14} within-10-min ratio model/sim-requested = {ratio:.2f}x "
+        f"(target >= 2x); {len(rows)} test jobs of {len(test)}; training {train_s:.1f} s"
+    )
+    job = int(history.jobs.job_id[rows[len(rows) // 2]])
+    advise(predictor, job)  # warm-up
+    took = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        advise(predictor, job)
+        took.append(time.perf_counter() - t0)
+    lines.append(
+        f"{name:<7} {'':<14} advice for job {job} (SHAP + sentence + alternatives): "
+        f"median {np.median(took) * 1000:.0f} ms after warm-up (target < 1000 ms)"
+    )
+    return lines, float(np.median(took))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces", default=",".join(INPUTS), help="comma-separated names")
+    parser.add_argument("--sample", type=int, default=1500, help="test jobs per trace")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"{'trace':<7} {'predictor':<14} {'<=1min':>6} {'<=10min':>7} {'<=60min':>7} "
+        f"{'MAE (min)':>10} {'coverage':>9}"
+    )
+    for name in args.traces.split(","):
+        loaded = load(name.strip())
+        if loaded is None:
+            continue
+        lines, _ = evaluate(name, history_of(loaded), args.sample)
+        print("\n".join(lines), flush=True)
+    print("dev Slurm cluster comparison: not implemented yet (see the closing note of issue 7)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
