@@ -128,8 +128,10 @@ def test_every_page_in_a_real_browser(server: str) -> None:
     load = os.getloadavg()[0]
     budget = FIRST_LOAD_TARGET_S * max(1.0, load / (os.cpu_count() or 1))
     lines = [f"{k}: {v:.2f} s" for k, v in timings.items()]
-    lines.append(f"load average {load:.1f} on {os.cpu_count()} cores: first-load budget "
-                 f"{budget:.1f} s (target {FIRST_LOAD_TARGET_S:.0f} s on an idle machine)")  # fmt: skip
+    lines.append(
+        f"load average {load:.1f} on {os.cpu_count()} cores: first-load budget {budget:.1f} s "
+        f"(target {FIRST_LOAD_TARGET_S:.0f} s on an idle machine)"
+    )
     (SHOTS / "timings.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     assert timings["first page load (overview)"] < budget, lines
