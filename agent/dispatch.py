@@ -1,13 +1,16 @@
 """`agent dispatch`: at each decision point the model picks among feasible, guarded options.
 
 The loop keeps an *incumbent*: a complete feasible plan that agrees with every start made so
-far, first the best of the simulator's heuristics. At a decision point each option (start a
+far, first the best of the simulator's heuristics. When few jobs are still open (at most
+`solver_max_jobs`), an exact solver's plan (CP-SAT, `agent.solver`, under a short time
+limit, at a few decision points only) is a candidate too: re-checked for feasibility, it
+replaces the incumbent when it is better. At a decision point each option (start a
 pending job that fits now, or wait) gets a look-ahead: rollouts of the rest of the batch. An
 option is admissible when its look-ahead is no worse than the incumbent; the model chooses
 among admissible options in its remit, the guard re-checks the choice, and the chosen
 option's plan becomes the incumbent. A rejected or failed choice falls back to the best
 admissible option. The incumbent's value never rises, so the final schedule is never worse
-than the best heuristic on the chosen objective.
+than the best heuristic, nor than any solver plan it was offered, on the chosen objective.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from agent.prompts import quote
 from agent.records import DecisionRecord
 from agent.scenarios import DispatchScenario
 from agent.schedule import Batch, Objective, Plan
+from agent.solver import SUPPORTED as SOLVER_OBJECTIVES
+from agent.solver import solve
 from hpc.metrics import Summary
 from hpc.model import IntArray
 
@@ -53,6 +58,10 @@ class DispatchConfig:
     bases: tuple[str, ...] = ("fcfs", "sjf", "big")
     time_budget_s: float = 100.0  # after this, the rest is decided without the model
     max_tokens: int = 8
+    use_solver: bool = True  # offer CP-SAT plans (when OR-Tools is installed)
+    solver_max_jobs: int = 30  # call the solver only when this many jobs or fewer are open
+    solver_time_limit_s: float = 2.0  # per call
+    solver_max_calls: int = 2  # per dispatch; a later call once the open jobs have halved
 
 
 @dataclass(slots=True)
@@ -84,6 +93,11 @@ class DispatchResult:
     guard_rejections: int = 0
     infeasible_executed: int = 0
     wall_s: float = 0.0
+    solver_calls: int = 0
+    solver_adopted: int = 0  # calls whose plan became the incumbent
+    solver_wall_s: float = 0.0
+    solver_value: float | None = None  # the best feasible solver plan offered (its value)
+    solver_optimal: bool = False  # a solver call before any start proved its plan optimal
 
 
 def dispatch(
@@ -106,6 +120,7 @@ def dispatch(
     fixed = np.full(len(batch), -1, dtype=np.int64)
     now = int(batch.submit.min())
     while True:
+        incumbent, incumbent_value = run.consult_solver(now, fixed, incumbent, incumbent_value)
         incumbent, incumbent_value = run.decide_at(now, fixed, incumbent, incumbent_value)
         later = _next_time(batch, fixed, incumbent, now)
         if later is None:
@@ -125,6 +140,11 @@ def dispatch(
         decisions=run.records,
         guard_rejections=run.rejections,
         wall_s=time.perf_counter() - t0,
+        solver_calls=run.solver_calls,
+        solver_adopted=run.solver_adopted,
+        solver_wall_s=run.solver_wall_s,
+        solver_value=run.solver_value,
+        solver_optimal=run.solver_optimal,
     )
     if llm is not None:
         result.llm_calls = sum(r.llm_calls for r in run.records)
@@ -164,6 +184,57 @@ class _Run:
         self.bases = tuple(dict.fromkeys((*cfg.bases, *extra)))
         self.records: list[DecisionRecord] = []
         self.rejections = 0
+        self.solver_calls = self.solver_adopted = 0
+        self.solver_wall_s = 0.0
+        self._solver_open: int | None = None  # open jobs at the last solver call
+        self.solver_value: float | None = None
+        self.solver_optimal = False
+
+    def consult_solver(
+        self, now: int, fixed: IntArray, incumbent: Plan, value: float
+    ) -> tuple[Plan, float]:
+        """The exact solver's plan when it is feasible and better than the incumbent."""
+        cfg, batch = self.cfg, self.batch
+        open_ = fixed < 0
+        n_open = int(open_.sum())
+        if (
+            not cfg.use_solver
+            or cfg.objective not in SOLVER_OBJECTIVES
+            or self.solver_calls >= cfg.solver_max_calls
+            or not 0 < n_open <= cfg.solver_max_jobs
+            or (self._solver_open is not None and 2 * n_open > self._solver_open)
+            or time.perf_counter() - self.t0 + cfg.solver_time_limit_s > cfg.time_budget_s
+        ):
+            return incumbent, value
+        t = time.perf_counter()
+        solution = solve(
+            batch,
+            cfg.objective,
+            fixed=fixed,
+            now=now,
+            time_limit_s=cfg.solver_time_limit_s,
+            hint=incumbent.start_s,
+        )
+        self.solver_calls += 1
+        self.solver_wall_s += time.perf_counter() - t
+        self._solver_open = n_open
+        if solution is None:
+            return incumbent, value
+        start = solution.plan.start_s
+        if (
+            batch.violations(start)  # a plan with violations is discarded
+            or bool(np.any(start[~open_] != fixed[~open_]))
+            or bool(np.any(start[open_] < now))
+        ):
+            return incumbent, value
+        solver_value = batch.value(start, cfg.objective)
+        if self.solver_value is None or solver_value < self.solver_value:
+            self.solver_value = solver_value
+        self.solver_optimal |= solution.optimal and not bool((~open_).any())
+        if solver_value < value - 1e-9:
+            self.solver_adopted += 1
+            return solution.plan, solver_value
+        return incumbent, value
 
     def decide_at(
         self, now: int, fixed: IntArray, incumbent: Plan, value: float
@@ -358,6 +429,11 @@ def result_json(result: DispatchResult) -> dict[str, Any]:
         "guard_rejections": result.guard_rejections,
         "infeasible_executed": result.infeasible_executed,
         "wall_s": result.wall_s,
+        "solver_calls": result.solver_calls,
+        "solver_adopted": result.solver_adopted,
+        "solver_wall_s": result.solver_wall_s,
+        "solver_value": result.solver_value,
+        "solver_optimal": result.solver_optimal,
     }
 
 

@@ -1,7 +1,8 @@
 """The agent against its baselines on seven seeded scenario families at 10, 50 and 100 jobs.
 
 Baselines: FCFS, SJF (no backfilling), EASY and conservative backfilling (FCFS order), all
-from the simulator, and CP-SAT (OR-Tools, when installed) schedules minimizing makespan and
+from the simulator, and CP-SAT (`agent.solver`, the model the agent also uses as a candidate
+plan; OR-Tools, when installed) schedules minimizing makespan and
 mean weighted wait under a time limit. The agent dispatches with the embedded model through
 the local server (started here) unless --no-llm. Prints a table and the machine, and saves
 everything as JSON.
@@ -19,7 +20,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from agent.llm import LLMClient, LLMConfig  # noqa: E402
 from agent.local_server import llm_endpoint  # noqa: E402
 from agent.scenarios import FAMILIES, DispatchScenario, make_scenario  # noqa: E402
 from agent.schedule import Batch, Objective  # noqa: E402
+from agent.solver import solve  # noqa: E402
 from hpc.sim import Policy, simulate  # noqa: E402
 
 BASELINES = {"fcfs": "fcfs:none", "sjf": "sjf:none", "easy": "fcfs:easy",
@@ -41,40 +42,15 @@ SIZES = (10, 50, 100)
 
 
 def cpsat(batch: Batch, objective: str, limit_s: float) -> dict[str, Any] | None:
-    """A CP-SAT schedule (None without OR-Tools): cumulative resources, release times."""
-    try:
-        from ortools.sat.python import cp_model
-    except ImportError:
-        return None
-    n = len(batch)
-    r, d, u = batch.submit.tolist(), batch.duration.tolist(), batch.units.tolist()
-    horizon = int(max(r) + sum(d) + 1)
-    m = cp_model.CpModel()
-    starts = [m.new_int_var(r[j], horizon, f"s{j}") for j in range(n)]
-    ivs = [m.new_fixed_size_interval_var(starts[j], d[j], f"i{j}") for j in range(n)]
-    m.add_cumulative(ivs, u, batch.machine.units)
-    if objective == "makespan":
-        end = m.new_int_var(0, horizon + max(d), "end")
-        for j in range(n):
-            m.add(end >= starts[j] + d[j])
-        m.minimize(end)
-    else:
-        m.minimize(sum(u[j] * (starts[j] - r[j]) for j in range(n)))
+    """A CP-SAT schedule (`agent.solver.solve`; None without OR-Tools or a solution)."""
+    obj = Objective(objective)
     # A feasible hint: the best heuristic's schedule, so a short limit still has an answer.
-    hint = min((p.start_s for p in batch.heuristic_plans()),
-               key=lambda s: batch.value(s, Objective(objective)))  # fmt: skip
-    for j in range(n):
-        m.add_hint(starts[j], int(hint[j]))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = limit_s
-    solver.parameters.num_workers = 2
-    t0 = time.perf_counter()
-    status = solver.solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    hint = min((p.start_s for p in batch.heuristic_plans()), key=lambda s: batch.value(s, obj))
+    solution = solve(batch, obj, time_limit_s=limit_s, hint=hint)
+    if solution is None:
         return None
-    start = np.array([solver.value(s) for s in starts], dtype=np.int64)
-    return {"metrics": batch.metrics(start), "optimal": status == cp_model.OPTIMAL,
-            "wall_s": time.perf_counter() - t0}  # fmt: skip
+    return {"metrics": batch.metrics(solution.plan.start_s), "optimal": solution.optimal,
+            "wall_s": solution.wall_s}  # fmt: skip
 
 
 def evaluate(scenario: DispatchScenario, llm: LLMClient | None, limit_s: float) -> dict[str, Any]:
@@ -100,13 +76,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = (f"{'scenario':22s} {'agent':>8s} {'fcfs':>8s} {'sjf':>8s} {'easy':>8s} "
             f"{'cons':>8s} {'cp-ww':>8s} | {'mk agent':>8s} {'mk cpsat':>8s} | "
             f"{'bsld':>6s} {'util':>5s} {'jain':>5s} {'rej':>3s} {'inf':>3s} {'llm':>4s} "
-            f"{'tokens':>7s} {'s/dec':>6s} {'wall':>6s}")  # fmt: skip
-    lines = ["mean wait (s) of the agent and each baseline; makespan (s) vs CP-SAT", head]
+            f"{'tokens':>7s} {'s/dec':>6s} {'wall':>6s} {'cp':>5s}")  # fmt: skip
+    lines = ["mean wait (s) of the agent and each baseline; makespan (s) vs CP-SAT; cp: the "
+             "agent's solver plans adopted/calls (the makespan run at 10 jobs)", head]  # fmt: skip
     for r in rows:
         b, a = r["baselines"], r["agent"]
         cw = b["cpsat_weighted_wait"]
         cm = b["cpsat_makespan"]
-        mk = r.get("agent_makespan", a)["metrics"]["makespan"]
+        mka = r.get("agent_makespan", a)
+        mk = mka["metrics"]["makespan"]
         lines.append(
             f"{r['scenario']:22s} {a['metrics']['mean_wait']:8.0f} {b['fcfs']['mean_wait']:8.0f} "
             f"{b['sjf']['mean_wait']:8.0f} {b['easy']['mean_wait']:8.0f} "
@@ -117,7 +95,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{a['metrics']['jain']:5.2f} {a['guard_rejections']:3d} "
             f"{a['infeasible_executed']:3d} {a['llm_calls']:4d} "
             f"{a['prompt_tokens'] + a['completion_tokens']:7d} {a['wall_per_decision_s']:6.3f} "
-            f"{a['wall_s']:6.1f}"
+            f"{a['wall_s']:6.1f} {mka['solver_adopted']:2d}/{mka['solver_calls']:<2d}"
         )
     return "\n".join(lines)
 
