@@ -38,7 +38,7 @@ def streamlit_flags(host: str, port: int) -> dict[str, object]:
     return {
         "server_address": host, "server_port": port, "server_headless": True,
         "server_fileWatcherType": "none", "browser_gatherUsageStats": False,
-        "global_developmentMode": False,
+        "global_developmentMode": False, "client_toolbarMode": "viewer",
     }  # fmt: skip
 
 

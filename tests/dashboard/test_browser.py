@@ -95,7 +95,7 @@ def test_every_page_in_a_real_browser(server: str) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
             t0 = time.perf_counter()
             page.goto(server)
             page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
