@@ -30,11 +30,11 @@ EXAMPLES: dict[str, Example] = {
         Example("saxpy", "y = a*x + y, repeated (bandwidth bound)", False,
                 ("1048576", "20"), ("67108864", "100")),
         Example("stencil", "2-D five-point Jacobi stencil (bandwidth bound)", False,
-                ("256", "100"), ("4096", "500")),
+                ("256", "100"), ("2048", "500")),
         Example("matmul", "dense matrix multiply (compute bound)", False,
-                ("192",), ("2048",)),
+                ("192",), ("1024",)),
         Example("halo_mpi", "MPI + OpenMP stencil with halo exchange between ranks", True,
-                ("192", "40"), ("4096", "500")),
+                ("192", "40"), ("2048", "500")),
     )
 }  # fmt: skip
 
