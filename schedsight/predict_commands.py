@@ -60,6 +60,9 @@ def _trained(args: argparse.Namespace) -> Predictor:
     if (args.trace is None) == (args.workload is None):
         raise PredictError("give exactly one of --trace FILE or --workload ID")
     history = history_of(_loaded(args))
+    job = getattr(args, "job", None)
+    if job is not None:
+        history.index_of(job)  # an unknown job fails before the training
     print(f"schedsight: training on {len(history):,} jobs of {history.source}", file=sys.stderr)
     return Predictor.train(history, history.split(args.train_share))
 

@@ -82,9 +82,10 @@ class QuantileModel:
     def predict_log(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 in log1p seconds, ordered, calibrated."""
         lo, mid, hi = self._raw(x)
-        lo, hi = lo - self.band_shift, hi + self.band_shift
-        stacked = np.sort(np.stack([lo, mid, hi]), axis=0)
-        return stacked[0], stacked[1], stacked[2]
+        # p50 stays the model's own output so that its SHAP values add up to it exactly.
+        lo = np.minimum(lo - self.band_shift, mid)
+        hi = np.maximum(hi + self.band_shift, mid)
+        return lo, mid, hi
 
     def predict_s(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 in seconds (>= 0)."""
