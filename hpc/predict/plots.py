@@ -18,14 +18,21 @@ from hpc.predict.features import NAMES, FloatArray, display
 def waterfall_png(explanation: Explanation, path: Path, *, title: str = "") -> Path:
     """One job: from the average prediction to this job's, feature by feature (log wait)."""
     items = list(reversed(explanation.attributions))
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(items) + 1.5))
-    level = explanation.base_log + sum(a.shap for a in explanation.attributions[len(items) :])
-    for y, a in enumerate(items):
-        colour = "#d62728" if a.shap > 0 else "#1f77b4"
-        ax.barh(y, a.shap, left=level, color=colour)
-        level += a.shap
-    labels = [f"{a.feature} = {display(a.feature, a.value)}" for a in items]
-    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(items) + 2.0))
+    final = float(np.log1p(explanation.predicted_wait_s))
+    rest = final - explanation.base_log - sum(a.shap for a in items)
+    # Bottom bar: every feature outside the top ones; then one bar per top feature, upwards.
+    level = explanation.base_log
+    bars = [("other features", rest), *((f"{a.feature} = {display(a.feature, a.value)}",
+                                         a.shap) for a in items)]  # fmt: skip
+    for y, (_, shap) in enumerate(bars):
+        ax.barh(y, shap, left=level, color="#d62728" if shap > 0 else "#1f77b4")
+        level += shap
+    ax.axvline(explanation.base_log, color="grey", linestyle=":", label="average job")
+    ax.axvline(final, color="black", linestyle="--", label="this job")
+    ax.legend(fontsize=7, loc="lower right")
+    labels = [label for label, _ in bars]
+    ax.set_yticks(range(len(bars)), labels, fontsize=8)
     ax.set_xlabel("contribution to log(1 + wait seconds)")
     ax.set_title(title or "why this wait", fontsize=10)
     fig.tight_layout()
