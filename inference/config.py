@@ -67,9 +67,9 @@ class EngineConfig:
     min_prefix: int = 32  # shortest shared prefix worth reusing (tokens)
     dtype: str = "bfloat16"  # or "float32"
     device: str = "cpu"  # "cpu", "cuda" or "auto"
-    # Matmul weights of the blocks: "int4" (a quarter of bf16's bytes, faster decoding on a
-    # CPU), "dense" (in `dtype`), or "auto": int4 where the CPU kernels exist, else dense.
-    weights: str = "auto"
+    # Matmul weights of the blocks: "dense" (in `dtype`) or "int4" (CPU, bf16: a quarter of
+    # the bytes and faster one-sequence decoding, but slower batches and a little less exact).
+    weights: str = "dense"
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_seq_len", "prefill_chunk", "max_waiting", "min_prefix"):

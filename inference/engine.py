@@ -22,7 +22,7 @@ from inference.errors import OverloadedError
 from inference.kv_cache import KVCache
 from inference.loading import LoadedModel
 from inference.memory import trim_heap
-from inference.model import Transformer, can_pack
+from inference.model import Transformer
 from inference.prefix_cache import PrefixCache
 from inference.sampling import make_generator, sample
 from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
@@ -48,9 +48,7 @@ class Engine:
         self.device = pick_device(config.device)
         dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
-        int4 = config.weights == "int4" or (
-            config.weights == "auto" and can_pack(dtype, self.device)
-        )
+        int4 = config.weights == "int4"
         self.weights = "int4" if int4 else "dense"
         self.model = Transformer.from_state_dict(
             loaded.args,

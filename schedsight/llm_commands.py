@@ -15,9 +15,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
     p.add_argument(
         "--weights",
-        choices=["auto", "dense", "int4"],
-        default="auto",
-        help="block matmul weights: int4 (faster on a CPU), dense (dtype), auto (int4 on a CPU)",
+        choices=["dense", "int4"],
+        default="dense",
+        help="block matmul weights: dense (in --dtype) or int4 (CPU bf16: faster single streams)",
     )
     p.add_argument("--host", help="address to bind (default: SCHEDSIGHT_BIND_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=8421)
