@@ -1,4 +1,4 @@
-"""Explain: why a job waits and what would change it (needs hpc.predict)."""
+"""Explain: why a job waits and what would change it (predicted start, SHAP, alternatives)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,50 @@ from dashboard import context
 from dashboard.explain import MISSING, predict_available
 
 st.title("Explain a job")
-job = st.text_input("Job id (or leave empty to describe a planned job)", context.query_value("job"))
-if job:
-    st.query_params["job"] = job
 if not predict_available():
     st.warning(MISSING)
     st.stop()
-st.info("hpc.predict.explain has landed but is not yet wired into this page.")
+
+from dashboard.explain import default_job, explain_job, train  # noqa: E402
+from hpc.errors import HpcError  # noqa: E402
+from hpc.predict.features import duration_text  # noqa: E402
+from hpc.predict.predictor import Predictor  # noqa: E402
+
+cfg = context.DashboardConfig.from_env()
+
+
+@st.cache_resource(show_spinner="training the start-time predictor (once per workload) ...")
+def predictor(jobs: int, seed: int, procs: int) -> Predictor:
+    return train(context.workload(jobs, seed, procs))
+
+
+model = predictor(cfg.jobs, cfg.seed, cfg.procs)
+st.caption(f"Trained on the first 70% of the generated workload ({cfg.jobs} jobs, seed "
+           f"{cfg.seed}); a job's prediction uses only what was known at its submit.")  # fmt: skip
+job_text = st.text_input("Job id", context.query_value("job", str(default_job(model))))
+with st.expander("Or describe a planned job: the same job with other resources"):
+    c1, c2 = st.columns(2)
+    procs = c1.number_input("Processors (0: as submitted)", 0, 1_000_000, 0)
+    walltime = c2.number_input("Walltime in hours (0: as submitted)", 0.0, 24.0 * 365, 0.0)
+try:
+    job_id = int(job_text)
+    st.query_params["job"] = str(job_id)
+    shown = explain_job(model, job_id, procs=int(procs) or None,
+                        walltime_h=float(walltime) or None)  # fmt: skip
+except (ValueError, HpcError) as exc:
+    st.error(f"Cannot explain job {job_text!r}: {exc}")
+    st.stop()
+
+w10, w50, w90 = shown.wait_s
+s10, s50, s90 = shown.start_h
+st.subheader(f"Predicted start: hour {s50:.1f} of the trace")
+st.markdown(f"Wait **{duration_text(w50)}**, 80% interval {duration_text(w10)} – "
+            f"{duration_text(w90)} (start between hour {s10:.1f} and {s90:.1f}); "
+            f"job {shown.job_id}, {shown.planned}.")  # fmt: skip
+if shown.actual_wait_s is not None:
+    st.caption(f"It actually waited {duration_text(shown.actual_wait_s)} in the replay.")
+st.info(shown.sentence)
+st.subheader("Why: SHAP contributions")
+st.image(shown.waterfall_png, caption="from the average job's wait to this job's, by feature")
+st.subheader("Alternatives, best first")
+st.dataframe(shown.alternatives, hide_index=True)

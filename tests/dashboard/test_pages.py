@@ -144,13 +144,25 @@ def test_only_an_admin_approves_and_the_approval_is_audited(dash_env: Path) -> N
         assert (entry.action, entry.target) == ("approve", f"decision:{decision_id}")
 
 
-def test_explain_says_clearly_when_predictions_are_missing(dash_env: Path) -> None:
+def test_explain_predicts_explains_and_ranks_alternatives(dash_env: Path) -> None:
     from dashboard.explain import predict_available
 
     at = page("explain")
-    at.query_params["job"] = "42"
-    at.run()
+    at.run(timeout=120)  # trains the predictor once (cached for the other runs)
     _ok(at)
-    assert at.text_input[0].value == "42"
     if not predict_available():
         assert "not available" in at.warning[0].value
+        return
+    assert at.subheader[0].value.startswith("Predicted start: hour ")
+    assert "80% interval" in at.markdown[0].value
+    assert at.info[0].value.startswith("Predicted wait")
+    assert len(at.get("image")) == 1  # the static SHAP waterfall
+    alternatives = at.dataframe[0].value
+    assert "as asked" in alternatives["change"].tolist()
+    job = at.text_input[0].value
+    assert at.query_params["job"] == job
+    at.number_input[0].set_value(1).run(timeout=60)  # a planned variant: one processor
+    _ok(at)
+    assert "1 processors" in at.markdown[0].value
+    at.text_input[0].input("999999").run(timeout=60)
+    assert "Cannot explain job" in at.error[0].value
