@@ -15,9 +15,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "out" / "screenshots"
@@ -87,6 +91,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+def _settled(page: Page) -> Page:
+    """Wait until the script run is over (Streamlit's running indicator gone) and painted."""
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
+    page.wait_for_timeout(500)
+    return page
+
+
 def test_every_page_in_a_real_browser(server: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -101,7 +112,7 @@ def test_every_page_in_a_real_browser(server: str) -> None:
             page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
             page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
             timings["first page load (overview)"] = time.perf_counter() - t0
-            page.screenshot(path=SHOTS / "overview.png", full_page=True)
+            _settled(page).screenshot(path=SHOTS / "overview.png", full_page=True)
 
             for name, title in (("ask", "Ask the agent"), ("decisions", "Agent decisions"),
                                 ("explain", "Explain a job")):  # fmt: skip
@@ -119,7 +130,7 @@ def test_every_page_in_a_real_browser(server: str) -> None:
                     timings["explain with prediction (first visit trains)"] = (
                         time.perf_counter() - t0
                     )
-                page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+                _settled(page).screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
             page.goto(f"{server}/whatif")
             page.get_by_role("button", name="Run what-if").click()
@@ -130,7 +141,7 @@ def test_every_page_in_a_real_browser(server: str) -> None:
             timings["what-if (2000 jobs, 4 policies) to table and chart"] = time.perf_counter() - t0
             assert "jobs=2000" in page.url  # the scenario is in the shareable link
             page.locator(".vega-embed").nth(1).wait_for(timeout=30_000)  # Pareto and fairness
-            page.screenshot(path=SHOTS / "whatif.png", full_page=True)
+            _settled(page).screenshot(path=SHOTS / "whatif.png", full_page=True)
         finally:
             browser.close()
     # On a shared machine every figure stretches with the oversubscription of its cores: the
