@@ -129,14 +129,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
         sign = "+" if a.effect_s >= 0 else "-"
         print(f"  {a.feature:>20} = {a.value:10.3g}  {sign}{duration_text(a.effect_s)}")
     print("best alternatives:")
+    nodes = predictor.history.machine.node_exclusive
     for alt in advice.alternatives[:3]:
-        print(f"  {_alt(alt)}")
+        print(f"  {_alt(alt, nodes=nodes)}")
     return 0
 
 
 def cmd_alternatives(args: argparse.Namespace) -> int:
     predictor = _trained(args)
     history = predictor.history
+    nodes = history.machine.node_exclusive
     row = history.index_of(args.job)
     base = request_of(history, row)
     change = Change(
@@ -150,16 +152,16 @@ def cmd_alternatives(args: argparse.Namespace) -> int:
         if not options:
             print(f"no option finishes within {args.deadline_h} h at p90")
         for alt in options:
-            print(_alt(alt))
+            print(_alt(alt, nodes=nodes))
         return 0
     if change == Change():
         advice = advise(predictor, args.job)
         for alt in advice.alternatives:
-            print(_alt(alt))
+            print(_alt(alt, nodes=nodes))
         return 0
     asked, changed = what_if(predictor, base, change, upper=row)
-    print(f"as asked: {_alt(asked)}")
-    print(f"what if:  {_alt(changed)}")
+    print(f"as asked: {_alt(asked, nodes=nodes)}")
+    print(f"what if:  {_alt(changed, nodes=nodes)}")
     print(f"(counterfactual: job {args.job} actually waited {duration_text(history.wait_s[row])})")
     return 0
 
@@ -182,13 +184,14 @@ def _band(b: Band) -> str:
     return f"{duration_text(b.p50_s)} (p10 {duration_text(b.p10_s)}, p90 {duration_text(b.p90_s)})"
 
 
-def _alt(a: Alternative) -> str:
+def _alt(a: Alternative, *, nodes: bool) -> str:
     """One option; times are counted from the original submit."""
+    unit = "node" if nodes else "proc"
     origin = a.request.submit_s - a.change.delay_s
     start = duration_text(a.prediction.start.p50_s - origin)
     finish, finish90 = (duration_text(v - origin) for v in (a.finish.p50_s, a.finish.p90_s))
     risk = ", may be killed at its limit" if a.kill_risk else ""
     return (
         f"{a.change.describe():<32} score {a.score:7.2f}  start +{start}  finish +{finish} "
-        f"(p90 +{finish90})  {a.node_hours.p50_s:.1f} node-h  distance {a.distance:.2f}{risk}"
+        f"(p90 +{finish90})  {a.node_hours.p50_s:.1f} {unit}-h  distance {a.distance:.2f}{risk}"
     )
