@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,21 @@ def test_explain_predicts_explains_and_ranks_alternatives(dash_env: Path) -> Non
     assert "1 processors" in at.markdown[0].value
     at.text_input[0].input("999999").run(timeout=60)
     assert "Cannot explain job" in at.error[0].value
+
+
+@pytest.mark.slurm
+def test_overview_live_from_the_dev_slurm_cluster(dash_env: Path) -> None:
+    from tests.hpc.slurm.conftest import _why_not_up
+
+    if (reason := _why_not_up()) is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI must run the Slurm tests)")
+        pytest.skip(reason)
+    at = page("overview")
+    at.query_params["source"] = "slurm"
+    at.run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "Slurm 22.05" in at.caption[0].value
+    nodes = at.dataframe[-1].value
+    assert {"node", "state", "cpus", "gpus"} <= set(nodes.columns) and len(nodes) >= 1
