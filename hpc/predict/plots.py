@@ -61,11 +61,12 @@ def beeswarm_png(shap: FloatArray, x: FloatArray, path: Path, *, top: int = 12) 
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(order) + 1.2))
     for y, j in enumerate(order.tolist()):
         col = np.nan_to_num(x[:, j], nan=0.0)
-        span = float(col.max() - col.min()) or 1.0
+        # Colour by rank, not value, so that a few outliers do not wash out the rest.
+        rank = np.argsort(np.argsort(col, kind="stable"), kind="stable") / max(len(col) - 1, 1)
         jitter = rng.uniform(-0.3, 0.3, len(col))
-        ax.scatter(shap[:, j], y + jitter, c=(col - col.min()) / span, cmap="coolwarm", s=3)
+        ax.scatter(shap[:, j], y + jitter, c=rank, cmap="coolwarm", s=3)
     ax.set_yticks(range(len(order)), [NAMES[j] for j in order], fontsize=8)
-    ax.set_xlabel("SHAP on log(1 + wait seconds) (colour: feature value, low blue to high red)")
+    ax.set_xlabel("SHAP on log(1 + wait seconds) (colour: feature value rank, low blue, high red)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
