@@ -28,10 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=cmd_dashboard)
 
 
-# Imported before the server starts, so that the first page a user opens does not pay for them.
-WARM_MODULES = ("altair", "pandas", "dashboard.context", "dashboard.replay", "dashboard.scenario",
-                "dashboard.saved", "dashboard.approvals", "dashboard.charts", "agent.ask",
-                "agent.records", "db.migrate", "db.audit")  # fmt: skip
+# Imported before the server starts, so that the first page a user opens does not pay for them
+# (not the modules that declare Streamlit caches: those want a running server).
+WARM_MODULES = ("altair", "pandas", "matplotlib.pyplot", "agent.ask", "agent.llm",
+                "agent.local_server", "agent.records", "db.migrate", "db.audit",
+                "schedsight.storage", "dashboard.replay", "dashboard.scenario", "dashboard.saved",
+                "dashboard.approvals", "dashboard.charts")  # fmt: skip
 
 
 def streamlit_flags(host: str, port: int) -> dict[str, object]:
