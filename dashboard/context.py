@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -78,9 +79,10 @@ def llm() -> LLMClient:
     config = LLMConfig(base_url=s.llm_base_url, model=s.llm_model,
                        api_key=s.llm_api_key or "unused", timeout_s=s.llm_timeout_s,
                        max_retries=s.llm_max_retries)  # fmt: skip
-    # The server lives as long as the dashboard process; the stack is never closed early.
+    # The server lives as long as the dashboard process and is stopped when it exits.
     stack = contextlib.ExitStack()
     endpoint = stack.enter_context(llm_endpoint(config))
+    atexit.register(stack.close)
     return LLMClient(endpoint)
 
 
