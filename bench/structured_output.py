@@ -9,6 +9,13 @@ sampled (temperature 0.8, a different seed each), 8 at a time, and checks every 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/inference.py would shadow the `inference` package: keep this folder off the path.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import json

@@ -7,11 +7,12 @@ import json
 from collections.abc import Iterator
 
 import httpx
+import jsonschema
 import openai
 import pytest
 
 from inference.config import EngineConfig
-from inference.engine import Engine
+from inference.engine import CLOSING_TOKENS, Engine
 from inference.launcher import running_server
 
 PERSON = {
@@ -127,6 +128,33 @@ def test_structured_output_parses_and_validates(client: openai.OpenAI, model: st
     assert set(data) == {"name", "age", "role"}
     assert isinstance(data["age"], int) and 0 <= data["age"] <= 120
     assert data["role"] in ("admin", "user") and len(data["name"]) <= 20
+
+
+def test_structured_output_is_closed_before_max_tokens(client: openai.OpenAI, model: str) -> None:
+    # Unbounded strings and integers: sampling could go on for ever; the last tokens of the
+    # budget must still close the JSON.
+    schema = {
+        "type": "object",
+        "properties": {
+            "story": {"type": "string"},
+            "ids": {"type": "array", "items": {"type": "integer"}},
+        },
+        "required": ["story", "ids"],
+    }
+    for seed in range(3):
+        out = client.chat.completions.create(
+            model=model,
+            messages=ask("Write a very long story about job ids, as JSON."),
+            max_tokens=CLOSING_TOKENS + 8,
+            temperature=1.0,
+            seed=seed,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "story", "schema": schema, "strict": True},
+            },
+        )
+        assert out.usage is not None and out.usage.completion_tokens <= CLOSING_TOKENS + 8
+        jsonschema.validate(json.loads(out.choices[0].message.content or ""), schema)
 
 
 def test_a_tool_call_has_valid_arguments(client: openai.OpenAI, model: str) -> None:
