@@ -33,11 +33,12 @@ from inference.stopping import StopChecker
 
 log = logging.getLogger(__name__)
 
-# The last tokens of a structured answer's budget are spent closing it: greedy, and tokens that
-# only close strings, arrays or objects are preferred over anything else the grammar allows.
+# The last tokens of a structured answer's budget are spent closing it: greedy, and among the
+# tokens the grammar allows, those that only close strings, arrays or objects come first, then
+# those that also hold a comma (the way out of a number or a string before the next key).
 CLOSING_TOKENS = 32
-_CLOSING_BIAS = 1e4
 _CLOSERS = frozenset('"]}')
+_CLOSING_BIAS = {False: 2e4, True: 1e4}  # by whether the token holds a comma
 
 
 def pick_device(device: str) -> torch.device:
@@ -218,8 +219,7 @@ class Engine:
             apply_masks(logits, bitmask)
         closing = {i for i in constrained if self._tokens_left(batch[i]) <= CLOSING_TOKENS}
         if closing:
-            rows = torch.tensor(sorted(closing))
-            logits[rows[:, None], self.closer_ids] += _CLOSING_BIAS
+            logits[sorted(closing)] += self.closing_bias
         now = time.perf_counter()
         for i, seq in enumerate(batch):
             params = replace(seq.params, temperature=0.0) if i in closing else seq.params
@@ -235,15 +235,14 @@ class Engine:
         return min(seq.params.max_tokens - len(seq.output_ids), self.max_seq_len - seq.length)
 
     @cached_property
-    def closer_ids(self) -> torch.Tensor:
-        """Ids of tokens made only of `"`, `]` and `}` (and spaces): they end JSON values."""
-        decode = self.tokenizer.decode
-        ids = [
-            i
-            for i in range(self.tokenizer.vocab_size)
-            if (text := decode([i]).strip()) and set(text) <= _CLOSERS
-        ]
-        return torch.tensor(ids, dtype=torch.long)
+    def closing_bias(self) -> torch.Tensor:
+        """[vocab] logit bonus of the tokens that end JSON values (`"`, `]`, `}`, `",` ...)."""
+        bias = torch.zeros(self.model.args.vocab_size)
+        for i in range(self.tokenizer.vocab_size):
+            text = self.tokenizer.decode([i]).replace(" ", "")
+            if text and set(text) <= _CLOSERS | {","}:
+                bias[i] = _CLOSING_BIAS["," in text]
+        return bias
 
     def _deliver(self, seq: Sequence, token: int) -> None:
         if seq.constraint is not None and token not in self.tokenizer.eos_ids:
