@@ -79,9 +79,7 @@ class EngineConfig:
             raise ValueError("engine config: prefix_slots must be >= 0")
         if self.dtype not in ("bfloat16", "float32"):
             raise ValueError(f"engine config: dtype must be bfloat16 or float32, not {self.dtype}")
-        if self.weights not in ("auto", "dense", "int4"):
-            raise ValueError(
-                f"engine config: weights must be auto, dense or int4, not {self.weights}"
-            )
+        if self.weights not in ("dense", "int4"):
+            raise ValueError(f"engine config: weights must be dense or int4, not {self.weights}")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"engine config: device must be cpu, cuda or auto, not {self.device}")

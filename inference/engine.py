@@ -57,14 +57,12 @@ class Engine:
         self.device = pick_device(config.device)
         dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
-        int4 = config.weights == "int4"
-        self.weights = "int4" if int4 else "dense"
         self.model = Transformer.from_state_dict(
             loaded.args,
             loaded.state_dict,
             dtype=dtype,
             device=self.device,
-            quantize="int4" if int4 else None,
+            quantize="int4" if config.weights == "int4" else None,
         )
         loaded.release_weights()  # the model holds its own copy
         trim_heap()

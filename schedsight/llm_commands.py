@@ -55,7 +55,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     )
     print(
         f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "
-        f"({engine.device}, {args.dtype}, {engine.weights} weights"
+        f"({engine.device}, {args.dtype}, {args.weights} weights"
         f"{', API key required' if api_key else ''})",
         file=sys.stderr,
     )
