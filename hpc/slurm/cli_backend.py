@@ -23,7 +23,7 @@ from hpc.slurm.backend import StartEstimate
 from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
 from hpc.slurm.spec import JobSpec
-from hpc.slurm.state import ClusterState, LiveJob, Partition
+from hpc.slurm.state import ClusterState, LiveJob, Partition, select_jobs
 
 Runner = Callable[[Sequence[str], str | None, float], "subprocess.CompletedProcess[str]"]
 
@@ -182,10 +182,7 @@ class CliBackend:
     def jobs(self, job_ids: Collection[int] | None = None) -> list[LiveJob]:
         adapter, doc = self._json(["squeue", "--json"])  # 22.05 ignores -j: filter here
         jobs: list[LiveJob] = adapter.parse_jobs(doc)
-        if job_ids is None:
-            return jobs
-        wanted = set(job_ids)
-        return [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
+        return select_jobs(jobs, job_ids)
 
     def history(
         self, *, start_s: int, end_s: int | None = None, job_ids: Collection[int] | None = None

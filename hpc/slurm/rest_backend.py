@@ -29,7 +29,7 @@ from hpc.slurm.errors import (
     SlurmError,
 )
 from hpc.slurm.spec import JobSpec
-from hpc.slurm.state import ClusterState, LiveJob
+from hpc.slurm.state import ClusterState, LiveJob, select_jobs
 
 ADAPTERS: dict[str, ModuleType] = {"v0.0.38": json_v0038}
 _VERSION = re.compile(r"^/slurm/(v(\d+)\.(\d+)\.(\d+))/ping$")
@@ -183,10 +183,7 @@ class RestBackend:
         for j in doc.get("jobs") or []:
             self._cluster = self._cluster or j.get("cluster")
         jobs: list[LiveJob] = self._adapter().parse_jobs(doc)
-        if job_ids is None:
-            return jobs
-        wanted = set(job_ids)
-        return [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
+        return select_jobs(jobs, job_ids)
 
     def history(
         self, *, start_s: int, end_s: int | None = None, job_ids: Collection[int] | None = None

@@ -6,7 +6,7 @@ Unix epoch (None where Slurm has none yet); memory is in MB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from hpc.model import Machine
@@ -173,6 +173,18 @@ class ClusterState:
         return Machine.cluster(
             len(nodes), shape[0], gpus_per_node=shape[1], mem_per_node_mb=shape[2] or None
         )
+
+
+def select_jobs(jobs: list[LiveJob], job_ids: Collection[int] | None) -> list[LiveJob]:
+    """`jobs` whose id, or array's id, is in `job_ids` (all of them when it is None).
+
+    Slurm 22.05 ignores job filters in `squeue --json` and the REST job list, so backends
+    read the whole queue and select here.
+    """
+    if job_ids is None:
+        return jobs
+    wanted = set(job_ids)
+    return [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
 
 
 def _most_common(items: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
