@@ -70,8 +70,11 @@ class EngineConfig:
     # Matmul weights of the blocks: "dense" (in `dtype`) or "int4" (CPU, bf16: a quarter of
     # the bytes and faster one-sequence decoding, but slower batches and a little less exact).
     weights: str = "dense"
+    threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)
 
     def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError("engine config: threads must be >= 0 (0: one per core)")
         for name in ("max_batch", "max_seq_len", "prefill_chunk", "max_waiting", "min_prefix"):
             if getattr(self, name) < 1:
                 raise ValueError(f"engine config: {name} must be at least 1")

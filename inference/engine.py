@@ -50,13 +50,43 @@ def pick_device(device: str) -> torch.device:
 class Engine:
     """Owns the model and its cache; `submit` from any thread, `start` runs the loop."""
 
+    model: Transformer  # built, with the cache, on the engine thread
+    cache: KVCache
+
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         self.config = config = config or EngineConfig()
         self.loaded = loaded
         self.tokenizer = loaded.tokenizer
         self.device = pick_device(config.device)
-        dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
+        slots = config.max_batch + config.prefix_slots
+        self.prefixes = PrefixCache(list(range(config.max_batch, slots)), config.min_prefix)
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []  # running[i] sits in cache slot i
+        self.prefilling: Sequence | None = None  # sits in slot len(running)
+        self.stats = EngineStats()
+        self._wake = threading.Condition()
+        self._stop = False
+        self._started = threading.Event()
+        # One thread does all of the model's work, its build included: OpenMP keeps a pool
+        # of worker threads per thread that runs parallel code, and with more pool threads
+        # than cores GNU OpenMP stops spinning between regions (decode ran 2x slower when
+        # the weights were built on the caller's thread and run on this one).
+        built: list[BaseException | None] = []
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(built, ready), name="llm-engine", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if built[0] is not None:
+            raise built[0]
+
+    def _build(self) -> None:
+        config, loaded = self.config, self.loaded
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
         self.model = Transformer.from_state_dict(
             loaded.args,
             loaded.state_dict,
@@ -68,14 +98,6 @@ class Engine:
         trim_heap()
         slots = config.max_batch + config.prefix_slots
         self.cache = KVCache(loaded.args, slots, self.max_seq_len, dtype=dtype, device=self.device)
-        self.prefixes = PrefixCache(list(range(config.max_batch, slots)), config.min_prefix)
-        self.waiting: deque[Sequence] = deque()
-        self.running: list[Sequence] = []  # running[i] sits in cache slot i
-        self.prefilling: Sequence | None = None  # sits in slot len(running)
-        self.stats = EngineStats()
-        self._wake = threading.Condition()
-        self._stop = False
-        self._thread: threading.Thread | None = None
 
     # -- the owner's side ------------------------------------------------------------
 
@@ -108,21 +130,33 @@ class Engine:
             self._wake.notify()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="llm-engine", daemon=True)
-        self._thread.start()
+        """Begin serving: the engine thread starts taking requests."""
+        self._started.set()
 
     def stop(self) -> None:
         with self._wake:
             self._stop = True
             self._wake.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._started.set()
+        self._thread.join(timeout=30)
 
     @property
     def queue_depth(self) -> int:
         return len(self.waiting)
 
     # -- the engine thread -----------------------------------------------------------
+
+    def _run(self, built: list[BaseException | None], ready: threading.Event) -> None:
+        try:
+            self._build()
+        except BaseException as exc:  # handed to the constructor, which raises it
+            built.append(exc)
+            ready.set()
+            return
+        built.append(None)
+        ready.set()
+        self._started.wait()
+        self._loop()
 
     def _loop(self) -> None:
         while True:
