@@ -26,7 +26,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from inference.config import ModelArgs  # noqa: E402
 from inference.kv_cache import KVCache  # noqa: E402
-from inference.model import Transformer, can_pack, expected_shapes  # noqa: E402
+from inference.linears import can_pack  # noqa: E402
+from inference.model import Transformer, expected_shapes  # noqa: E402
 
 PROMPT_LEN = 200
 BATCHES = (1, 8, 32)

@@ -42,7 +42,8 @@ _IN_BLOCK = {
     "ffn_down": "mlp.down_proj",
 }
 _BLOCK_TENSOR = re.compile(r"blk\.(\d+)\.(\w+)\.(weight|bias)")
-_ROPE_FREQS = "rope_freqs.weight"  # Llama 3.1 scaling, precomputed per frequency
+_ROPE_FREQS = "rope_freqs.weight"
+_ROWS_PER_CHUNK = 4096  # Llama 3.1 scaling, precomputed per frequency
 
 
 def load_gguf(path: Path) -> LoadedModel:
@@ -58,13 +59,14 @@ def load_gguf(path: Path) -> LoadedModel:
     names = {hf: name for name in tensors if (hf := _hf_name(name, path)) is not None}
     shapes = {hf: tuple(reversed(tensors[name].shape.tolist())) for hf, name in names.items()}
 
-    def read(hf_name: str) -> torch.Tensor:
-        weight = dequantized(tensors[names[hf_name]], path)
-        if args.arch == "llama" and ".q_proj." in hf_name:
-            weight = _unpermute(weight, args.n_heads)
-        elif args.arch == "llama" and ".k_proj." in hf_name:
-            weight = _unpermute(weight, args.n_kv_heads)
-        return torch.from_numpy(np.require(weight, np.float32, ["C", "W"]))
+    def read(hf_name: str, dtype: torch.dtype) -> torch.Tensor:
+        tensor = tensors[names[hf_name]]
+        heads = {".q_proj.": args.n_heads, ".k_proj.": args.n_kv_heads}
+        for part, n_heads in heads.items():
+            if args.arch == "llama" and part in hf_name:
+                weight = _unpermute(dequantized(tensor, path), n_heads)
+                return torch.from_numpy(np.require(weight, np.float32, ["C", "W"])).to(dtype)
+        return dequantized_as(tensor, path, dtype)
 
     for tensor in tensors.values():  # refuse unsupported types now, not at first use
         check_type(tensor, path)
@@ -129,6 +131,23 @@ def dequantized(tensor: ReaderTensor, path: Path) -> np.ndarray[Any, np.dtype[np
     values = dequantize(tensor.data, tensor.tensor_type)
     # GGUF lists dimensions fastest-first, so [in, out] there is [out, in] in row-major order.
     return values.reshape(tuple(reversed(tensor.shape.tolist()))).astype(np.float32, copy=False)
+
+
+def dequantized_as(tensor: ReaderTensor, path: Path, dtype: torch.dtype) -> torch.Tensor:
+    """The tensor in `dtype` and Hugging Face layout, dequantized a few thousand rows at a time
+    (a 49,152-row embedding would otherwise pass through several float32 copies of itself)."""
+    check_type(tensor, path)
+    shape = tuple(reversed(tensor.shape.tolist()))
+    data = tensor.data.reshape(shape[0], -1) if len(shape) == 2 else tensor.data
+    if len(shape) != 2 or shape[0] <= _ROWS_PER_CHUNK:
+        values = dequantize(tensor.data, tensor.tensor_type).reshape(shape)
+        return torch.from_numpy(np.require(values, np.float32, ["C", "W"])).to(dtype)
+    out = torch.empty(shape, dtype=dtype)
+    for start in range(0, shape[0], _ROWS_PER_CHUNK):
+        rows = dequantize(data[start : start + _ROWS_PER_CHUNK], tensor.tensor_type)
+        chunk = np.require(rows.reshape(-1, shape[1]), np.float32, ["C", "W"])
+        out[start : start + _ROWS_PER_CHUNK] = torch.from_numpy(chunk)
+    return out
 
 
 def check_type(tensor: ReaderTensor, path: Path) -> None:

@@ -134,14 +134,14 @@ def lazy_safetensors(files: list[Path], tie_embeddings: bool) -> LazyWeights:
         except (SafetensorError, OSError) as exc:
             raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
 
-    def read(name: str) -> torch.Tensor:
+    def read(name: str, dtype: torch.dtype) -> torch.Tensor:
         with safe_open(where[name], framework="pt") as f:
             tensor: torch.Tensor = f.get_tensor(name)
         if not tensor.is_floating_point():
             raise UnsupportedError(
                 f"{where[name]}: tensor {name} is {tensor.dtype}; expected floats"
             )
-        return tensor.to(torch.float32)
+        return tensor.to(dtype)
 
     return LazyWeights(shapes, read)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
@@ -18,7 +19,9 @@ from torch import Tensor, nn
 
 from inference.config import ModelArgs, RopeScaling
 from inference.kv_cache import KVCache
-from inference.weights import check_weights
+from inference.linears import Int4Linear, PackedLinear, can_pack
+from inference.memory import trim_heap
+from inference.weights import check_weights, read_as
 
 
 def precompute_rope(args: ModelArgs) -> tuple[Tensor, Tensor]:
@@ -135,67 +138,6 @@ class Attention(nn.Module):
         return out
 
 
-class PackedLinear(nn.Module):
-    """A bias-optional linear layer whose weight oneDNN has reordered once, ahead of time.
-
-    On this kind of CPU it runs bf16 matmuls 1.3-1.8x faster than `F.linear`, which
-    re-lays-out the weight, or reads it less efficiently, on every call (bench/model_speed.py).
-    """
-
-    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
-        super().__init__()
-        self.packed: Tensor = torch.ops.mkldnn._reorder_linear_weight(weight)  # opaque layout
-        self.bias = bias
-
-    def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-        return out
-
-
-class Int4Linear(nn.Module):
-    """A linear layer with int4 weights, groups of 32 along the input: a quarter of bf16's bytes.
-
-    Asymmetric per-group min/scale quantization, as GGUF's Q4_1: weights that came from a
-    Q4_1 file quantize back to their own 4-bit values, so only the bf16 rounding of the scales
-    differs from the file. Needs bf16 activations on the CPU.
-    """
-
-    GROUP = 32
-
-    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
-        super().__init__()
-        self.out_features, self.in_features = weight.shape
-        if self.in_features % self.GROUP:
-            raise ValueError(f"int4 weights need in_features divisible by {self.GROUP}")
-        w = weight.float().view(self.out_features, -1, self.GROUP)  # [out, in / 32, 32]
-        low = w.amin(dim=-1, keepdim=True)
-        scale = ((w.amax(dim=-1, keepdim=True) - low) / 15).clamp(min=1e-10)
-        q = ((w - low) / scale).round().clamp(0, 15).to(torch.int32).view(weight.shape)
-        self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1)
-        # The kernel computes (q - 8) * scale + zero, from [in / 32, out, 2] (scale, zero) pairs.
-        zero = low + 8 * scale
-        self.scales_zeros = torch.cat((scale, zero), -1).transpose(0, 1).contiguous().bfloat16()
-        self.bias = bias
-
-    def forward(self, x: Tensor) -> Tensor:
-        flat = x.reshape(-1, self.in_features)  # [B * T, in]
-        out: Tensor = torch.ops.aten._weight_int4pack_mm_for_cpu(
-            flat, self.packed, self.GROUP, self.scales_zeros
-        )
-        out = out.view(*x.shape[:-1], self.out_features)
-        return out if self.bias is None else out + self.bias
-
-
-def can_pack(dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether `PackedLinear` pays: bf16 on a CPU with oneDNN bf16 support."""
-    return (
-        device.type == "cpu"
-        and dtype == torch.bfloat16
-        and torch._C._has_mkldnn
-        and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    )
-
-
 class FeedForward(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
@@ -256,34 +198,41 @@ class Transformer(nn.Module):
         `quantize="int4"` (CPU, bf16 only) stores the blocks' matmul weights as `Int4Linear`:
         about 1.6x faster decoding, and close to lossless for weights from a Q4_1 GGUF.
         """
-        if quantize is not None and not can_pack(dtype, torch.device(device)):
+        device = torch.device(device)
+        if quantize is not None and not can_pack(dtype, device):
             raise ValueError("int4 weights need dtype=torch.bfloat16 on a CPU with oneDNN bf16")
-        weights = fuse_weights(args, state_dict, dtype=dtype, device=device)
+        check_weights(args, state_dict, "model weights")
+        packed = quantize is not None or (pack_weights and can_pack(dtype, device))
+        linear: type[PackedLinear | Int4Linear] = Int4Linear if quantize else PackedLinear
+        # int4 quantizes from the float32 values, so a Q4 file's own 4-bit values come back.
+        matmul_dtype = torch.float32 if quantize else dtype
         with torch.device("meta"):
             model = cls(args)
-        model.load_state_dict(weights, strict=True, assign=True)
-        del weights  # the model owns them now; packing must be able to free the originals
+        # One block at a time: its weights are read, fused and packed before the next
+        # block's are read, so a load never holds a second copy of the whole model.
+        for i, layer in enumerate(model.layers):
+            block = fuse_block(args, state_dict, i, dtype, matmul_dtype, device)
+            layer.load_state_dict(block, strict=True, assign=True)
+            del block
+            if packed:
+                pack_block(layer, linear)
+            trim_heap()
+        get = partial(read_weight, state_dict, dtype=dtype, device=device)
+        model.tok_embeddings.weight = nn.Parameter(get("model.embed_tokens.weight"), False)
+        model.norm.weight = nn.Parameter(get("model.norm.weight"), False)
+        if not args.tie_embeddings:
+            assert model.output is not None
+            model.output.weight = nn.Parameter(get("lm_head.weight"), False)
+        if packed:
+            # A tied lm_head gets a packed copy (vocab x dim more memory); the embedding stays.
+            head = model.tok_embeddings if model.output is None else model.output
+            assert isinstance(head, nn.Embedding | nn.Linear)
+            model.output = PackedLinear(head.weight.detach(), None)
         cos, sin = precompute_rope(args)
         model.rope_cos = cos.to(device=device, dtype=dtype)
         model.rope_sin = sin.to(device=device, dtype=dtype)
-        if quantize is not None or (pack_weights and can_pack(dtype, torch.device(device))):
-            model.pack_linears(Int4Linear if quantize == "int4" else PackedLinear)
+        trim_heap()
         return model.eval()
-
-    def pack_linears(self, block_linear: type[PackedLinear | Int4Linear]) -> None:
-        """Swap the blocks' nn.Linear layers for `block_linear`, lm_head for a PackedLinear.
-
-        A tied lm_head gets a packed copy (vocab x dim more memory); the embedding stays.
-        """
-        # Only parents are listed, so each replaced nn.Linear (and its weight) is freed at once.
-        parents = [m for m in self.layers.modules() if not isinstance(m, nn.Linear)]
-        for module in parents:
-            for name, child in list(module.named_children()):
-                if isinstance(child, nn.Linear):
-                    setattr(module, name, block_linear(child.weight.detach(), child.bias))
-        head = self.tok_embeddings if self.output is None else self.output
-        assert isinstance(head, nn.Embedding | nn.Linear)
-        self.output = PackedLinear(head.weight.detach(), None)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -367,39 +316,46 @@ def check_fits(
         )
 
 
-def fuse_weights(
+def read_weight(
+    state_dict: Mapping[str, Tensor], name: str, *, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """One source tensor, read (a lazy mapping reads it from the file now) and converted."""
+    return read_as(state_dict, name, dtype).to(device)
+
+
+def fuse_block(
     args: ModelArgs,
     state_dict: Mapping[str, Tensor],
-    *,
+    i: int,
     dtype: torch.dtype,
-    device: torch.device | str,
+    matmul_dtype: torch.dtype,
+    device: torch.device,
 ) -> dict[str, Tensor]:
-    """Validated HF weights renamed to this module's names, q/k/v and gate/up concatenated.
-
-    Each source tensor is read once and converted at once, so a lazy `state_dict` never has
-    more than one float32 tensor in memory.
-    """
-    check_weights(args, state_dict, "model weights")
-
-    def get(name: str) -> Tensor:
-        return state_dict[name].to(device=device, dtype=dtype)
-
+    """Block i's HF weights under this module's names, q/k/v and gate/up concatenated."""
+    src = f"model.layers.{i}."
+    get = partial(read_weight, state_dict, dtype=matmul_dtype, device=device)
+    norm = partial(read_weight, state_dict, dtype=dtype, device=device)
+    qkv = [src + f"self_attn.{n}_proj." for n in "qkv"]
     out = {
-        "tok_embeddings.weight": get("model.embed_tokens.weight"),
-        "norm.weight": get("model.norm.weight"),
+        "attention.wqkv.weight": torch.cat([get(p + "weight") for p in qkv]),
+        "attention.wo.weight": get(src + "self_attn.o_proj.weight"),
+        "attention_norm.weight": norm(src + "input_layernorm.weight"),
+        "ffn_norm.weight": norm(src + "post_attention_layernorm.weight"),
+        "feed_forward.w13.weight": torch.cat(
+            [get(src + f"mlp.{n}_proj.weight") for n in ("gate", "up")]
+        ),
+        "feed_forward.w2.weight": get(src + "mlp.down_proj.weight"),
     }
-    if not args.tie_embeddings:
-        out["output.weight"] = get("lm_head.weight")
-    for i in range(args.n_layers):
-        src, dst = f"model.layers.{i}.", f"layers.{i}."
-        qkv = [src + f"self_attn.{n}_proj." for n in "qkv"]
-        out[dst + "attention.wqkv.weight"] = torch.cat([get(p + "weight") for p in qkv])
-        if args.attention_bias:
-            out[dst + "attention.wqkv.bias"] = torch.cat([get(p + "bias") for p in qkv])
-        out[dst + "attention.wo.weight"] = get(src + "self_attn.o_proj.weight")
-        out[dst + "attention_norm.weight"] = get(src + "input_layernorm.weight")
-        out[dst + "ffn_norm.weight"] = get(src + "post_attention_layernorm.weight")
-        gate_up = [get(src + f"mlp.{n}_proj.weight") for n in ("gate", "up")]
-        out[dst + "feed_forward.w13.weight"] = torch.cat(gate_up)
-        out[dst + "feed_forward.w2.weight"] = get(src + "mlp.down_proj.weight")
+    if args.attention_bias:
+        out["attention.wqkv.bias"] = torch.cat([norm(p + "bias") for p in qkv])
     return out
+
+
+def pack_block(block: nn.Module, linear: type[PackedLinear | Int4Linear]) -> None:
+    """Swap a block's nn.Linear layers for `linear` (PackedLinear or Int4Linear)."""
+    # Only parents are listed, so each replaced nn.Linear (and its weight) is freed at once.
+    parents = [m for m in block.modules() if not isinstance(m, nn.Linear)]
+    for module in parents:
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.Linear):
+                setattr(module, name, linear(child.weight.detach(), child.bias))

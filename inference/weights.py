@@ -18,16 +18,22 @@ Shape = tuple[int, ...]
 
 
 class LazyWeights(Mapping[str, torch.Tensor]):
-    """A read-only mapping name -> float32 tensor, read by `read(name)` on each lookup."""
+    """A read-only mapping name -> float32 tensor, read by `read(name, dtype)` on each lookup."""
 
-    def __init__(self, shapes: Mapping[str, Shape], read: Callable[[str], torch.Tensor]) -> None:
+    def __init__(
+        self, shapes: Mapping[str, Shape], read: Callable[[str, torch.dtype], torch.Tensor]
+    ) -> None:
         self._shapes = dict(shapes)
         self._read = read
 
     def __getitem__(self, name: str) -> torch.Tensor:
+        return self.read_as(name, torch.float32)
+
+    def read_as(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+        """The weight read straight into `dtype`: no float32 copy of a large tensor on the way."""
         if name not in self._shapes:
             raise KeyError(name)
-        return self._read(name)
+        return self._read(name, dtype)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._shapes)
@@ -37,6 +43,13 @@ class LazyWeights(Mapping[str, torch.Tensor]):
 
     def shape(self, name: str) -> Shape:
         return self._shapes[name]
+
+
+def read_as(weights: Mapping[str, torch.Tensor], name: str, dtype: torch.dtype) -> torch.Tensor:
+    """weights[name] in `dtype`, read directly in that dtype when `weights` is lazy."""
+    if isinstance(weights, LazyWeights):
+        return weights.read_as(name, dtype)
+    return weights[name].to(dtype)
 
 
 def shape_of(weights: Mapping[str, torch.Tensor], name: str) -> Shape:

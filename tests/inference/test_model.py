@@ -17,7 +17,8 @@ import torch
 from inference.config import ModelArgs, RopeScaling
 from inference.errors import ModelLoadError
 from inference.kv_cache import KVCache
-from inference.model import Int4Linear, Transformer, can_pack
+from inference.linears import Int4Linear, can_pack
+from inference.model import Transformer
 from inference.weights import expected_shapes
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
