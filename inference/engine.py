@@ -22,6 +22,7 @@ import torch
 from inference.config import EngineConfig
 from inference.errors import OverloadedError
 from inference.kv_cache import KVCache
+from inference.linears import can_pack
 from inference.loading import LoadedModel
 from inference.memory import trim_heap
 from inference.model import Transformer
@@ -47,11 +48,21 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def resolve_weights(
+    weights: str, loaded: LoadedModel, dtype: torch.dtype, device: torch.device
+) -> str:
+    """ "dense" or "int4" for EngineConfig.weights; "auto" keeps a 4-bit file 4-bit (CPU bf16)."""
+    if weights != "auto":
+        return weights
+    return "int4" if loaded.four_bit and can_pack(dtype, device) else "dense"
+
+
 class Engine:
     """Owns the model and its cache; `submit` from any thread, `start` runs the loop."""
 
     model: Transformer  # built, with the cache, on the engine thread
     cache: KVCache
+    weights: str  # "dense" or "int4", as built
 
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         self.config = config = config or EngineConfig()
@@ -87,12 +98,13 @@ class Engine:
         if config.threads:
             torch.set_num_threads(config.threads)
         dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
+        self.weights = resolve_weights(config.weights, loaded, dtype, self.device)
         self.model = Transformer.from_state_dict(
             loaded.args,
             loaded.state_dict,
             dtype=dtype,
             device=self.device,
-            quantize="int4" if config.weights == "int4" else None,
+            quantize="int4" if self.weights == "int4" else None,
         )
         loaded.release_weights()  # the model holds its own copy
         trim_heap()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,18 @@ def load_gguf(path: Path) -> LoadedModel:
         tokenizer=tokenizer,
         chat_template=template if isinstance(template, str) else None,
         source=str(path),
+        weight_type=block_weight_type(tensors),
     )
+
+
+def block_weight_type(tensors: dict[str, ReaderTensor]) -> str:
+    """The most common type of the blocks' matmul weights (norms are always F32)."""
+    kinds = Counter(
+        t.tensor_type.name
+        for name, t in tensors.items()
+        if name.startswith("blk.") and t.data.ndim == 2
+    )
+    return kinds.most_common(1)[0][0] if kinds else "F32"
 
 
 def read_metadata(reader: GGUFReader, path: Path) -> dict[str, Any]:

@@ -30,10 +30,12 @@ def load_hf_dir(directory: Path) -> LoadedModel:
     """Load config.json, the safetensors weights and tokenizer.json from `directory`."""
     config = _read_json(directory / "config.json", required=True)
     args = model_args(config, directory)
+    weights = lazy_safetensors(safetensors_files(directory), args.tie_embeddings)
     return LoadedModel(
         name=directory.name,
         args=args,
-        state_dict=lazy_safetensors(safetensors_files(directory), args.tie_embeddings),
+        state_dict=weights,
+        weight_type=weights.dtype_name("model.layers.0.mlp.down_proj.weight"),
         tokenizer=Tokenizer.from_hf_dir(directory),
         chat_template=chat_template(directory),
         source=str(directory),
@@ -116,6 +118,7 @@ def lazy_safetensors(files: list[Path], tie_embeddings: bool) -> LazyWeights:
     """The weights of all shards, each read as float32 only when looked up."""
     where: dict[str, Path] = {}
     shapes: dict[str, tuple[int, ...]] = {}
+    dtypes: dict[str, str] = {}
     for path in files:
         try:
             with safe_open(path, framework="pt") as f:
@@ -130,6 +133,7 @@ def lazy_safetensors(files: list[Path], tie_embeddings: bool) -> LazyWeights:
                             f"{path}: tensor {name} is {info.get_dtype()}; expected F32/F16/BF16"
                         )
                     where[name] = path
+                    dtypes[name] = info.get_dtype()
                     shapes[name] = tuple(info.get_shape())
         except (SafetensorError, OSError) as exc:
             raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
@@ -143,7 +147,7 @@ def lazy_safetensors(files: list[Path], tie_embeddings: bool) -> LazyWeights:
             )
         return tensor.to(dtype)
 
-    return LazyWeights(shapes, read)
+    return LazyWeights(shapes, read, dtypes)
 
 
 def chat_template(directory: Path) -> str | None:

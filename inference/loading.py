@@ -17,6 +17,7 @@ from inference.tokenizer import Tokenizer
 from inference.weights import check_weights
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+FOUR_BIT_TYPES = frozenset({"Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K"})
 
 
 @dataclass
@@ -33,6 +34,14 @@ class LoadedModel:
     tokenizer: Tokenizer
     chat_template: str | None  # Jinja source; None → ChatML
     source: str  # the path it came from
+    # How the file stores the blocks' matmul weights: a GGUF type ("Q4_1", "Q8_0", "F16" ...)
+    # or a safetensors dtype ("BF16", "F32" ...); the most common one when they are mixed.
+    weight_type: str = "F32"
+
+    @property
+    def four_bit(self) -> bool:
+        """Whether the file already holds the blocks' weights in (at most) 4 bits."""
+        return self.weight_type in FOUR_BIT_TYPES
 
     def release_weights(self) -> None:
         """Drop the weights (and the open file behind them) once a model has been built."""

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from inference.config import ModelArgs, RopeScaling
 from inference.kv_cache import KVCache
-from inference.linears import Int4Linear, PackedLinear, can_pack
+from inference.linears import Int4Linear, Int8Table, PackedLinear, can_pack
 from inference.memory import trim_heap
 from inference.weights import check_weights, read_as
 
@@ -171,7 +171,8 @@ class Transformer(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.args = args
-        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        # None when an Int8Table `output` serves as the (tied) embedding too
+        self.tok_embeddings: nn.Embedding | None = nn.Embedding(args.vocab_size, args.dim)
         self.layers = nn.ModuleList(TransformerBlock(args) for _ in range(args.n_layers))
         self.norm = RMSNorm(args.dim, args.norm_eps)
         self.output: nn.Module | None = None  # None: tied to tok_embeddings
@@ -218,16 +219,30 @@ class Transformer(nn.Module):
                 pack_block(layer, linear)
             trim_heap()
         get = partial(read_weight, state_dict, dtype=dtype, device=device)
-        model.tok_embeddings.weight = nn.Parameter(get("model.embed_tokens.weight"), False)
         model.norm.weight = nn.Parameter(get("model.norm.weight"), False)
+        if quantize and args.tie_embeddings:
+            # One int8 table, quantized from float32, is both the lm_head and the embedding.
+            embedding = read_weight(
+                state_dict, "model.embed_tokens.weight", dtype=torch.float32, device=device
+            )
+            model.output, model.tok_embeddings = Int8Table(embedding, dtype), None
+            del embedding
+        else:
+            embedding = nn.Parameter(get("model.embed_tokens.weight"), requires_grad=False)
+            assert model.tok_embeddings is not None
+            model.tok_embeddings.weight = embedding
+            if packed and args.tie_embeddings:
+                # A tied lm_head gets a packed copy (vocab x dim more); the embedding stays.
+                model.output = PackedLinear(embedding.detach(), None)
         if not args.tie_embeddings:
-            assert model.output is not None
-            model.output.weight = nn.Parameter(get("lm_head.weight"), False)
-        if packed:
-            # A tied lm_head gets a packed copy (vocab x dim more memory); the embedding stays.
-            head = model.tok_embeddings if model.output is None else model.output
-            assert isinstance(head, nn.Embedding | nn.Linear)
-            model.output = PackedLinear(head.weight.detach(), None)
+            head = get("lm_head.weight")
+            if quantize:
+                model.output = Int8Table(head, dtype)
+            elif packed:
+                model.output = PackedLinear(head, None)
+            else:
+                assert isinstance(model.output, nn.Linear)
+                model.output.weight = nn.Parameter(head, requires_grad=False)
         cos, sin = precompute_rope(args)
         model.rope_cos = cos.to(device=device, dtype=dtype)
         model.rope_sin = sin.to(device=device, dtype=dtype)
@@ -236,7 +251,14 @@ class Transformer(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.tok_embeddings.weight.dtype
+        return self.norm.weight.dtype
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        if self.tok_embeddings is None:
+            assert isinstance(self.output, Int8Table)
+            return self.output.embed(tokens)
+        out: Tensor = self.tok_embeddings(tokens)
+        return out
 
     def forward(
         self,
@@ -255,7 +277,7 @@ class Transformer(nn.Module):
         """
         with torch.inference_mode():
             step = self.plan_step(tokens.shape, start_pos, cache, first_slot)
-            x = self.tok_embeddings(tokens)  # [B, T, dim]
+            x = self.embed(tokens)  # [B, T, dim]
             k_all, v_all = cache.k[:, step.slots], cache.v[:, step.slots]  # [L, B, kv, S, hd]
             for i, layer in enumerate(self.layers):
                 x = layer(x, step, k_all[i], v_all[i])
@@ -265,6 +287,7 @@ class Transformer(nn.Module):
 
     def lm_head(self, x: Tensor) -> Tensor:
         if self.output is None:
+            assert self.tok_embeddings is not None
             return F.linear(x, self.tok_embeddings.weight)
         logits: Tensor = self.output(x)
         return logits

@@ -21,10 +21,18 @@ class LazyWeights(Mapping[str, torch.Tensor]):
     """A read-only mapping name -> float32 tensor, read by `read(name, dtype)` on each lookup."""
 
     def __init__(
-        self, shapes: Mapping[str, Shape], read: Callable[[str, torch.dtype], torch.Tensor]
+        self,
+        shapes: Mapping[str, Shape],
+        read: Callable[[str, torch.dtype], torch.Tensor],
+        dtypes: Mapping[str, str] | None = None,
     ) -> None:
         self._shapes = dict(shapes)
         self._read = read
+        self._dtypes = dict(dtypes or {})
+
+    def dtype_name(self, name: str) -> str:
+        """How the file stores `name` ("BF16", "F32" ...), "F32" when unknown."""
+        return self._dtypes.get(name, "F32")
 
     def __getitem__(self, name: str) -> torch.Tensor:
         return self.read_as(name, torch.float32)

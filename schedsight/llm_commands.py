@@ -15,9 +15,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
     p.add_argument(
         "--weights",
-        choices=["dense", "int4"],
-        default="dense",
-        help="block matmul weights: dense (in --dtype) or int4 (CPU bf16: faster single streams)",
+        choices=["auto", "dense", "int4"],
+        default="auto",
+        help="block matmul weights: int4 (CPU bf16; lm_head int8), dense (in --dtype), or auto "
+        "(default: int4 for a 4-bit file on a bf16 CPU, else dense)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=0, help="CPU threads for the model (default: one per core)"
     )
     p.add_argument("--host", help="address to bind (default: SCHEDSIGHT_BIND_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=8421)
@@ -46,6 +50,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         device=args.device,
         weights=args.weights,
+        threads=args.threads,
     )
     loaded = load_model(args.model or default_model_path())
     engine = Engine(loaded, config)
@@ -55,7 +60,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     )
     print(
         f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "
-        f"({engine.device}, {args.dtype}, {args.weights} weights"
+        f"({engine.device}, {args.dtype}, {engine.weights} weights"
         f"{', API key required' if api_key else ''})",
         file=sys.stderr,
     )

@@ -22,6 +22,7 @@ from inference.config import RopeScaling
 from inference.errors import ModelLoadError, UnsupportedError
 from inference.gguf_file import llama3_rope_factors
 from inference.hf_dir import lazy_safetensors
+from inference.linears import can_pack
 from inference.loading import LoadedModel, default_model_path, load_model
 from inference.weights import expected_shapes
 
@@ -47,6 +48,20 @@ def test_smollm_gguf_metadata_becomes_model_args(smollm: LoadedModel) -> None:
     assert a.tie_embeddings and not a.attention_bias and a.rope_scaling is None
     assert smollm.name == "SmolLM2-135M-Instruct.Q4_1"
     assert smollm.chat_template is not None and "<|im_start|>" in smollm.chat_template
+
+
+def test_smollm_gguf_says_its_blocks_are_4_bit(smollm: LoadedModel) -> None:
+    assert smollm.weight_type == "Q4_1" and smollm.four_bit
+
+
+def test_auto_weights_keep_a_4_bit_file_4_bit(smollm: LoadedModel) -> None:
+    from inference.engine import resolve_weights
+
+    cpu = torch.device("cpu")
+    expected = "int4" if can_pack(torch.bfloat16, cpu) else "dense"
+    assert resolve_weights("auto", smollm, torch.bfloat16, cpu) == expected
+    assert resolve_weights("auto", smollm, torch.float32, cpu) == "dense"
+    assert resolve_weights("dense", smollm, torch.bfloat16, cpu) == "dense"
 
 
 def test_smollm_weights_are_float32_in_hugging_face_layout(smollm: LoadedModel) -> None:
@@ -341,6 +356,7 @@ def test_hf_directory_with_bf16_shards_loads_as_float32(tmp_path: Path) -> None:
     loaded = load_model(tmp_path / "tiny-llama")
     assert loaded.name == "tiny-llama" and loaded.args.arch == "llama"
     assert loaded.args.head_dim == DIM // HEADS and not loaded.args.tie_embeddings
+    assert loaded.weight_type == "BF16" and not loaded.four_bit
     for name, original in weights.items():
         np.testing.assert_allclose(
             loaded.state_dict[name].numpy(), original, rtol=1e-2, err_msg=name

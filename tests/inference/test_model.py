@@ -17,7 +17,7 @@ import torch
 from inference.config import ModelArgs, RopeScaling
 from inference.errors import ModelLoadError
 from inference.kv_cache import KVCache
-from inference.linears import Int4Linear, can_pack
+from inference.linears import Int4Linear, Int8Table, can_pack
 from inference.model import Transformer
 from inference.weights import expected_shapes
 
@@ -196,7 +196,7 @@ def agreement_with_fp32(model: Transformer, name: str) -> tuple[int, float]:
 
 # Measured on an AVX512-BF16 CPU (greedy tokens equal to fp32's / teacher-forced top-1):
 #   bf16  chat 6 / 31 of 32, plain 18 / 31 of 32
-#   int4  chat 32 / 32 of 32, plain 14 / 31 of 32
+#   int4  chat 32 / 32 of 32, plain 32 / 31 of 32 (blocks int4 from float32, head int8)
 # A greedy run leaves fp32's at the first near-tie; the teacher-forced share is the stable
 # measure (over 717 positions: bf16 96.8%, int4 97.2% top-1 agreement with fp32).
 @pytest.mark.slow
@@ -229,6 +229,34 @@ def test_int4_linear_keeps_q4_1_weights() -> None:
     x = torch.randn(3, 5, 128, generator=gen).bfloat16()  # [B, T, in]
     expected = torch.nn.functional.linear(x.float(), weight, bias.float())
     torch.testing.assert_close(Int4Linear(weight, bias)(x).float(), expected, rtol=5e-2, atol=0.1)
+
+
+def test_int8_table_is_the_head_and_the_embedding() -> None:
+    gen = torch.Generator().manual_seed(1)
+    weight = torch.randn(300, 64, generator=gen) * torch.rand(300, 1, generator=gen)
+    table = Int8Table(weight, torch.bfloat16)
+    assert table.q.dtype == torch.int8 and table.q.shape == (300, 64)
+    tokens = torch.tensor([[3, 299, 0]])
+    rows = table.embed(tokens)  # [1, 3, 64] bf16
+    assert rows.dtype == torch.bfloat16
+    # Symmetric per-row int8: each value within half a step (row max / 127 / 2) plus bf16.
+    step = weight.abs().amax(dim=1, keepdim=True) / 127
+    assert ((rows[0].float() - weight[tokens[0]]).abs() <= step[tokens[0]] * 0.51 + 1e-2).all()
+    x = torch.randn(2, 64, generator=gen).bfloat16()
+    expected = x.float() @ weight.T
+    torch.testing.assert_close(table(x).float(), expected, rtol=5e-2, atol=0.15)
+
+
+def test_int4_model_ties_head_and_embedding_in_one_int8_table() -> None:
+    if not can_pack(torch.bfloat16, torch.device("cpu")):
+        pytest.skip("int4 weights need a CPU with oneDNN bf16 support")
+    args = tiny_args()
+    model = Transformer.from_state_dict(args, random_weights(args), quantize="int4")
+    assert model.tok_embeddings is None and isinstance(model.output, Int8Table)
+    assert isinstance(model.layers[0].attention.wqkv, Int4Linear)
+    cache = KVCache(args, 1, 16, dtype=torch.bfloat16)
+    logits = model(torch.tensor([[1, 2, 3]]), torch.tensor([0]), cache)
+    assert logits.shape == (1, args.vocab_size) and torch.isfinite(logits).all()
 
 
 def test_chunked_prefill_matches_one_shot(fp32_model: Transformer) -> None:

@@ -68,12 +68,15 @@ def test_models_lists_the_embedded_model(client: openai.OpenAI, model: str) -> N
 
 
 def test_chat_answers_with_text_and_usage(client: openai.OpenAI, model: str) -> None:
+    # A fact the 135M model states in float32, bf16 and its file's own 4-bit weights alike.
+    # (Asked for France's capital, the 4-bit weights, like llama.cpp on the same file, answer
+    # "L'Étoile, ..." where float32 and bf16 say Paris: a near-tie at the first token.)
     out = client.chat.completions.create(
-        model=model, messages=ask("What is the capital of France?"), max_tokens=20, temperature=0
+        model=model, messages=ask("What is the capital of Germany?"), max_tokens=20, temperature=0
     )
     choice = out.choices[0]
     assert choice.message.role == "assistant"
-    assert "Paris" in (choice.message.content or "")
+    assert "Berlin" in (choice.message.content or "")
     assert out.usage is not None and out.usage.completion_tokens <= 20
 
 
