@@ -152,6 +152,7 @@ def run_server(dtype: str, weights: str) -> dict[str, object]:
             except httpx.HTTPError:
                 time.sleep(0.2)
         figures = asyncio.run(measure_server(f"{base}/v1"))
+        figures["weights"] = httpx.get(f"{base}/health", timeout=5).json().get("weights", "?")
         figures["peak_rss_mb"] = peak_rss_mb(proc.pid)
         return figures
     finally:
@@ -232,7 +233,8 @@ def main() -> int:
     print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
     ours = run_server(args.dtype, args.weights)
     print(
-        f"schedsight serve-llm ({args.dtype}, --weights {args.weights}; {torch.get_num_threads()} "
+        f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}; "
+        f"{torch.get_num_threads()} "
         f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
     )
     prompt = ours["prompt_tokens"]

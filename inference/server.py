@@ -114,7 +114,12 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "queue_depth": engine.queue_depth}
+        return {
+            "status": "ok",
+            "model": model_name,
+            "weights": engine.weights,
+            "queue_depth": engine.queue_depth,
+        }
 
     @app.get("/metrics")
     async def metrics() -> Response:
