@@ -70,8 +70,8 @@ class Engine:
         self.tokenizer = loaded.tokenizer
         self.device = pick_device(config.device)
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
-        slots = config.max_batch + config.prefix_slots
-        self.prefixes = PrefixCache(list(range(config.max_batch, slots)), config.min_prefix)
+        self.n_slots = config.max_batch + config.prefix_slots  # running, then prefix copies
+        self.prefixes = PrefixCache(list(range(config.max_batch, self.n_slots)), config.min_prefix)
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []  # running[i] sits in cache slot i
         self.prefilling: Sequence | None = None  # sits in slot len(running)
@@ -108,8 +108,9 @@ class Engine:
         )
         loaded.release_weights()  # the model holds its own copy
         trim_heap()
-        slots = config.max_batch + config.prefix_slots
-        self.cache = KVCache(loaded.args, slots, self.max_seq_len, dtype=dtype, device=self.device)
+        self.cache = KVCache(
+            loaded.args, self.n_slots, self.max_seq_len, dtype=dtype, device=self.device
+        )
 
     # -- the owner's side ------------------------------------------------------------
 

@@ -43,8 +43,8 @@ _IN_BLOCK = {
     "ffn_down": "mlp.down_proj",
 }
 _BLOCK_TENSOR = re.compile(r"blk\.(\d+)\.(\w+)\.(weight|bias)")
-_ROPE_FREQS = "rope_freqs.weight"
-_ROWS_PER_CHUNK = 4096  # Llama 3.1 scaling, precomputed per frequency
+_ROPE_FREQS = "rope_freqs.weight"  # Llama 3.1 scaling, precomputed per frequency
+_ROWS_PER_CHUNK = 4096  # rows dequantized at a time when reading a large tensor
 
 
 def load_gguf(path: Path) -> LoadedModel:
@@ -148,12 +148,12 @@ def dequantized(tensor: ReaderTensor, path: Path) -> np.ndarray[Any, np.dtype[np
 def dequantized_as(tensor: ReaderTensor, path: Path, dtype: torch.dtype) -> torch.Tensor:
     """The tensor in `dtype` and Hugging Face layout, dequantized a few thousand rows at a time
     (a 49,152-row embedding would otherwise pass through several float32 copies of itself)."""
-    check_type(tensor, path)
     shape = tuple(reversed(tensor.shape.tolist()))
-    data = tensor.data.reshape(shape[0], -1) if len(shape) == 2 else tensor.data
     if len(shape) != 2 or shape[0] <= _ROWS_PER_CHUNK:
-        values = dequantize(tensor.data, tensor.tensor_type).reshape(shape)
-        return torch.from_numpy(np.require(values, np.float32, ["C", "W"])).to(dtype)
+        values = np.require(dequantized(tensor, path), np.float32, ["C", "W"])
+        return torch.from_numpy(values).to(dtype)
+    check_type(tensor, path)
+    data = tensor.data.reshape(shape[0], -1)
     out = torch.empty(shape, dtype=dtype)
     for start in range(0, shape[0], _ROWS_PER_CHUNK):
         rows = dequantize(data[start : start + _ROWS_PER_CHUNK], tensor.tensor_type)

@@ -115,7 +115,7 @@ def safetensors_files(directory: Path) -> list[Path]:
 
 
 def lazy_safetensors(files: list[Path], tie_embeddings: bool) -> LazyWeights:
-    """The weights of all shards, each read as float32 only when looked up."""
+    """The weights of all shards, each read (as float32, or `read_as` a dtype) when looked up."""
     where: dict[str, Path] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, str] = {}

@@ -91,4 +91,4 @@ class Int8Table(nn.Module):
 
     def embed(self, tokens: Tensor) -> Tensor:
         """Rows for `tokens` [B, T] -> [B, T, dim] in the model dtype."""
-        return (self.q[tokens].to(self.dtype) * self.scale[tokens].unsqueeze(-1)).to(self.dtype)
+        return self.q[tokens].to(self.dtype) * self.scale[tokens].unsqueeze(-1)

@@ -357,20 +357,20 @@ def fuse_block(
     """Block i's HF weights under this module's names, q/k/v and gate/up concatenated."""
     src = f"model.layers.{i}."
     get = partial(read_weight, state_dict, dtype=matmul_dtype, device=device)
-    norm = partial(read_weight, state_dict, dtype=dtype, device=device)
+    plain = partial(read_weight, state_dict, dtype=dtype, device=device)  # norms, biases
     qkv = [src + f"self_attn.{n}_proj." for n in "qkv"]
     out = {
         "attention.wqkv.weight": torch.cat([get(p + "weight") for p in qkv]),
         "attention.wo.weight": get(src + "self_attn.o_proj.weight"),
-        "attention_norm.weight": norm(src + "input_layernorm.weight"),
-        "ffn_norm.weight": norm(src + "post_attention_layernorm.weight"),
+        "attention_norm.weight": plain(src + "input_layernorm.weight"),
+        "ffn_norm.weight": plain(src + "post_attention_layernorm.weight"),
         "feed_forward.w13.weight": torch.cat(
             [get(src + f"mlp.{n}_proj.weight") for n in ("gate", "up")]
         ),
         "feed_forward.w2.weight": get(src + "mlp.down_proj.weight"),
     }
     if args.attention_bias:
-        out["attention.wqkv.bias"] = torch.cat([norm(p + "bias") for p in qkv])
+        out["attention.wqkv.bias"] = torch.cat([plain(p + "bias") for p in qkv])
     return out
 
 
