@@ -6,7 +6,7 @@ concurrent requests, time to first token p50/p95, and the server's peak RSS. The
 are installed, the same prompts on llama-cpp-python (Q4_1, in process) and transformers
 (dequantized GGUF, bf16), printed as ratios. Greedy decoding, 128 new tokens.
 
-    python bench/inference.py [--dtype bfloat16|float32] [--skip-peers]
+    python bench/inference.py [--dtype bfloat16|float32] [--draft-tokens N] [--skip-peers]
 """
 
 from __future__ import annotations
@@ -131,9 +131,10 @@ async def measure_server(base: str) -> dict[str, object]:
     }
 
 
-def run_server(dtype: str, weights: str) -> dict[str, object]:
+def run_server(dtype: str, weights: str, draft_tokens: int) -> dict[str, object]:
     port = 18000 + os.getpid() % 1000
     command = ["serve-llm", "--port", str(port), "--dtype", dtype, "--weights", weights]
+    command += ["--draft-tokens", str(draft_tokens)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "schedsight", *command],
         stdout=subprocess.DEVNULL,
@@ -223,6 +224,9 @@ def main() -> int:
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
     parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--draft-tokens", type=int, default=6, help="speculative draft tokens (0: off)"
+    )
     args = parser.parse_args()
     from inference.loading import default_model_path
 
@@ -231,9 +235,10 @@ def main() -> int:
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     cpu = names[0] if names else platform.machine()
     print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
-    ours = run_server(args.dtype, args.weights)
+    ours = run_server(args.dtype, args.weights, args.draft_tokens)
     print(
-        f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}; "
+        f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}, "
+        f"--draft-tokens {args.draft_tokens}; "
         f"{torch.get_num_threads()} "
         f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
     )

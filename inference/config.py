@@ -74,10 +74,15 @@ class EngineConfig:
     # runs bf16, else dense.
     weights: str = "auto"
     threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)
+    # Prompt-lookup speculative decoding for greedy requests (inference/speculation.py): draft
+    # tokens verified per step at most; 0 turns it off. Greedy output is unchanged.
+    draft_tokens: int = 6
 
     def __post_init__(self) -> None:
         if self.threads < 0:
             raise ValueError("engine config: threads must be >= 0 (0: one per core)")
+        if self.draft_tokens < 0:
+            raise ValueError("engine config: draft_tokens must be >= 0 (0: no speculation)")
         for name in ("max_batch", "max_seq_len", "prefill_chunk", "max_waiting", "min_prefix"):
             if getattr(self, name) < 1:
                 raise ValueError(f"engine config: {name} must be at least 1")

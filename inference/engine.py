@@ -29,6 +29,13 @@ from inference.model import Transformer
 from inference.prefix_cache import PrefixCache
 from inference.sampling import make_generator, sample
 from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
+from inference.speculation import (
+    BF16_NOISE_FLOOR,
+    NgramDrafter,
+    SpeculationConfig,
+    WidthProbe,
+    probe_widths,
+)
 from inference.stats import EngineStats
 from inference.stopping import StopChecker
 
@@ -40,6 +47,9 @@ log = logging.getLogger(__name__)
 CLOSING_TOKENS = 32
 _CLOSERS = frozenset('"]}')
 _CLOSING_BIAS = {False: 2e4, True: 1e4}  # by whether the token holds a comma
+
+
+_PROBE_TEXT = "Job 1234 waits for 4 nodes; the backfill pass plans it after job 1230 ends."
 
 
 def pick_device(device: str) -> torch.device:
@@ -71,6 +81,7 @@ class Engine:
         self.device = pick_device(config.device)
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
         self.n_slots = config.max_batch + config.prefix_slots  # running, then prefix copies
+        self.speculation = SpeculationConfig(max_draft=config.draft_tokens)
         self.prefixes = PrefixCache(list(range(config.max_batch, self.n_slots)), config.min_prefix)
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []  # running[i] sits in cache slot i
@@ -111,6 +122,25 @@ class Engine:
         self.cache = KVCache(
             loaded.args, self.n_slots, self.max_seq_len, dtype=dtype, device=self.device
         )
+        self.widths = WidthProbe(frozenset(), 0.0)
+        if self.speculation.enabled:
+            self.widths = self._probe_widths()
+
+    @torch.inference_mode()
+    def _probe_widths(self) -> WidthProbe:
+        """Which draft widths verify exactly on this build (slot 0, before any request)."""
+
+        def forward(tokens: list[int], start: int) -> torch.Tensor:
+            ids = torch.tensor([tokens], device=self.device)
+            at = torch.tensor([start], device=self.device)
+            logits: torch.Tensor = self.model(ids, at, self.cache, 0, last_only=False)
+            return logits[0].float().cpu()
+
+        prompt = self.tokenizer.encode(_PROBE_TEXT)
+        floor = BF16_NOISE_FLOOR if self.model.dtype == torch.bfloat16 else 0.0
+        probe = probe_widths(forward, prompt, self.speculation.max_draft + 1, noise_floor=floor)
+        log.info("speculation: exact verification widths %s", sorted(probe.widths))
+        return probe
 
     # -- the owner's side ------------------------------------------------------------
 
@@ -240,15 +270,66 @@ class Engine:
         if keep >= 0:
             self.cache.copy_prefix(seq.slot, keep, len(seq.prompt_ids))
         seq.status = SeqStatus.DECODING
+        if self.speculation.enabled and seq.params.temperature == 0.0:
+            seq.drafter = NgramDrafter(self.speculation, seq.prompt_ids)
         self.running.append(seq)
         self._take_tokens([seq], logits)
 
     def _decode(self) -> None:
-        batch = self.running
-        tokens = torch.tensor([[s.output_ids[-1]] for s in batch], device=self.device)
+        batch = list(self.running)
+        drafts = self._drafts(batch)
+        width = 1 + max(map(len, drafts))
+        if width == 1:
+            tokens = torch.tensor([[s.output_ids[-1]] for s in batch], device=self.device)
+            start = torch.tensor([s.length - 1 for s in batch], device=self.device)
+            logits = self.model(tokens, start, self.cache, first_slot=0)
+            self._take_tokens(batch, logits)
+            return
+        # Verify every draft in one forward: row b is [last token, draft, padding] ([B, T]);
+        # the padding's K/V land past the row's end, where nothing reads them.
+        rows = [[s.output_ids[-1], *d] for s, d in zip(batch, drafts, strict=True)]
+        tokens = torch.tensor([r + r[:1] * (width - len(r)) for r in rows], device=self.device)
         start = torch.tensor([s.length - 1 for s in batch], device=self.device)
-        logits = self.model(tokens, start, self.cache, first_slot=0)
-        self._take_tokens(list(batch), logits)
+        logits = self.model(tokens, start, self.cache, first_slot=0, last_only=False)
+        # Last row first: a finished sequence's slot is refilled by the last running one,
+        # whose accepted tokens' K/V must already count in the length that is moved.
+        for b in reversed(range(len(batch))):
+            self._take_verified(batch[b], logits[b], drafts[b])
+
+    def _drafts(self, batch: list[Sequence]) -> list[list[int]]:
+        """Each sequence's draft for this step (empty: no speculation for it)."""
+        spec = self.speculation
+        held = [s for s in batch if s.drafter is not None and s.drafter.hold]
+        if not spec.enabled or len(batch) > spec.max_batch or held:
+            for s in held:
+                s.drafter.hold = False  # this step decodes plainly, as without speculation
+            return [[] for _ in batch]
+        # Every row writes `width` positions, so the fullest sequence bounds all drafts.
+        room = min(self.max_seq_len - s.length for s in batch)
+        limit = min(spec.draft_budget(len(batch), self.model.args.vocab_size), room)
+        drafts = []
+        for s in batch:
+            draft = s.drafter.propose(min(limit, self._tokens_left(s) - 1)) if s.drafter else []
+            drafts.append(draft[: self.widths.usable(len(draft))])
+        return drafts
+
+    def _take_verified(self, seq: Sequence, logits: torch.Tensor, draft: list[int]) -> None:
+        """Deliver greedy picks from logits [T, V] while they agree with the draft."""
+        accepted = 0
+        for i in range(len(draft) + 1):
+            if seq.drafter is not None and self.widths.near_tie(logits[i]):
+                seq.drafter.hold = True  # rounding could decide it: leave it to a plain step
+                break
+            self._take_tokens([seq], logits[i : i + 1])
+            if seq.status is SeqStatus.FINISHED or i == len(draft):
+                break
+            if seq.output_ids[-1] != draft[i]:
+                break
+            accepted += 1
+        if draft and seq.drafter is not None:
+            seq.drafter.record(len(draft), accepted)
+            self.stats.draft_tokens += len(draft)
+            self.stats.accepted_draft_tokens += accepted
 
     def _take_tokens(self, batch: list[Sequence], logits: torch.Tensor) -> None:
         """Sample one token for each sequence from logits [B, V] and deliver it."""
@@ -296,6 +377,8 @@ class Engine:
             self._finish(seq, "stop")
             return
         seq.output_ids.append(token)
+        if seq.drafter is not None:
+            seq.drafter.extend([token])
         seq.text += seq.decoder.push(token)
         stop = seq.stopper
         cut = stop.find(seq.text)

@@ -33,6 +33,13 @@ class _EngineCollector(Collector):
             "schedsight_llm_prefix_reused_tokens", "prompt tokens served from the prefix cache",
             s.prefix_tokens_reused,
         )  # fmt: skip
+        yield CounterMetricFamily(
+            "schedsight_llm_draft_tokens", "speculative tokens proposed", s.draft_tokens
+        )
+        yield CounterMetricFamily(
+            "schedsight_llm_draft_tokens_accepted", "speculative tokens kept",
+            s.accepted_draft_tokens,
+        )  # fmt: skip
         yield CounterMetricFamily("schedsight_llm_rejected", "requests refused (429)", s.rejected)
         finished = CounterMetricFamily(
             "schedsight_llm_requests_finished", "requests by finish reason", labels=["reason"]

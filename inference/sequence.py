@@ -73,6 +73,7 @@ class Sequence:
     decoder: Any = None  # tokenizer StreamDecoder
     stopper: Any = None  # StopChecker for params.stop
     generator: torch.Generator | None = None
+    drafter: Any = None  # inference.speculation.NgramDrafter, for greedy sequences
     cancelled: bool = False
     reused_prefix: int = 0  # prompt tokens whose K/V came from the prefix cache
     created_s: float = field(default_factory=time.perf_counter)

@@ -11,6 +11,8 @@ class EngineStats:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     prefix_tokens_reused: int = 0
+    draft_tokens: int = 0  # speculative tokens proposed
+    accepted_draft_tokens: int = 0  # of those, kept because greedy decoding agreed
     queue_depth: int = 0
     batch_size: int = 0
     rejected: int = 0

@@ -29,6 +29,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--max-seq-len", type=int, default=4096, help="context per sequence")
     p.add_argument("--max-waiting", type=int, default=64, help="queue bound before HTTP 429")
     p.add_argument("--timeout", type=float, default=300.0, help="per-request limit in seconds")
+    p.add_argument(
+        "--draft-tokens",
+        type=int,
+        default=6,
+        help="prompt-lookup speculative decoding for greedy requests: draft tokens per step "
+        "(0: off; greedy output is the same either way)",
+    )
     p.set_defaults(run=cmd_serve_llm)
 
 
@@ -51,6 +58,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
         device=args.device,
         weights=args.weights,
         threads=args.threads,
+        draft_tokens=args.draft_tokens,
     )
     loaded = load_model(args.model or default_model_path())
     engine = Engine(loaded, config)

@@ -1,0 +1,158 @@
+"""Prompt-lookup (n-gram) speculative decoding: drafts copied from the sequence's own tokens.
+
+An agent's answers repeat its prompt (job ids, names, JSON keys), so the tokens that followed
+the last earlier occurrence of the sequence's newest n-gram are a cheap draft. The engine
+verifies a draft in one forward over `[last token, draft...]` and keeps the longest prefix
+that equals what greedy decoding picks anyway, plus the token greedy picks after it, so the
+output is the greedy output. Only greedy sequences speculate.
+
+Kernels may round differently when a forward holds several tokens (oneDNN picks blocking by
+row count), and then a near-tie could flip. `probe_widths` measures, once per engine, which
+verification widths give the single-token logits on this build; only those are used, and a
+pick whose top-2 margin is within the measured noise is left to a plain decode step.
+
+Memory is bounded (SpecMemo's point): a step's verification logits take
+rows x (draft + 1) x vocab x 4 bytes, so the draft length shrinks until they fit
+`memory_mb`; each sequence's draft length also adapts to how much of its drafts was accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+NOISE_TOLERANCE = 1e-3  # largest logit difference (float32 rounding) a width may show
+# bfloat16 attention rounds differently for some cache lengths even at widths the probe
+# found exact (up to 0.625 logits seen on SmolLM2): picks closer than twice this wait.
+BF16_NOISE_FLOOR = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationConfig:
+    """How far to speculate; `max_draft` 0 turns speculation off."""
+
+    max_draft: int = 6  # draft tokens verified per step at most
+    max_ngram: int = 3  # longest suffix looked up (then shorter ones)
+    min_ngram: int = 2  # shortest suffix worth trusting
+    max_batch: int = 1  # speculate only when this few sequences decode together
+    memory_mb: int = 32  # bound on a step's verification logits
+
+    def __post_init__(self) -> None:
+        if self.max_draft < 0:
+            raise ValueError("speculation: max_draft must be >= 0 (0 turns it off)")
+        if not 1 <= self.min_ngram <= self.max_ngram:
+            raise ValueError("speculation: 1 <= min_ngram <= max_ngram is required")
+        if self.max_batch < 1 or self.memory_mb < 1:
+            raise ValueError("speculation: max_batch and memory_mb must be at least 1")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_draft > 0
+
+    def draft_budget(self, rows: int, vocab: int) -> int:
+        """The longest draft whose verification logits for `rows` sequences fit the bound."""
+        per_position = rows * vocab * 4
+        return max(0, min(self.max_draft, self.memory_mb * 2**20 // per_position - 1))
+
+
+class NgramDrafter:
+    """The tokens of one sequence, indexed by n-gram, proposing what followed last time.
+
+    `index[n][gram]` is the end position of the latest occurrence of `gram` (n tokens) that
+    has at least one token after it. Updating costs O(max_ngram) per token.
+    """
+
+    def __init__(self, config: SpeculationConfig, tokens: list[int]) -> None:
+        self.config = config
+        self.tokens: list[int] = []
+        self.index: dict[int, dict[tuple[int, ...], int]] = {
+            n: {} for n in range(config.min_ngram, config.max_ngram + 1)
+        }
+        self.draft_len = config.max_draft
+        self.hold = False  # the last pick was a near-tie: decode the next token plainly
+        self.proposed = 0
+        self.accepted = 0
+        self.extend(tokens)
+
+    def extend(self, tokens: list[int]) -> None:
+        for token in tokens:
+            # The n-grams ending at the current last token now have a successor: index them.
+            end = len(self.tokens)
+            for n, grams in self.index.items():
+                if end >= n:
+                    grams[tuple(self.tokens[end - n : end])] = end
+            self.tokens.append(token)
+
+    def propose(self, limit: int) -> list[int]:
+        """Up to `limit` tokens that followed the longest matching suffix, newest match first."""
+        k = min(limit, self.draft_len)
+        if k <= 0:
+            return []
+        toks = self.tokens
+        for n in range(self.config.max_ngram, self.config.min_ngram - 1, -1):
+            if len(toks) < n:
+                continue
+            at = self.index[n].get(tuple(toks[-n:]))
+            if at is not None:
+                return toks[at : at + k]
+        return []
+
+    def record(self, proposed: int, accepted: int) -> None:
+        """Adapt the draft length: grow after a fully accepted draft, shrink after a miss."""
+        self.proposed += proposed
+        self.accepted += accepted
+        if accepted == proposed:
+            self.draft_len = min(self.config.max_draft, self.draft_len + 1)
+        else:
+            self.draft_len = max(1, accepted + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class WidthProbe:
+    """Which verification widths (1 + draft length) reproduce single-token logits here."""
+
+    widths: frozenset[int]
+    noise: float  # the largest logit difference among the accepted widths
+
+    def usable(self, draft_len: int) -> int:
+        """The longest draft length <= `draft_len` whose width is exact (0: none)."""
+        while draft_len > 0 and draft_len + 1 not in self.widths:
+            draft_len -= 1
+        return draft_len
+
+    def near_tie(self, logits: torch.Tensor) -> bool:
+        """True when the top two of logits [V] are closer than the measured noise allows."""
+        if self.noise == 0.0:
+            return False
+        top = torch.topk(logits, 2).values
+        return float(top[0] - top[1]) <= 2 * self.noise
+
+
+def probe_widths(
+    forward: Callable[[list[int], int], torch.Tensor],
+    prompt: list[int],
+    max_width: int,
+    *,
+    noise_floor: float = 0.0,
+) -> WidthProbe:
+    """Compare each width's logits with token-by-token decoding of the same tokens.
+
+    `forward(tokens, start)` runs the model on one sequence whose first `start` positions are
+    cached and returns float logits [len(tokens), V]; it is called with start 0 for the
+    prompt, then over the positions after it (each call overwrites what the last wrote).
+    """
+    base = len(prompt)
+    follow = prompt[:max_width] if len(prompt) >= max_width else (prompt * max_width)[:max_width]
+    forward(prompt, 0)
+    singles = torch.cat([forward([t], base + i) for i, t in enumerate(follow)])
+    widths: set[int] = set()
+    noise = 0.0
+    for width in range(2, max_width + 1):
+        wide = forward(follow[:width], base)
+        diff = float((wide - singles[:width]).abs().max())
+        if diff <= NOISE_TOLERANCE:
+            widths.add(width)
+            noise = max(noise, diff)
+    return WidthProbe(frozenset(widths), max(noise, noise_floor) if widths else noise)

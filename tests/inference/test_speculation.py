@@ -1,0 +1,134 @@
+"""Prompt-lookup speculative decoding: drafts, the memory bound, the width probe, and the
+promise that matters: greedy output is the same with and without speculation."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from inference.chat_template import render_chat
+from inference.config import EngineConfig
+from inference.engine import Engine
+from inference.loading import default_model_path, load_model
+from inference.sequence import Event, SamplingParams
+from inference.speculation import NgramDrafter, SpeculationConfig, WidthProbe, probe_widths
+
+CONFIG = SpeculationConfig(max_draft=4, max_ngram=3, min_ngram=2)
+
+
+def test_draft_is_what_followed_the_latest_earlier_occurrence() -> None:
+    drafter = NgramDrafter(CONFIG, [5, 6, 7, 8, 9, 1, 6, 7, 2, 3, 4, 6, 7])
+    # The suffix (6, 7) occurred at 1 and at 6; the newest earlier one is followed by 2, 3, 4.
+    assert drafter.propose(4) == [2, 3, 4, 6]
+    assert drafter.propose(2) == [2, 3]
+
+
+def test_longer_suffix_wins_over_a_newer_shorter_one() -> None:
+    drafter = NgramDrafter(CONFIG, [1, 2, 3, 40, 41, 9, 2, 3, 50, 1, 2, 3])
+    # (2, 3) last occurred before 50, but (1, 2, 3) occurred before 40: the longer match leads.
+    assert drafter.propose(2) == [40, 41]
+
+
+def test_no_draft_without_a_repeated_ngram() -> None:
+    drafter = NgramDrafter(CONFIG, [1, 2, 3, 4, 5])
+    assert drafter.propose(4) == []
+    drafter.extend([1])  # a lone token is below min_ngram
+    assert drafter.propose(4) == []
+    drafter.extend([2])
+    assert drafter.propose(4) == [3, 4, 5, 1]
+
+
+def test_draft_length_adapts_to_acceptance() -> None:
+    drafter = NgramDrafter(CONFIG, [1, 2, 3, 4, 5, 6, 7, 1, 2])
+    drafter.record(proposed=4, accepted=0)
+    assert drafter.propose(4) == [3]  # after a miss, one token at a time
+    drafter.record(proposed=1, accepted=1)
+    assert len(drafter.propose(4)) == 2  # full acceptance grows it again
+    assert (drafter.proposed, drafter.accepted) == (5, 1)
+
+
+def test_memory_bound_shortens_drafts() -> None:
+    spec = SpeculationConfig(max_draft=8, memory_mb=1)
+    vocab = 49_152  # one position's float32 logits: 192 KiB
+    assert spec.draft_budget(rows=1, vocab=vocab) == 4  # 5 positions x 192 KiB <= 1 MiB
+    assert spec.draft_budget(rows=4, vocab=vocab) == 0
+    assert SpeculationConfig(max_draft=3).draft_budget(rows=1, vocab=vocab) == 3
+
+
+def test_config_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_draft"):
+        SpeculationConfig(max_draft=-1)
+    with pytest.raises(ValueError, match="min_ngram"):
+        SpeculationConfig(min_ngram=4, max_ngram=3)
+    with pytest.raises(ValueError, match="draft_tokens"):
+        EngineConfig(draft_tokens=-1)
+
+
+def _fake_forward(noisy_width: int) -> object:
+    """A 'model' whose logits depend on token and position, off by 0.5 at one width."""
+    table = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+
+    def forward(tokens: list[int], start: int) -> torch.Tensor:
+        out = torch.stack([table[t] + 0.01 * (start + i) for i, t in enumerate(tokens)])
+        return out + (0.5 if len(tokens) == noisy_width else 0.0)
+
+    return forward
+
+
+def test_probe_keeps_only_widths_that_match_single_steps() -> None:
+    probe = probe_widths(_fake_forward(noisy_width=3), [1, 2, 3, 4, 5], 5)  # type: ignore[arg-type]
+    assert probe.widths == frozenset({2, 4, 5})
+    assert probe.noise == 0.0
+    assert probe.usable(4) == 4
+    assert probe.usable(2) == 1  # width 3 is out, so a 2-token draft is cut to 1
+    assert probe.usable(0) == 0
+
+
+def test_near_ties_are_left_to_a_plain_step() -> None:
+    probe = WidthProbe(frozenset({2, 3}), noise=0.25)
+    assert probe.near_tie(torch.tensor([1.0, 1.4, -3.0]))
+    assert not probe.near_tie(torch.tensor([1.0, 1.6, -3.0]))
+    assert not WidthProbe(frozenset({2}), noise=0.0).near_tie(torch.tensor([1.0, 1.0]))
+
+
+PROMPTS = (
+    "List the job ids 1234, 1240, 1301 and 1407 as a JSON array of objects with fields "
+    "job_id and state 'PENDING'.",
+    "Repeat this sentence three times: the quick brown fox jumps over the lazy dog.",
+)
+
+
+def _greedy_outputs(draft_tokens: int, dtype: str) -> tuple[list[list[int]], Engine]:
+    loaded = load_model(default_model_path())
+    engine = Engine(loaded, EngineConfig(max_seq_len=512, dtype=dtype, draft_tokens=draft_tokens))
+    engine.start()
+    outputs = []
+    try:
+        for text in PROMPTS:
+            prompt = render_chat(loaded.chat_template, [{"role": "user", "content": text}])
+            done = threading.Event()
+
+            def emit(event: Event, done: threading.Event = done) -> None:
+                if event.finish_reason:
+                    done.set()
+
+            params = SamplingParams(max_tokens=80, temperature=0.0)
+            seq = engine.submit(engine.tokenizer.encode(prompt), params, emit)
+            assert done.wait(120)
+            outputs.append(list(seq.output_ids))
+    finally:
+        engine.stop()
+    return outputs, engine
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_speculation_never_changes_greedy_output(dtype: str) -> None:
+    plain, _ = _greedy_outputs(0, dtype)
+    speculative, engine = _greedy_outputs(6, dtype)
+    assert speculative == plain
+    if engine.widths.widths:  # where the build verifies exactly, drafts were used and kept
+        assert engine.stats.accepted_draft_tokens > 0
+        assert engine.stats.draft_tokens >= engine.stats.accepted_draft_tokens
