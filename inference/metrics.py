@@ -23,24 +23,17 @@ class _EngineCollector(Collector):
         s = self.stats
         yield GaugeMetricFamily("schedsight_llm_queue_depth", "requests waiting", s.queue_depth)
         yield GaugeMetricFamily("schedsight_llm_batch_size", "sequences decoding", s.batch_size)
-        yield CounterMetricFamily(
-            "schedsight_llm_prompt_tokens", "prompt tokens computed", s.prompt_tokens
-        )
-        yield CounterMetricFamily(
-            "schedsight_llm_generated_tokens", "tokens generated", s.generated_tokens
-        )
-        yield CounterMetricFamily(
-            "schedsight_llm_prefix_reused_tokens", "prompt tokens served from the prefix cache",
-            s.prefix_tokens_reused,
+        counters = (
+            ("prompt_tokens", "prompt tokens computed", s.prompt_tokens),
+            ("generated_tokens", "tokens generated", s.generated_tokens),
+            ("prefix_reused_tokens", "prompt tokens served from the prefix cache",
+             s.prefix_tokens_reused),
+            ("draft_tokens", "speculative tokens proposed", s.draft_tokens),
+            ("draft_tokens_accepted", "speculative tokens kept", s.accepted_draft_tokens),
+            ("rejected", "requests refused (429)", s.rejected),
         )  # fmt: skip
-        yield CounterMetricFamily(
-            "schedsight_llm_draft_tokens", "speculative tokens proposed", s.draft_tokens
-        )
-        yield CounterMetricFamily(
-            "schedsight_llm_draft_tokens_accepted", "speculative tokens kept",
-            s.accepted_draft_tokens,
-        )  # fmt: skip
-        yield CounterMetricFamily("schedsight_llm_rejected", "requests refused (429)", s.rejected)
+        for name, help_text, count in counters:
+            yield CounterMetricFamily(f"schedsight_llm_{name}", help_text, count)
         finished = CounterMetricFamily(
             "schedsight_llm_requests_finished", "requests by finish reason", labels=["reason"]
         )
