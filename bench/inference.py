@@ -131,10 +131,11 @@ async def measure_server(base: str) -> dict[str, object]:
     }
 
 
-def run_server(dtype: str, weights: str, draft_tokens: int) -> dict[str, object]:
+def run_server(dtype: str, weights: str, draft_tokens: int | None) -> dict[str, object]:
     port = 18000 + os.getpid() % 1000
     command = ["serve-llm", "--port", str(port), "--dtype", dtype, "--weights", weights]
-    command += ["--draft-tokens", str(draft_tokens)]
+    if draft_tokens is not None:
+        command += ["--draft-tokens", str(draft_tokens)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "schedsight", *command],
         stdout=subprocess.DEVNULL,
@@ -225,7 +226,7 @@ def main() -> int:
     parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
-        "--draft-tokens", type=int, default=6, help="speculative draft tokens (0: off)"
+        "--draft-tokens", type=int, help="speculative draft tokens (0: off; default: by dtype)"
     )
     args = parser.parse_args()
     from inference.loading import default_model_path
@@ -238,7 +239,7 @@ def main() -> int:
     ours = run_server(args.dtype, args.weights, args.draft_tokens)
     print(
         f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}, "
-        f"--draft-tokens {args.draft_tokens}; "
+        f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 'auto'}; "
         f"{torch.get_num_threads()} "
         f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
     )

@@ -81,7 +81,7 @@ class Engine:
         self.device = pick_device(config.device)
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
         self.n_slots = config.max_batch + config.prefix_slots  # running, then prefix copies
-        self.speculation = SpeculationConfig(max_draft=config.draft_tokens)
+        self.speculation = SpeculationConfig(max_draft=config.drafts)
         self.prefixes = PrefixCache(list(range(config.max_batch, self.n_slots)), config.min_prefix)
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []  # running[i] sits in cache slot i
