@@ -3,6 +3,7 @@ promise that matters: greedy output is the same with and without speculation."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from inference.chat_template import render_chat
 from inference.config import EngineConfig
+from inference.constraints import GrammarCompiler
 from inference.engine import Engine
 from inference.loading import default_model_path, load_model
 from inference.sequence import Event, SamplingParams
@@ -93,6 +95,16 @@ def test_near_ties_are_left_to_a_plain_step() -> None:
     assert not WidthProbe(frozenset({2}), noise=0.0).near_tie(torch.tensor([1.0, 1.0]))
 
 
+JOBS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"job_id": {"type": "integer"}, "state": {"enum": ["PENDING", "RUNNING"]}},
+        "required": ["job_id", "state"],
+        "additionalProperties": False,
+    },
+    "maxItems": 4,
+}
 PROMPTS = (
     "List the job ids 1234, 1240, 1301 and 1407 as a JSON array of objects with fields "
     "job_id and state 'PENDING'.",
@@ -106,7 +118,11 @@ def _greedy_outputs(draft_tokens: int, dtype: str) -> tuple[list[list[int]], Eng
     engine.start()
     outputs = []
     try:
-        for text in PROMPTS:
+        tok = engine.tokenizer
+        grammar = GrammarCompiler(tok.hf, tok.eos_ids, loaded.args.vocab_size)
+        # The first prompt twice: free, then held to a JSON schema (token masks per position).
+        for k, text in enumerate((*PROMPTS, PROMPTS[0])):
+            constraint = grammar.json_schema(JOBS_SCHEMA) if k == len(PROMPTS) else None
             prompt = render_chat(loaded.chat_template, [{"role": "user", "content": text}])
             done = threading.Event()
 
@@ -115,7 +131,7 @@ def _greedy_outputs(draft_tokens: int, dtype: str) -> tuple[list[list[int]], Eng
                     done.set()
 
             params = SamplingParams(max_tokens=80, temperature=0.0)
-            seq = engine.submit(engine.tokenizer.encode(prompt), params, emit)
+            seq = engine.submit(tok.encode(prompt), params, emit, constraint)
             assert done.wait(120)
             outputs.append(list(seq.output_ids))
     finally:
@@ -135,6 +151,8 @@ def test_speculation_never_changes_greedy_output() -> None:
     plain, _ = _greedy_outputs(0, "float32")
     speculative, engine = _greedy_outputs(6, "float32")
     assert speculative == plain
+    jobs = json.loads(engine.tokenizer.decode(speculative[-1]))  # the schema-held answer
+    assert all(job["state"] in ("PENDING", "RUNNING") for job in jobs)
     assert engine.widths.widths  # float32 verifies within rounding at every width here
     assert engine.stats.accepted_draft_tokens > 0
     assert engine.stats.draft_tokens >= engine.stats.accepted_draft_tokens
