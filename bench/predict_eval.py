@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from hpc.predict.advice import advise  # noqa: E402
+from hpc.predict.calibration import QUEUED_S  # noqa: E402
 from hpc.predict.features import request_of  # noqa: E402
 from hpc.predict.history import History, history_of  # noqa: E402
 from hpc.predict.predictor import Predictor  # noqa: E402
@@ -50,7 +51,6 @@ from hpc.workload.loading import LoadedWorkload, load_workload  # noqa: E402
 from hpc.workload.lublin import LublinParams, generate  # noqa: E402
 
 TRACES = Path(os.environ.get("SCHEDSIGHT_TRACES_DIR", ROOT.parent / "shared" / "traces"))
-QUEUED_S = 60  # a job still pending this long after submission is one people ask about
 INPUTS = {
     "kth": "KTH-SP2-1996-2.1-cln.swf.gz",
     "coare": "DOST-ASTI_COARE-Saliksik-2020-cln.swf",
@@ -117,6 +117,14 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     mean = float(np.mean(np.maximum(history.wait_s[:split], 0)))
     predicted["train mean"] = np.full(len(rows), mean)
     queued = actual > QUEUED_S
+    # The band a user asking about a still-pending job gets: calibrated on queued jobs.
+    queued_preds = predictor.predict_rows(rows[queued], queued=True)
+    queued_inside = np.array(
+        [
+            p.wait.p10_s <= w <= p.wait.p90_s
+            for p, w in zip(queued_preds, actual[queued], strict=True)
+        ]
+    )
     for label, pred in predicted.items():
         s = scores(pred, actual)
         cov = f"{np.mean(inside):.1%}" if label == "model p50" else "-"
@@ -137,7 +145,8 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
             f"{name:<7} {'':<14} queued > {QUEUED_S} s ({queued.sum()} jobs): within 10 min "
             f"model {model_q[1]:.1%} vs sim requested {sim_q[1]:.1%} = "
             f"{model_q[1] / max(sim_q[1], 1e-9):.2f}x; MAE {model_q[3] / 60:.0f} vs "
-            f"{sim_q[3] / 60:.0f} min; p10-p90 coverage {np.mean(inside[queued]):.1%}"
+            f"{sim_q[3] / 60:.0f} min; p10-p90 coverage {np.mean(queued_inside):.1%} "
+            f"(all-jobs band: {np.mean(inside[queued]):.1%}; target 75-90%)"
         )
     job = int(history.jobs.job_id[rows[len(rows) // 2]])
     advise(predictor, job)  # warm-up

@@ -16,6 +16,7 @@ import numpy as np
 
 from hpc.predict.advice import advise
 from hpc.predict.alternatives import Alternative, Change, prescriptive, what_if
+from hpc.predict.calibration import QUEUED_S
 from hpc.predict.errors import PredictError
 from hpc.predict.explain import Explanation, global_importance
 from hpc.predict.features import duration_text, request_of
@@ -100,17 +101,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     p50 = np.array([q.wait.p50_s for q in preds])
     inside = [q.wait.p10_s <= w <= q.wait.p90_s for q, w in zip(preds, actual, strict=True)]
     err = np.abs(p50 - actual)
-    out = {
+    out: dict[str, float | int] = {
         "test_jobs": len(test),
         **{f"within_{m}_min": float(np.mean(err <= m * 60)) for m in (1, 10, 60)},
         "median_abs_error_s": float(np.median(err)),
         "p10_p90_coverage": float(np.mean(inside)),
     }
+    # Jobs still pending after a minute, with the band a user asking about them gets.
+    queued = test[actual > QUEUED_S]
+    if len(queued):
+        bands = predictor.predict_rows(queued, queued=True)
+        waits = history.wait_s[queued]
+        out["queued_jobs"] = len(queued)
+        out["queued_p10_p90_coverage"] = float(
+            np.mean([b.wait.p10_s <= w <= b.wait.p90_s for b, w in zip(bands, waits, strict=True)])
+        )
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         for key, value in out.items():
-            print(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
+            print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpc.predict.alternatives import Alternative, ranked
+from hpc.predict.calibration import QUEUED_S
 from hpc.predict.explain import Explanation, explain
 from hpc.predict.features import request_of
 from hpc.predict.predictor import JobPrediction, Predictor
@@ -53,13 +54,21 @@ class Advice:
         }
 
 
-def advise(predictor: Predictor, job_id: int) -> Advice:
-    """Predict, explain and rank alternatives for history job `job_id` at its submit time."""
+def advise(predictor: Predictor, job_id: int, *, queued: bool | None = None) -> Advice:
+    """Predict, explain and rank alternatives for history job `job_id` at its submit time.
+
+    `queued`: whether the job is known to be still pending after QUEUED_S (its wait band is
+    then calibrated on such jobs); None: as it happened.
+    """
     history = predictor.history
     row = history.index_of(job_id)
     request = request_of(history, row)
     x = predictor.index.row(request, upper=row)
-    prediction = predictor.predict_x(x[None, :], history.jobs.submit_s[row : row + 1])[0]
+    submit = history.jobs.submit_s[row : row + 1]
+    if queued is None:
+        queued = bool(history.wait_s[row] > QUEUED_S)
+    shift = predictor.queued_shifts(submit) if queued else None
+    prediction = predictor.predict_x(x[None, :], submit, wait_shift=shift)[0]
     options = ranked(predictor, request, upper=row)
     actual = int(history.wait_s[row])
     return Advice(job_id, row, prediction, explain(predictor, x), tuple(options), actual)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hpc.predict.calibration import QUEUED_S, CalibrationParams, shifts_at
 from hpc.predict.errors import HistoryError
 from hpc.predict.features import NAMES, FeatureIndex, FloatArray
 from hpc.predict.history import History, JobRequest
@@ -68,6 +69,8 @@ class Predictor:
         self.train_x: FloatArray = np.zeros((0, len(NAMES)))
         self._sorted_cols: FloatArray = np.zeros((0, len(NAMES)))
         self._sample_ranks: FloatArray = np.zeros((0, len(NAMES)))
+        self.calibration = CalibrationParams()
+        self._scores: dict[int, float] = {}  # conformity score by history row (queued bands)
 
     @classmethod
     def train(
@@ -92,8 +95,16 @@ class Predictor:
     def features(self, rows: npt.NDArray[np.int64]) -> FloatArray:
         return self.index.rows(rows)
 
-    def predict_x(self, x: FloatArray, submit_s: npt.NDArray[np.int64]) -> list[JobPrediction]:
-        w10, w50, w90 = self.wait_model.predict_s(x)
+    def predict_x(
+        self,
+        x: FloatArray,
+        submit_s: npt.NDArray[np.int64],
+        *,
+        wait_shift: FloatArray | None = None,
+    ) -> list[JobPrediction]:
+        """Bands for feature rows; `wait_shift` (log space, per row) overrides the wait band's
+        static calibration (see `queued_shifts`)."""
+        w10, w50, w90 = self.wait_model.predict_s(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
         return [
             JobPrediction(
@@ -104,12 +115,58 @@ class Predictor:
             for k in range(len(x))
         ]
 
-    def predict_rows(self, rows: npt.NDArray[np.int64]) -> list[JobPrediction]:
-        return self.predict_x(self.features(rows), self.history.jobs.submit_s[rows])
+    def predict_rows(
+        self, rows: npt.NDArray[np.int64], *, queued: bool = False
+    ) -> list[JobPrediction]:
+        """History jobs at their submit times; `queued`: known to be still pending after
+        QUEUED_S, so the wait band is calibrated on such jobs (what a user asking sees)."""
+        submit = self.history.jobs.submit_s[rows]
+        shift = self.queued_shifts(submit) if queued else None
+        return self.predict_x(self.features(rows), submit, wait_shift=shift)
 
-    def predict_requests(self, jobs: list[JobRequest]) -> list[JobPrediction]:
+    def predict_requests(
+        self, jobs: list[JobRequest], *, queued: bool = False
+    ) -> list[JobPrediction]:
         x = np.stack([self.index.row(job) for job in jobs])
-        return self.predict_x(x, np.array([j.submit_s for j in jobs], dtype=np.int64))
+        submit = np.array([j.submit_s for j in jobs], dtype=np.int64)
+        shift = self.queued_shifts(submit) if queued else None
+        return self.predict_x(x, submit, wait_shift=shift)
+
+    def queued_shifts(self, times_s: npt.NDArray[np.int64]) -> FloatArray:
+        """The wait band's shift for a still-queued job asked about at each time (log space).
+
+        Calibration jobs: history rows the trees did not learn from that waited more than
+        QUEUED_S, replayed in time order (hpc/predict/calibration.py), so a question at t
+        sees only outcomes known at t.
+        """
+        history = self.history
+        first = self.wait_model.fitted_rows
+        upto = int(np.searchsorted(history.jobs.submit_s, int(np.max(times_s)), side="right"))
+        rows = np.arange(first, max(first, upto), dtype=np.int64)
+        rows = rows[history.wait_s[rows] > QUEUED_S]
+        scores = self._queued_scores(rows)
+        return shifts_at(
+            times_s,
+            history.jobs.submit_s[rows],
+            history.start_s[rows],
+            scores,
+            self.wait_model.band_shift,
+            self.calibration,
+        )
+
+    def _queued_scores(self, rows: npt.NDArray[np.int64]) -> FloatArray:
+        """Conformity scores of calibration rows, computed once per row and kept."""
+        missing = [r for r in rows.tolist() if r not in self._scores]
+        if missing:
+            todo = np.array(missing, dtype=np.int64)
+            y = np.log1p(np.maximum(self.history.wait_s[todo], 0).astype(np.float64))
+            trained = todo < len(self.train_x)  # their features are kept from the training
+            x = np.empty((len(todo), len(NAMES)))
+            x[trained] = self.train_x[todo[trained]]
+            x[~trained] = self.features(todo[~trained])
+            fresh = self.wait_model.scores(x, y)
+            self._scores.update(zip(missing, fresh.tolist(), strict=True))
+        return np.array([self._scores[r] for r in rows.tolist()], dtype=np.float64)
 
     def distance(self, x: FloatArray) -> FloatArray:
         """How unlike the training data each row is: nearest-neighbour distance in rank space.

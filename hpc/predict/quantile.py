@@ -45,16 +45,17 @@ class QuantileModel:
         self.params = params or TreeParams()
         self.boosters: list[lgb.Booster] = []
         self.band_shift = 0.0  # added to p90 and taken from p10 by calibration (log space)
+        self.fitted_rows = 0  # the first rows of the training data the trees learned from
 
     def fit(self, x: FloatArray, y: FloatArray) -> QuantileModel:
         if len(y) < 50:
             raise HistoryError(f"{len(y)} training jobs: at least 50 are needed")
         p = self.params
         n_fit = len(y) - int(len(y) * p.calibration_share)
+        self.fitted_rows = n_fit
         self.boosters = [self._train(x[:n_fit], y[:n_fit], q) for q in QUANTILES]
         if n_fit < len(y):
-            lo, _, hi = self._raw(x[n_fit:])
-            scores = np.maximum(lo - y[n_fit:], y[n_fit:] - hi)
+            scores = self.scores(x[n_fit:], y[n_fit:])
             level = min(1.0, 0.8 * (1 + 1 / len(scores)))
             self.band_shift = float(np.quantile(scores, level))
         return self
@@ -79,17 +80,27 @@ class QuantileModel:
         lo, mid, hi = (np.asarray(b.predict(x), dtype=np.float64) for b in self.boosters)
         return lo, mid, hi
 
-    def predict_log(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """p10, p50, p90 in log1p seconds, ordered, calibrated."""
+    def scores(self, x: FloatArray, y: FloatArray) -> FloatArray:
+        """Conformity scores max(p10 - y, y - p90) of the raw band: covered iff <= its shift."""
+        lo, _, hi = self._raw(x)
+        return np.asarray(np.maximum(lo - y, y - hi), dtype=np.float64)
+
+    def predict_log(
+        self, x: FloatArray, shift: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """p10, p50, p90 in log1p seconds, ordered, calibrated (per-row `shift` if given)."""
         lo, mid, hi = self._raw(x)
+        widen = self.band_shift if shift is None else shift
         # p50 stays the model's own output so that its SHAP values add up to it exactly.
-        lo = np.minimum(lo - self.band_shift, mid)
-        hi = np.maximum(hi + self.band_shift, mid)
+        lo = np.minimum(lo - widen, mid)
+        hi = np.maximum(hi + widen, mid)
         return lo, mid, hi
 
-    def predict_s(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def predict_s(
+        self, x: FloatArray, shift: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 in seconds (>= 0)."""
-        lo, mid, hi = self.predict_log(x)
+        lo, mid, hi = self.predict_log(x, shift)
         return _seconds(lo), _seconds(mid), _seconds(hi)
 
     def contributions(self, x: FloatArray) -> FloatArray:
