@@ -23,6 +23,7 @@ def save_prediction(
     explanation: dict[str, Any] | None = None,
     workload_id: int | None = None,
     cluster_id: int | None = None,
+    actual_s: float | None = None,
 ) -> Prediction:
     if kind not in ("start", "runtime"):
         raise ValueError(f"prediction kind must be 'start' or 'runtime', got {kind!r}")
@@ -38,6 +39,7 @@ def save_prediction(
         explanation=explanation or {},
         workload_id=workload_id,
         cluster_id=cluster_id,
+        actual_s=actual_s,
     )
     session.add(prediction)
     session.flush()

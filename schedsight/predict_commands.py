@@ -11,10 +11,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hpc.predict.advice import advise
+from hpc.predict.advice import Advice, advise
 from hpc.predict.alternatives import Alternative, Change, prescriptive, what_if
 from hpc.predict.calibration import QUEUED_S
 from hpc.predict.errors import PredictError
@@ -25,17 +26,24 @@ from hpc.predict.predictor import Band, Predictor
 from hpc.workload.cleaning import clean, machine_for
 from hpc.workload.loading import LoadedWorkload, load_workload
 
+if TYPE_CHECKING:
+    from schedsight.storage import Store
+
+MODEL_NAME = "lightgbm-quantile"  # the predictions' model, as stored
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("predict", help="predict start time and runtime (p10/p50/p90)")
     _source(p)
     p.add_argument("--job", type=int, help="SWF job number (default: accuracy on the test part)")
+    p.add_argument("--save", action="store_true", help="store the job's predictions")
     p.set_defaults(run=cmd_predict)
 
     e = sub.add_parser("explain", help="why a job waits: SHAP, a sentence and alternatives")
     e.add_argument("job", type=int, help="SWF job number")
     _source(e)
     e.add_argument("--png-dir", type=Path, help="write waterfall, bar and beeswarm PNGs here")
+    e.add_argument("--save", action="store_true", help="store the predictions and explanation")
     e.set_defaults(run=cmd_explain)
 
     a = sub.add_parser("alternatives", help="other requests for the same work, ranked")
@@ -72,10 +80,8 @@ def _loaded(args: argparse.Namespace) -> LoadedWorkload:
     if args.trace is not None:
         return load_workload(args.trace, procs=args.machine_procs)
     from db.workloads import load_trace
-    from schedsight.settings import Settings
-    from schedsight.storage import Store
 
-    store = Store.open(Settings())
+    store = _store()
     with store.sessions() as session:
         trace = load_trace(session, workload_id=args.workload)
     machine = machine_for(trace, procs=args.machine_procs)
@@ -84,10 +90,15 @@ def _loaded(args: argparse.Namespace) -> LoadedWorkload:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.save and args.job is None:
+        raise PredictError("--save stores one job's predictions: give --job N")
+    store = _store() if args.save else None  # fail early on a stale schema
     predictor = _trained(args)
     history = predictor.history
     if args.job is not None:
         advice = advise(predictor, args.job)
+        if store is not None:
+            _save(store, args, predictor, advice)
         if args.json:
             print(json.dumps(advice.as_dict(), indent=2))
             return 0
@@ -125,8 +136,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    store = _store() if args.save else None  # fail early on a stale schema
     predictor = _trained(args)
     advice = advise(predictor, args.job)
+    if store is not None:
+        _save(store, args, predictor, advice)
     if args.png_dir is not None:
         _pngs(predictor, advice.explanation, args.png_dir, args.job)
     if args.json:
@@ -174,6 +188,56 @@ def cmd_alternatives(args: argparse.Namespace) -> int:
     print(f"what if:  {_alt(changed, nodes=nodes)}")
     print(f"(counterfactual: job {args.job} actually waited {duration_text(history.wait_s[row])})")
     return 0
+
+
+def _store() -> Store:
+    from schedsight.settings import Settings
+    from schedsight.storage import Store
+
+    return Store.open(Settings())
+
+
+def _save(store: Store, args: argparse.Namespace, predictor: Predictor, advice: Advice) -> None:
+    """One start and one runtime prediction, with the explanation and the known outcome."""
+    from db.predictions import save_prediction
+    from db.session import transaction
+
+    history = predictor.history
+    row, p = advice.row, advice.prediction
+    source = f"workload:{args.workload}" if args.workload is not None else Path(args.trace).name
+    ref = f"{source}:{advice.job_id}"
+    detail = advice.as_dict()
+    explanation = {
+        "times": "seconds since the trace start",
+        "submit_s": p.submit_s,
+        "queued_band": bool(history.wait_s[row] > QUEUED_S),
+        "sentence": detail["sentence"],
+        "attributions": detail["attributions"],
+        "alternatives": detail["alternatives"],
+    }
+    start, run = p.start, p.runtime
+    with transaction(store.sessions) as session:
+        ids = [
+            save_prediction(
+                session,
+                kind=kind,
+                model=MODEL_NAME,
+                job_ref=ref,
+                p10_s=band.p10_s,
+                p50_s=band.p50_s,
+                p90_s=band.p90_s,
+                explanation=explanation if kind == "start" else {"times": "seconds"},
+                workload_id=args.workload,
+                actual_s=actual,
+            ).id
+            for kind, band, actual in (
+                ("start", start, float(history.start_s[row])),
+                ("runtime", run, float(max(history.jobs.run_s[row], 0))),
+            )
+        ]
+    print(
+        f"schedsight: stored predictions {ids[0]} (start) and {ids[1]} (runtime)", file=sys.stderr
+    )
 
 
 def _pngs(predictor: Predictor, explanation: Explanation, folder: Path, job: int) -> None:
