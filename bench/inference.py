@@ -226,7 +226,7 @@ def main() -> int:
     parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
-        "--draft-tokens", type=int, help="speculative draft tokens (0: off; default: by dtype)"
+        "--draft-tokens", type=int, help="speculative draft tokens (0: off; default: the server's)"
     )
     args = parser.parse_args()
     from inference.loading import default_model_path

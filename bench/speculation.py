@@ -6,9 +6,6 @@ ids from its prompt, a repetition, free text), and prints tok/s, the ratio, how 
 tokens were kept, and whether the outputs are identical token for token.
 
     python bench/speculation.py [--dtype bfloat16|float32] [--weights auto|dense|int4]
-
-Speculation is on by default in float32 only; in bfloat16 (`--dtype bfloat16`, forced on
-here) the `same` column shows where rounding lets greedy output drift.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ import threading
 import time
 
 from inference.chat_template import render_chat
-from inference.config import AUTO_DRAFT_TOKENS, EngineConfig
+from inference.config import EngineConfig
 from inference.engine import Engine
 from inference.loading import default_model_path, load_model
 from inference.sequence import Event, SamplingParams
@@ -85,9 +82,9 @@ def decode(draft_tokens: int, dtype: str, weights: str) -> tuple[dict[str, tuple
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dtype", default="float32", choices=["bfloat16", "float32"])
+    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
     parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
-    parser.add_argument("--draft-tokens", type=int, default=AUTO_DRAFT_TOKENS)
+    parser.add_argument("--draft-tokens", type=int, default=EngineConfig().draft_tokens)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}; {os.cpu_count()} cores")
     plain, _ = decode(0, args.dtype, args.weights)

@@ -56,9 +56,6 @@ class ModelArgs:
                 raise ModelLoadError(f"model config: {name} must be positive")
 
 
-AUTO_DRAFT_TOKENS = 6
-
-
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """How the engine batches and caches; defaults fit the embedded model in < 1 GB."""
@@ -78,22 +75,14 @@ class EngineConfig:
     weights: str = "auto"
     threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)
     # Prompt-lookup speculative decoding for greedy requests (inference/speculation.py): draft
-    # tokens verified per step at most; 0 turns it off; None: on (6) in float32, where greedy
-    # output is unchanged, off in bfloat16, where a verified token's K/V is rounded unlike a
-    # decoded one's and greedy output can drift after a near-tie.
-    draft_tokens: int | None = None
-
-    @property
-    def drafts(self) -> int:
-        """Draft tokens per step once `None` is resolved by dtype."""
-        if self.draft_tokens is not None:
-            return self.draft_tokens
-        return AUTO_DRAFT_TOKENS if self.dtype == "float32" else 0
+    # tokens verified per step at most; 0 turns it off. The engine drafts only at widths it
+    # found, at start-up, to reproduce decoding bit for bit, so greedy output is unchanged.
+    draft_tokens: int = 6
 
     def __post_init__(self) -> None:
         if self.threads < 0:
             raise ValueError("engine config: threads must be >= 0 (0: one per core)")
-        if self.draft_tokens is not None and self.draft_tokens < 0:
+        if self.draft_tokens < 0:
             raise ValueError("engine config: draft_tokens must be >= 0 (0: no speculation)")
         for name in ("max_batch", "max_seq_len", "prefill_chunk", "max_waiting", "min_prefix"):
             if getattr(self, name) < 1:

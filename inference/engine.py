@@ -30,7 +30,6 @@ from inference.prefix_cache import PrefixCache
 from inference.sampling import make_generator, sample
 from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
 from inference.speculation import (
-    BF16_NOISE_FLOOR,
     NgramDrafter,
     SpeculationConfig,
     WidthProbe,
@@ -81,7 +80,7 @@ class Engine:
         self.device = pick_device(config.device)
         self.max_seq_len = min(config.max_seq_len, loaded.args.max_seq_len)
         self.n_slots = config.max_batch + config.prefix_slots  # running, then prefix copies
-        self.speculation = SpeculationConfig(max_draft=config.drafts)
+        self.speculation = SpeculationConfig(max_draft=config.draft_tokens)
         self.prefixes = PrefixCache(list(range(config.max_batch, self.n_slots)), config.min_prefix)
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []  # running[i] sits in cache slot i
@@ -133,13 +132,14 @@ class Engine:
         def forward(tokens: list[int], start: int) -> torch.Tensor:
             ids = torch.tensor([tokens], device=self.device)
             at = torch.tensor([start], device=self.device)
-            logits: torch.Tensor = self.model(ids, at, self.cache, 0, last_only=False)
+            logits: torch.Tensor = self.model(
+                ids, at, self.cache, 0, last_only=False, per_token=True
+            )
             return logits[0].float().cpu()
 
         prompt = self.tokenizer.encode(_PROBE_TEXT)
-        floor = BF16_NOISE_FLOOR if self.model.dtype == torch.bfloat16 else 0.0
-        probe = probe_widths(forward, prompt, self.speculation.max_draft + 1, noise_floor=floor)
-        log.info("speculation: exact verification widths %s", sorted(probe.widths))
+        probe = probe_widths(forward, prompt, self.speculation.max_draft + 1)
+        log.info("speculation: exact verification widths %s", sorted(probe.widths) or "none (off)")
         return probe
 
     # -- the owner's side ------------------------------------------------------------
@@ -290,7 +290,9 @@ class Engine:
         rows = [[s.output_ids[-1], *d] for s, d in zip(batch, drafts, strict=True)]
         tokens = torch.tensor([r + r[:1] * (width - len(r)) for r in rows], device=self.device)
         start = torch.tensor([s.length - 1 for s in batch], device=self.device)
-        logits = self.model(tokens, start, self.cache, first_slot=0, last_only=False)
+        logits = self.model(
+            tokens, start, self.cache, first_slot=0, last_only=False, per_token=len(batch) == 1
+        )
         # Last row first: a finished sequence's slot is refilled by the last running one,
         # whose accepted tokens' K/V must already count in the length that is moved.
         for b in reversed(range(len(batch))):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
@@ -86,6 +86,9 @@ class Step:
     positions: Tensor | slice  # [B, T] positions written, or their slice for one sequence
     mask: Tensor | None  # [B, 1, T, max_end] bool, True = may attend; None when not needed
     is_causal: bool  # one sequence prefilled from position 0: SDPA's own causal mask
+    # Verification of a speculative draft (one sequence): each token attends as its own decode
+    # step would, so its output is the decode step's bit for bit, whatever the kernels do.
+    per_token_from: int | None = None
 
     def store(self, cache: Tensor, new: Tensor) -> None:
         """Write new [B, T, kv_heads, head_dim] into cache [B, kv_heads, seq, head_dim].
@@ -120,7 +123,9 @@ class Attention(nn.Module):
         step.store(k_cache, k)
         step.store(v_cache, v.view(bsz, seqlen, kv_heads, head_dim))
         keys, values = k_cache[:, :, : step.max_end], v_cache[:, :, : step.max_end]
-        if seqlen == 1:
+        if step.per_token_from is not None:
+            y = _per_token_attention(q, k_cache, v_cache, step.per_token_from, kv_heads)
+        elif seqlen == 1:
             # Decode: a kv head's query heads are adjacent, so fold them into the query
             # length (a free view); plain SDPA then beats enable_gqa=True several times on CPU.
             q = q.view(bsz, kv_heads, heads // kv_heads, head_dim)
@@ -136,6 +141,20 @@ class Attention(nn.Module):
             ).transpose(1, 2)
         out: Tensor = self.wo(y.reshape(bsz, seqlen, heads * head_dim))
         return out
+
+
+def _per_token_attention(
+    q: Tensor, k_cache: Tensor, v_cache: Tensor, start: int, kv_heads: int
+) -> Tensor:
+    """q [1, T, heads, head_dim] at positions start..start+T-1, each through the decode path:
+    its kv head's query heads folded into the query length, keys [0, position]. -> [1, T, ...]"""
+    _, seqlen, heads, head_dim = q.shape
+    outs = []
+    for t in range(seqlen):
+        end = start + t + 1
+        qt = q[:, t].reshape(1, kv_heads, heads // kv_heads, head_dim)
+        outs.append(F.scaled_dot_product_attention(qt, k_cache[:, :, :end], v_cache[:, :, :end]))
+    return torch.stack(outs, dim=1)
 
 
 class FeedForward(nn.Module):
@@ -268,15 +287,21 @@ class Transformer(nn.Module):
         first_slot: int = 0,
         *,
         last_only: bool = True,
+        per_token: bool = False,
     ) -> Tensor:
         """Logits, float32: [B, vocab] for each row's last token, or [B, T, vocab].
 
         tokens [B, T]; start_pos [B] (CPU) says how many tokens row b has cached already. Row b
         uses cache slot first_slot + b, writes positions start_pos[b] .. start_pos[b] + T - 1
-        and attends causally to everything before them in its slot.
+        and attends causally to everything before them in its slot. `per_token` (one row):
+        attention runs token by token as decoding would (speculative verification).
         """
         with torch.inference_mode():
             step = self.plan_step(tokens.shape, start_pos, cache, first_slot)
+            if per_token:
+                if tokens.shape[0] != 1:
+                    raise ValueError("per-token attention verifies one sequence at a time")
+                step = replace(step, per_token_from=int(start_pos[0]), mask=None)
             x = self.embed(tokens)  # [B, T, dim]
             k_all, v_all = cache.k[:, step.slots], cache.v[:, step.slots]  # [L, B, kv, S, hd]
             for i, layer in enumerate(self.layers):

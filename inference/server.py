@@ -118,6 +118,8 @@ def create_app(
             "status": "ok",
             "model": model_name,
             "weights": engine.weights,
+            # Draft widths verified exact at start-up (empty: no speculation on this build).
+            "speculation_widths": sorted(engine.widths.widths),
             "queue_depth": engine.queue_depth,
         }
 

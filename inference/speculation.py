@@ -6,10 +6,12 @@ verifies a draft in one forward over `[last token, draft...]` and keeps the long
 that equals what greedy decoding picks anyway, plus the token greedy picks after it, so the
 output is the greedy output. Only greedy sequences speculate.
 
-Kernels may round differently when a forward holds several tokens (oneDNN picks blocking by
-row count), and then a near-tie could flip. `probe_widths` measures, once per engine, which
-verification widths give the single-token logits on this build; only those are used, and a
-pick whose top-2 margin is within the measured noise is left to a plain decode step.
+A verified token must get the logits, and write the K/V, that decoding it would: otherwise a
+later near-tie can flip and greedy output drifts. Attention in verification runs token by
+token through the decode path (inference/model.py), but matmul kernels may still round
+differently by row count (oneDNN's bf16 GEMMs do). `probe_widths` measures, once per engine,
+which widths reproduce single-token logits on this build; only those are drafted at (none:
+speculation is off), and a pick within the measured noise of a tie waits for a plain step.
 
 Memory is bounded (SpecMemo's point): a step's verification logits take
 rows x (draft + 1) x vocab x 4 bytes, so the draft length shrinks until they fit
@@ -24,9 +26,6 @@ from dataclasses import dataclass
 import torch
 
 NOISE_TOLERANCE = 1e-3  # largest logit difference (float32 rounding) a width may show
-# bfloat16 attention rounds differently for some cache lengths even at widths the probe
-# found exact (up to 0.625 logits seen on SmolLM2): picks closer than twice this wait.
-BF16_NOISE_FLOOR = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +130,7 @@ class WidthProbe:
 
 
 def probe_widths(
-    forward: Callable[[list[int], int], torch.Tensor],
-    prompt: list[int],
-    max_width: int,
-    *,
-    noise_floor: float = 0.0,
+    forward: Callable[[list[int], int], torch.Tensor], prompt: list[int], max_width: int
 ) -> WidthProbe:
     """Compare each width's logits with token-by-token decoding of the same tokens.
 
@@ -155,4 +150,4 @@ def probe_widths(
         if diff <= NOISE_TOLERANCE:
             widths.add(width)
             noise = max(noise, diff)
-    return WidthProbe(frozenset(widths), max(noise, noise_floor) if widths else noise)
+    return WidthProbe(frozenset(widths), noise)

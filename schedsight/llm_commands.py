@@ -32,9 +32,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--draft-tokens",
         type=int,
-        default=None,
+        default=6,
         help="prompt-lookup speculative decoding for greedy requests: draft tokens per step "
-        "(0: off; default: 6 with --dtype float32, where greedy output is unchanged, else off)",
+        "(0: off; used only where verification reproduces decoding exactly)",
     )
     p.set_defaults(run=cmd_serve_llm)
 

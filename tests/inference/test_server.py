@@ -250,9 +250,13 @@ def test_text_completions(client: openai.OpenAI, model: str) -> None:
 
 def test_metrics_and_health(server: tuple[str, Engine]) -> None:
     base = server[0].removesuffix("/v1")
-    assert httpx.get(f"{base}/health").json()["status"] == "ok"
+    health = httpx.get(f"{base}/health").json()
+    assert health["status"] == "ok"
+    assert health["speculation_widths"] == sorted(server[1].widths.widths)
     text = httpx.get(f"{base}/metrics").text
     for name in (
+        "draft_tokens",
+        "draft_tokens_accepted",
         "queue_depth",
         "batch_size",
         "generated_tokens",
