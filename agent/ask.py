@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.answer_cache import AnswerCache, Hit, state_version
 from agent.errors import LLMError
 from agent.guard import Action, ActionKind, Guard, Verdict
 from agent.llm import LLMClient, dumps
@@ -134,9 +135,24 @@ def ask(
     guard: Guard | None = None,
     max_steps: int = 3,
     time_budget_s: float = 60.0,
+    cache: AnswerCache | None = None,
 ) -> AskResult:
-    """Answer a what-if with the simulator's numbers (and a guarded mitigation, if found)."""
+    """Answer a what-if with the simulator's numbers (and a guarded mitigation, if found).
+
+    With a `cache`, the same question on the same state (agent/answer_cache.py) is answered
+    from an earlier answer, and a new answer is kept for later.
+    """
     t0 = time.perf_counter()
+    if cache is not None:
+        version = state_version(workspace)
+        reading = rule_reading(question, workspace.policy.name)
+        hit = cache.lookup(question, version, reading)
+        if hit is not None:
+            return _from_cache(question, hit, time.perf_counter() - t0)
+        result = ask(question, workspace, llm, explore=explore, guard=guard,
+                     max_steps=max_steps, time_budget_s=time_budget_s)  # fmt: skip
+        cache.store(question, version, reading, result)
+        return result
     guard = guard or Guard()
     before = llm.usage.snapshot() if llm else (0, 0, 0)
     whatif, by, notes = interpret(question, workspace, llm)
@@ -187,6 +203,25 @@ def ask(
     )  # fmt: skip
     return AskResult(question, whatif, by, notes, baseline, scenario, answer, mitigation, record,
                      react, time.perf_counter() - t0)  # fmt: skip
+
+
+def _from_cache(question: str, hit: Hit, wall_s: float) -> AskResult:
+    """The earlier answer, for this question, saying where it came from."""
+    earlier: AskResult = hit.answer
+    how = "same wording" if hit.proposed_by == "text" else f"similarity {hit.similarity:.2f}"
+    note = (
+        f"answered from the cache: {earlier.question!r} was asked {hit.age_s:.0f} s ago on the "
+        f"same cluster state and reads the same ({how})"
+    )
+    record = None
+    if earlier.record is not None:
+        record = replace(earlier.record, question=question, chosen_by="cache", wall_s=wall_s,
+                         llm_calls=0, prompt_tokens=0, completion_tokens=0)  # fmt: skip
+    origin = {"question": earlier.question, "age_s": hit.age_s, "similarity": hit.similarity,
+              "by": hit.proposed_by}  # fmt: skip
+    extra = {**earlier.extra, "cache": origin}
+    return replace(earlier, question=question, notes=[*earlier.notes, note], record=record,
+                   wall_s=wall_s, extra=extra)  # fmt: skip
 
 
 def _explore(

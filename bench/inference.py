@@ -239,7 +239,7 @@ def main() -> int:
     ours = run_server(args.dtype, args.weights, args.draft_tokens)
     print(
         f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}, "
-        f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 'auto'}; "
+        f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 6}; "
         f"{torch.get_num_threads()} "
         f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
     )

@@ -12,6 +12,7 @@ from typing import Literal
 
 import streamlit as st
 
+from agent.answer_cache import AnswerCache, answer_cache
 from agent.llm import LLMClient, LLMConfig
 from agent.local_server import llm_endpoint
 from dashboard.replay import generated_workload, replay
@@ -89,6 +90,12 @@ def llm() -> LLMClient:
 def query_value(key: str, default: str = "") -> str:
     value = st.query_params.get(key)
     return value if isinstance(value, str) and value else default
+
+
+@st.cache_resource(show_spinner=False)
+def answers() -> AnswerCache:
+    """What-if answers shared by every session, reused for the same question and state."""
+    return answer_cache()
 
 
 @st.cache_resource

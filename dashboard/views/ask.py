@@ -36,7 +36,8 @@ if st.button("Ask", type="primary") and question.strip():
     try:
         with st.status("Reading and simulating ...", expanded=False) as status:
             llm = context.llm() if use_llm else None
-            result = ask(question, workspace(cfg.jobs, cfg.seed), llm, explore=use_llm)
+            result = ask(question, workspace(cfg.jobs, cfg.seed), llm, explore=use_llm,
+                         cache=context.answers())  # fmt: skip
             status.update(label=f"answered in {result.wall_s:.1f} s", state="complete")
     except (AgentError, ValueError) as exc:
         st.error(f"The agent could not answer: {exc}")
