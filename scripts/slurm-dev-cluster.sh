@@ -45,11 +45,13 @@ trap 'die "command failed (line $LINENO): $BASH_COMMAND"' ERR
 
 # A daemon runs when its pid file names a live process with the expected command name
 # (guards against a recycled pid after a reboot or an unclean stop).
-alive() {  # $1 pid file, $2 process name
-  local pid
+alive() {  # $1 pid file, $2 process name; a zombie (dead, not yet reaped) is not alive
+  local pid state
   [ -s "$1" ] || return 1
   pid=$(<"$1")
-  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(<"/proc/$pid/comm")" = "$2" ]
+  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(<"/proc/$pid/comm")" = "$2" ] || return 1
+  state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
 stop() {  # pairs of: pid file, process name. TERM to all at once (each takes ~2 s), then wait.
@@ -318,6 +320,15 @@ jwt_ping() {  # 401 without a token means the JWT listener is up
 
 ensure_rest() {
   install -d -o slurmrest -m 0755 /run/slurmrestd
+  # A slurmrestd that runs but does not answer (stopped, wedged, its socket gone) is replaced.
+  if alive /run/slurmrestd-unix.pid slurmrestd && ! rest_ping >/dev/null; then
+    echo "slurmrestd on $REST_SOCKET runs but does not answer: restarting it"
+    stop /run/slurmrestd-unix.pid slurmrestd
+  fi
+  if alive /run/slurmrestd-jwt.pid slurmrestd && ! jwt_ping; then
+    echo "slurmrestd on $REST_ADDR runs but does not answer: restarting it"
+    stop /run/slurmrestd-jwt.pid slurmrestd
+  fi
   # slurmrestd refuses to run as root: -u drops to slurmrest after opening the socket.
   if ! alive /run/slurmrestd-unix.pid slurmrestd; then
     rm -f "$REST_SOCKET"
@@ -341,7 +352,7 @@ fully_up() {
     && alive /run/slurmctld.pid slurmctld && alive /run/slurmrestd-unix.pid slurmrestd \
     && alive /run/slurmrestd-jwt.pid slurmrestd || return 1
   for n in $(seq 1 "$NNODES"); do alive "/run/slurmd-n$n.pid" slurmd || return 1; done
-  nodes_idle
+  nodes_idle && rest_ping >/dev/null && jwt_ping
 }
 
 cmd_up() {
