@@ -319,6 +319,8 @@ jwt_ping() {  # 401 without a token means the JWT listener is up
 }
 
 ensure_rest() {
+  # slurmrestd does not chdir: started from a folder that is later deleted (an earlier CI
+  # checkout), it died midway through the REST tests. It runs from / and appends to its logs.
   install -d -o slurmrest -m 0755 /run/slurmrestd
   # A slurmrestd that runs but does not answer (stopped, wedged, its socket gone) is replaced.
   if alive /run/slurmrestd-unix.pid slurmrestd && ! rest_ping >/dev/null; then
@@ -332,13 +334,13 @@ ensure_rest() {
   # slurmrestd refuses to run as root: -u drops to slurmrest after opening the socket.
   if ! alive /run/slurmrestd-unix.pid slurmrestd; then
     rm -f "$REST_SOCKET"
-    setsid /usr/sbin/slurmrestd -u slurmrest -a rest_auth/local "unix:$REST_SOCKET" \
-      >"$LOGS/slurmrestd-unix.log" 2>&1 </dev/null &
+    (cd / && exec setsid /usr/sbin/slurmrestd -u slurmrest -a rest_auth/local \
+      "unix:$REST_SOCKET") >>"$LOGS/slurmrestd-unix.log" 2>&1 </dev/null &
     echo $! >/run/slurmrestd-unix.pid
   fi
   if ! alive /run/slurmrestd-jwt.pid slurmrestd; then
-    SLURM_JWT=daemon setsid /usr/sbin/slurmrestd -u slurmrest -a rest_auth/jwt "$REST_ADDR" \
-      >"$LOGS/slurmrestd-jwt.log" 2>&1 </dev/null &
+    (cd / && SLURM_JWT=daemon exec setsid /usr/sbin/slurmrestd -u slurmrest -a rest_auth/jwt \
+      "$REST_ADDR") >>"$LOGS/slurmrestd-jwt.log" 2>&1 </dev/null &
     echo $! >/run/slurmrestd-jwt.pid
   fi
   wait_for 100 "slurmrestd on $REST_SOCKET" rest_ping
