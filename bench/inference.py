@@ -223,7 +223,7 @@ def transformers_peer(model_path: str) -> dict[str, float] | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
-    parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
+    parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4", "int8"])
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
         "--draft-tokens", type=int, help="speculative draft tokens (0: off; default: the server's)"

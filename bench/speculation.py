@@ -5,7 +5,7 @@ then the default), decodes the same prompts greedily (an agent-style answer that
 ids from its prompt, a repetition, free text), and prints tok/s, the ratio, how many draft
 tokens were kept, and whether the outputs are identical token for token.
 
-    python bench/speculation.py [--dtype bfloat16|float32] [--weights auto|dense|int4]
+    python bench/speculation.py [--dtype bfloat16|float32] [--weights auto|dense|int4|int8]
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def decode(draft_tokens: int, dtype: str, weights: str) -> tuple[dict[str, tuple
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
-    parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4"])
+    parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4", "int8"])
     parser.add_argument("--draft-tokens", type=int, default=EngineConfig().draft_tokens)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}; {os.cpu_count()} cores")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from inference.errors import ModelLoadError
 
 ARCHITECTURES = ("llama", "mistral", "qwen2")
-WEIGHTS = ("auto", "dense", "int4")
+WEIGHTS = ("auto", "dense", "int4", "int8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,8 @@ class EngineConfig:
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     # Matmul weights of the blocks: "int4" (CPU, bf16: blocks in 4 bits, lm_head/embedding in
     # int8; a GGUF's own 4-bit values come back exactly, decoding one sequence is ~1.5x
-    # faster), "dense" (in `dtype`), or "auto": int4 when the file is 4-bit and the CPU
+    # faster), "int8" (CPU, bf16: blocks and lm_head in per-row int8, closer to the float
+    # weights), "dense" (in `dtype`), or "auto": int4 when the file is 4-bit and the CPU
     # runs bf16, else dense.
     weights: str = "auto"
     threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)

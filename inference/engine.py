@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
+from typing import Literal
 
 import torch
 
@@ -48,6 +49,7 @@ _CLOSERS = frozenset('"]}')
 _CLOSING_BIAS = {False: 2e4, True: 1e4}  # by whether the token holds a comma
 
 
+QUANTIZED: dict[str, Literal["int4", "int8"]] = {"int4": "int4", "int8": "int8"}
 _PROBE_TEXT = "Job 1234 waits for 4 nodes; the backfill pass plans it after job 1230 ends."
 
 
@@ -60,7 +62,7 @@ def pick_device(device: str) -> torch.device:
 def resolve_weights(
     weights: str, loaded: LoadedModel, dtype: torch.dtype, device: torch.device
 ) -> str:
-    """ "dense" or "int4" for EngineConfig.weights; "auto" keeps a 4-bit file 4-bit (CPU bf16)."""
+    """The weights as built ("dense", "int4" or "int8"); "auto" keeps a 4-bit file 4-bit."""
     if weights != "auto":
         return weights
     return "int4" if loaded.four_bit and can_pack(dtype, device) else "dense"
@@ -71,7 +73,7 @@ class Engine:
 
     model: Transformer  # built, with the cache, on the engine thread
     cache: KVCache
-    weights: str  # "dense" or "int4", as built
+    weights: str  # "dense", "int4" or "int8", as built
 
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         self.config = config = config or EngineConfig()
@@ -114,7 +116,7 @@ class Engine:
             loaded.state_dict,
             dtype=dtype,
             device=self.device,
-            quantize="int4" if self.weights == "int4" else None,
+            quantize=QUANTIZED.get(self.weights),
         )
         loaded.release_weights()  # the model holds its own copy
         trim_heap()

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from inference.config import ModelArgs, RopeScaling
 from inference.kv_cache import KVCache
-from inference.linears import Int4Linear, Int8Table, PackedLinear, can_pack
+from inference.linears import Int4Linear, Int8Linear, Int8Table, PackedLinear, can_pack
 from inference.memory import trim_heap
 from inference.weights import check_weights, read_as
 
@@ -210,21 +210,26 @@ class Transformer(nn.Module):
         dtype: torch.dtype = torch.bfloat16,
         device: torch.device | str = "cpu",
         pack_weights: bool = True,
-        quantize: Literal["int4"] | None = None,
+        quantize: Literal["int4", "int8"] | None = None,
     ) -> Transformer:
         """Build the model from Hugging Face-named weights; ModelLoadError if any is wrong.
 
         `pack_weights` pre-packs the matmul weights for oneDNN where that pays (`can_pack`).
         `quantize="int4"` (CPU, bf16 only) stores the blocks' matmul weights as `Int4Linear`:
-        about 1.6x faster decoding, and close to lossless for weights from a Q4_1 GGUF.
+        about 1.6x faster decoding, and close to lossless for weights from a Q4_1 GGUF;
+        `quantize="int8"` as `Int8Linear` (per-row int8). Either way the lm_head is int8.
         """
         device = torch.device(device)
         if quantize is not None and not can_pack(dtype, device):
-            raise ValueError("int4 weights need dtype=torch.bfloat16 on a CPU with oneDNN bf16")
+            raise ValueError(
+                f"{quantize} weights need dtype=torch.bfloat16 on a CPU with oneDNN bf16"
+            )
         check_weights(args, state_dict, "model weights")
         packed = quantize is not None or (pack_weights and can_pack(dtype, device))
-        linear: type[PackedLinear | Int4Linear] = Int4Linear if quantize else PackedLinear
-        # int4 quantizes from the float32 values, so a Q4 file's own 4-bit values come back.
+        linear: type[PackedLinear | Int4Linear | Int8Linear] = PackedLinear
+        if quantize is not None:
+            linear = Int4Linear if quantize == "int4" else Int8Linear
+        # Quantizing from the float32 values gives a Q4 file's own 4-bit values back.
         matmul_dtype = torch.float32 if quantize else dtype
         with torch.device("meta"):
             model = cls(args)
@@ -399,8 +404,8 @@ def fuse_block(
     return out
 
 
-def pack_block(block: nn.Module, linear: type[PackedLinear | Int4Linear]) -> None:
-    """Swap a block's nn.Linear layers for `linear` (PackedLinear or Int4Linear)."""
+def pack_block(block: nn.Module, linear: type[PackedLinear | Int4Linear | Int8Linear]) -> None:
+    """Swap a block's nn.Linear layers for `linear` (PackedLinear, Int4Linear or Int8Linear)."""
     # Only parents are listed, so each replaced nn.Linear (and its weight) is freed at once.
     parents = [m for m in block.modules() if not isinstance(m, nn.Linear)]
     for module in parents:

@@ -15,9 +15,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
     p.add_argument(
         "--weights",
-        choices=["auto", "dense", "int4"],
+        choices=["auto", "dense", "int4", "int8"],
         default="auto",
-        help="block matmul weights: int4 (CPU bf16; lm_head int8), dense (in --dtype), or auto "
+        help="block matmul weights: int4 or int8 (CPU bf16; lm_head int8), dense (in --dtype), "
+        "or auto "
         "(default: int4 for a 4-bit file on a bf16 CPU, else dense)",
     )
     p.add_argument(

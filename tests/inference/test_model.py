@@ -17,7 +17,7 @@ import torch
 from inference.config import ModelArgs, RopeScaling
 from inference.errors import ModelLoadError
 from inference.kv_cache import KVCache
-from inference.linears import Int4Linear, Int8Table, can_pack
+from inference.linears import Int4Linear, Int8Linear, Int8Table, can_pack
 from inference.model import Transformer
 from inference.weights import expected_shapes
 
@@ -200,15 +200,31 @@ def agreement_with_fp32(model: Transformer, name: str) -> tuple[int, float]:
 # A greedy run leaves fp32's at the first near-tie; the teacher-forced share is the stable
 # measure (over 717 positions: bf16 96.8%, int4 97.2% top-1 agreement with fp32).
 @pytest.mark.slow
-@pytest.mark.parametrize("quantize", [None, "int4"])
+@pytest.mark.parametrize("quantize", [None, "int4", "int8"])
 @pytest.mark.parametrize("name", PROMPTS)
-def test_bf16_follows_fp32(smollm2: Weights, name: str, quantize: Literal["int4"] | None) -> None:
+def test_bf16_follows_fp32(
+    smollm2: Weights, name: str, quantize: Literal["int4", "int8"] | None
+) -> None:
     if quantize and not can_pack(torch.bfloat16, torch.device("cpu")):
-        pytest.skip("int4 weights need a CPU with oneDNN bf16 support")
+        pytest.skip(f"{quantize} weights need a CPU with oneDNN bf16 support")
     model = Transformer.from_state_dict(*smollm2, dtype=torch.bfloat16, quantize=quantize)
     first_difference, top1 = agreement_with_fp32(model, name)
     assert first_difference >= 1
     assert top1 >= 0.9, f"top-1 agreement {top1:.2f}, greedy equal for {first_difference}"
+
+
+def test_int8_linear_is_within_a_percent_of_the_float_layer() -> None:
+    if not can_pack(torch.bfloat16, torch.device("cpu")):
+        pytest.skip("int8 weights need a CPU with oneDNN bf16 support")
+    torch.manual_seed(0)
+    weight, bias = torch.randn(96, 64), torch.randn(96).bfloat16()
+    x = torch.randn(3, 5, 64).bfloat16()
+    layer = Int8Linear(weight, bias)
+    assert layer.q.dtype == torch.int8 and layer.q.shape == (96, 64)
+    out = layer(x).float()
+    ref = x.float() @ weight.T + bias.float()
+    assert out.shape == (3, 5, 96)
+    assert (out - ref).norm() / ref.norm() < 0.01
 
 
 def test_int4_linear_keeps_q4_1_weights() -> None:
