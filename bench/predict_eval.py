@@ -44,7 +44,7 @@ from hpc.predict.advice import advise  # noqa: E402
 from hpc.predict.calibration import QUEUED_S  # noqa: E402
 from hpc.predict.features import request_of  # noqa: E402
 from hpc.predict.history import History, history_of  # noqa: E402
-from hpc.predict.predictor import Predictor  # noqa: E402
+from hpc.predict.predictor import Predictor, inside_wait_band  # noqa: E402
 from hpc.predict.snapshot import Flavour, planned_start_s  # noqa: E402
 from hpc.workload.cleaning import clean, machine_for  # noqa: E402
 from hpc.workload.loading import LoadedWorkload, load_workload  # noqa: E402
@@ -88,9 +88,7 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     actual = history.wait_s[rows].astype(np.float64)
     preds = predictor.predict_rows(rows)
     p50 = np.array([p.wait.p50_s for p in preds])
-    inside = np.array(
-        [p.wait.p10_s <= w <= p.wait.p90_s for p, w in zip(preds, actual, strict=True)]
-    )
+    inside = inside_wait_band(preds, actual)
     # Runtime p50 for every job up to the last sampled one (the plans need the queue's).
     upto = np.arange(int(rows[-1]) + 1, dtype=np.int64)
     x_all = np.concatenate([predictor.train_x, predictor.features(upto[split:])])
@@ -119,12 +117,7 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     queued = actual > QUEUED_S
     # The band a user asking about a still-pending job gets: calibrated on queued jobs.
     queued_preds = predictor.predict_rows(rows[queued], queued=True)
-    queued_inside = np.array(
-        [
-            p.wait.p10_s <= w <= p.wait.p90_s
-            for p, w in zip(queued_preds, actual[queued], strict=True)
-        ]
-    )
+    queued_inside = inside_wait_band(queued_preds, actual[queued])
     for label, pred in predicted.items():
         s = scores(pred, actual)
         cov = f"{np.mean(inside):.1%}" if label == "model p50" else "-"

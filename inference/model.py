@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
@@ -126,10 +126,7 @@ class Attention(nn.Module):
         if step.per_token_from is not None:
             y = _per_token_attention(q, k_cache, v_cache, step.per_token_from, kv_heads)
         elif seqlen == 1:
-            # Decode: a kv head's query heads are adjacent, so fold them into the query
-            # length (a free view); plain SDPA then beats enable_gqa=True several times on CPU.
-            q = q.view(bsz, kv_heads, heads // kv_heads, head_dim)
-            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=step.mask)
+            y = _decode_attention(q[:, 0], keys, values, step.mask, kv_heads)
         else:
             y = F.scaled_dot_product_attention(
                 q.transpose(1, 2),
@@ -143,17 +140,28 @@ class Attention(nn.Module):
         return out
 
 
+def _decode_attention(
+    q: Tensor, keys: Tensor, values: Tensor, mask: Tensor | None, kv_heads: int
+) -> Tensor:
+    """One query token per row: q [B, heads, head_dim] -> [B, kv_heads, group, head_dim].
+
+    A kv head's query heads are adjacent, so they fold into the query length (a free view);
+    plain SDPA then beats enable_gqa=True several times on CPU.
+    """
+    bsz, heads, head_dim = q.shape
+    folded = q.view(bsz, kv_heads, heads // kv_heads, head_dim)
+    return F.scaled_dot_product_attention(folded, keys, values, attn_mask=mask)
+
+
 def _per_token_attention(
     q: Tensor, k_cache: Tensor, v_cache: Tensor, start: int, kv_heads: int
 ) -> Tensor:
-    """q [1, T, heads, head_dim] at positions start..start+T-1, each through the decode path:
-    its kv head's query heads folded into the query length, keys [0, position]. -> [1, T, ...]"""
-    _, seqlen, heads, head_dim = q.shape
+    """q [1, T, heads, head_dim] at positions start..start+T-1, each through the decode path
+    (`_decode_attention` over keys [0, position]), so each token's output is a decode step's."""
     outs = []
-    for t in range(seqlen):
-        end = start + t + 1
-        qt = q[:, t].reshape(1, kv_heads, heads // kv_heads, head_dim)
-        outs.append(F.scaled_dot_product_attention(qt, k_cache[:, :, :end], v_cache[:, :, :end]))
+    for t in range(q.shape[1]):
+        keys, values = k_cache[:, :, : start + t + 1], v_cache[:, :, : start + t + 1]
+        outs.append(_decode_attention(q[:, t], keys, values, None, kv_heads))
     return torch.stack(outs, dim=1)
 
 
@@ -302,11 +310,7 @@ class Transformer(nn.Module):
         attention runs token by token as decoding would (speculative verification).
         """
         with torch.inference_mode():
-            step = self.plan_step(tokens.shape, start_pos, cache, first_slot)
-            if per_token:
-                if tokens.shape[0] != 1:
-                    raise ValueError("per-token attention verifies one sequence at a time")
-                step = replace(step, per_token_from=int(start_pos[0]), mask=None)
+            step = self.plan_step(tokens.shape, start_pos, cache, first_slot, per_token=per_token)
             x = self.embed(tokens)  # [B, T, dim]
             k_all, v_all = cache.k[:, step.slots], cache.v[:, step.slots]  # [L, B, kv, S, hd]
             for i, layer in enumerate(self.layers):
@@ -323,10 +327,18 @@ class Transformer(nn.Module):
         return logits
 
     def plan_step(
-        self, shape: torch.Size, start_pos: Tensor, cache: KVCache, first_slot: int
+        self,
+        shape: torch.Size,
+        start_pos: Tensor,
+        cache: KVCache,
+        first_slot: int,
+        *,
+        per_token: bool = False,
     ) -> Step:
         """Cache indices, RoPE angles and attention mask shared by every layer of one forward."""
         bsz, seqlen = shape
+        if per_token and bsz != 1:
+            raise ValueError("per-token attention verifies one sequence at a time")
         starts: list[int] = start_pos.tolist()
         check_fits(starts, seqlen, first_slot, cache, self.dtype)
         max_end = max(starts) + seqlen
@@ -339,6 +351,8 @@ class Transformer(nn.Module):
             cos = self.rope_cos[start : start + seqlen].view(1, seqlen, 1, -1)
             sin = self.rope_sin[start : start + seqlen].view(1, seqlen, 1, -1)
             where = slice(start, max_end)
+            if per_token:
+                return Step(slots, max_end, cos, sin, rows, where, None, False, start)
             if seqlen == 1 or start == 0:
                 return Step(slots, max_end, cos, sin, rows, where, None, is_causal=seqlen > 1)
         positions = start_pos.to(device)[:, None] + torch.arange(seqlen, device=device)  # [B, T]

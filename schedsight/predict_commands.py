@@ -22,7 +22,7 @@ from hpc.predict.errors import PredictError
 from hpc.predict.explain import Explanation, global_importance
 from hpc.predict.features import duration_text, request_of
 from hpc.predict.history import history_of
-from hpc.predict.predictor import Band, Predictor
+from hpc.predict.predictor import Band, Predictor, inside_wait_band
 from hpc.workload.cleaning import clean, machine_for
 from hpc.workload.loading import LoadedWorkload, load_workload
 
@@ -110,7 +110,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     preds = predictor.predict_rows(test)
     actual = history.wait_s[test]
     p50 = np.array([q.wait.p50_s for q in preds])
-    inside = [q.wait.p10_s <= w <= q.wait.p90_s for q, w in zip(preds, actual, strict=True)]
+    inside = inside_wait_band(preds, actual)
     err = np.abs(p50 - actual)
     out: dict[str, float | int] = {
         "test_jobs": len(test),
@@ -119,14 +119,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "p10_p90_coverage": float(np.mean(inside)),
     }
     # Jobs still pending after a minute, with the band a user asking about them gets.
-    queued = test[actual > QUEUED_S]
-    if len(queued):
-        bands = predictor.predict_rows(queued, queued=True)
-        waits = history.wait_s[queued]
-        out["queued_jobs"] = len(queued)
-        out["queued_p10_p90_coverage"] = float(
-            np.mean([b.wait.p10_s <= w <= b.wait.p90_s for b, w in zip(bands, waits, strict=True)])
-        )
+    waited = actual > QUEUED_S
+    if waited.any():
+        bands = predictor.predict_rows(test[waited], queued=True)
+        out["queued_jobs"] = int(waited.sum())
+        out["queued_p10_p90_coverage"] = float(np.mean(inside_wait_band(bands, actual[waited])))
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -210,7 +207,7 @@ def _save(store: Store, args: argparse.Namespace, predictor: Predictor, advice: 
     explanation = {
         "times": "seconds since the trace start",
         "submit_s": p.submit_s,
-        "queued_band": bool(history.wait_s[row] > QUEUED_S),
+        "queued_band": advice.queued_band,
         "sentence": detail["sentence"],
         "attributions": detail["attributions"],
         "alternatives": detail["alternatives"],

@@ -22,6 +22,7 @@ class Advice:
     explanation: Explanation
     alternatives: tuple[Alternative, ...]  # best score first; the job as asked is among them
     actual_wait_s: int | None  # known for a past job
+    queued_band: bool = False  # the wait band is calibrated on still-queued jobs
 
     def as_dict(self) -> dict[str, object]:
         p = self.prediction
@@ -71,4 +72,4 @@ def advise(predictor: Predictor, job_id: int, *, queued: bool | None = None) -> 
     prediction = predictor.predict_x(x[None, :], submit, wait_shift=shift)[0]
     options = ranked(predictor, request, upper=row)
     actual = int(history.wait_s[row])
-    return Advice(job_id, row, prediction, explain(predictor, x), tuple(options), actual)
+    return Advice(job_id, row, prediction, explain(predictor, x), tuple(options), actual, queued)

@@ -56,6 +56,14 @@ class JobPrediction:
         )
 
 
+def inside_wait_band(
+    predictions: list[JobPrediction], waits: npt.NDArray[np.integer] | npt.NDArray[np.floating]
+) -> npt.NDArray[np.bool_]:
+    """Whether each actual wait (s) lies in its prediction's p10–p90 band (for coverage)."""
+    band = np.array([(p.wait.p10_s, p.wait.p90_s) for p in predictions]).reshape(-1, 2)
+    return np.asarray((band[:, 0] <= waits) & (waits <= band[:, 1]), dtype=np.bool_)
+
+
 class Predictor:
     """Trained wait and runtime models over one history."""
 
