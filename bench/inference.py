@@ -196,6 +196,71 @@ def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
     return {"prefill": prefill, "decode1": statistics.median(rates)}
 
 
+def llama_cpp_streams(model_path: str, n: int) -> float | None:
+    """Total tok/s of llama.cpp decoding n sequences together (its multi-sequence batch API,
+    as llama-server's parallel slots run them): every prompt prefilled, then one batched
+    decode step per token, greedy, until each sequence ends or has NEW_TOKENS."""
+    try:
+        import llama_cpp
+        import numpy as np
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    from inference.chat_template import render_chat
+
+    threads = torch.get_num_threads()
+    llm = Llama(model_path=model_path, n_ctx=512, n_threads=threads, verbose=False)
+    params = llm.context_params
+    params.n_seq_max, params.n_ctx, params.n_batch, params.n_ubatch = n, n * 512, 2048, 512
+    ctx = llama_cpp.llama_init_from_model(llm.model, params)
+    llama_cpp.llama_set_n_threads(ctx, threads, threads)
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+    template = llm.metadata.get("tokenizer.chat_template")
+    prompts = [
+        llm.tokenize(render_chat(template, messages(f"s{i}")).encode(), add_bos=False, special=True)
+        for i in range(n)
+    ]
+    batch = llama_cpp.llama_batch_init(max(2048, n), 0, 1)
+
+    def run(entries: list[tuple[int, int, int, bool]]) -> dict[int, int]:
+        """Decode (token, position, sequence, wants logits) entries, 2048 per call; the
+        greedy next token of each sequence that wanted logits."""
+        picks = {}
+        for lo in range(0, len(entries), 2048):
+            part = entries[lo : lo + 2048]
+            batch.n_tokens = len(part)
+            for i, (token, pos, seq, out) in enumerate(part):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
+                batch.seq_id[i][0], batch.logits[i] = seq, out
+            if llama_cpp.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed")
+            for i, (_, _, seq, out) in enumerate(part):
+                if out:
+                    row = llama_cpp.llama_get_logits_ith(ctx, i)
+                    picks[seq] = int(np.ctypeslib.as_array(row, shape=(n_vocab,)).argmax())
+        return picks
+
+    t0 = time.perf_counter()
+    nxt = run(
+        [(t, p, s, p == len(ids) - 1) for s, ids in enumerate(prompts) for p, t in enumerate(ids)]
+    )
+    lengths = [len(ids) for ids in prompts]
+    live, generated = list(range(n)), 0
+    for step in range(NEW_TOKENS):
+        live = [s for s in live if not llama_cpp.llama_vocab_is_eog(vocab, nxt[s])]
+        generated += len(live)
+        if not live or step == NEW_TOKENS - 1:
+            break
+        nxt.update(run([(nxt[s], lengths[s], s, True) for s in live]))
+        for s in live:
+            lengths[s] += 1
+    wall = time.perf_counter() - t0
+    llama_cpp.llama_batch_free(batch)
+    llama_cpp.llama_free(ctx)
+    return generated / wall
+
+
 def transformers_peer(model_path: str) -> dict[str, float] | None:
     try:
         import torch
@@ -265,6 +330,14 @@ def main() -> int:
             f" -> schedsight/peer: prefill x{ours['prefill'] / figures['prefill']:.2f},"  # type: ignore[operator]
             f" decode x{ours['decode1'] / figures['decode1']:.2f}"  # type: ignore[operator]
         )
+        if name.startswith("llama"):
+            for n in (8, 32):
+                total = llama_cpp_streams(model_path, n)
+                assert total is not None
+                print(
+                    f"  {n} sequences in one llama.cpp batch: {total:.1f} tok/s total"
+                    f" -> schedsight/peer x{ours[f'total{n}'] / total:.2f}"  # type: ignore[operator]
+                )
     return 0
 
 

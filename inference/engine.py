@@ -117,6 +117,7 @@ class Engine:
             dtype=dtype,
             device=self.device,
             quantize=QUANTIZED.get(self.weights),
+            dense_copies=config.dense_copies,
         )
         loaded.release_weights()  # the model holds its own copy
         trim_heap()

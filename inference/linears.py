@@ -23,6 +23,29 @@ class PackedLinear(nn.Module):
         return out
 
 
+# From this many rows (tokens in one matmul) a bf16 copy of a quantized weight, packed for
+# oneDNN, beats the int4/int8 kernels 2-3x (bench/model_speed.py --layouts); below it, with
+# the weights streamed from memory once per step, the quantized kernels win. Speculative
+# verification (at most 7 rows by default) stays below it, so it runs decoding's kernels.
+DENSE_ROWS = 8
+
+
+class DenseCopy:
+    """A quantized layer's weights, dequantized to bf16 and packed: it serves matmuls of at
+    least `DENSE_ROWS` rows (prefill chunks, batched decoding). The same values as the
+    quantized weights, only rounded to bf16; it costs 2 bytes per weight more."""
+
+    def __init__(self, dequantized: Tensor, bias: Tensor | None) -> None:
+        self.linear = PackedLinear(dequantized.bfloat16(), bias)
+
+    def wants(self, x: Tensor) -> bool:
+        return x.numel() >= DENSE_ROWS * x.shape[-1]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        out: Tensor = self.linear(x)
+        return out
+
+
 class Int4Linear(nn.Module):
     """A linear layer with int4 weights, groups of 32 along the input: a quarter of bf16's bytes.
 
@@ -33,7 +56,7 @@ class Int4Linear(nn.Module):
 
     GROUP = 32
 
-    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+    def __init__(self, weight: Tensor, bias: Tensor | None, *, dense_copy: bool = False) -> None:
         super().__init__()
         self.out_features, self.in_features = weight.shape
         if self.in_features % self.GROUP:
@@ -47,8 +70,15 @@ class Int4Linear(nn.Module):
         zero = low + 8 * scale
         self.scales_zeros = torch.cat((scale, zero), -1).transpose(0, 1).contiguous().bfloat16()
         self.bias = bias
+        self.dense: DenseCopy | None = None
+        if dense_copy:
+            scale, zero = scale.bfloat16().float(), zero.bfloat16().float()  # as the kernel has
+            values = (q.view(w.shape).float() - 8) * scale + zero
+            self.dense = DenseCopy(values.view(weight.shape), bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.dense is not None and self.dense.wants(x):
+            return self.dense(x)
         flat = x.reshape(-1, self.in_features)  # [B * T, in]
         out: Tensor = torch.ops.aten._weight_int4pack_mm_for_cpu(
             flat, self.packed, self.GROUP, self.scales_zeros
@@ -64,20 +94,28 @@ def int8_rows(weight: Tensor) -> tuple[Tensor, Tensor]:
     return (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8), scale
 
 
+def int8_values(q: Tensor, scale: Tensor) -> Tensor:
+    """The float32 weights that per-row int8 `q` and `scale` stand for."""
+    return q.float() * scale.float()[:, None]
+
+
 class Int8Linear(nn.Module):
     """A linear layer with int8 weights, one symmetric scale per output row: half of bf16's
     bytes (`_weight_int8pack_mm`, bf16 activations on a CPU). Closer to 16-bit weights than
     int4; for a 4-bit file, int4 gives the file's own values back and int8 does not.
     """
 
-    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+    def __init__(self, weight: Tensor, bias: Tensor | None, *, dense_copy: bool = False) -> None:
         super().__init__()
         self.out_features, self.in_features = weight.shape
         self.q, scale = int8_rows(weight)
         self.scale = scale.bfloat16()
         self.bias = bias
+        self.dense = DenseCopy(int8_values(self.q, self.scale), bias) if dense_copy else None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.dense is not None and self.dense.wants(x):
+            return self.dense(x)
         flat = x.reshape(-1, self.in_features)
         out: Tensor = torch.ops.aten._weight_int8pack_mm(flat, self.q, self.scale)
         out = out.view(*x.shape[:-1], self.out_features)
@@ -103,13 +141,16 @@ class Int8Table(nn.Module):
     teacher-forced top-1 tokens equal the bf16 head's (tests/inference/test_model.py).
     """
 
-    def __init__(self, weight: Tensor, dtype: torch.dtype) -> None:
+    def __init__(self, weight: Tensor, dtype: torch.dtype, *, dense_copy: bool = False) -> None:
         super().__init__()
         self.q, scale = int8_rows(weight)
         self.scale = scale.to(dtype)
         self.dtype = dtype
+        self.dense = DenseCopy(int8_values(self.q, self.scale), None) if dense_copy else None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.dense is not None and self.dense.wants(x):
+            return self.dense(x)
         flat = x.reshape(-1, x.shape[-1])
         out: Tensor = torch.ops.aten._weight_int8pack_mm(flat, self.q, self.scale)
         return out.view(*x.shape[:-1], -1)
