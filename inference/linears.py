@@ -79,7 +79,7 @@ class Int4Linear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.dense is not None and self.dense.wants(x):
             return self.dense(x)
-        flat = x.reshape(-1, self.in_features)  # [B * T, in]
+        flat = x.reshape(-1, self.in_features).contiguous()  # [B * T, in]
         out: Tensor = torch.ops.aten._weight_int4pack_mm_for_cpu(
             flat, self.packed, self.GROUP, self.scales_zeros
         )
@@ -116,7 +116,7 @@ class Int8Linear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.dense is not None and self.dense.wants(x):
             return self.dense(x)
-        flat = x.reshape(-1, self.in_features)
+        flat = x.reshape(-1, self.in_features).contiguous()
         out: Tensor = torch.ops.aten._weight_int8pack_mm(flat, self.q, self.scale)
         out = out.view(*x.shape[:-1], self.out_features)
         return out if self.bias is None else out + self.bias
@@ -151,7 +151,7 @@ class Int8Table(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.dense is not None and self.dense.wants(x):
             return self.dense(x)
-        flat = x.reshape(-1, x.shape[-1])
+        flat = x.reshape(-1, x.shape[-1]).contiguous()
         out: Tensor = torch.ops.aten._weight_int8pack_mm(flat, self.q, self.scale)
         return out.view(*x.shape[:-1], -1)
 

@@ -70,8 +70,22 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        # One fused op; it accumulates in float32 also for bf16 inputs.
-        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+        dim = x.shape[-1]
+        if x.dtype != torch.bfloat16:
+            return F.rms_norm(x, (dim,), self.weight, self.eps)
+        # LayerNorm over [x, -x] (mean 0, variance mean(x^2)) is RMSNorm. For bf16 on the CPU
+        # its kernel gives the same bits as rms_norm's 2.5x faster; decoding runs 61 of them
+        # per token (bench/model_speed.py).
+        doubled = torch.cat((x, -x), dim=-1)
+        out = F.layer_norm(doubled, (2 * dim,), self._doubled_weight(), None, self.eps)
+        return out[..., :dim]
+
+    def _doubled_weight(self) -> Tensor:
+        cached: tuple[Tensor, Tensor] | None = self.__dict__.get("_doubled")
+        if cached is None or cached[0] is not self.weight:  # weights are assigned after init
+            cached = (self.weight, torch.cat((self.weight, self.weight)).detach())
+            self.__dict__["_doubled"] = cached
+        return cached[1]
 
 
 @dataclass(slots=True)
