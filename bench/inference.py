@@ -4,9 +4,12 @@ Starts `schedsight serve-llm` in a subprocess on the embedded SmolLM2-135M model
 over the OpenAI API: prefill tok/s, one-sequence decode tok/s, total tok/s with 8 and 32
 concurrent requests, time to first token p50/p95, and the server's peak RSS. Then, when they
 are installed, the same prompts on llama-cpp-python (Q4_1, in process) and transformers
-(dequantized GGUF, bf16), printed as ratios. Greedy decoding, 128 new tokens.
+(dequantized GGUF, bf16), printed as ratios; llama.cpp also decodes 8 and 32 sequences in one
+batch through its multi-sequence API, as llama-server's parallel slots do. Greedy decoding,
+128 new tokens.
 
-    python bench/inference.py [--dtype bfloat16|float32] [--draft-tokens N] [--skip-peers]
+    python bench/inference.py [--dtype bfloat16|float32] [--weights auto|dense|int4|int8]
+        [--draft-tokens N] [--no-dense-copies] [--skip-peers]
 """
 
 from __future__ import annotations
@@ -131,9 +134,13 @@ async def measure_server(base: str) -> dict[str, object]:
     }
 
 
-def run_server(dtype: str, weights: str, draft_tokens: int | None) -> dict[str, object]:
+def run_server(
+    dtype: str, weights: str, draft_tokens: int | None, dense_copies: bool
+) -> dict[str, object]:
     port = 18000 + os.getpid() % 1000
     command = ["serve-llm", "--port", str(port), "--dtype", dtype, "--weights", weights]
+    if not dense_copies:
+        command.append("--no-dense-copies")
     if draft_tokens is not None:
         command += ["--draft-tokens", str(draft_tokens)]
     proc = subprocess.Popen(
@@ -293,6 +300,12 @@ def main() -> int:
     parser.add_argument(
         "--draft-tokens", type=int, help="speculative draft tokens (0: off; default: the server's)"
     )
+    parser.add_argument(
+        "--no-dense-copies",
+        dest="dense_copies",
+        action="store_false",
+        help="serve int4/int8 weights without their bf16 copies for prefill and batches",
+    )
     args = parser.parse_args()
     from inference.loading import default_model_path
 
@@ -301,10 +314,11 @@ def main() -> int:
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     cpu = names[0] if names else platform.machine()
     print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
-    ours = run_server(args.dtype, args.weights, args.draft_tokens)
+    ours = run_server(args.dtype, args.weights, args.draft_tokens, args.dense_copies)
     print(
         f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}, "
-        f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 6}; "
+        f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 6}"
+        f"{'' if args.dense_copies else ', --no-dense-copies'}; "
         f"{torch.get_num_threads()} "
         f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
     )
