@@ -1,9 +1,11 @@
 """Model speed on this machine: prefill and batched-decode tokens/s, fp32 vs bf16, by threads.
 
-    .venv/bin/python bench/model_speed.py [--model PATH] [--random] [--steps 32]
+    .venv/bin/python bench/model_speed.py [--model PATH] [--random] [--steps 32] [--layouts]
 
 Weights come from `inference.loading` (the embedded SmolLM2-135M GGUF by default); `--random`
-uses random weights of the same shape, which run exactly as fast.
+uses random weights of the same shape, which run exactly as fast. `--layouts` first times one
+block's matmuls by row count for each weight layout (int4, int8, bf16 packed: where the dense
+copies pay) and bf16 RMSNorm against LayerNorm over [x, -x].
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from inference.config import ModelArgs  # noqa: E402
 from inference.kv_cache import KVCache  # noqa: E402
-from inference.linears import can_pack  # noqa: E402
-from inference.model import Transformer, expected_shapes  # noqa: E402
+from inference.linears import Int4Linear, Int8Linear, PackedLinear, can_pack  # noqa: E402
+from inference.model import Transformer  # noqa: E402
+from inference.weights import expected_shapes  # noqa: E402
 
 PROMPT_LEN = 200
 BATCHES = (1, 8, 32)
@@ -88,11 +91,51 @@ def decode_tok_s(model: Transformer, cache: KVCache, batch: int, steps: int) -> 
     return batch * steps / seconds(run, repeats=2)
 
 
+LAYOUT_ROWS = (1, 4, 7, 8, 16, 32, 256)
+
+
+def layouts(args: ModelArgs) -> None:
+    """ms for one block's four matmuls by rows, per layout (weights hot in cache: the model
+    rows below, with 30 blocks' weights streamed, are the test), and the two bf16 norms."""
+    q_size, kv_size = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+    shapes = [
+        (q_size + 2 * kv_size, args.dim),
+        (args.dim, q_size),
+        (2 * args.hidden_dim, args.dim),
+        (args.dim, args.hidden_dim),
+    ]
+    weights = [torch.randn(shape) * 0.02 for shape in shapes]
+    kinds = {
+        "int4": [Int4Linear(w, None) for w in weights],
+        "int8": [Int8Linear(w, None) for w in weights],
+        "bf16": [PackedLinear(w.bfloat16(), None) for w in weights],
+    }
+    print("one block's matmuls, ms by rows: " + " ".join(f"{r:>6}" for r in LAYOUT_ROWS))
+    for name, layers in kinds.items():
+        cells = []
+        for rows in LAYOUT_ROWS:
+            xs = [torch.randn(rows, w.shape[1]).bfloat16() for w in weights]
+            pairs = list(zip(layers, xs, strict=True))
+            cells.append(seconds(lambda p=pairs: [f(x) for f, x in p], repeats=20) * 1e3)
+        print(f"  {name:31}" + " ".join(f"{c:6.3f}" for c in cells))
+    x, weight = torch.randn(1, 1, args.dim).bfloat16(), torch.randn(args.dim).bfloat16()
+    doubled = torch.cat((weight, weight))
+    norms = {
+        "rms_norm": lambda: torch.nn.functional.rms_norm(x, (args.dim,), weight, 1e-5),
+        "layer_norm([x, -x])": lambda: torch.nn.functional.layer_norm(
+            torch.cat((x, -x), -1), (2 * args.dim,), doubled, None, 1e-5
+        ),
+    }
+    for name, fn in norms.items():
+        print(f"  bf16 {name:20} {seconds(fn, repeats=2000) * 1e6:6.1f} us per call (one row)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="GGUF file or HF directory (default: embedded SmolLM2)")
     parser.add_argument("--random", action="store_true", help="random weights, same shapes")
     parser.add_argument("--steps", type=int, default=32, help="decode steps per measurement")
+    parser.add_argument("--layouts", action="store_true", help="time layers by rows first")
     opts = parser.parse_args()
     args, state_dict = load_weights(opts.model, opts.random)
     default_threads = torch.get_num_threads()
@@ -101,17 +144,23 @@ def main() -> None:
         f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}"
     )
     print(f"model: {args.n_layers} layers, dim {args.dim}, vocab {args.vocab_size}")
+    if opts.layouts and can_pack(torch.bfloat16, torch.device("cpu")):
+        layouts(args)
     print(f"{'weights':9} {'threads':>7} {'prefill':>9} " + " ".join(f"B={b:<6}" for b in BATCHES))
-    variants: list[tuple[str, torch.dtype, Literal["int4"] | None]] = [
-        ("float32", torch.float32, None),
-        ("bfloat16", torch.bfloat16, None),
+    variants: list[tuple[str, torch.dtype, Literal["int4", "int8"] | None, bool]] = [
+        ("float32", torch.float32, None, False),
+        ("bfloat16", torch.bfloat16, None, False),
     ]
     if can_pack(torch.bfloat16, torch.device("cpu")):
-        variants.append(("int4", torch.bfloat16, "int4"))
+        for quantize in ("int4", "int8"):
+            variants.append((quantize, torch.bfloat16, quantize, False))
+            variants.append((f"{quantize}+copy", torch.bfloat16, quantize, True))
     for threads in sorted({1, default_threads}):
         torch.set_num_threads(threads)
-        for name, dtype, quantize in variants:
-            model = Transformer.from_state_dict(args, state_dict, dtype=dtype, quantize=quantize)
+        for name, dtype, quantize, copies in variants:
+            model = Transformer.from_state_dict(
+                args, state_dict, dtype=dtype, quantize=quantize, dense_copies=copies
+            )
             cache = KVCache(args, max(BATCHES), PROMPT_LEN + opts.steps + 8, dtype=dtype)
             prefill = prefill_tok_s(model, cache)
             decode = [decode_tok_s(model, cache, b, opts.steps) for b in BATCHES]
@@ -119,7 +168,8 @@ def main() -> None:
             print(f"{name:9} {threads:>7} {prefill:>9.0f} {row}", flush=True)
     print(
         "tokens/s; prefill: one 200-token prompt; B=n: n sequences decoding at ~200 tokens; "
-        "int4: bf16 with int4 block weights (quantize='int4')"
+        "int4/int8: bf16 with quantized block weights; +copy: with their bf16 dense copies "
+        "for 8+ rows"
     )
 
 

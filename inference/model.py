@@ -74,8 +74,8 @@ class RMSNorm(nn.Module):
         if x.dtype != torch.bfloat16:
             return F.rms_norm(x, (dim,), self.weight, self.eps)
         # LayerNorm over [x, -x] (mean 0, variance mean(x^2)) is RMSNorm. For bf16 on the CPU
-        # its kernel gives the same bits as rms_norm's 2.5x faster; decoding runs 61 of them
-        # per token (bench/model_speed.py).
+        # its kernel gives the same bits as rms_norm's about 2x faster; decoding runs 61 of them
+        # per token (bench/model_speed.py --layouts).
         doubled = torch.cat((x, -x), dim=-1)
         out = F.layer_norm(doubled, (2 * dim,), self._doubled_weight(), None, self.eps)
         return out[..., :dim]
