@@ -392,3 +392,16 @@ def test_kv_cache_is_lazily_zeroed_and_moves_slots() -> None:
     assert not cache.k[:, 2, :, 4:].any()
     with pytest.raises(IndexError):
         cache.copy_prefix(0, 3, 4)
+
+
+def test_bf16_rmsnorm_gives_rms_norms_bits() -> None:
+    # The bf16 path runs LayerNorm over [x, -x] for speed; it must be RMSNorm exactly.
+    from inference.model import RMSNorm
+
+    gen = torch.Generator().manual_seed(7)
+    norm = RMSNorm(576, 1e-5)
+    norm.weight = torch.nn.Parameter(torch.randn(576, generator=gen).bfloat16(), False)
+    for shape in [(1, 1, 576), (3, 17, 576), (2, 576)]:
+        x = (torch.randn(*shape, generator=gen) * 4).bfloat16()
+        expected = torch.nn.functional.rms_norm(x, (576,), norm.weight, 1e-5)
+        assert torch.equal(norm(x), expected), shape
