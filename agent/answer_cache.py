@@ -137,6 +137,8 @@ class AnswerCache:
         return Hit(proposal.answer, proposal.question, now - proposal.created_s, similarity, how)
 
     def store(self, question: str, version: str, reading: Mapping[str, Any], answer: Any) -> None:
+        if self.ttl_s <= 0:  # reuse is off
+            return
         vector = self.encoder.encode([question])[0] if self.encoder is not None else None
         entry = Entry(question, normalise(question), intent(question, reading), version,
                       self.clock(), vector, answer)  # fmt: skip

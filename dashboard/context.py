@@ -94,8 +94,9 @@ def query_value(key: str, default: str = "") -> str:
 
 @st.cache_resource(show_spinner=False)
 def answers() -> AnswerCache:
-    """What-if answers shared by every session, reused for the same question and state."""
-    return answer_cache()
+    """What-if answers shared by every session, reused for the same question and state
+    within SCHEDSIGHT_ANSWER_TTL_S seconds."""
+    return answer_cache(ttl_s=settings().answer_ttl_s)
 
 
 @st.cache_resource

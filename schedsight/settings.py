@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     llm_api_key: str = ""  # from the environment only; a local server needs none
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=10)
+    # How long the dashboard reuses a what-if answer for the same question and cluster state
+    # (agent/answer_cache.py); 0 turns reuse off.
+    answer_ttl_s: float = Field(default=300.0, ge=0)
 
     # Slurm. The remit (accounts and partitions schedsight may act on) is empty by default,
     # which refuses every action: set both, comma-separated. The JWT comes from the

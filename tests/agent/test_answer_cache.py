@@ -109,6 +109,22 @@ def test_answers_expire_and_belong_to_one_state() -> None:
     assert cache.stats.expired == 1 and not cache.entries
 
 
+def test_ttl_comes_from_the_environment_and_zero_turns_reuse_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from schedsight.settings import Settings
+
+    monkeypatch.setenv("SCHEDSIGHT_ANSWER_TTL_S", "0")
+    ttl = Settings().answer_ttl_s
+    assert ttl == 0
+    cache = AnswerCache(ttl_s=ttl, clock=Clock())
+    cache.store(LOST, "v1", _reading(LOST), "answer")
+    assert not cache.entries and cache.lookup(LOST, "v1", _reading(LOST)) is None
+    monkeypatch.setenv("SCHEDSIGHT_ANSWER_TTL_S", "-5")
+    with pytest.raises(ValueError, match="answer_ttl_s"):
+        Settings()
+
+
 def test_cache_is_bounded() -> None:
     cache = AnswerCache(max_entries=3)
     for n in range(5):
