@@ -17,7 +17,7 @@ from inference.config import ModelArgs
 from inference.kv_cache import KVCache
 from inference.linears import DENSE_ROWS, Int4Linear, Int8Linear, Int8Table, can_pack
 from inference.model import Transformer
-from tests.inference.test_model import random_weights, tiny_args
+from tests.inference.tiny_model import random_weights, tiny_args
 
 pytestmark = pytest.mark.skipif(
     not can_pack(torch.bfloat16, torch.device("cpu")),

@@ -19,7 +19,7 @@ from inference.errors import ModelLoadError
 from inference.kv_cache import KVCache
 from inference.linears import Int4Linear, Int8Linear, Int8Table, can_pack
 from inference.model import Transformer
-from inference.weights import expected_shapes
+from tests.inference.tiny_model import random_weights, tiny_args
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Token ids of SmolLM2-135M-Instruct's tokenizer, and what transformers 5.23 `generate`
@@ -115,30 +115,6 @@ def smollm2(request: pytest.FixtureRequest) -> Weights:
     except ImportError:
         return load_weights("loading", request)
     return load_weights("transformers", request)
-
-
-def tiny_args() -> ModelArgs:
-    """A two-layer Qwen2-shaped model: q/k/v biases, two query heads per KV head."""
-    return ModelArgs(
-        arch="qwen2",
-        vocab_size=97,
-        dim=64,
-        n_layers=2,
-        n_heads=4,
-        n_kv_heads=2,
-        hidden_dim=96,
-        head_dim=16,
-        norm_eps=1e-6,
-        rope_theta=10000.0,
-        max_seq_len=128,
-        tie_embeddings=True,
-        attention_bias=True,
-    )
-
-
-def random_weights(args: ModelArgs, seed: int = 0) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {n: torch.randn(s, generator=gen) * 0.2 for n, s in expected_shapes(args).items()}
 
 
 @pytest.fixture(params=["tiny-qwen2", pytest.param("smollm2", marks=pytest.mark.slow)])
