@@ -31,12 +31,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import torch
 
 NEW_TOKENS = 128
+BATCH = 2048  # tokens per llama_decode call in the llama.cpp multi-sequence peer
 SYSTEM = (
     "You are the scheduling assistant of an HPC centre. You answer questions about the Slurm "
     "queue, job priorities, fair-share, backfilling and expected start times. Be precise, cite "
@@ -200,25 +202,25 @@ def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
                 last = now
                 n += 1
         rates.append((n - 1) / (last - first))  # type: ignore[operator]
-    return {"prefill": prefill, "decode1": statistics.median(rates)}
+    figures = {"prefill": prefill, "decode1": statistics.median(rates)}
+    for streams in (8, 32):
+        figures[f"total{streams}"] = llama_cpp_streams(llm, streams)
+    return figures
 
 
-def llama_cpp_streams(model_path: str, n: int) -> float | None:
+def llama_cpp_streams(llm: Any, n: int) -> float:
     """Total tok/s of llama.cpp decoding n sequences together (its multi-sequence batch API,
     as llama-server's parallel slots run them): every prompt prefilled, then one batched
-    decode step per token, greedy, until each sequence ends or has NEW_TOKENS."""
-    try:
-        import llama_cpp
-        import numpy as np
-        from llama_cpp import Llama
-    except ImportError:
-        return None
+    decode step per token, greedy, until each sequence ends or has NEW_TOKENS. `llm` is a
+    loaded `llama_cpp.Llama`; the sequences get a context of their own on its model."""
+    import llama_cpp
+    import numpy as np
+
     from inference.chat_template import render_chat
 
     threads = torch.get_num_threads()
-    llm = Llama(model_path=model_path, n_ctx=512, n_threads=threads, verbose=False)
-    params = llm.context_params
-    params.n_seq_max, params.n_ctx, params.n_batch, params.n_ubatch = n, n * 512, 2048, 512
+    params = type(llm.context_params).from_buffer_copy(llm.context_params)  # llm's stay as is
+    params.n_seq_max, params.n_ctx, params.n_batch, params.n_ubatch = n, n * 512, BATCH, 512
     ctx = llama_cpp.llama_init_from_model(llm.model, params)
     llama_cpp.llama_set_n_threads(ctx, threads, threads)
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
@@ -228,14 +230,14 @@ def llama_cpp_streams(model_path: str, n: int) -> float | None:
         llm.tokenize(render_chat(template, messages(f"s{i}")).encode(), add_bos=False, special=True)
         for i in range(n)
     ]
-    batch = llama_cpp.llama_batch_init(max(2048, n), 0, 1)
+    batch = llama_cpp.llama_batch_init(BATCH, 0, 1)
 
     def run(entries: list[tuple[int, int, int, bool]]) -> dict[int, int]:
-        """Decode (token, position, sequence, wants logits) entries, 2048 per call; the
+        """Decode (token, position, sequence, wants logits) entries, BATCH per call; the
         greedy next token of each sequence that wanted logits."""
         picks = {}
-        for lo in range(0, len(entries), 2048):
-            part = entries[lo : lo + 2048]
+        for lo in range(0, len(entries), BATCH):
+            part = entries[lo : lo + BATCH]
             batch.n_tokens = len(part)
             for i, (token, pos, seq, out) in enumerate(part):
                 batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
@@ -344,13 +346,12 @@ def main() -> int:
             f" -> schedsight/peer: prefill x{ours['prefill'] / figures['prefill']:.2f},"  # type: ignore[operator]
             f" decode x{ours['decode1'] / figures['decode1']:.2f}"  # type: ignore[operator]
         )
-        if name.startswith("llama"):
-            for n in (8, 32):
-                total = llama_cpp_streams(model_path, n)
-                assert total is not None
+        for streams in (8, 32):
+            total = figures.get(f"total{streams}")
+            if total is not None:
                 print(
-                    f"  {n} sequences in one llama.cpp batch: {total:.1f} tok/s total"
-                    f" -> schedsight/peer x{ours[f'total{n}'] / total:.2f}"  # type: ignore[operator]
+                    f"  {streams} sequences in one batch: {total:.1f} tok/s total"
+                    f" -> schedsight/peer x{ours[f'total{streams}'] / total:.2f}"  # type: ignore[operator]
                 )
     return 0
 

@@ -132,28 +132,18 @@ def can_pack(dtype: torch.dtype, device: torch.device) -> bool:
     )
 
 
-class Int8Table(nn.Module):
+class Int8Table(Int8Linear):
     """A [rows, dim] weight in int8 with one scale per row: an lm_head and, when the model
     ties them, its token embedding too, from one table at a quarter of float32's bytes.
 
-    Symmetric per-row quantization (`_weight_int8pack_mm`, bf16 activations on the CPU).
-    For a tied SmolLM2 head from a Q8_0 GGUF the greedy tokens and 97-100% of the
-    teacher-forced top-1 tokens equal the bf16 head's (tests/inference/test_model.py).
+    An `Int8Linear` without bias that can also look rows up (`embed`). For a tied SmolLM2
+    head from a Q8_0 GGUF the greedy tokens and 97-100% of the teacher-forced top-1 tokens
+    equal the bf16 head's (tests/inference/test_model.py).
     """
 
     def __init__(self, weight: Tensor, dtype: torch.dtype, *, dense_copy: bool = False) -> None:
-        super().__init__()
-        self.q, scale = int8_rows(weight)
-        self.scale = scale.to(dtype)
+        super().__init__(weight, None, dense_copy=dense_copy)
         self.dtype = dtype
-        self.dense = DenseCopy(int8_values(self.q, self.scale), None) if dense_copy else None
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.dense is not None and self.dense.wants(x):
-            return self.dense(x)
-        flat = x.reshape(-1, x.shape[-1]).contiguous()
-        out: Tensor = torch.ops.aten._weight_int8pack_mm(flat, self.q, self.scale)
-        return out.view(*x.shape[:-1], -1)
 
     def embed(self, tokens: Tensor) -> Tensor:
         """Rows for `tokens` [B, T] -> [B, T, dim] in the model dtype."""
