@@ -125,22 +125,29 @@ class Attention(nn.Module):
         self.wqkv = nn.Linear(args.dim, q_size + 2 * kv_size, bias=args.attention_bias)
         self.wo = nn.Linear(q_size, args.dim, bias=False)
 
-    def forward(self, x: Tensor, step: Step, k_cache: Tensor, v_cache: Tensor) -> Tensor:
-        # x [B, T, dim]; k_cache/v_cache [B, kv_heads, cache_seq_len, head_dim] (this layer)
+    def project(self, x: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """x [B, T, dim] -> rotated q [B, T, heads, hd] and k, and v [B, T, kv_heads, hd]."""
         bsz, seqlen, _ = x.shape
         heads, kv_heads, head_dim = self.n_heads, self.n_kv_heads, self.head_dim
         qkv: Tensor = self.wqkv(x)  # [B, T, (heads + 2 * kv_heads) * head_dim]
         qk, v = qkv.split_with_sizes([(heads + kv_heads) * head_dim, kv_heads * head_dim], -1)
         # q and k are rotated together: one RoPE pass over heads + kv_heads
-        qk = apply_rope(qk.view(bsz, seqlen, heads + kv_heads, head_dim), step.cos, step.sin)
-        q, k = qk.split_with_sizes([heads, kv_heads], 2)  # [B, T, heads | kv_heads, head_dim]
+        qk = apply_rope(qk.view(bsz, seqlen, heads + kv_heads, head_dim), cos, sin)
+        q, k = qk.split_with_sizes([heads, kv_heads], 2)
+        return q, k, v.view(bsz, seqlen, kv_heads, head_dim)
+
+    def forward(self, x: Tensor, step: Step, k_cache: Tensor, v_cache: Tensor) -> Tensor:
+        # x [B, T, dim]; k_cache/v_cache [B, kv_heads, cache_seq_len, head_dim] (this layer)
+        bsz, seqlen, _ = x.shape
+        heads, kv_heads, head_dim = self.n_heads, self.n_kv_heads, self.head_dim
+        q, k, v = self.project(x, step.cos, step.sin)
         step.store(k_cache, k)
-        step.store(v_cache, v.view(bsz, seqlen, kv_heads, head_dim))
+        step.store(v_cache, v)
         keys, values = k_cache[:, :, : step.max_end], v_cache[:, :, : step.max_end]
         if step.per_token_from is not None:
             y = _per_token_attention(q, k_cache, v_cache, step.per_token_from, kv_heads)
         elif seqlen == 1:
-            y = _decode_attention(q[:, 0], keys, values, step.mask, kv_heads)
+            y = decode_attention(q[:, 0], keys, values, step.mask, kv_heads)
         else:
             y = F.scaled_dot_product_attention(
                 q.transpose(1, 2),
@@ -154,7 +161,7 @@ class Attention(nn.Module):
         return out
 
 
-def _decode_attention(
+def decode_attention(
     q: Tensor, keys: Tensor, values: Tensor, mask: Tensor | None, kv_heads: int
 ) -> Tensor:
     """One query token per row: q [B, heads, head_dim] -> [B, kv_heads, group, head_dim].
@@ -171,11 +178,11 @@ def _per_token_attention(
     q: Tensor, k_cache: Tensor, v_cache: Tensor, start: int, kv_heads: int
 ) -> Tensor:
     """q [1, T, heads, head_dim] at positions start..start+T-1, each through the decode path
-    (`_decode_attention` over keys [0, position]), so each token's output is a decode step's."""
+    (`decode_attention` over keys [0, position]), so each token's output is a decode step's."""
     outs = []
     for t in range(q.shape[1]):
         keys, values = k_cache[:, :, : start + t + 1], v_cache[:, :, : start + t + 1]
-        outs.append(_decode_attention(q[:, t], keys, values, None, kv_heads))
+        outs.append(decode_attention(q[:, t], keys, values, None, kv_heads))
     return torch.stack(outs, dim=1)
 
 

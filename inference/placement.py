@@ -136,11 +136,10 @@ def plan(
         return Plan(Mode.CPU, (), everyone, 0, total, cpu_only, {Mode.CPU.value: cpu_only})
     if gpu.copy_gbs <= 0:
         raise ValueError(f"GPU profile {gpu.name} has no host-device bandwidth (copy_gbs)")
-    capacity = usable // footprint.kv_bytes_per_token  # tokens of KV the GPU can hold
-    on_gpu = _fill(contexts, capacity)
+    on_gpu = fill(contexts, kv_capacity(footprint, gpu_budget_bytes))
     hybrid = _balanced(footprint, contexts, on_gpu, gpu, cpu)
     steps = {Mode.HYBRID.value: hybrid[1], Mode.CPU.value: cpu_only}
-    if total <= capacity:
+    if len(on_gpu) == len(contexts):
         steps[Mode.GPU.value] = _gpu_side(footprint, gpu, contexts, everyone)
     else:
         steps[Mode.HOST_OFFLOAD.value] = _host_offload(footprint, contexts, on_gpu, gpu)
@@ -154,7 +153,13 @@ def plan(
                 steps[best], steps)  # fmt: skip
 
 
-def _fill(contexts: list[int], capacity: int) -> tuple[int, ...]:
+def kv_capacity(footprint: ModelFootprint, gpu_budget_bytes: int) -> int:
+    """Tokens of KV cache the GPU holds beside the weights under the budget (0: none)."""
+    usable = int(gpu_budget_bytes * (1 - ACTIVATION_RESERVE)) - footprint.weight_bytes
+    return max(usable, 0) // footprint.kv_bytes_per_token
+
+
+def fill(contexts: list[int], capacity: int) -> tuple[int, ...]:
     """Streams whose KV fits the GPU, largest first (their attention gains most there)."""
     chosen: list[int] = []
     used = 0
