@@ -208,12 +208,34 @@ async def _events(engine: Engine, prepared: Prepared, timeout_s: float) -> Async
                 raise RequestTimeoutError(
                     f"the request ran past the server's limit of {timeout_s:.0f} s"
                 ) from None
-            yield event
-            if event.finish_reason is not None:
-                return
+            ready = [event]
+            while not queue.empty() and ready[-1].finish_reason is None:
+                ready.append(queue.get_nowait())
+            for merged in coalesce(ready):
+                yield merged
+                if merged.finish_reason is not None:
+                    return
     finally:
         if seq.status.value != "finished":
             engine.cancel(seq)
+
+
+def coalesce(events: list[Event]) -> list[Event]:
+    """Events that arrived together as few as possible: consecutive text joined, so that one
+    engine step's tokens (a verified speculative draft) go out as one SSE chunk, not one
+    wake-up and one chunk each. An error event stays apart, after the text before it."""
+    out: list[Event] = []
+    for event in events:
+        last = out[-1] if out else None
+        if last is None or last.finish_reason is not None or last.error or event.error:
+            out.append(event)
+            continue
+        out[-1] = Event(
+            text=last.text + event.text,
+            token_ids=last.token_ids + event.token_ids,
+            finish_reason=event.finish_reason,
+        )
+    return out
 
 
 async def _collect(engine: Engine, prepared: Prepared, timeout_s: float) -> tuple[str, str, int]:

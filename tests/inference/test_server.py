@@ -14,6 +14,8 @@ import pytest
 from inference.config import EngineConfig
 from inference.engine import CLOSING_TOKENS, Engine
 from inference.launcher import running_server
+from inference.sequence import Event
+from inference.server import coalesce
 
 PERSON = {
     "type": "object",
@@ -315,3 +317,12 @@ def test_message_text_cannot_forge_control_tokens(server: tuple[str, Engine], mo
     im_start = tok.hf.token_to_id("<|im_start|>")
     # The template's own turns only: default system, user, assistant.
     assert prepared.prompt_ids.count(im_start) == 3
+
+
+def test_events_that_arrive_together_go_out_as_one_chunk() -> None:
+    events = [Event("The", (1,)), Event(" job", (2,)), Event(" starts", (3,))]
+    assert coalesce(events) == [Event("The job starts", (1, 2, 3))]
+    done = coalesce([Event("a", (1,)), Event("b", (2,), finish_reason="length")])
+    assert done == [Event("ab", (1, 2), finish_reason="length")]
+    failed = [Event("a", (1,)), Event(finish_reason="error", error="boom"), Event("late", (9,))]
+    assert coalesce(failed) == failed  # the text before an error is sent before it
