@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.audit import AuditTrail, list_audit
 from db.session import transaction
+from hpc.slurm.accounting import AccountingRecord
 from hpc.slurm.actions import Action, ActionKind, apply_action, find_by_token, submit_idempotent
 from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.cli_backend import CliBackend
@@ -130,10 +131,16 @@ def test_history_from_slurmdbd(submitted: Submitted) -> None:
     deadline = time.monotonic() + 30
     while True:  # slurmdbd receives the end records asynchronously
         records = cli.history(start_s=int(time.time()) - 3600, job_ids=ids)
+
         # slurmdbd catches up asynchronously: at first a record may lack its end, its name
-        # (reads "allocation") or its comment.
-        done = {r.job_id: r for r in records if r.state in FINISHED_STATES and r.comment != ""}
-        done |= {r.job_id: r for r in records if r.job_id != submitted.hostile and r.end_s}
+        # (reads "allocation") or its comment, each on its own.
+        def complete(r: AccountingRecord) -> bool:
+            if r.job_id == submitted.hostile:
+                named = r.name not in ("", "allocation")
+                return r.state in FINISHED_STATES and r.comment != "" and named
+            return bool(r.end_s) or (r.state in FINISHED_STATES and r.comment != "")
+
+        done = {r.job_id: r for r in records if complete(r)}
         if {submitted.gpu, submitted.failing, submitted.hostile} <= set(done):
             break
         assert time.monotonic() < deadline, f"accounting incomplete: {sorted(done)}"
