@@ -7,8 +7,11 @@ only attention over the offloaded KV differs by mode (`inference.placement.Mode`
 
 - `HYBRID`: the offloaded streams' attention runs on the CPU, next to their KV. Only their
   q, k and v vectors go to the host and their attention output comes back (a few KB per
-  layer). The accelerator's kernels are queued asynchronously, so the CPU attends while the
-  accelerator attends over the resident streams' KV.
+  layer). Resident and offloaded streams run as two sub-batches, pipelined per layer (as
+  NEO and APEX do): the offloaded streams' projections and their copy to the host are
+  queued first, then the resident streams' whole layer; the accelerator works through that
+  while the CPU attends, and the offloaded streams' output projection and MLP follow. The
+  price is two smaller batches of dense work per layer instead of one.
 - `HOST_OFFLOAD`: the offloaded streams' KV is copied to the accelerator at every layer of
   every step and attended there, as swapping servers do. A side stream copies the next
   layer's KV while this layer computes (double-buffered), so a step costs about
@@ -24,6 +27,7 @@ the CPU that either mode decodes like the plain model's batched decode.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -57,6 +61,16 @@ class _Part:
             mask = mask.to(device)
         rows = torch.arange(len(lengths))
         return cls(rows.to(device), positions.to(device), max_end, mask)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What every layer of one decode step shares."""
+
+    cos: Tensor  # [B, 1, 1, head_dim]: RoPE at each stream's position
+    sin: Tensor
+    resident: _Part  # streams [0, resident), on the device
+    offloaded: _Part  # the others: on the host (hybrid) or the device (host offload)
 
 
 class HybridDecoder:
@@ -142,59 +156,76 @@ class HybridDecoder:
         if max(self.lengths) + 1 > self.max_seq_len:
             raise ValueError(f"a stream would pass its {self.max_seq_len} cached positions")
         model, g = self.model, self.resident
-        with torch.inference_mode():
+        with torch.inference_mode(), _on(self.device):
             positions = torch.tensor(self.lengths, device=self.device)
             cos = model.rope_cos[positions].view(self.streams, 1, 1, -1)
             sin = model.rope_sin[positions].view(self.streams, 1, 1, -1)
             x = model.embed(torch.tensor(tokens, device=self.device).view(-1, 1))
-            resident = _Part.of(self.lengths[:g], self.device)
             attend_on = self.device if self.mode is Mode.HOST_OFFLOAD else HOST
-            offloaded = _Part.of(self.lengths[g:], attend_on)
-            if self._offload is not None:
-                self._offload.start(offloaded.max_end)
-            for i, layer in enumerate(model.layers):
-                x = self._layer(i, cast(TransformerBlock, layer), x, cos, sin, resident, offloaded)
-            if self._offload is not None:
-                self._offload.finish(offloaded)
+            at = _Step(cos, sin, _Part.of(self.lengths[:g], self.device),
+                       _Part.of(self.lengths[g:], attend_on))  # fmt: skip
+            blocks = [cast(TransformerBlock, layer) for layer in model.layers]
+            if self.mode is Mode.HYBRID:
+                x = self._hybrid_layers(blocks, x, at)
+            else:
+                if self._offload is not None:
+                    self._offload.start(at.offloaded.max_end)
+                for i, block in enumerate(blocks):
+                    x = self._offload_layer(i, block, x, at)
+                if self._offload is not None:
+                    self._offload.finish(at.offloaded)
             logits = model.lm_head(model.norm(x[:, 0])).float()
         self.lengths = [n + 1 for n in self.lengths]
         return logits
 
-    def _layer(
-        self,
-        i: int,
-        layer: TransformerBlock,
-        x: Tensor,
-        cos: Tensor,
-        sin: Tensor,
-        resident: _Part,
-        offloaded: _Part,
+    def _hybrid_layers(self, blocks: list[TransformerBlock], x: Tensor, at: _Step) -> Tensor:
+        """Two sub-batches, pipelined per layer: the offloaded streams' q, k, v go to the
+        host, then the resident streams' whole layer is queued on the GPU, and only then
+        does this thread run the offloaded streams' attention on the CPU, so the GPU works
+        through the resident layer (dense work and attention) meanwhile."""
+        g, cos, sin = self.resident, at.cos, at.sin
+        x_gpu, x_cpu = x[:g], x[g:]
+        for i, block in enumerate(blocks):
+            sent = None
+            if self.offloaded:
+                q, k, v = block.attention.project(block.attention_norm(x_cpu), cos[g:], sin[g:])
+                sent = self._send(i, q, k, v)
+            if g:
+                x_gpu = self._resident_layer(i, block, x_gpu, cos[:g], sin[:g], at.resident)
+            if self.offloaded:
+                x_cpu = _finish_block(block, x_cpu, self._attend_on_host(i, sent, at.offloaded))
+        return torch.cat((x_gpu, x_cpu)) if g and self.offloaded else (x_gpu if g else x_cpu)
+
+    def _resident_layer(
+        self, i: int, block: TransformerBlock, x: Tensor, cos: Tensor, sin: Tensor, part: _Part
     ) -> Tensor:
-        attention, g, bsz = layer.attention, self.resident, x.shape[0]
-        q, k, v = attention.project(layer.attention_norm(x), cos, sin)  # [B, 1, heads, hd]
-        if self.offloaded and self.mode is Mode.HYBRID:
-            sent = self._send(i, q[g:], k[g:], v[g:])
-        parts = []
+        q, k, v = block.attention.project(block.attention_norm(x), cos, sin)
+        return _finish_block(block, x, self._resident_attention(i, q, k, v, part))
+
+    def _resident_attention(self, i: int, q: Tensor, k: Tensor, v: Tensor, part: _Part) -> Tensor:
+        """Attention of resident streams (q [n, 1, heads, hd]) over their device KV."""
+        _store(self.gpu_k[i], part, k[:, 0])
+        _store(self.gpu_v[i], part, v[:, 0])
+        keys, values = (c[i][:, :, : part.max_end] for c in (self.gpu_k, self.gpu_v))
+        return decode_attention(q[:, 0], keys, values, part.mask, k.shape[2])
+
+    def _offload_layer(self, i: int, block: TransformerBlock, x: Tensor, at: _Step) -> Tensor:
+        """HOST_OFFLOAD: one batch; the offloaded streams attend on the GPU over copied KV."""
+        g = self.resident
+        q, k, v = block.attention.project(block.attention_norm(x), at.cos, at.sin)
+        parts = []  # [n, kv, group, hd] each
         if g:
-            _store(self.gpu_k[i], resident, k[:g, 0])
-            _store(self.gpu_v[i], resident, v[:g, 0])
-            keys, values = (c[i][:, :, : resident.max_end] for c in (self.gpu_k, self.gpu_v))
-            parts.append(decode_attention(q[:g, 0], keys, values, resident.mask, k.shape[2]))
-        if self.offloaded and self.mode is Mode.HYBRID:
-            parts.append(self._attend_on_host(i, sent, offloaded))
-        elif self._offload is not None:
-            parts.append(self._offload.attend(i, q[g:, 0], k[g:, 0], v[g:, 0], offloaded))
-        y = torch.cat(parts) if len(parts) > 1 else parts[0]  # [B, kv, group, hd]
-        h = x + attention.wo(y.reshape(bsz, 1, -1))
-        out: Tensor = h + layer.feed_forward(layer.ffn_norm(h))
-        return out
+            parts.append(self._resident_attention(i, q[:g], k[:g], v[:g], at.resident))
+        if self._offload is not None:
+            parts.append(self._offload.attend(i, q[g:, 0], k[g:, 0], v[g:, 0], at.offloaded))
+        return _finish_block(block, x, torch.cat(parts) if len(parts) > 1 else parts[0])
 
     def _send(self, i: int, q: Tensor, k: Tensor, v: Tensor) -> torch.cuda.Event | None:
         """Queue the copy of the offloaded streams' q, k, v [n, 1, heads, hd] to the host."""
         self._sent[i].copy_(torch.cat((q, k, v), dim=2)[:, 0], non_blocking=True)
         if self.device.type != "cuda":
             return None
-        return _recorded()
+        return _recorded(torch.cuda.current_stream(self.device))
 
     def _attend_on_host(self, i: int, sent: torch.cuda.Event | None, part: _Part) -> Tensor:
         """CPU attention of the offloaded streams over their host KV; its output on the device."""
@@ -219,45 +250,48 @@ class _Prefetcher:
     """
 
     def __init__(self, decoder: HybridDecoder) -> None:
-        self.decoder = decoder
-        device, host = decoder.device, decoder.host_k
+        # What it needs, not the decoder itself: no reference cycle keeps a finished
+        # decoder's GPU buffers and pinned host cache alive until the cycle collector runs.
+        self.device, self.host_k, self.host_v = decoder.device, decoder.host_k, decoder.host_v
+        self.layers = decoder.host_k.shape[0]
         # Zeros, not empty: positions past a shorter stream's end are masked, but SDPA turns
         # a NaN bit pattern there into NaN output; later they hold stale (finite) values.
-        self.buffers = [torch.zeros_like(host[0], device=device) for _ in range(4)]  # K,V x 2
-        self.new_k = torch.empty_like(host[:, 0], device=device)  # [L, n, kv, hd]
+        self.buffers = [torch.zeros_like(self.host_k[0], device=self.device) for _ in range(4)]
+        self.new_k = torch.empty_like(self.host_k[:, 0], device=self.device)  # [L, n, kv, hd]
         self.new_v = torch.empty_like(self.new_k)
-        self.cuda = device.type == "cuda"
-        self.stream = torch.cuda.Stream(device) if self.cuda else None  # type: ignore[no-untyped-call]
+        self.cuda = self.device.type == "cuda"
+        self.stream = torch.cuda.Stream(self.device) if self.cuda else None  # type: ignore[no-untyped-call]
         self.copied: list[torch.cuda.Event | None] = [None, None]
         self.read: list[torch.cuda.Event | None] = [None, None]
         self.max_end = 0
 
     def start(self, max_end: int) -> None:
         self.max_end = max_end
-        self.read = [None, None]
-        for i in range(min(2, len(self.decoder.model.layers))):
+        if self.stream is not None:  # the buffers' zeroing and last step's reads come first
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
+        for i in range(min(2, self.layers)):
             self._fetch(i)
 
     def _fetch(self, i: int) -> None:
         """Copy layer i's first max_end positions into buffer pair i % 2."""
-        d, n, slot = self.decoder, self.max_end - 1, i % 2  # position max_end-1 comes new
+        n, slot = self.max_end - 1, i % 2  # position max_end - 1 is this step's new token
         k_buf, v_buf = self.buffers[2 * slot], self.buffers[2 * slot + 1]
         if self.stream is None:
-            k_buf[:n].copy_(d.host_k[i, :n])
-            v_buf[:n].copy_(d.host_v[i, :n])
+            k_buf[:n].copy_(self.host_k[i, :n])
+            v_buf[:n].copy_(self.host_v[i, :n])
             return
         with torch.cuda.stream(self.stream):
             if (read := self.read[slot]) is not None:
                 self.stream.wait_event(read)
-            k_buf[:n].copy_(d.host_k[i, :n], non_blocking=True)
-            v_buf[:n].copy_(d.host_v[i, :n], non_blocking=True)
+            k_buf[:n].copy_(self.host_k[i, :n], non_blocking=True)
+            v_buf[:n].copy_(self.host_v[i, :n], non_blocking=True)
             self.copied[slot] = _recorded(self.stream)
 
     def attend(self, i: int, q: Tensor, k: Tensor, v: Tensor, part: _Part) -> Tensor:
         """Layer i's attention of the offloaded streams (q [n, heads, hd]) on the device."""
         slot, kv = i % 2, k.shape[1]
         if self.cuda and (copied := self.copied[slot]) is not None:
-            torch.cuda.current_stream().wait_event(copied)
+            torch.cuda.current_stream(self.device).wait_event(copied)
         k_buf, v_buf = self.buffers[2 * slot], self.buffers[2 * slot + 1]  # [S, n, kv, hd]
         k_buf[part.positions, part.rows] = k
         v_buf[part.positions, part.rows] = v
@@ -266,16 +300,16 @@ class _Prefetcher:
         values = v_buf[: part.max_end].permute(1, 2, 0, 3)
         out = decode_attention(q, keys, values, part.mask, kv)
         if self.cuda:
-            self.read[slot] = _recorded()
-        if i + 2 < len(self.decoder.model.layers):
+            self.read[slot] = _recorded(torch.cuda.current_stream(self.device))
+        if i + 2 < self.layers:
             self._fetch(i + 2)
         return out
 
     def finish(self, part: _Part) -> None:
         """Write this step's new keys and values into the host cache."""
-        d, rows, positions = self.decoder, part.rows.cpu(), part.positions.cpu()
-        d.host_k[:, positions, rows] = self.new_k.cpu()  # [L, n, kv, hd]
-        d.host_v[:, positions, rows] = self.new_v.cpu()
+        rows, positions = part.rows.cpu(), part.positions.cpu()
+        self.host_k[:, positions, rows] = self.new_k.cpu()  # [L, n, kv, hd]; waits for the step
+        self.host_v[:, positions, rows] = self.new_v.cpu()
 
 
 def _store(cache: Tensor, part: _Part, new: Tensor) -> None:
@@ -283,8 +317,20 @@ def _store(cache: Tensor, part: _Part, new: Tensor) -> None:
     cache[part.rows, :, part.positions] = new
 
 
-def _recorded(stream: torch.cuda.Stream | None = None) -> torch.cuda.Event:
-    """A CUDA event recorded on `stream` (the current one by default)."""
+def _finish_block(block: TransformerBlock, x: Tensor, y: Tensor) -> Tensor:
+    """The rest of a block after attention: y [n, kv, group, hd] for x [n, 1, dim]."""
+    h = x + block.attention.wo(y.reshape(x.shape[0], 1, -1))
+    out: Tensor = h + block.feed_forward(block.ffn_norm(h))
+    return out
+
+
+def _on(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    """Make `device` the current CUDA device (a no-op elsewhere)."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def _recorded(stream: torch.cuda.Stream) -> torch.cuda.Event:
+    """A CUDA event recorded on `stream`."""
     event = torch.cuda.Event()  # type: ignore[no-untyped-call]
     event.record(stream)
     return event

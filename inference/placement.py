@@ -9,9 +9,10 @@ stream does not fit the GPU's budget beside the weights, two plans keep the GPU 
   copied to the GPU for attention at every step, overlapped with compute, so a step costs
   max(GPU work, PCIe copy of the overflow);
 - hybrid (APEX, 2025): the overflow streams' attention runs on the CPU, next to their KV,
-  while the GPU runs the dense work and the other streams' attention; only each overflow
-  stream's query, key, value and output vectors cross PCIe. A step costs
-  max(GPU work, CPU attention + vector copies).
+  while the GPU runs the other streams' layer; only each overflow stream's query, key,
+  value and output vectors cross PCIe. As `inference.hybrid` runs it (two sub-batches,
+  pipelined per layer), a layer costs the overflow streams' dense work on the GPU plus
+  max(the resident streams' whole layer on the GPU, CPU attention + vector copies).
 
 `plan` picks the cheapest of these from measured device profiles (`DeviceProfile`, which
 inference/device_profile.py records): GPU-only when everything fits, CPU-only always when
@@ -185,16 +186,17 @@ def _balanced(
     gpu: DeviceProfile,
     cpu: DeviceProfile,
 ) -> tuple[tuple[int, ...], float]:
-    """Hybrid: drop GPU streams (smallest first) while that shortens the overlapped step."""
-    best = tuple(on_gpu)
+    """Hybrid: the best number of GPU streams (the largest ones kept), from all of them down
+    to none. Every count is tried: splitting into two sub-batches costs a second batch of
+    dense work, so the step is not convex in the count and a greedy search stops early."""
+    largest_first = sorted(on_gpu, key=lambda i: -contexts[i])
+    best: tuple[int, ...] = tuple(on_gpu)
     best_s = _hybrid_step(footprint, contexts, best, gpu, cpu)
-    current = sorted(on_gpu, key=lambda i: contexts[i])
-    while current:
-        current.pop(0)
-        step = _hybrid_step(footprint, contexts, tuple(current), gpu, cpu)
-        if step >= best_s:
-            break
-        best, best_s = tuple(current), step
+    for keep in range(len(largest_first) - 1, -1, -1):
+        chosen = tuple(largest_first[:keep])
+        step = _hybrid_step(footprint, contexts, chosen, gpu, cpu)
+        if step < best_s:
+            best, best_s = chosen, step
     return best, best_s
 
 
@@ -205,11 +207,17 @@ def _hybrid_step(
     gpu: DeviceProfile,
     cpu: DeviceProfile,
 ) -> float:
+    """A layer as `inference.hybrid` runs it, in two sub-batches: the offloaded streams'
+    dense work on the GPU, plus the longer of the resident streams' whole layer on the GPU
+    and the offloaded streams' CPU attention with its copies."""
     off = [i for i in range(len(contexts)) if i not in set(on_gpu)]
+    if not off:
+        return _gpu_side(footprint, gpu, contexts, on_gpu)
     cpu_attn = cpu.attention(sum(contexts[i] for i in off), len(off))
     copies = 2 * gpu.copy_latency_s + len(off) * footprint.vector_bytes / (gpu.copy_gbs * 1e9)
-    gpu_layer = _gpu_side(footprint, gpu, contexts, on_gpu) / footprint.layers
-    return footprint.layers * max(gpu_layer, cpu_attn + copies)
+    resident = gpu.dense(len(on_gpu)) + gpu.attention(sum(contexts[i] for i in on_gpu),
+                                                      len(on_gpu))  # fmt: skip
+    return footprint.layers * (gpu.dense(len(off)) + max(resident, cpu_attn + copies))
 
 
 def _host_offload(
