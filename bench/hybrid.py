@@ -43,21 +43,16 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from inference.config import ModelArgs  # noqa: E402
 from inference.device_profile import measure  # noqa: E402
 from inference.hybrid import HybridDecoder  # noqa: E402
+from inference.loading import DEFAULT_ARGS  # noqa: E402
 from inference.model import Transformer  # noqa: E402
 from inference.placement import Mode, ModelFootprint, fill, kv_capacity, plan  # noqa: E402
 from inference.weights import expected_shapes  # noqa: E402
 
-SMOLLM2 = ModelArgs(
-    arch="llama", vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3,
-    hidden_dim=1536, head_dim=64, norm_eps=1e-5, rope_theta=100000.0, max_seq_len=8192,
-    tie_embeddings=True,
-)  # fmt: skip
-
 
 def load(random: bool, device: torch.device) -> Transformer:
     if random:
-        args, weights = SMOLLM2, {n: torch.randn(s) * 0.02
-                                  for n, s in expected_shapes(SMOLLM2).items()}  # fmt: skip
+        args, weights = DEFAULT_ARGS, {n: torch.randn(s) * 0.02
+                                  for n, s in expected_shapes(DEFAULT_ARGS).items()}  # fmt: skip
     else:
         from inference.loading import default_model_path, load_model
 

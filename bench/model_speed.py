@@ -29,32 +29,18 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from inference.config import ModelArgs  # noqa: E402
 from inference.kv_cache import KVCache  # noqa: E402
 from inference.linears import Int4Linear, Int8Linear, PackedLinear, can_pack  # noqa: E402
+from inference.loading import DEFAULT_ARGS  # noqa: E402
 from inference.model import Transformer  # noqa: E402
 from inference.weights import expected_shapes  # noqa: E402
 
 PROMPT_LEN = 200
 BATCHES = (1, 8, 32)
-# SmolLM2-135M-Instruct, the default model, for --random.
-SMOLLM2 = ModelArgs(
-    arch="llama",
-    vocab_size=49152,
-    dim=576,
-    n_layers=30,
-    n_heads=9,
-    n_kv_heads=3,
-    hidden_dim=1536,
-    head_dim=64,
-    norm_eps=1e-5,
-    rope_theta=100000.0,
-    max_seq_len=8192,
-    tie_embeddings=True,
-)
 
 
 def load_weights(path: str | None, random: bool) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     if random:
-        shapes = expected_shapes(SMOLLM2)
-        return SMOLLM2, {name: torch.randn(shape) * 0.02 for name, shape in shapes.items()}
+        shapes = expected_shapes(DEFAULT_ARGS)
+        return DEFAULT_ARGS, {name: torch.randn(shape) * 0.02 for name, shape in shapes.items()}
     from inference.loading import default_model_path, load_model
 
     loaded = load_model(path or default_model_path())

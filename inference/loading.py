@@ -17,6 +17,13 @@ from inference.tokenizer import Tokenizer
 from inference.weights import check_weights
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The default model's shape, for what needs it without reading the file: benchmarks on random
+# weights of the same size, the placement planner's tests. test_loading checks it on the file.
+DEFAULT_ARGS = ModelArgs(
+    arch="llama", vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3,
+    hidden_dim=1536, head_dim=64, norm_eps=1e-5, rope_theta=100000.0, max_seq_len=8192,
+    tie_embeddings=True,
+)  # fmt: skip
 FOUR_BIT_TYPES = frozenset({"Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K"})
 
 

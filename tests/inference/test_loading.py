@@ -23,7 +23,7 @@ from inference.errors import ModelLoadError, UnsupportedError
 from inference.gguf_file import llama3_rope_factors
 from inference.hf_dir import lazy_safetensors
 from inference.linears import can_pack
-from inference.loading import LoadedModel, default_model_path, load_model
+from inference.loading import DEFAULT_ARGS, LoadedModel, default_model_path, load_model
 from inference.weights import expected_shapes
 
 # Tiny model: 2 layers, dim 64, 4 heads of 16, 2 KV heads, SwiGLU 128.
@@ -48,6 +48,7 @@ def test_smollm_gguf_metadata_becomes_model_args(smollm: LoadedModel) -> None:
     assert a.tie_embeddings and not a.attention_bias and a.rope_scaling is None
     assert smollm.name == "SmolLM2-135M-Instruct.Q4_1"
     assert smollm.chat_template is not None and "<|im_start|>" in smollm.chat_template
+    assert a == DEFAULT_ARGS  # the shape benchmarks and planner tests use without the file
 
 
 def test_smollm_gguf_says_its_blocks_are_4_bit(smollm: LoadedModel) -> None:

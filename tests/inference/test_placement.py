@@ -15,15 +15,11 @@ import torch
 
 from inference.config import ModelArgs
 from inference.device_profile import load, measure, save
+from inference.loading import DEFAULT_ARGS
 from inference.placement import DeviceProfile, Mode, ModelFootprint, plan
 
 PROFILES = Path(__file__).parent / "profiles"
-SMOLLM2 = ModelArgs(
-    arch="llama", vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3,
-    hidden_dim=1536, head_dim=64, norm_eps=1e-5, rope_theta=100000.0, max_seq_len=8192,
-    tie_embeddings=True,
-)  # fmt: skip
-MODEL = ModelFootprint.of(SMOLLM2, weight_bytes=270 * 2**20)
+MODEL = ModelFootprint.of(DEFAULT_ARGS, weight_bytes=270 * 2**20)
 STREAMS = [2048] * 32  # 32 streams of 2,048 cached tokens: 1.4 GiB of KV
 
 
