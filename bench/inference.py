@@ -79,14 +79,18 @@ async def one_stream(
         max_tokens=NEW_TOKENS,
         temperature=0,
         stream=True,  # type: ignore[arg-type]
+        stream_options={"include_usage": True},
     )
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             now = time.perf_counter()
             first = first or now
             last = now
-            tokens += 1  # one content chunk per token (the server sends them as they come)
-    assert first is not None and last is not None
+        if chunk.usage is not None:
+            # Tokens from the usage: a chunk may carry several (a verified draft's tokens
+            # go out together), so counting chunks would undercount.
+            tokens = chunk.usage.completion_tokens
+    assert first is not None and last is not None and tokens > 0
     return {"ttft": first - t0, "tokens": tokens, "decode_s": last - first, "total_s": last - t0}
 
 

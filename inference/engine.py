@@ -399,7 +399,7 @@ class Engine:
         else:
             safe = stop.safe_length(seq.text)
             if safe > seq.emitted:
-                seq.emit(Event(text=seq.text[seq.emitted : safe], token_ids=(token,)))
+                seq.emit(Event(text=seq.text[seq.emitted : safe], token_ids=_unreported(seq)))
                 seq.emitted = safe
 
     def _finish(self, seq: Sequence, reason: str, *, error: str | None = None) -> None:
@@ -412,7 +412,7 @@ class Engine:
         seq.status = SeqStatus.FINISHED
         rest = seq.text[seq.emitted :] if reason in ("stop", "length") else ""
         seq.emitted = len(seq.text)
-        seq.emit(Event(text=rest, finish_reason=reason, error=error))
+        seq.emit(Event(text=rest, token_ids=_unreported(seq), finish_reason=reason, error=error))
         self.stats.finished[reason] = self.stats.finished.get(reason, 0) + 1
 
     def _release(self, seq: Sequence) -> None:
@@ -426,3 +426,11 @@ class Engine:
         if self.prefilling is not None:
             self.cache.move(self.prefilling.slot, len(self.running), self.prefilling.cached)
             self.prefilling.slot = len(self.running)
+
+
+def _unreported(seq: Sequence) -> tuple[int, ...]:
+    """The tokens no event has carried yet (text held back for a stop sequence or an
+    unfinished character, or the last one): summed over events, every generated token."""
+    ids = tuple(seq.output_ids[seq.reported :])
+    seq.reported = len(seq.output_ids)
+    return ids

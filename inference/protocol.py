@@ -45,6 +45,10 @@ class ResponseFormat(_Body):
     json_schema: dict[str, Any] | None = None
 
 
+class StreamOptions(_Body):
+    include_usage: bool = False  # a last chunk with no choices and the request's usage
+
+
 class SamplingFields(_Body):
     model: str
     max_tokens: int | None = Field(default=None, ge=1)
@@ -55,6 +59,7 @@ class SamplingFields(_Body):
     stop: str | list[str] | None = None
     seed: int | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
     n: int = Field(default=1, ge=1, le=1)
     user: str | None = None
 
@@ -62,6 +67,10 @@ class SamplingFields(_Body):
         if self.stop is None:
             return ()
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+
+    def wants_usage(self) -> bool:
+        """Whether a stream ends with a usage chunk (`stream_options.include_usage`)."""
+        return self.stream_options is not None and self.stream_options.include_usage
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -120,6 +129,20 @@ def chat_chunk(
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+    }
+
+
+def usage_chunk(
+    *, rid: str, model: str, kind: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """The last chunk of a stream asked for with include_usage: no choices, the usage."""
+    return {
+        "id": rid,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": usage(prompt_tokens, completion_tokens),
     }
 
 

@@ -70,6 +70,7 @@ class Sequence:
     output_ids: list[int] = field(default_factory=list)
     text: str = ""  # decoded output so far
     emitted: int = 0  # characters of `text` already sent
+    reported: int = 0  # tokens of `output_ids` already sent in an event's token_ids
     decoder: Any = None  # tokenizer StreamDecoder
     stopper: Any = None  # StopChecker for params.stop
     generator: torch.Generator | None = None

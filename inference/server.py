@@ -39,6 +39,7 @@ from inference.protocol import (
     completion_response,
     error_body,
     new_id,
+    usage_chunk,
 )
 from inference.sequence import Event, Sequence
 
@@ -146,7 +147,7 @@ def create_app(
         rid = new_id("chatcmpl")
         if req.stream:
             events = _events(engine, prepared, request_timeout_s)
-            return _sse(_chat_stream(rid, model_name, prepared, events))
+            return _sse(_chat_stream(rid, model_name, prepared, events, req.wants_usage()))
         text, reason, n_tokens = await _collect(engine, prepared, request_timeout_s)
         message, is_call = assistant_message(text, prepared.tools)
         return chat_response(
@@ -171,7 +172,7 @@ def create_app(
         rid = new_id("cmpl")
         if req.stream:
             events = _events(engine, prepared, request_timeout_s)
-            return _sse(_completion_stream(rid, model_name, events))
+            return _sse(_completion_stream(rid, model_name, prepared, events, req.wants_usage()))
         text, reason, n_tokens = await _collect(engine, prepared, request_timeout_s)
         return completion_response(
             rid=rid,
@@ -266,13 +267,15 @@ def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
 
 
 async def _chat_stream(
-    rid: str, model: str, prepared: Prepared, events: AsyncIterator[Event]
+    rid: str, model: str, prepared: Prepared, events: AsyncIterator[Event], include_usage: bool
 ) -> AsyncIterator[dict[str, Any]]:
     yield chat_chunk(rid=rid, model=model, delta={"role": "assistant", "content": ""})
     held: list[str] = []  # with tools the whole answer decides: text or a tool call
+    tokens = 0
     async for event in events:
         if event.error:
             raise InferenceError(event.error)
+        tokens += len(event.token_ids)
         if prepared.tools:
             held.append(event.text)
         elif event.text:
@@ -288,14 +291,32 @@ async def _chat_stream(
                     reason = "tool_calls"
                 yield chat_chunk(rid=rid, model=model, delta=delta)
             yield chat_chunk(rid=rid, model=model, delta={}, finish_reason=reason)
+    if include_usage:
+        yield usage_chunk(
+            rid=rid,
+            model=model,
+            kind="chat.completion.chunk",
+            prompt_tokens=len(prepared.prompt_ids),
+            completion_tokens=tokens,
+        )
 
 
 async def _completion_stream(
-    rid: str, model: str, events: AsyncIterator[Event]
+    rid: str, model: str, prepared: Prepared, events: AsyncIterator[Event], include_usage: bool
 ) -> AsyncIterator[dict[str, Any]]:
+    tokens = 0
     async for event in events:
         if event.error:
             raise InferenceError(event.error)
+        tokens += len(event.token_ids)
         yield completion_response(
             rid=rid, model=model, text=event.text, finish_reason=event.finish_reason, chunk=True
+        )
+    if include_usage:
+        yield usage_chunk(
+            rid=rid,
+            model=model,
+            kind="text_completion",
+            prompt_tokens=len(prepared.prompt_ids),
+            completion_tokens=tokens,
         )

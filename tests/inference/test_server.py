@@ -92,6 +92,24 @@ def test_streaming_gives_the_same_text_as_a_plain_call(client: openai.OpenAI, mo
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
 
 
+def test_a_stream_can_end_with_its_usage(client: openai.OpenAI, model: str) -> None:
+    kwargs = {"model": model, "messages": ask("Count from one to five."), "max_tokens": 24}
+    plain = client.chat.completions.create(**kwargs, temperature=0)
+    chunks = list(
+        client.chat.completions.create(
+            **kwargs, temperature=0, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert chunks[-1].choices == [] and chunks[-1].usage == plain.usage
+    assert all(c.usage is None for c in chunks[:-1])
+    text = client.completions.create(
+        model=model, prompt="One, two,", max_tokens=8, temperature=0, stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    last = list(text)[-1]
+    assert last.choices == [] and last.usage is not None and last.usage.completion_tokens == 8
+
+
 def test_seeded_sampling_is_reproducible(client: openai.OpenAI, model: str) -> None:
     def run() -> str | None:
         return (
