@@ -133,7 +133,7 @@ def chat_chunk(
 
 
 def usage_chunk(
-    *, rid: str, model: str, kind: str, prompt_tokens: int, completion_tokens: int
+    rid: str, model: str, kind: str, prompt_tokens: int, completion_tokens: int
 ) -> dict[str, Any]:
     """The last chunk of a stream asked for with include_usage: no choices, the usage."""
     return {

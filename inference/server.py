@@ -292,13 +292,7 @@ async def _chat_stream(
                 yield chat_chunk(rid=rid, model=model, delta=delta)
             yield chat_chunk(rid=rid, model=model, delta={}, finish_reason=reason)
     if include_usage:
-        yield usage_chunk(
-            rid=rid,
-            model=model,
-            kind="chat.completion.chunk",
-            prompt_tokens=len(prepared.prompt_ids),
-            completion_tokens=tokens,
-        )
+        yield usage_chunk(rid, model, "chat.completion.chunk", len(prepared.prompt_ids), tokens)
 
 
 async def _completion_stream(
@@ -313,10 +307,4 @@ async def _completion_stream(
             rid=rid, model=model, text=event.text, finish_reason=event.finish_reason, chunk=True
         )
     if include_usage:
-        yield usage_chunk(
-            rid=rid,
-            model=model,
-            kind="text_completion",
-            prompt_tokens=len(prepared.prompt_ids),
-            completion_tokens=tokens,
-        )
+        yield usage_chunk(rid, model, "text_completion", len(prepared.prompt_ids), tokens)
