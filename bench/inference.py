@@ -6,10 +6,12 @@ concurrent requests, time to first token p50/p95, and the server's peak RSS. The
 are installed, the same prompts on llama-cpp-python (Q4_1, in process) and transformers
 (dequantized GGUF, bf16), printed as ratios; llama.cpp also decodes 8 and 32 sequences in one
 batch through its multi-sequence API, as llama-server's parallel slots do. Greedy decoding,
-128 new tokens.
+128 new tokens. One-sequence decode is also measured in `--pairs` alternating runs, ours and
+llama.cpp's back to back while our server is up, so each pair sees the same load on a
+shared machine: the median of the per-pair ratios is the steadier figure.
 
     python bench/inference.py [--dtype bfloat16|float32] [--weights auto|dense|int4|int8]
-        [--draft-tokens N] [--no-dense-copies] [--skip-peers]
+        [--draft-tokens N] [--no-dense-copies] [--skip-peers] [--pairs N]
 """
 
 from __future__ import annotations
@@ -141,8 +143,14 @@ async def measure_server(base: str) -> dict[str, object]:
 
 
 def run_server(
-    dtype: str, weights: str, draft_tokens: int | None, dense_copies: bool
+    dtype: str,
+    weights: str,
+    draft_tokens: int | None,
+    dense_copies: bool,
+    pairs: tuple[str, int] | None = None,
 ) -> dict[str, object]:
+    """Start `serve-llm`, measure it; with `pairs` (the GGUF's path, how many), also the
+    alternating one-sequence decode pairs against llama.cpp while the server is up."""
     port = 18000 + os.getpid() % 1000
     command = ["serve-llm", "--port", str(port), "--dtype", dtype, "--weights", weights]
     if not dense_copies:
@@ -169,13 +177,16 @@ def run_server(
         figures = asyncio.run(measure_server(f"{base}/v1"))
         figures["weights"] = httpx.get(f"{base}/health", timeout=5).json().get("weights", "?")
         figures["peak_rss_mb"] = peak_rss_mb(proc.pid)
+        if pairs is not None:
+            figures["pairs"] = paired_decode(f"{base}/v1", *pairs)
         return figures
     finally:
         proc.terminate()
         proc.wait(30)
 
 
-def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
+def load_llama(model_path: str) -> Any:
+    """llama-cpp-python's `Llama` on the same GGUF and cores as our server; None without it."""
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -190,26 +201,64 @@ def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
         seed=0,
     )
     llm.create_chat_completion(messages=messages("warmup"), max_tokens=8, temperature=0)
+    return llm
+
+
+def llama_decode(llm: Any, tag: str) -> float:
+    """llama.cpp's one-sequence decode tok/s, first to last streamed token."""
+    first = last = None
+    n = 0
+    for chunk in llm.create_chat_completion(
+        messages=messages(tag), max_tokens=NEW_TOKENS, temperature=0, stream=True
+    ):
+        if chunk["choices"][0]["delta"].get("content"):
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            n += 1  # llama-cpp-python streams one chunk per token
+    assert first is not None and last is not None
+    return (n - 1) / (last - first)
+
+
+def llama_cpp_peer(model_path: str) -> dict[str, float] | None:
+    llm = load_llama(model_path)
+    if llm is None:
+        return None
     t0 = time.perf_counter()
     out = llm.create_chat_completion(messages=messages("p", repeat=6), max_tokens=1, temperature=0)
-    prefill = out["usage"]["prompt_tokens"] / (time.perf_counter() - t0)  # type: ignore[index]
-    rates = []
-    for k in range(3):
-        first = last = None
-        n = 0
-        for chunk in llm.create_chat_completion(
-            messages=messages(f"d{k}"), max_tokens=NEW_TOKENS, temperature=0, stream=True
-        ):
-            if chunk["choices"][0]["delta"].get("content"):  # type: ignore[index, union-attr]
-                now = time.perf_counter()
-                first = first or now
-                last = now
-                n += 1
-        rates.append((n - 1) / (last - first))  # type: ignore[operator]
+    prefill = out["usage"]["prompt_tokens"] / (time.perf_counter() - t0)
+    rates = [llama_decode(llm, f"d{k}") for k in range(3)]
     figures = {"prefill": prefill, "decode1": statistics.median(rates)}
     for streams in (8, 32):
         figures[f"total{streams}"] = llama_cpp_streams(llm, streams)
     return figures
+
+
+def paired_decode(base: str, model_path: str, pairs: int) -> list[tuple[float, float]]:
+    """One-sequence decode tok/s of ours and llama.cpp's, alternating, `pairs` times (who
+    goes first alternates too): on a shared, noisy machine each pair sees the same load."""
+    llm = load_llama(model_path)
+    if llm is None:
+        return []
+
+    async def ours(tag: str) -> float:
+        client = openai.AsyncOpenAI(base_url=base, api_key="x", max_retries=0, timeout=600)
+        model = (await client.models.list()).data[0].id
+        run = await one_stream(client, model, messages(tag))
+        await client.close()
+        return (run["tokens"] - 1) / run["decode_s"]
+
+    results = []
+    for k in range(pairs):
+        tag = f"pair{k}-{uuid.uuid4().hex[:8]}"
+        if k % 2:
+            theirs = llama_decode(llm, tag)
+            mine = asyncio.run(ours(tag))
+        else:
+            mine = asyncio.run(ours(tag))
+            theirs = llama_decode(llm, tag)
+        results.append((mine, theirs))
+    return results
 
 
 def llama_cpp_streams(llm: Any, n: int) -> float:
@@ -304,6 +353,12 @@ def main() -> int:
     parser.add_argument("--weights", default="auto", choices=["auto", "dense", "int4", "int8"])
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
+        "--pairs",
+        type=int,
+        default=8,
+        help="alternating one-sequence decode runs, ours then llama.cpp's (0: none)",
+    )
+    parser.add_argument(
         "--draft-tokens", type=int, help="speculative draft tokens (0: off; default: the server's)"
     )
     parser.add_argument(
@@ -320,7 +375,8 @@ def main() -> int:
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     cpu = names[0] if names else platform.machine()
     print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
-    ours = run_server(args.dtype, args.weights, args.draft_tokens, args.dense_copies)
+    pairs = None if args.skip_peers or args.pairs <= 0 else (model_path, args.pairs)
+    ours = run_server(args.dtype, args.weights, args.draft_tokens, args.dense_copies, pairs)
     print(
         f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}, "
         f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 6}"
@@ -337,6 +393,16 @@ def main() -> int:
     print(f"  peak RSS           {ours['peak_rss_mb']:8.0f} MB")
     if args.skip_peers:
         return 0
+    paired: list[tuple[float, float]] = ours.get("pairs", [])  # type: ignore[assignment]
+    if paired:
+        ratios = sorted(mine / theirs for mine, theirs in paired)
+        mine_med = statistics.median(m for m, _ in paired)
+        theirs_med = statistics.median(t for _, t in paired)
+        print(
+            f"decode, 1 sequence, {len(paired)} alternating pairs with llama.cpp: "
+            f"{mine_med:.1f} vs {theirs_med:.1f} tok/s (medians); per-pair ratio median "
+            f"x{statistics.median(ratios):.2f}, range x{ratios[0]:.2f}-x{ratios[-1]:.2f}"
+        )
     for name, peer in (
         ("llama-cpp-python (Q4_1)", llama_cpp_peer),
         ("transformers (bf16)", transformers_peer),
