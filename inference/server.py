@@ -186,13 +186,30 @@ def create_app(
     return app
 
 
-async def _events(engine: Engine, prepared: Prepared, timeout_s: float) -> AsyncIterator[Event]:
-    """Submit to the engine and yield its events; cancel the sequence if we stop listening."""
+async def _events(
+    engine: Engine, prepared: Prepared, timeout_s: float, *, live: bool = True
+) -> AsyncIterator[Event]:
+    """Submit to the engine and yield its events; cancel the sequence if we stop listening.
+
+    `live=False` (a caller that only wants the whole answer): the engine's thread keeps the
+    events and hands them over at the end, one wake-up of this loop per request instead of
+    one per token, each of which takes a core from the model's threads on a small machine.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Event] = asyncio.Queue()
+    kept: list[Event] = []
+
+    def hand_over() -> None:
+        for event in kept:
+            queue.put_nowait(event)
 
     def emit(event: Event) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, event)
+        if live:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+            return
+        kept.append(event)  # only the engine's thread appends, and the last one comes last
+        if event.finish_reason is not None:
+            loop.call_soon_threadsafe(hand_over)
 
     seq: Sequence = engine.submit(prepared.prompt_ids, prepared.params, emit, prepared.constraint)
     deadline = loop.time() + timeout_s
@@ -201,13 +218,13 @@ async def _events(engine: Engine, prepared: Prepared, timeout_s: float) -> Async
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise RequestTimeoutError(
-                    f"the request ran past the server's limit of {timeout_s:.0f} s"
+                    f"the request ran past the server's limit of {timeout_s:g} s"
                 )
             try:
                 event = await asyncio.wait_for(queue.get(), remaining)
             except TimeoutError:
                 raise RequestTimeoutError(
-                    f"the request ran past the server's limit of {timeout_s:.0f} s"
+                    f"the request ran past the server's limit of {timeout_s:g} s"
                 ) from None
             ready = [event]
             while not queue.empty() and ready[-1].finish_reason is None:
@@ -243,7 +260,7 @@ async def _collect(engine: Engine, prepared: Prepared, timeout_s: float) -> tupl
     parts: list[str] = []
     tokens = 0
     reason = "stop"
-    async for event in _events(engine, prepared, timeout_s):
+    async for event in _events(engine, prepared, timeout_s, live=False):
         parts.append(event.text)
         tokens += len(event.token_ids)
         if event.finish_reason is not None:

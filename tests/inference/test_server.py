@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -306,6 +307,21 @@ def test_a_full_queue_answers_429_with_retry_after() -> None:
     refused = next(r for r in responses if r.status_code == 429)
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_a_request_past_the_time_limit_answers_504_and_is_cancelled() -> None:
+    config = EngineConfig(max_seq_len=512, draft_tokens=0)
+    with running_server(config, timeout_s=0.3) as (base, engine):
+        client = openai.OpenAI(base_url=base, api_key="x", max_retries=0, timeout=60)
+        model = client.models.list().data[0].id
+        kwargs = {"model": model, "messages": ask("Write a long poem."), "temperature": 0}
+        with pytest.raises(openai.APIStatusError) as plain:
+            client.chat.completions.create(**kwargs, max_tokens=400)
+        assert plain.value.status_code == 504 and "limit of 0.3 s" in plain.value.message
+        deadline = time.monotonic() + 30
+        while engine.stats.finished.get("cancelled", 0) < 1:  # the engine stops working on it
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
 
 
 def test_an_api_key_is_required_when_configured() -> None:
