@@ -46,13 +46,12 @@ from inference.hybrid import HybridDecoder  # noqa: E402
 from inference.loading import DEFAULT_ARGS  # noqa: E402
 from inference.model import Transformer  # noqa: E402
 from inference.placement import Mode, ModelFootprint, fill, kv_capacity, plan  # noqa: E402
-from inference.weights import expected_shapes  # noqa: E402
+from inference.weights import expected_shapes, random_weights  # noqa: E402
 
 
 def load(random: bool, device: torch.device) -> Transformer:
     if random:
-        args, weights = DEFAULT_ARGS, {n: torch.randn(s) * 0.02
-                                  for n, s in expected_shapes(DEFAULT_ARGS).items()}  # fmt: skip
+        args, weights = DEFAULT_ARGS, random_weights(DEFAULT_ARGS, scale=0.02)
     else:
         from inference.loading import default_model_path, load_model
 
@@ -88,10 +87,7 @@ def run(
     gc.collect()  # a finished run's buffers go before this one's peak is measured
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    decoder = HybridDecoder(model, resident=resident, offloaded=len(prompts) - resident,
-                            max_seq_len=len(prompts[0]) + len(tokens), mode=mode)  # fmt: skip
-    for i, prompt in enumerate(prompts):
-        decoder.prefill(i, prompt[:-1])
+    decoder = prefilled(model, prompts, resident, mode, len(tokens))
     if device.type == "cuda":  # the budget is about decoding: prefill activations are not
         torch.cuda.reset_peak_memory_stats(device)
     kept, diff = [], 0.0
@@ -113,14 +109,22 @@ def run(
 def greedy_inputs(model: Transformer, prompts: list[list[int]], steps: int) -> list[list[int]]:
     """The inputs of each step of greedy decoding with all KV on the device: the prompts'
     last tokens, then each step's picks."""
-    decoder = HybridDecoder(model, resident=len(prompts), offloaded=0,
-                            max_seq_len=len(prompts[0]) + steps + 1)  # fmt: skip
-    for i, prompt in enumerate(prompts):
-        decoder.prefill(i, prompt[:-1])
+    decoder = prefilled(model, prompts, len(prompts), Mode.HYBRID, steps + 1)
     inputs = [[p[-1] for p in prompts]]
     for _ in range(steps):
         inputs.append(decoder.step(inputs[-1]).argmax(-1).tolist())
     return inputs
+
+
+def prefilled(
+    model: Transformer, prompts: list[list[int]], resident: int, mode: Mode, steps: int
+) -> HybridDecoder:
+    """A decoder with every prompt but its last token cached, room for `steps` steps."""
+    decoder = HybridDecoder(model, resident=resident, offloaded=len(prompts) - resident,
+                            max_seq_len=len(prompts[0]) + steps, mode=mode)  # fmt: skip
+    for i, prompt in enumerate(prompts):
+        decoder.prefill(i, prompt[:-1])
+    return decoder
 
 
 def sync(device: torch.device) -> None:

@@ -25,6 +25,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import statistics
@@ -96,6 +97,11 @@ async def one_stream(
     return {"ttft": first - t0, "tokens": tokens, "decode_s": last - first, "total_s": last - t0}
 
 
+def decode_rate(run: dict[str, float]) -> float:
+    """Decode tok/s of one `one_stream` run: the tokens after the first, over their time."""
+    return (run["tokens"] - 1) / run["decode_s"]
+
+
 async def concurrent(base: str, model: str, n: int) -> dict[str, float]:
     client = openai.AsyncOpenAI(base_url=base, api_key="x", max_retries=0, timeout=600)
     t0 = time.perf_counter()
@@ -126,7 +132,7 @@ async def measure_server(base: str) -> dict[str, object]:
     assert out.usage is not None
     prefill = out.usage.prompt_tokens / prefill_s
     singles = [await one_stream(client, model, messages(uuid.uuid4().hex[:8])) for _ in range(3)]
-    decode = statistics.median((s["tokens"] - 1) / s["decode_s"] for s in singles)
+    decode = statistics.median(decode_rate(s) for s in singles)
     await client.close()
     c8 = await concurrent(base, model, 8)
     c32 = await concurrent(base, model, 32)
@@ -185,8 +191,10 @@ def run_server(
         proc.wait(30)
 
 
+@functools.cache
 def load_llama(model_path: str) -> Any:
-    """llama-cpp-python's `Llama` on the same GGUF and cores as our server; None without it."""
+    """llama-cpp-python's `Llama` on the same GGUF and cores as our server; None without it.
+    Loaded once: the decode pairs and the peer measurements share it."""
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -246,7 +254,7 @@ def paired_decode(base: str, model_path: str, pairs: int) -> list[tuple[float, f
         model = (await client.models.list()).data[0].id
         run = await one_stream(client, model, messages(tag))
         await client.close()
-        return (run["tokens"] - 1) / run["decode_s"]
+        return decode_rate(run)
 
     results = []
     for k in range(pairs):

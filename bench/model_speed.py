@@ -31,7 +31,7 @@ from inference.kv_cache import KVCache  # noqa: E402
 from inference.linears import Int4Linear, Int8Linear, PackedLinear, can_pack  # noqa: E402
 from inference.loading import DEFAULT_ARGS  # noqa: E402
 from inference.model import Transformer  # noqa: E402
-from inference.weights import expected_shapes  # noqa: E402
+from inference.weights import random_weights  # noqa: E402
 
 PROMPT_LEN = 200
 BATCHES = (1, 8, 32)
@@ -39,8 +39,7 @@ BATCHES = (1, 8, 32)
 
 def load_weights(path: str | None, random: bool) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     if random:
-        shapes = expected_shapes(DEFAULT_ARGS)
-        return DEFAULT_ARGS, {name: torch.randn(shape) * 0.02 for name, shape in shapes.items()}
+        return DEFAULT_ARGS, random_weights(DEFAULT_ARGS, scale=0.02)
     from inference.loading import default_model_path, load_model
 
     loaded = load_model(path or default_model_path())

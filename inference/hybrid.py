@@ -1,9 +1,9 @@
 """Hybrid CPU-GPU decoding (APEX-style): the runtime that carries out a placement `Plan`.
 
 The streams are split in two: *resident* streams keep their KV cache on the accelerator,
-*offloaded* streams keep theirs in host memory. Each decode step runs every layer's dense
-work (norms, QKV, output projection, MLP) for all streams in one batch on the accelerator;
-only attention over the offloaded KV differs by mode (`inference.placement.Mode`):
+*offloaded* streams keep theirs in host memory. Every layer's dense work (norms, QKV,
+output projection, MLP) runs on the accelerator; where the offloaded streams attend, and
+how the two groups are batched, depends on the mode (`inference.placement.Mode`):
 
 - `HYBRID`: the offloaded streams' attention runs on the CPU, next to their KV. Only their
   q, k and v vectors go to the host and their attention output comes back (a few KB per
@@ -259,8 +259,8 @@ class _Prefetcher:
         self.buffers = [torch.zeros_like(self.host_k[0], device=self.device) for _ in range(4)]
         self.new_k = torch.empty_like(self.host_k[:, 0], device=self.device)  # [L, n, kv, hd]
         self.new_v = torch.empty_like(self.new_k)
-        self.cuda = self.device.type == "cuda"
-        self.stream = torch.cuda.Stream(self.device) if self.cuda else None  # type: ignore[no-untyped-call]
+        cuda = self.device.type == "cuda"
+        self.stream = torch.cuda.Stream(self.device) if cuda else None  # type: ignore[no-untyped-call]
         self.copied: list[torch.cuda.Event | None] = [None, None]
         self.read: list[torch.cuda.Event | None] = [None, None]
         self.max_end = 0
@@ -290,7 +290,7 @@ class _Prefetcher:
     def attend(self, i: int, q: Tensor, k: Tensor, v: Tensor, part: _Part) -> Tensor:
         """Layer i's attention of the offloaded streams (q [n, heads, hd]) on the device."""
         slot, kv = i % 2, k.shape[1]
-        if self.cuda and (copied := self.copied[slot]) is not None:
+        if self.stream is not None and (copied := self.copied[slot]) is not None:
             torch.cuda.current_stream(self.device).wait_event(copied)
         k_buf, v_buf = self.buffers[2 * slot], self.buffers[2 * slot + 1]  # [S, n, kv, hd]
         k_buf[part.positions, part.rows] = k
@@ -299,7 +299,7 @@ class _Prefetcher:
         keys = k_buf[: part.max_end].permute(1, 2, 0, 3)  # [n, kv, max_end, hd]
         values = v_buf[: part.max_end].permute(1, 2, 0, 3)
         out = decode_attention(q, keys, values, part.mask, kv)
-        if self.cuda:
+        if self.stream is not None:
             self.read[slot] = _recorded(torch.cuda.current_stream(self.device))
         if i + 2 < self.layers:
             self._fetch(i + 2)

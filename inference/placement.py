@@ -210,7 +210,8 @@ def _hybrid_step(
     """A layer as `inference.hybrid` runs it, in two sub-batches: the offloaded streams'
     dense work on the GPU, plus the longer of the resident streams' whole layer on the GPU
     and the offloaded streams' CPU attention with its copies."""
-    off = [i for i in range(len(contexts)) if i not in set(on_gpu)]
+    resident_set = set(on_gpu)
+    off = [i for i in range(len(contexts)) if i not in resident_set]
     if not off:
         return _gpu_side(footprint, gpu, contexts, on_gpu)
     cpu_attn = cpu.attention(sum(contexts[i] for i in off), len(off))

@@ -67,6 +67,13 @@ def shape_of(weights: Mapping[str, torch.Tensor], name: str) -> Shape:
     return tuple(weights[name].shape)
 
 
+def random_weights(args: ModelArgs, *, scale: float, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Seeded normal weights of `args`' shapes times `scale`: a model that runs exactly as
+    fast as a real one of that shape (benchmarks) or a tiny random one (tests)."""
+    gen = torch.Generator().manual_seed(seed)
+    return {n: torch.randn(s, generator=gen) * scale for n, s in expected_shapes(args).items()}
+
+
 def expected_shapes(args: ModelArgs) -> dict[str, Shape]:
     """Every weight a model with `args` has, with its Hugging Face shape [out, in]."""
     q_dim, kv_dim = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim

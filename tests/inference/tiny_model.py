@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from inference import weights
 from inference.config import ModelArgs
-from inference.weights import expected_shapes
 
 
 def tiny_args() -> ModelArgs:
@@ -28,5 +28,4 @@ def tiny_args() -> ModelArgs:
 
 
 def random_weights(args: ModelArgs, seed: int = 0) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {n: torch.randn(s, generator=gen) * 0.2 for n, s in expected_shapes(args).items()}
+    return weights.random_weights(args, scale=0.2, seed=seed)
