@@ -35,6 +35,7 @@ class JobExplanation:
     job_id: int
     planned: str  # "as submitted" or the change described
     wait_s: tuple[float, float, float]  # p10, p50, p90
+    likely: tuple[float, float, float]  # the most probable 20-minute wait window: lo, hi, chance
     start_h: tuple[float, float, float]  # hours since the trace start
     actual_wait_s: int | None
     sentence: str
@@ -89,7 +90,8 @@ if predict_available():
             png = waterfall_png(explanation, Path(tmp) / "w.png", title=f"job {job_id}: {planned}")
             picture = png.read_bytes()
         origin = int(predictor.history.jobs.submit_s[0])
-        return JobExplanation(job_id, planned, _band(prediction.wait),
+        w = prediction.likely
+        return JobExplanation(job_id, planned, _band(prediction.wait), (w.lo_s, w.hi_s, w.chance),
                               _hours(prediction.start, origin), actual, explanation.sentence(),
                               picture, [_row(a, origin) for a in options])  # fmt: skip
 

@@ -22,6 +22,7 @@ from hpc.predict.errors import PredictError
 from hpc.predict.explain import Explanation, global_importance
 from hpc.predict.features import duration_text, request_of
 from hpc.predict.history import history_of
+from hpc.predict.likely import Likely
 from hpc.predict.predictor import Band, Predictor, inside_wait_band
 from hpc.workload.cleaning import clean, machine_for
 from hpc.workload.loading import LoadedWorkload, load_workload
@@ -104,7 +105,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             return 0
         p = advice.prediction
         print(f"job {args.job}: wait {_band(p.wait)}, runtime {_band(p.runtime)}")
-        print(f"  (actual wait {duration_text(advice.actual_wait_s or 0)})")
+        print(f"  {_likely(p.likely)}; actual wait {duration_text(advice.actual_wait_s or 0)}")
         return 0
     test = np.arange(history.split(args.train_share), len(history), dtype=np.int64)
     preds = predictor.predict_rows(test)
@@ -112,10 +113,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     p50 = np.array([q.wait.p50_s for q in preds])
     inside = inside_wait_band(preds, actual)
     err = np.abs(p50 - actual)
+    likely_err = np.abs(np.array([q.likely.centre_s for q in preds]) - actual)
     out: dict[str, float | int] = {
         "test_jobs": len(test),
         **{f"within_{m}_min": float(np.mean(err <= m * 60)) for m in (1, 10, 60)},
         "median_abs_error_s": float(np.median(err)),
+        "likely_within_10_min": float(np.mean(likely_err <= 600)),
+        "likely_stated_chance": float(np.mean([q.likely.chance for q in preds])),
         "p10_p90_coverage": float(np.mean(inside)),
     }
     # Jobs still pending after a minute, with the band a user asking about them gets.
@@ -146,6 +150,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(advice.explanation.sentence())
     actual = duration_text(advice.actual_wait_s or 0)
     print(f"wait {_band(advice.prediction.wait)} (actual {actual})")
+    print(_likely(advice.prediction.likely))
     for a in advice.explanation.attributions:
         sign = "+" if a.effect_s >= 0 else "-"
         print(f"  {a.feature:>20} = {a.value:10.3g}  {sign}{duration_text(a.effect_s)}")
@@ -249,6 +254,12 @@ def _pngs(predictor: Predictor, explanation: Explanation, folder: Path, job: int
         beeswarm_png(shap, sample, folder / "shap_beeswarm.png"),
     ]
     print(f"schedsight: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+
+
+def _likely(w: Likely) -> str:
+    """`most likely start: 0 s-20 min after submission (chance 41%)`."""
+    span = f"{duration_text(w.lo_s)}-{duration_text(w.hi_s)}"
+    return f"most likely start: {span} after submission (chance {w.chance:.0%})"
 
 
 def _band(b: Band) -> str:

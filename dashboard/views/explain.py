@@ -48,6 +48,9 @@ st.subheader(f"Predicted start: hour {s50:.1f} of the trace")
 st.markdown(f"Wait **{duration_text(w50)}**, 80% interval {duration_text(w10)} – "
             f"{duration_text(w90)} (start between hour {s10:.1f} and {s90:.1f}); "
             f"job {shown.job_id}, {shown.planned}.")  # fmt: skip
+lo, hi, chance = shown.likely
+st.markdown(f"Most likely start: {duration_text(lo)} – {duration_text(hi)} after submission "
+            f"(chance {chance:.0%}).")  # fmt: skip
 if shown.actual_wait_s is not None:
     st.caption(f"It actually waited {duration_text(shown.actual_wait_s)} in the replay.")
 st.info(shown.sentence)

@@ -29,6 +29,8 @@ class Advice:
         return {
             "job_id": self.job_id,
             "wait_s": [p.wait.p10_s, p.wait.p50_s, p.wait.p90_s],
+            "likely_wait_s": [p.likely.lo_s, p.likely.hi_s],
+            "likely_chance": p.likely.chance,
             "runtime_s": [p.runtime.p10_s, p.runtime.p50_s, p.runtime.p90_s],
             "actual_wait_s": self.actual_wait_s,
             "sentence": self.explanation.sentence(),

@@ -2,7 +2,8 @@
 
 `Predictor.train(history, train_rows)` learns from jobs submitted before the split only;
 the wait model predicts the queue wait (start = submit + wait) and the runtime model the
-actual runtime, each as p10/p50/p90 in seconds.
+actual runtime, each as p10/p50/p90 in seconds; the wait model also learns the quantile grid
+that gives each job its most likely start window.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from hpc.predict.calibration import QUEUED_S, CalibrationParams, shifts_at
 from hpc.predict.errors import HistoryError
 from hpc.predict.features import NAMES, FeatureIndex, FloatArray
 from hpc.predict.history import History, JobRequest
-from hpc.predict.quantile import QuantileModel, TreeParams
+from hpc.predict.likely import Likely, likely_windows
+from hpc.predict.quantile import GRID, QuantileModel, TreeParams
 
 NEIGHBOUR_SAMPLE = 2000  # training rows kept to measure how unusual a new request is
 
@@ -35,11 +37,15 @@ class Band:
 
 @dataclass(frozen=True, slots=True)
 class JobPrediction:
-    """Wait and runtime bands for one job; start and finish in seconds since trace start."""
+    """Wait and runtime bands for one job; start and finish in seconds since trace start.
+
+    `likely`: the 20-minute wait window the model finds most probable (hpc/predict/likely.py).
+    """
 
     submit_s: int
     wait: Band
     runtime: Band
+    likely: Likely
 
     @property
     def start(self) -> Band:
@@ -71,7 +77,7 @@ class Predictor:
         self.history = history
         self.index = FeatureIndex(history)
         self.params = params or TreeParams()
-        self.wait_model = QuantileModel(self.params)
+        self.wait_model = QuantileModel(self.params, GRID)
         self.run_model = QuantileModel(self.params)
         self.train_rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.train_x: FloatArray = np.zeros((0, len(NAMES)))
@@ -114,11 +120,13 @@ class Predictor:
         static calibration (see `queued_shifts`)."""
         w10, w50, w90 = self.wait_model.predict_s(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
+        likely = likely_windows(GRID, self.wait_model.distribution_s(x))
         return [
             JobPrediction(
                 int(submit_s[k]),
                 Band(float(w10[k]), float(w50[k]), float(w90[k])),
                 Band(float(r10[k]), float(r50[k]), float(r90[k])),
+                likely[k],
             )
             for k in range(len(x))
         ]

@@ -1,9 +1,11 @@
 """Quantile regression (p10, p50, p90) with gradient-boosted trees, calibrated on recent data.
 
-One LightGBM model per quantile, trained on the older part of the training rows; the newest
-`calibration_share` of them then widens or narrows the p10–p90 band so that it covers 80% of
-those recent jobs (conformalized quantile regression, Romano et al. 2019). Targets are in
-log space (log1p seconds) so that minutes and days are learned alike.
+One LightGBM model per quantile level (the wait model learns the whole grid 5%, 10%, ...,
+95%, from which hpc/predict/likely.py reads the most likely start window), trained on the
+older part of the training rows; the newest `calibration_share` of them then widens or
+narrows the p10–p90 band so that it covers 80% of those recent jobs (conformalized quantile
+regression, Romano et al. 2019). Targets are in log space (log1p seconds) so that minutes
+and days are learned alike.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hpc.predict.errors import HistoryError
 
 FloatArray = npt.NDArray[np.float64]
 QUANTILES = (0.1, 0.5, 0.9)
+GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95, QUANTILES among them
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,21 @@ class TreeParams:
 
 
 class QuantileModel:
-    """p10/p50/p90 of a log1p-seconds target; `contributions` gives exact TreeSHAP of p50."""
+    """p10/p50/p90 of a log1p-seconds target; `contributions` gives exact TreeSHAP of p50.
 
-    def __init__(self, params: TreeParams | None = None) -> None:
+    `levels`: the quantile levels learned (QUANTILES, or GRID for a whole distribution); they
+    must include 0.1, 0.5 and 0.9.
+    """
+
+    def __init__(
+        self, params: TreeParams | None = None, levels: tuple[float, ...] = QUANTILES
+    ) -> None:
+        missing = [q for q in QUANTILES if q not in levels]
+        if missing or list(levels) != sorted(set(levels)):
+            raise ValueError(f"levels must be increasing and include {QUANTILES}: {levels}")
         self.params = params or TreeParams()
+        self.levels = levels
+        self._band = [levels.index(q) for q in QUANTILES]
         self.boosters: list[lgb.Booster] = []
         self.band_shift = 0.0  # added to p90 and taken from p10 by calibration (log space)
         self.fitted_rows = 0  # the first rows of the training data the trees learned from
@@ -53,7 +67,7 @@ class QuantileModel:
         p = self.params
         n_fit = len(y) - int(len(y) * p.calibration_share)
         self.fitted_rows = n_fit
-        self.boosters = [self._train(x[:n_fit], y[:n_fit], q) for q in QUANTILES]
+        self.boosters = [self._train(x[:n_fit], y[:n_fit], q) for q in self.levels]
         if n_fit < len(y):
             scores = self.scores(x[n_fit:], y[n_fit:])
             level = min(1.0, 0.8 * (1 + 1 / len(scores)))
@@ -77,8 +91,16 @@ class QuantileModel:
         return lgb.train(config, lgb.Dataset(x, y), num_boost_round=p.rounds)
 
     def _raw(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        lo, mid, hi = (np.asarray(b.predict(x), dtype=np.float64) for b in self.boosters)
+        lo, mid, hi = (
+            np.asarray(self.boosters[k].predict(x), dtype=np.float64) for k in self._band
+        )
         return lo, mid, hi
+
+    def distribution_s(self, x: FloatArray) -> FloatArray:
+        """Every learned level's quantile in seconds, (rows, levels), uncalibrated and sorted
+        along each row (separately trained quantiles can cross)."""
+        raw = np.stack([np.asarray(b.predict(x), dtype=np.float64) for b in self.boosters], 1)
+        return _seconds(np.sort(raw, axis=1))
 
     def scores(self, x: FloatArray, y: FloatArray) -> FloatArray:
         """Conformity scores max(p10 - y, y - p90) of the raw band: covered iff <= its shift."""
@@ -105,7 +127,8 @@ class QuantileModel:
 
     def contributions(self, x: FloatArray) -> FloatArray:
         """TreeSHAP values of the p50 model: (rows, features + 1), the last column the base."""
-        return np.asarray(self.boosters[1].predict(x, pred_contrib=True), dtype=np.float64)
+        p50 = self.boosters[self._band[1]]
+        return np.asarray(p50.predict(x, pred_contrib=True), dtype=np.float64)
 
 
 def _seconds(log1p_s: FloatArray) -> FloatArray:

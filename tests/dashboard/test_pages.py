@@ -156,6 +156,7 @@ def test_explain_predicts_explains_and_ranks_alternatives(dash_env: Path) -> Non
         return
     assert at.subheader[0].value.startswith("Predicted start: hour ")
     assert "80% interval" in at.markdown[0].value
+    assert at.markdown[1].value.startswith("Most likely start: ")
     assert at.info[0].value.startswith("Predicted wait")
     assert len(at.get("image")) == 1  # the static SHAP waterfall
     alternatives = at.dataframe[0].value

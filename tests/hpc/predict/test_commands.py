@@ -17,6 +17,7 @@ def test_explain_prints_a_sentence_and_writes_pictures(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("Predicted wait ")
+    assert "\nmost likely start: " in out and "after submission (chance " in out
     assert "best alternatives:" in out
     assert (tmp_path / f"waterfall_{job}.png").exists()
 
