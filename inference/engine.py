@@ -33,6 +33,7 @@ from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
 from inference.speculation import (
     NgramDrafter,
     SpeculationConfig,
+    StepCosts,
     WidthProbe,
     probe_widths,
 )
@@ -127,6 +128,7 @@ class Engine:
         self.widths = WidthProbe(frozenset(), 0.0)
         if self.speculation.enabled:
             self.widths = self._probe_widths()
+        self.costs = StepCosts(dict(self.widths.seconds))
 
     @torch.inference_mode()
     def _probe_widths(self) -> WidthProbe:
@@ -285,7 +287,9 @@ class Engine:
         if width == 1:
             tokens = torch.tensor([[s.output_ids[-1]] for s in batch], device=self.device)
             start = torch.tensor([s.length - 1 for s in batch], device=self.device)
+            t0 = time.perf_counter()
             logits = self.model(tokens, start, self.cache, first_slot=0)
+            self._timed(batch, width, t0, logits)
             self._take_tokens(batch, logits)
             return
         # Verify every draft in one forward: row b is [last token, draft, padding] ([B, T]);
@@ -293,9 +297,11 @@ class Engine:
         rows = [[s.output_ids[-1], *d] for s, d in zip(batch, drafts, strict=True)]
         tokens = torch.tensor([r + r[:1] * (width - len(r)) for r in rows], device=self.device)
         start = torch.tensor([s.length - 1 for s in batch], device=self.device)
+        t0 = time.perf_counter()
         logits = self.model(
             tokens, start, self.cache, first_slot=0, last_only=False, per_token=len(batch) == 1
         )
+        self._timed(batch, width, t0, logits)
         # Last row first: a finished sequence's slot is refilled by the last running one,
         # whose accepted tokens' K/V must already count in the length that is moved.
         for b in reversed(range(len(batch))):
@@ -312,11 +318,24 @@ class Engine:
         # Every row writes `width` positions, so the fullest sequence bounds all drafts.
         room = min(self.max_seq_len - s.length for s in batch)
         limit = min(spec.draft_budget(len(batch), self.model.args.vocab_size), room)
-        drafts = []
+        drafts: list[list[int]] = []
         for s in batch:
-            draft = s.drafter.propose(min(limit, self._tokens_left(s) - 1)) if s.drafter else []
-            drafts.append(draft[: self.widths.usable(len(draft))])
+            if s.drafter is None:
+                drafts.append([])
+                continue
+            draft = s.drafter.propose(min(limit, self._tokens_left(s) - 1))
+            k = self.widths.plan_draft(len(draft), s.drafter.accept_rate, self.costs)
+            if draft and not k:
+                s.drafter.skip(draft)  # not worth a verification now; still scored
+            drafts.append(draft[:k])
         return drafts
+
+    def _timed(self, batch: list[Sequence], width: int, t0: float, logits: torch.Tensor) -> None:
+        """Keep one sequence's step time by width: what `plan_draft` weighs drafts with."""
+        if len(batch) == 1 and self.speculation.enabled:
+            if logits.is_cuda:
+                torch.cuda.synchronize(logits.device)
+            self.costs.observe(width, time.perf_counter() - t0)
 
     def _take_verified(self, seq: Sequence, logits: torch.Tensor, draft: list[int]) -> None:
         """Deliver greedy picks from logits [T, V] while they agree with the draft."""

@@ -16,16 +16,28 @@ speculation is off), and a pick within the measured noise of a tie waits for a p
 Memory is bounded (SpecMemo's point): a step's verification logits take
 rows x (draft + 1) x vocab x 4 bytes, so the draft length shrinks until they fit
 `memory_mb`; each sequence's draft length also adapts to how much of its drafts was accepted.
+
+A draft pays only if what it is expected to yield beats what its verification costs: a
+width-w forward costs more than a plain step (on a 2-core CPU ~2.7 plain steps at width 7),
+and a draft of k tokens, each kept with probability a until the first miss, yields
+1 + a + ... + a^k tokens. `StepCosts` measures each width's step time (seeded by the probe,
+then kept up to date from the engine's own steps), each drafter estimates its sequence's a,
+also from the drafts it proposed but did not verify (their first token), and `plan_draft`
+picks the draft length with the most tokens per unit of time, or none.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 NOISE_TOLERANCE = 1e-3  # largest logit difference (float32 rounding) a width may show
+ACCEPT_MEMORY = 0.9  # weight an acceptance observation keeps per later observation
+COST_SMOOTHING = 0.1  # weight of a new step time in its width's running mean
+TIMING_REPEATS = 3  # forwards the probe times per verification width
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +85,22 @@ class NgramDrafter:
         self.hold = False  # the last pick was a near-tie: decode the next token plainly
         self.proposed = 0
         self.accepted = 0
+        # Decayed counts of draft tokens kept and of tries (kept, plus one per first miss),
+        # starting from a prior of one kept in two.
+        self.kept, self.tries = 1.0, 2.0
+        self.unverified: int | None = None  # the first token of a draft not verified
         self.extend(tokens)
+
+    @property
+    def accept_rate(self) -> float:
+        """The estimated chance that the next draft token is kept, given the ones before it."""
+        return self.kept / self.tries
 
     def extend(self, tokens: list[int]) -> None:
         for token in tokens:
+            if self.unverified is not None:
+                self._observe(int(self.unverified == token), 1)
+                self.unverified = None
             # The n-grams ending at the current last token now have a successor: index them.
             end = len(self.tokens)
             for n, grams in self.index.items():
@@ -86,6 +110,7 @@ class NgramDrafter:
 
     def propose(self, limit: int) -> list[int]:
         """Up to `limit` tokens that followed the longest matching suffix, newest match first."""
+        self.unverified = None
         k = min(limit, self.draft_len)
         if k <= 0:
             return []
@@ -98,14 +123,42 @@ class NgramDrafter:
                 return toks[at : at + k]
         return []
 
+    def skip(self, draft: list[int]) -> None:
+        """`draft` was proposed but the step decodes plainly: its first token is scored
+        against the token the step picks (one observation, as a verification's first)."""
+        self.unverified = draft[0] if draft else None
+
     def record(self, proposed: int, accepted: int) -> None:
         """Adapt the draft length: grow after a fully accepted draft, shrink after a miss."""
         self.proposed += proposed
         self.accepted += accepted
+        self._observe(accepted, accepted + int(accepted < proposed))
         if accepted == proposed:
             self.draft_len = min(self.config.max_draft, self.draft_len + 1)
         else:
             self.draft_len = max(1, accepted + 1)
+
+    def _observe(self, kept: int, tries: int) -> None:
+        if tries:
+            self.kept = ACCEPT_MEMORY * self.kept + kept
+            self.tries = ACCEPT_MEMORY * self.tries + tries
+
+
+class StepCosts:
+    """Running mean of a forward's time per width (1 = a plain step); unmeasured widths
+    count as free, so a draft is then never refused for its cost."""
+
+    def __init__(self, seconds: dict[int, float] | None = None) -> None:
+        self.seconds: dict[int, float] = dict(seconds or {})
+
+    def observe(self, width: int, seconds: float) -> None:
+        old = self.seconds.get(width)
+        self.seconds[width] = seconds if old is None else old + COST_SMOOTHING * (seconds - old)
+
+    def ratio(self, width: int) -> float:
+        """A width's step time over a plain step's (1.0 when either is unmeasured)."""
+        plain, wide = self.seconds.get(1), self.seconds.get(width)
+        return wide / plain if plain and wide else 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +167,25 @@ class WidthProbe:
 
     widths: frozenset[int]
     noise: float  # the largest logit difference among the accepted widths
+    seconds: tuple[tuple[int, float], ...] = ()  # (width, seconds) of the probe's forwards
 
     def usable(self, draft_len: int) -> int:
         """The longest draft length <= `draft_len` whose width is exact (0: none)."""
         while draft_len > 0 and draft_len + 1 not in self.widths:
             draft_len -= 1
         return draft_len
+
+    def plan_draft(self, available: int, accept: float, costs: StepCosts) -> int:
+        """The draft length <= `available` at an exact width with the most expected tokens
+        per unit of step time; 0 when a plain step does better."""
+        best_k, best_rate, tokens = 0, 1.0, 1.0
+        for k in range(1, available + 1):
+            tokens += accept**k
+            if k + 1 in self.widths:
+                rate = tokens / costs.ratio(k + 1)
+                if rate > best_rate * (1 + 1e-9):
+                    best_k, best_rate = k, rate
+        return best_k
 
     def near_tie(self, logits: torch.Tensor) -> bool:
         """True when the top two of logits [V] are closer than the measured noise allows."""
@@ -137,17 +203,30 @@ def probe_widths(
     `forward(tokens, start)` runs the model on one sequence whose first `start` positions are
     cached and returns float logits [len(tokens), V]; it is called with start 0 for the
     prompt, then over the positions after it (each call overwrites what the last wrote).
+    Every forward is timed: `seconds` holds each width's median (width 1: the single steps),
+    the engine's first guess of what a verification costs.
     """
     base = len(prompt)
     follow = prompt[:max_width] if len(prompt) >= max_width else (prompt * max_width)[:max_width]
     forward(prompt, 0)
-    singles = torch.cat([forward([t], base + i) for i, t in enumerate(follow)])
+    timed: dict[int, list[float]] = {}  # seconds of each forward, by width
+
+    def timed_forward(tokens: list[int], start: int) -> torch.Tensor:
+        t0 = time.perf_counter()
+        out = forward(tokens, start)
+        timed.setdefault(len(tokens), []).append(time.perf_counter() - t0)
+        return out
+
+    singles = torch.cat([timed_forward([t], base + i) for i, t in enumerate(follow)])
     widths: set[int] = set()
     noise = 0.0
     for width in range(2, max_width + 1):
-        wide = forward(follow[:width], base)
+        wide = timed_forward(follow[:width], base)
+        for _ in range(TIMING_REPEATS - 1):  # the same forward again: its time's median
+            timed_forward(follow[:width], base)
         diff = float((wide - singles[:width]).abs().max())
         if diff <= NOISE_TOLERANCE:
             widths.add(width)
             noise = max(noise, diff)
-    return WidthProbe(frozenset(widths), noise)
+    seconds = tuple((w, sorted(ts)[len(ts) // 2]) for w, ts in sorted(timed.items()))
+    return WidthProbe(frozenset(widths), noise, seconds)

@@ -16,7 +16,13 @@ from inference.engine import Engine
 from inference.kv_cache import KVCache
 from inference.loading import default_model_path, load_model
 from inference.sequence import Event, SamplingParams
-from inference.speculation import NgramDrafter, SpeculationConfig, WidthProbe, probe_widths
+from inference.speculation import (
+    NgramDrafter,
+    SpeculationConfig,
+    StepCosts,
+    WidthProbe,
+    probe_widths,
+)
 
 CONFIG = SpeculationConfig(max_draft=4, max_ngram=3, min_ngram=2)
 
@@ -50,6 +56,55 @@ def test_draft_length_adapts_to_acceptance() -> None:
     drafter.record(proposed=1, accepted=1)
     assert len(drafter.propose(4)) == 2  # full acceptance grows it again
     assert (drafter.proposed, drafter.accepted) == (5, 1)
+
+
+def test_acceptance_is_estimated_from_verified_and_skipped_drafts() -> None:
+    drafter = NgramDrafter(CONFIG, [1, 2, 3, 4, 1, 2])
+    assert drafter.accept_rate == 0.5  # the prior: one kept in two
+    drafter.record(proposed=4, accepted=4)
+    high = drafter.accept_rate
+    assert high > 0.8
+    drafter.record(proposed=4, accepted=0)
+    assert drafter.accept_rate < high
+    # A draft decoded plainly is scored by its first token against the token that comes.
+    low = drafter.accept_rate
+    drafter.skip(drafter.propose(4))  # [3, 4, 1, 2]
+    drafter.extend([3])
+    assert drafter.accept_rate > low
+    drafter.skip(drafter.propose(4))
+    before = drafter.accept_rate
+    drafter.extend([9])  # a miss
+    assert drafter.accept_rate < before
+    counts = (drafter.kept, drafter.tries)
+    drafter.extend([9])  # nothing pending: no observation
+    assert (drafter.kept, drafter.tries) == counts
+
+
+# Step times by width on a 2-core CPU (plain step = 1): verification is dear.
+CPU_COSTS = {1: 0.010, 2: 0.013, 3: 0.016, 4: 0.018, 5: 0.021, 6: 0.024, 7: 0.027}
+
+
+def test_a_draft_is_verified_only_where_it_is_expected_to_pay() -> None:
+    probe = WidthProbe(frozenset(range(2, 8)), noise=0.0)
+    costs = StepCosts(CPU_COSTS)
+    assert probe.plan_draft(6, accept=0.95, costs=costs) == 6  # mostly kept: draft it all
+    assert probe.plan_draft(6, accept=0.2, costs=costs) == 0  # mostly missed: decode plainly
+    middle = probe.plan_draft(6, accept=0.6, costs=costs)
+    assert 1 <= middle < 6  # the tail of a long draft is rarely reached
+    assert probe.plan_draft(2, accept=0.95, costs=costs) == 2  # never more than proposed
+    # Unmeasured costs count as free: the longest exact width, as without a cost model.
+    assert probe.plan_draft(6, accept=0.2, costs=StepCosts()) == 6
+    gappy = WidthProbe(frozenset({2, 4}), noise=0.0)
+    assert gappy.plan_draft(6, accept=0.99, costs=StepCosts()) == 3  # width 4 is the widest
+
+
+def test_step_costs_follow_the_measured_times() -> None:
+    costs = StepCosts({1: 0.010})
+    assert costs.ratio(3) == 1.0  # unmeasured
+    costs.observe(3, 0.030)
+    assert costs.ratio(3) == pytest.approx(3.0)
+    costs.observe(3, 0.020)  # a running mean: moves part of the way
+    assert 2.0 < costs.ratio(3) < 3.0
 
 
 def test_memory_bound_shortens_drafts() -> None:
@@ -87,6 +142,8 @@ def test_probe_keeps_only_widths_that_match_single_steps() -> None:
     assert probe.usable(4) == 4
     assert probe.usable(2) == 1  # width 3 is out, so a 2-token draft is cut to 1
     assert probe.usable(0) == 0
+    assert [w for w, _ in probe.seconds] == [1, 2, 3, 4, 5]  # every width was timed
+    assert all(t > 0 for _, t in probe.seconds)
 
 
 def test_near_ties_are_left_to_a_plain_step() -> None:
