@@ -140,7 +140,8 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     # The jobs someone asks about: still pending a minute after submission.
     if queued.sum() >= 20:
         model_q = scores(p50[queued], actual[queued])
-        likely_q = scores(likely[queued], actual[queued])[1]
+        # The window a user asking about a still-pending job gets: waits beyond QUEUED_S.
+        likely_q = scores(np.array([p.likely.centre_s for p in queued_preds]), actual[queued])[1]
         sim_q = scores(predicted["sim requested"][queued], actual[queued])
         lines.append(
             f"{name:<7} {'':<14} queued > {QUEUED_S} s ({queued.sum()} jobs): within 10 min "

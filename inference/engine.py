@@ -326,7 +326,10 @@ class Engine:
             draft = s.drafter.propose(min(limit, self._tokens_left(s) - 1))
             k = self.widths.plan_draft(len(draft), s.drafter.accept_rate, self.costs)
             if draft and not k:
-                s.drafter.skip(draft)  # not worth a verification now; still scored
+                if self.costs.explore():  # re-time the width and re-test the drafts
+                    k = self.widths.usable(len(draft))
+                else:
+                    s.drafter.skip(draft)  # not worth a verification now; still scored
             drafts.append(draft[:k])
         return drafts
 
@@ -340,9 +343,10 @@ class Engine:
     def _take_verified(self, seq: Sequence, logits: torch.Tensor, draft: list[int]) -> None:
         """Deliver greedy picks from logits [T, V] while they agree with the draft."""
         accepted = 0
+        tie = False
         for i in range(len(draft) + 1):
             if seq.drafter is not None and self.widths.near_tie(logits[i]):
-                seq.drafter.hold = True  # rounding could decide it: leave it to a plain step
+                seq.drafter.hold = tie = True  # rounding could decide it: a plain step will
                 break
             self._take_tokens([seq], logits[i : i + 1])
             if seq.status is SeqStatus.FINISHED or i == len(draft):
@@ -351,7 +355,7 @@ class Engine:
                 break
             accepted += 1
         if draft and seq.drafter is not None:
-            seq.drafter.record(len(draft), accepted)
+            seq.drafter.record(len(draft), accepted, tie=tie)
             self.stats.draft_tokens += len(draft)
             self.stats.accepted_draft_tokens += accepted
 

@@ -38,6 +38,8 @@ NOISE_TOLERANCE = 1e-3  # largest logit difference (float32 rounding) a width ma
 ACCEPT_MEMORY = 0.9  # weight an acceptance observation keeps per later observation
 COST_SMOOTHING = 0.1  # weight of a new step time in its width's running mean
 TIMING_REPEATS = 3  # forwards the probe times per verification width
+OUTLIER_FACTOR = 3.0  # a step time counts at most this many times its width's mean
+EXPLORE_EVERY = 32  # one refused draft in this many is verified, to re-time its width
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +130,17 @@ class NgramDrafter:
         against the token the step picks (one observation, as a verification's first)."""
         self.unverified = draft[0] if draft else None
 
-    def record(self, proposed: int, accepted: int) -> None:
-        """Adapt the draft length: grow after a fully accepted draft, shrink after a miss."""
+    def record(self, proposed: int, accepted: int, *, tie: bool = False) -> None:
+        """Adapt the draft length: grow after a fully accepted draft, shrink after a miss.
+
+        `tie`: verification stopped at a near-tie, before the draft could miss or be kept
+        (the rest is left to a plain step): no evidence against the draft.
+        """
         self.proposed += proposed
         self.accepted += accepted
+        if tie:
+            self._observe(accepted, accepted)
+            return
         self._observe(accepted, accepted + int(accepted < proposed))
         if accepted == proposed:
             self.draft_len = min(self.config.max_draft, self.draft_len + 1)
@@ -146,14 +155,29 @@ class NgramDrafter:
 
 class StepCosts:
     """Running mean of a forward's time per width (1 = a plain step); unmeasured widths
-    count as free, so a draft is then never refused for its cost."""
+    count as free, so a draft is then never refused for its cost.
+
+    A width is re-timed only when it is used, so one slow step (another process took the
+    core) must not price it out for good: each time counts at most OUTLIER_FACTOR times the
+    mean so far, and every EXPLORE_EVERY-th refused draft is verified anyway (`explore`).
+    """
 
     def __init__(self, seconds: dict[int, float] | None = None) -> None:
         self.seconds: dict[int, float] = dict(seconds or {})
+        self.refused = 0
 
     def observe(self, width: int, seconds: float) -> None:
         old = self.seconds.get(width)
-        self.seconds[width] = seconds if old is None else old + COST_SMOOTHING * (seconds - old)
+        if old is None:
+            self.seconds[width] = seconds
+            return
+        seconds = min(max(seconds, old / OUTLIER_FACTOR), old * OUTLIER_FACTOR)
+        self.seconds[width] = old + COST_SMOOTHING * (seconds - old)
+
+    def explore(self) -> bool:
+        """Called for a draft the plan refuses: True when it should be verified anyway."""
+        self.refused += 1
+        return self.refused % EXPLORE_EVERY == 0
 
     def ratio(self, width: int) -> float:
         """A width's step time over a plain step's (1.0 when either is unmeasured)."""

@@ -13,12 +13,13 @@ from enum import Enum
 from typing import Any, Protocol
 
 from hpc.slurm.backend import SlurmBackend
-from hpc.slurm.errors import SlurmCommandError, SlurmError
+from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmError
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec, check_begin, check_dependency, new_token, tag_comment
 
 TOKEN_LOOKBACK_S = 7 * 86400  # how far back accounting is searched for a submit's token
+CLOCK_SLACK_S = 3600  # the controller's clock may run this far behind ours
 
 
 class ActionKind(Enum):
@@ -145,13 +146,18 @@ class SubmitResult:
     created: bool  # False: a job with this token already existed (a retried submit)
 
 
-def find_by_token(backend: SlurmBackend, token: str) -> int | None:
-    """The job submitted with this client token: in the controller, else in accounting."""
+def find_by_token(backend: SlurmBackend, token: str, *, since_s: int | None = None) -> int | None:
+    """The job submitted with this client token: in the controller, else in accounting.
+
+    `since_s`: no job can carry the token from before then (the token was made then), so
+    accounting is searched from there; None: the last TOKEN_LOOKBACK_S.
+    """
     for job in backend.jobs():
         if job.token == token:
             return job.array_job_id or job.job_id
+    start_s = since_s if since_s is not None else int(time.time()) - TOKEN_LOOKBACK_S
     try:
-        records = backend.history(start_s=int(time.time()) - TOKEN_LOOKBACK_S)
+        records = backend.history(start_s=start_s)
     except SlurmCommandError:
         return None  # no accounting here: the controller's view is all there is
     for record in records:
@@ -170,7 +176,14 @@ def submit_idempotent(
     token: str | None = None,
 ) -> SubmitResult:
     """Submit `spec` once, whatever happens in between: each attempt (and a later call with
-    the same `token`) first looks for a job carrying the token and returns it if found."""
+    the same `token`) first looks for a job carrying the token and returns it if found.
+
+    A token made here cannot be on any job before this call's first attempt is sent, so
+    that attempt skips the search, and later ones search accounting only from this call's
+    start (a full search reads every user's jobs of the last week: slow on a busy cluster).
+    """
+    fresh = token is None
+    since_s = int(time.time()) - CLOCK_SLACK_S if fresh else None
     token = token or new_token()
     target = f"token:{token}"
     params = {"name": spec.name, "account": spec.account, "partition": spec.partition}
@@ -183,15 +196,32 @@ def submit_idempotent(
         raise
     comment = tag_comment(spec.comment, token)
 
+    sent = False  # whether an attempt may have reached the controller
+
     def attempt() -> tuple[int, bool]:
-        existing = find_by_token(backend, token)
-        if existing is not None:
-            return existing, False
+        nonlocal sent
+        if sent or not fresh:
+            existing = find_by_token(backend, token, since_s=since_s)
+            if existing is not None:
+                return existing, False
+        sent = True  # from here on, even if the call fails, the job may exist
         return backend.submit(spec, comment=comment), True
 
     intent = audit.intent(action="submit", target=target, params=params, backend=backend.name)
     try:
         job_id, created = with_retry(attempt, backoff, what=f"submitting {spec.name!r}")
+    except ControllerUnreachableError as exc:
+        if not sent:
+            audit.outcome(intent, ok=False, detail=str(exc))
+            raise
+        # A submit went out and its answer never came back: the job may exist.
+        unknown = ControllerUnreachableError(
+            f"submitting {spec.name!r}: a submit was sent, but Slurm's answer never came "
+            f"({exc.__cause__ or exc}), so a job may exist: run again with --token {token} "
+            "to find it (it is submitted only if it is not there)"
+        )
+        audit.outcome(intent, ok=False, detail=str(unknown))
+        raise unknown from exc
     except SlurmError as exc:
         audit.outcome(intent, ok=False, detail=str(exc))
         raise

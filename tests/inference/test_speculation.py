@@ -68,7 +68,7 @@ def test_acceptance_is_estimated_from_verified_and_skipped_drafts() -> None:
     assert drafter.accept_rate < high
     # A draft decoded plainly is scored by its first token against the token that comes.
     low = drafter.accept_rate
-    drafter.skip(drafter.propose(4))  # [3, 4, 1, 2]
+    drafter.skip(drafter.propose(4))  # [3]: one token at a time after the miss
     drafter.extend([3])
     assert drafter.accept_rate > low
     drafter.skip(drafter.propose(4))
@@ -105,6 +105,25 @@ def test_step_costs_follow_the_measured_times() -> None:
     assert costs.ratio(3) == pytest.approx(3.0)
     costs.observe(3, 0.020)  # a running mean: moves part of the way
     assert 2.0 < costs.ratio(3) < 3.0
+
+
+def test_one_slow_step_does_not_price_a_width_out_for_good() -> None:
+    probe = WidthProbe(frozenset(range(2, 8)), noise=0.0)
+    costs = StepCosts(dict(CPU_COSTS))
+    assert probe.plan_draft(1, accept=0.9, costs=costs) == 1
+    costs.observe(2, 0.550)  # the core was taken for half a second
+    assert costs.ratio(2) < 1.6  # counted as 3x the mean at most
+    assert probe.plan_draft(1, accept=0.9, costs=costs) == 1
+    # And a refused draft is still verified now and then, to re-time its width.
+    assert [costs.explore() for _ in range(64)].count(True) == 2
+
+
+def test_a_near_tie_is_not_counted_as_a_miss() -> None:
+    drafter = NgramDrafter(CONFIG, [1, 2, 3, 4, 1, 2])
+    before = drafter.accept_rate
+    drafter.record(proposed=4, accepted=2, tie=True)
+    assert drafter.accept_rate > before  # two kept, no miss
+    assert drafter.draft_len == CONFIG.max_draft  # nor is the draft length cut
 
 
 def test_memory_bound_shortens_drafts() -> None:
@@ -209,6 +228,8 @@ def test_speculation_never_changes_greedy_output(dtype: str) -> None:
     assert engine.widths.widths  # both verify exactly at some widths on this model
     assert engine.stats.accepted_draft_tokens > 0
     assert engine.stats.draft_tokens >= engine.stats.accepted_draft_tokens
+    # The engine timed its own steps: plain steps moved away from the probe's first guess.
+    assert engine.costs.seconds[1] != dict(engine.widths.seconds)[1]
 
 
 @pytest.mark.parametrize("cached", [20, 300, 700])

@@ -38,6 +38,24 @@ def test_a_concentrated_later_start_is_found_where_it_is() -> None:
     assert w.chance == pytest.approx(0.60, abs=0.02)
 
 
+def test_equal_quantiles_away_from_zero_are_a_jump_not_a_slope() -> None:
+    # 90% of the probability sits at 5000 s exactly: every window holding 5000 s gets it.
+    (w,) = likely_windows(GRID, _grid(*[5000.0] * 19))
+    assert w.lo_s <= 5000.0 <= w.hi_s
+    assert w.chance == pytest.approx(0.91, abs=0.01)
+
+
+def test_a_job_known_to_wait_is_not_promised_the_start_it_missed() -> None:
+    # 40% start at once, 5% within the first hour, 50% evenly over the second.
+    row = _grid(*[0.0] * 8, *np.linspace(HOUR, 2 * HOUR, 11))
+    (fresh,) = likely_windows(GRID, row)
+    assert fresh.lo_s == 0.0
+    (queued,) = likely_windows(GRID, row, after_s=60.0)
+    assert queued.lo_s >= HOUR and queued.hi_s <= 2 * HOUR
+    # Given it did not start at once: a third of that hour's 0.5, of the remaining 0.6.
+    assert queued.chance == pytest.approx((0.5 / 3) / 0.6, abs=0.01)
+
+
 def test_bad_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="len\\(levels\\)"):
         likely_windows(GRID, np.zeros((2, 3)))

@@ -6,6 +6,7 @@ fail: CI brings the cluster up first, so a missing one is a broken CI, not a ski
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "slurm-dev-cluster.sh
 REST_SOCKET = "unix:/run/slurmrestd/slurmrestd.sock"
 REST_TCP = "http://127.0.0.1:6820"
 REMIT = Remit.of(["physics"], ["batch", "gpu"])
+LOCK = Path("/tmp/schedsight-slurm-tests.lock")
+LOCK_WAIT_S = 1800
 
 
 def _why_not_up() -> str | None:
@@ -45,14 +48,52 @@ def _why_not_up() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster() -> str:
-    """The dev cluster's name; skips (fails in CI) when no cluster is up."""
-    reason = _why_not_up()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI must run the Slurm tests)")
-        pytest.skip(reason)
-    return CliBackend().cluster_name()
+def slurm_cluster() -> Iterator[str]:
+    """The dev cluster's name; skips (fails in CI) when no cluster is up.
+
+    One test session at a time drives the cluster (its tests fill the GPUs, stop the
+    controller): a second session waits for the first, up to LOCK_WAIT_S, and only then
+    checks that the cluster is up.
+    """
+    if shutil.which("sinfo") is None:
+        _skip_or_fail(_why_not_up())
+    fd = _open_lock()
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test session held {LOCK} for {LOCK_WAIT_S} s")
+                time.sleep(1)
+        _skip_or_fail(_why_not_up())
+        yield CliBackend().cluster_name()
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _skip_or_fail(reason: str | None) -> None:
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI must run the Slurm tests)")
+    pytest.skip(reason)
+
+
+def _open_lock() -> int:
+    """The lock file, made world-writable by whoever comes first (CI runs as root, people
+    as themselves; /tmp refuses to re-create another user's file, so open it first)."""
+    try:
+        return os.open(LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # another session made it just now
+            return os.open(LOCK, os.O_RDWR)
+        os.fchmod(fd, 0o666)  # whatever the umask
+        return fd
 
 
 def restart_cluster() -> None:

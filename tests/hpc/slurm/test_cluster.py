@@ -9,6 +9,7 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from hpc.slurm.errors import BackendUnavailableError, ControllerUnreachableError
 from hpc.slurm.estimate import estimate_start, planned_start
 from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec, new_token
-from hpc.slurm.state import FINISHED_STATES
+from hpc.slurm.state import FINISHED_STATES, LiveJob
 from tests.hpc.slurm.conftest import REMIT, restart_cluster, scancel, wait_finished
 
 pytestmark = pytest.mark.slurm
@@ -222,6 +223,73 @@ def test_idempotent_submit_never_makes_a_second_job(slurm_cluster: str) -> None:
     )
     assert first.created and not again.created and again.job_id == first.job_id
     assert [j.job_id for j in cli.jobs() if j.token == token] == [first.job_id]
+
+
+class _Searches(CliBackend):
+    """The CLI backend, recording the accounting windows searched; `hide_queue`: the
+    controller's queue looks empty (as once a finished job has left it), so a search must
+    go to accounting; `lose_answers`: that many submits reach Slurm but their answer is lost.
+    """
+
+    def __init__(self, *, hide_queue: bool = False, lose_answers: int = 0) -> None:
+        super().__init__()
+        self.starts: list[int] = []
+        self.hide_queue, self.lose_answers = hide_queue, lose_answers
+
+    def jobs(self, job_ids: Collection[int] | None = None) -> list[LiveJob]:
+        return [] if self.hide_queue else super().jobs(job_ids)
+
+    def history(self, *, start_s: int, **kw: object) -> list[AccountingRecord]:
+        self.starts.append(start_s)
+        return super().history(start_s=start_s, **kw)  # type: ignore[arg-type]
+
+    def submit(self, spec: JobSpec, *, comment: str) -> int:
+        job_id = super().submit(spec, comment=comment)
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise ControllerUnreachableError("the answer was lost")
+        return job_id
+
+
+def test_a_fresh_token_is_searched_for_only_after_an_attempt_was_sent(
+    slurm_cluster: str,
+) -> None:
+    from hpc.slurm.actions import CLOCK_SLACK_S, MemoryAudit
+
+    spec = _spec("fresh", ("true",))
+    backend = _Searches(hide_queue=True)
+    submit_idempotent(backend, spec, remit=REMIT, audit=MemoryAudit(), backoff=FAST)
+    assert backend.starts == []  # a token made by this call cannot be on a job yet
+    # The first answer is lost: the retry searches accounting from the call's start (minus
+    # the clock slack), not a week back. (Whether slurmdbd already has the job that soon
+    # is up to slurmdbd, so only the window is checked here.)
+    lossy = _Searches(hide_queue=True, lose_answers=1)
+    before = int(time.time())
+    result = submit_idempotent(lossy, spec, remit=REMIT, audit=MemoryAudit(), backoff=FAST)
+    assert len(lossy.starts) == 1 and lossy.starts[0] >= before - CLOCK_SLACK_S - 1
+    scancel(*[j.job_id for j in CliBackend().jobs() if j.token == result.token])
+
+
+def test_a_submit_whose_answer_never_comes_names_the_token_to_retry_with(
+    slurm_cluster: str,
+) -> None:
+    from hpc.slurm.actions import MemoryAudit
+
+    lossy = _Searches(lose_answers=5)
+    with pytest.raises(ControllerUnreachableError, match="run again with --token ") as caught:
+        submit_idempotent(
+            lossy, _spec("lost", ("true",)), remit=REMIT, audit=MemoryAudit(),
+            backoff=Backoff(1),
+        )  # fmt: skip
+    token = re.search(r"--token (\w+)", str(caught.value))
+    assert token is not None
+    # With that token, a later call finds the job the lost answer made: no second job.
+    again = submit_idempotent(
+        CliBackend(), _spec("lost", ("true",)), remit=REMIT, audit=MemoryAudit(),
+        backoff=FAST, token=token.group(1),
+    )  # fmt: skip
+    assert not again.created
+    assert [j.job_id for j in CliBackend().jobs() if j.token == token.group(1)] == [again.job_id]
 
 
 @pytest.mark.parametrize("kind", ["rest-unix", "rest-jwt"])
