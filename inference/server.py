@@ -213,19 +213,16 @@ async def _events(
 
     seq: Sequence = engine.submit(prepared.prompt_ids, prepared.params, emit, prepared.constraint)
     deadline = loop.time() + timeout_s
+    late = f"the request ran past the server's limit of {timeout_s:g} s"
     try:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise RequestTimeoutError(
-                    f"the request ran past the server's limit of {timeout_s:g} s"
-                )
+                raise RequestTimeoutError(late)
             try:
                 event = await asyncio.wait_for(queue.get(), remaining)
             except TimeoutError:
-                raise RequestTimeoutError(
-                    f"the request ran past the server's limit of {timeout_s:g} s"
-                ) from None
+                raise RequestTimeoutError(late) from None
             ready = [event]
             while not queue.empty() and ready[-1].finish_reason is None:
                 ready.append(queue.get_nowait())
@@ -256,18 +253,31 @@ def coalesce(events: list[Event]) -> list[Event]:
     return out
 
 
-async def _collect(engine: Engine, prepared: Prepared, timeout_s: float) -> tuple[str, str, int]:
-    parts: list[str] = []
-    tokens = 0
-    reason = "stop"
-    async for event in _events(engine, prepared, timeout_s, live=False):
-        parts.append(event.text)
-        tokens += len(event.token_ids)
-        if event.finish_reason is not None:
+class _Tally:
+    """A request's events as its answer reads them: an engine error raised, tokens counted
+    (every token the engine generated, for `usage`)."""
+
+    def __init__(self, events: AsyncIterator[Event]) -> None:
+        self.events = events
+        self.tokens = 0
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        async for event in self.events:
             if event.error:
                 raise InferenceError(event.error)
+            self.tokens += len(event.token_ids)
+            yield event
+
+
+async def _collect(engine: Engine, prepared: Prepared, timeout_s: float) -> tuple[str, str, int]:
+    parts: list[str] = []
+    reason = "stop"
+    tally = _Tally(_events(engine, prepared, timeout_s, live=False))
+    async for event in tally:
+        parts.append(event.text)
+        if event.finish_reason is not None:
             reason = event.finish_reason
-    return "".join(parts), reason, tokens
+    return "".join(parts), reason, tally.tokens
 
 
 def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
@@ -288,11 +298,8 @@ async def _chat_stream(
 ) -> AsyncIterator[dict[str, Any]]:
     yield chat_chunk(rid=rid, model=model, delta={"role": "assistant", "content": ""})
     held: list[str] = []  # with tools the whole answer decides: text or a tool call
-    tokens = 0
-    async for event in events:
-        if event.error:
-            raise InferenceError(event.error)
-        tokens += len(event.token_ids)
+    tally = _Tally(events)
+    async for event in tally:
         if prepared.tools:
             held.append(event.text)
         elif event.text:
@@ -309,19 +316,18 @@ async def _chat_stream(
                 yield chat_chunk(rid=rid, model=model, delta=delta)
             yield chat_chunk(rid=rid, model=model, delta={}, finish_reason=reason)
     if include_usage:
-        yield usage_chunk(rid, model, "chat.completion.chunk", len(prepared.prompt_ids), tokens)
+        yield usage_chunk(
+            rid, model, "chat.completion.chunk", len(prepared.prompt_ids), tally.tokens
+        )
 
 
 async def _completion_stream(
     rid: str, model: str, prepared: Prepared, events: AsyncIterator[Event], include_usage: bool
 ) -> AsyncIterator[dict[str, Any]]:
-    tokens = 0
-    async for event in events:
-        if event.error:
-            raise InferenceError(event.error)
-        tokens += len(event.token_ids)
+    tally = _Tally(events)
+    async for event in tally:
         yield completion_response(
             rid=rid, model=model, text=event.text, finish_reason=event.finish_reason, chunk=True
         )
     if include_usage:
-        yield usage_chunk(rid, model, "text_completion", len(prepared.prompt_ids), tokens)
+        yield usage_chunk(rid, model, "text_completion", len(prepared.prompt_ids), tally.tokens)
