@@ -319,9 +319,7 @@ def _store(cache: Tensor, part: _Part, new: Tensor) -> None:
 
 def _finish_block(block: TransformerBlock, x: Tensor, y: Tensor) -> Tensor:
     """The rest of a block after attention: y [n, kv, group, hd] for x [n, 1, dim]."""
-    h = x + block.attention.wo(y.reshape(x.shape[0], 1, -1))
-    out: Tensor = h + block.feed_forward(block.ffn_norm(h))
-    return out
+    return block.finish(x, block.attention.wo(y.reshape(x.shape[0], 1, -1)))
 
 
 def _on(device: torch.device) -> contextlib.AbstractContextManager[object]:

@@ -207,7 +207,11 @@ class TransformerBlock(nn.Module):
         self.feed_forward = FeedForward(args)
 
     def forward(self, x: Tensor, step: Step, k_cache: Tensor, v_cache: Tensor) -> Tensor:
-        h: Tensor = x + self.attention(self.attention_norm(x), step, k_cache, v_cache)
+        return self.finish(x, self.attention(self.attention_norm(x), step, k_cache, v_cache))
+
+    def finish(self, x: Tensor, attended: Tensor) -> Tensor:
+        """The block after attention: the residual and the MLP (`attended`: after wo)."""
+        h = x + attended
         out: Tensor = h + self.feed_forward(self.ffn_norm(h))
         return out
 

@@ -127,20 +127,22 @@ def test_hostile_name_and_comment_round_trip_and_nothing_runs(
     assert not submitted.canary.exists()
 
 
-def test_history_from_slurmdbd(submitted: Submitted) -> None:
+@pytest.fixture(scope="module")
+def accounted(submitted: Submitted) -> list[AccountingRecord]:
+    """The module's jobs in slurmdbd, once every field the tests read has arrived there
+    (slurmdbd fills records in asynchronously: the history tests all wait for this)."""
     cli = CliBackend()
     ids = [submitted.array, submitted.gpu, submitted.failing, submitted.hostile]
     deadline = time.monotonic() + 90
-    while True:  # slurmdbd receives the end records asynchronously
+    while True:
         records = cli.history(start_s=int(time.time()) - 3600, job_ids=ids)
 
-        # slurmdbd catches up asynchronously: at first a record may lack its end, its name
-        # (reads "allocation") or its comment, each on its own.
+        # At first a record may lack its end, its name (reads "allocation"), its comment or
+        # its allocation, each on its own.
         def complete(r: AccountingRecord) -> bool:
-            if r.job_id == submitted.hostile:
-                named = r.name not in ("", "allocation")
-                return r.state in FINISHED_STATES and r.comment != "" and named
             named = r.name not in ("", "allocation")
+            if r.job_id == submitted.hostile:
+                return r.state in FINISHED_STATES and r.comment != "" and named
             if r.job_id == submitted.gpu:
                 return bool(r.end_s) and r.alloc_gpus == 2 and named
             if r.job_id == submitted.failing:
@@ -148,11 +150,16 @@ def test_history_from_slurmdbd(submitted: Submitted) -> None:
                 return r.state == "FAILED" and r.time_limit_s is not None and started and named
             return bool(r.end_s) or (r.state in FINISHED_STATES and r.comment != "")
 
-        done = {r.job_id: r for r in records if complete(r)}
-        if {submitted.gpu, submitted.failing, submitted.hostile} <= set(done):
-            break
+        done = {r.job_id for r in records if complete(r)}
+        if {submitted.gpu, submitted.failing, submitted.hostile} <= done:
+            return records
         assert time.monotonic() < deadline, f"accounting incomplete: {sorted(done)}"
         time.sleep(1)
+
+
+def test_history_from_slurmdbd(submitted: Submitted, accounted: list[AccountingRecord]) -> None:
+    records = accounted
+    done = {r.job_id: r for r in records}
     failing = done[submitted.failing]
     assert (failing.state, failing.exit_code) == ("FAILED", 3)  # sacct --json said 0
     assert failing.wait_s is not None and failing.run_s is not None
@@ -165,7 +172,9 @@ def test_history_from_slurmdbd(submitted: Submitted) -> None:
     assert [r for r in records if r.array_job_id == submitted.array]
 
 
-def test_history_through_rest_marks_the_22_05_exit_bug_unknown(submitted: Submitted) -> None:
+def test_history_through_rest_marks_the_22_05_exit_bug_unknown(
+    submitted: Submitted, accounted: list[AccountingRecord]
+) -> None:
     from tests.hpc.slurm.conftest import make_backend
 
     rest = make_backend("rest-unix")
@@ -177,6 +186,7 @@ def test_history_through_rest_marks_the_22_05_exit_bug_unknown(submitted: Submit
 
 def test_import_history_into_a_workload(
     submitted: Submitted,
+    accounted: list[AccountingRecord],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -403,7 +413,11 @@ def test_test_only_and_planned_start(slurm_cluster: str) -> None:
     try:
         deadline = time.monotonic() + 90  # backfill passes (every 5 s) slip on a busy host
         while True:
-            (b,) = cli.jobs([blocker])
+            b, w = (cli.jobs([j])[0] for j in (blocker, waiting))
+            assert not w.running and not w.finished, (
+                f"job {waiting} started at once: something else holds a GPU of partition gpu "
+                f"(blocker {b.state}, {b.reason})"
+            )
             est = planned_start(cli, waiting, backoff=FAST) if b.running else None
             if est is not None and est.start_s is not None:
                 break
