@@ -119,10 +119,10 @@ class Predictor:
         """Bands for feature rows; `wait_shift` (log space, per row) overrides the wait band's
         static calibration (see `queued_shifts`): the jobs are still queued after QUEUED_S,
         so their most likely window is also read from waits beyond that."""
-        w10, w50, w90 = self.wait_model.predict_s(x, wait_shift)
+        (w10, w50, w90), grid = self.wait_model.predict_with_distribution(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
         after = float(QUEUED_S) if wait_shift is not None else 0.0
-        likely = likely_windows(GRID, self.wait_model.distribution_s(x), after_s=after)
+        likely = likely_windows(GRID, grid, after_s=after)
         return [
             JobPrediction(
                 int(submit_s[k]),

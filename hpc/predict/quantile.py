@@ -96,11 +96,19 @@ class QuantileModel:
         )
         return lo, mid, hi
 
-    def distribution_s(self, x: FloatArray) -> FloatArray:
-        """Every learned level's quantile in seconds, (rows, levels), uncalibrated and sorted
-        along each row (separately trained quantiles can cross)."""
-        raw = np.stack([np.asarray(b.predict(x), dtype=np.float64) for b in self.boosters], 1)
-        return _seconds(np.sort(raw, axis=1))
+    def predict_with_distribution(
+        self, x: FloatArray, shift: FloatArray | None = None
+    ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], FloatArray]:
+        """`predict_s`, and every learned level's quantile in seconds, (rows, levels),
+        uncalibrated and sorted along each row (separately trained quantiles can cross);
+        one pass over the boosters."""
+        raw = self._all_raw(x)
+        k10, k50, k90 = self._band
+        lo, mid, hi = self._calibrated(raw[:, k10], raw[:, k50], raw[:, k90], shift)
+        return (_seconds(lo), _seconds(mid), _seconds(hi)), _seconds(np.sort(raw, axis=1))
+
+    def _all_raw(self, x: FloatArray) -> FloatArray:
+        return np.stack([np.asarray(b.predict(x), dtype=np.float64) for b in self.boosters], 1)
 
     def scores(self, x: FloatArray, y: FloatArray) -> FloatArray:
         """Conformity scores max(p10 - y, y - p90) of the raw band: covered iff <= its shift."""
@@ -111,7 +119,11 @@ class QuantileModel:
         self, x: FloatArray, shift: FloatArray | None = None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 in log1p seconds, ordered, calibrated (per-row `shift` if given)."""
-        lo, mid, hi = self._raw(x)
+        return self._calibrated(*self._raw(x), shift)
+
+    def _calibrated(
+        self, lo: FloatArray, mid: FloatArray, hi: FloatArray, shift: FloatArray | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         widen = self.band_shift if shift is None else shift
         # p50 stays the model's own output so that its SHAP values add up to it exactly.
         lo = np.minimum(lo - widen, mid)
