@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from hpc.slurm.retry import Backoff
 from schedsight.cli import main
 from schedsight.settings import Settings
 from schedsight.storage import Store
-from tests.hpc.slurm.conftest import REMIT, _why_not_up
+from tests.hpc.slurm.conftest import REMIT, _why_not_up, hold_cluster
 
 pytestmark = pytest.mark.slurm
 TOOLCHAIN = "run `sudo scripts/offload-toolchain.sh` (CI does)"
@@ -44,6 +45,8 @@ def _why_no_toolchain() -> str | None:
 
 @pytest.fixture(scope="module")
 def offload_cluster() -> None:
+    if shutil.which("sinfo") is not None:
+        hold_cluster()  # one test session at a time drives the dev cluster
     reason = _why_not_up() or _why_no_toolchain()
     if reason is not None:
         if os.environ.get("CI") == "true":

@@ -48,30 +48,37 @@ def _why_not_up() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[str]:
-    """The dev cluster's name; skips (fails in CI) when no cluster is up.
-
-    One test session at a time drives the cluster (its tests fill the GPUs, stop the
-    controller): a second session waits for the first, up to LOCK_WAIT_S, and only then
-    checks that the cluster is up.
-    """
+def slurm_cluster() -> str:
+    """The dev cluster's name; skips (fails in CI) when no cluster is up (checked once this
+    session holds the cluster: see `hold_cluster`)."""
     if shutil.which("sinfo") is None:
         _skip_or_fail(_why_not_up())
+    hold_cluster()
+    _skip_or_fail(_why_not_up())
+    return CliBackend().cluster_name()
+
+
+_held: list[int] = []  # the lock's file descriptor, once this process holds it
+
+
+def hold_cluster() -> None:
+    """Wait until this test process alone drives the dev cluster (its tests fill the GPUs and
+    stop the controller), up to LOCK_WAIT_S. Held until the process exits; taking it again
+    is a no-op, so every live-cluster test (Slurm, offload, dashboard) can ask for it."""
+    if _held:
+        return
     fd = _open_lock()
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another test session held {LOCK} for {LOCK_WAIT_S} s")
-                time.sleep(1)
-        _skip_or_fail(_why_not_up())
-        yield CliBackend().cluster_name()
-    finally:
-        os.close(fd)  # releases the lock
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                pytest.fail(f"another test session held {LOCK} for {LOCK_WAIT_S} s")
+            time.sleep(1)
+    _held.append(fd)
 
 
 def _skip_or_fail(reason: str | None) -> None:
