@@ -51,8 +51,6 @@ def _why_not_up() -> str | None:
 def slurm_cluster() -> str:
     """The dev cluster's name; skips (fails in CI) when no cluster is up (checked once this
     session holds the cluster: see `hold_cluster`)."""
-    if shutil.which("sinfo") is None:
-        _skip_or_fail(_why_not_up())
     hold_cluster()
     _skip_or_fail(_why_not_up())
     return CliBackend().cluster_name()
@@ -64,8 +62,9 @@ _held: list[int] = []  # the lock's file descriptor, once this process holds it
 def hold_cluster() -> None:
     """Wait until this test process alone drives the dev cluster (its tests fill the GPUs and
     stop the controller), up to LOCK_WAIT_S. Held until the process exits; taking it again
-    is a no-op, so every live-cluster test (Slurm, offload, dashboard) can ask for it."""
-    if _held:
+    is a no-op, so every live-cluster test (Slurm, offload, dashboard) can ask for it; so is
+    taking it where Slurm is not installed."""
+    if _held or shutil.which("sinfo") is None:
         return
     fd = _open_lock()
     deadline = time.monotonic() + LOCK_WAIT_S
