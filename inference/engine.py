@@ -14,12 +14,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from functools import cached_property
+from types import ModuleType
 from typing import Literal
 
 import torch
 
+from inference import fused
 from inference.config import EngineConfig
 from inference.errors import OverloadedError
 from inference.kv_cache import KVCache
@@ -91,6 +94,7 @@ class Engine:
         self.stats = EngineStats()
         self._wake = threading.Condition()
         self._stop = False
+        self._fused_build: Future[ModuleType] | None = None  # compiling in the background
         self._started = threading.Event()
         # One thread does all of the model's work, its build included: OpenMP keeps a pool
         # of worker threads per thread that runs parallel code, and with more pool threads
@@ -125,10 +129,55 @@ class Engine:
         self.cache = KVCache(
             loaded.args, self.n_slots, self.max_seq_len, dtype=dtype, device=self.device
         )
+        if config.fused:
+            self._start_fused()
         self.widths = WidthProbe(frozenset(), 0.0)
         if self.speculation.enabled:
             self.widths = self._probe_widths()
         self.costs = StepCosts(dict(self.widths.seconds))
+
+    def _start_fused(self) -> None:
+        """Use the C++ blocks now if built; else build them in the background (`step` attaches
+        them when ready) while decoding runs in Python."""
+        if not fused.supports(self.model):
+            return
+        module = fused.built()
+        if module is not None:
+            self._attach_fused(module)
+            return
+        future: Future[ModuleType] = Future()
+
+        def build() -> None:
+            try:
+                future.set_result(fused.build())
+            except fused.FusedBuildError as exc:
+                future.set_exception(exc)
+
+        log.info("fused decode: compiling the C++ blocks in the background (~30 s, once)")
+        threading.Thread(target=build, name="fused-build", daemon=True).start()
+        self._fused_build = future
+
+    def _attach_fused(self, module: ModuleType) -> None:
+        with torch.inference_mode():
+            used = fused.attach(self.model, module)
+        log.info("fused decode: %s", "on" if used else "off (differs from the Python path)")
+
+    def _check_fused_build(self) -> None:
+        future = self._fused_build
+        if future is None or not future.done():
+            return
+        self._fused_build = None
+        try:
+            module = future.result()
+        except fused.FusedBuildError as exc:
+            log.warning("fused decode: off: %s", exc)
+            return
+        self._attach_fused(module)
+
+    @property
+    def fused_decode(self) -> bool:
+        """Whether one sequence's steps run through the C++ blocks."""
+        return self.model.fused is not None
 
     @torch.inference_mode()
     def _probe_widths(self) -> WidthProbe:
@@ -223,6 +272,7 @@ class Engine:
     @torch.inference_mode()
     def step(self) -> None:
         """One round: admit, prefill a chunk, decode everyone running."""
+        self._check_fused_build()
         self._drop_cancelled()
         self._admit()
         if self.prefilling is not None:

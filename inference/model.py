@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -22,6 +22,9 @@ from inference.kv_cache import KVCache
 from inference.linears import Int4Linear, Int8Linear, Int8Table, PackedLinear, can_pack
 from inference.memory import trim_heap
 from inference.weights import check_weights, read_as
+
+if TYPE_CHECKING:
+    from inference.fused import FusedBlocks
 
 
 def precompute_rope(args: ModelArgs) -> tuple[Tensor, Tensor]:
@@ -77,10 +80,11 @@ class RMSNorm(nn.Module):
         # its kernel gives the same bits as rms_norm's about 2x faster; decoding runs 61 of them
         # per token (bench/model_speed.py --layouts).
         doubled = torch.cat((x, -x), dim=-1)
-        out = F.layer_norm(doubled, (2 * dim,), self._doubled_weight(), None, self.eps)
+        out = F.layer_norm(doubled, (2 * dim,), self.doubled_weight(), None, self.eps)
         return out[..., :dim]
 
-    def _doubled_weight(self) -> Tensor:
+    def doubled_weight(self) -> Tensor:
+        """[weight, weight]: LayerNorm's weight over [x, -x]."""
         cached: tuple[Tensor, Tensor] | None = self.__dict__.get("_doubled")
         if cached is None or cached[0] is not self.weight:  # weights are assigned after init
             cached = (self.weight, torch.cat((self.weight, self.weight)).detach())
@@ -219,6 +223,9 @@ class TransformerBlock(nn.Module):
 class Transformer(nn.Module):
     rope_cos: Tensor  # [max_seq_len, head_dim], model dtype
     rope_sin: Tensor
+    # The blocks in one C++ call for one sequence's decode steps and verifications, when
+    # built and checked (`inference.fused.attach`); None: every forward runs in Python.
+    fused: FusedBlocks | None = None
 
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
@@ -344,8 +351,11 @@ class Transformer(nn.Module):
             step = self.plan_step(tokens.shape, start_pos, cache, first_slot, per_token=per_token)
             x = self.embed(tokens)  # [B, T, dim]
             k_all, v_all = cache.k[:, step.slots], cache.v[:, step.slots]  # [L, B, kv, S, hd]
-            for i, layer in enumerate(self.layers):
-                x = layer(x, step, k_all[i], v_all[i])
+            if self.fused is not None and self.fused.serves(x, step):
+                x = self.fused(x, k_all, v_all, step)
+            else:
+                for i, layer in enumerate(self.layers):
+                    x = layer(x, step, k_all[i], v_all[i])
             if last_only:
                 x = x[:, -1]  # [B, dim]
             return self.lm_head(self.norm(x)).float()

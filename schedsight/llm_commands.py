@@ -29,6 +29,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(saves about 270 MB; those get 2-3x slower)",
     )
     p.add_argument(
+        "--no-fused",
+        dest="fused",
+        action="store_false",
+        help="run one sequence's decode steps in Python, not through the compiled C++ blocks "
+        "(same tokens, about 1.4x slower)",
+    )
+    p.add_argument(
         "--threads", type=int, default=0, help="CPU threads for the model (default: one per core)"
     )
     p.add_argument("--host", help="address to bind (default: SCHEDSIGHT_BIND_HOST, 127.0.0.1)")
@@ -68,6 +75,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
         threads=args.threads,
         dense_copies=args.dense_copies,
         draft_tokens=args.draft_tokens,
+        fused=args.fused,
     )
     loaded = load_model(args.model or default_model_path())
     engine = Engine(loaded, config)
@@ -78,6 +86,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     print(
         f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "
         f"({engine.device}, {args.dtype}, {engine.weights} weights"
+        f"{', fused decode' if engine.fused_decode else ''}"
         f"{', API key required' if api_key else ''})",
         file=sys.stderr,
     )

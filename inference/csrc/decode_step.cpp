@@ -1,0 +1,144 @@
+// One sequence's decode step through every transformer block, in C++.
+//
+// It calls the same ATen operators, in the same order and with the same arguments, as
+// inference/model.py's Python path for one sequence (B=1) and fewer than DENSE_ROWS tokens:
+// a decode step (T=1) or a speculative verification whose tokens each attend as their own
+// decode step would (T>1). The same kernels on the same inputs give the same bits, so the
+// logits equal the Python path's exactly (tests/inference/test_fused.py); what it saves is
+// the Python interpreter and nn.Module dispatch around ~20 small operators per block.
+#include <torch/extension.h>
+
+#include <optional>
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+
+// A quantized matmul weight: int4 groups (`_weight_int4pack_mm_for_cpu`) or per-row int8
+// (`_weight_int8pack_mm`), as inference/linears.py's Int4Linear and Int8Linear hold them.
+struct Linear {
+  bool int4;
+  Tensor weight;  // int4: packed; int8: q [out, in]
+  Tensor scales;  // int4: [in / group, out, 2] scale/zero pairs; int8: [out]
+  std::optional<Tensor> bias;
+  int64_t in_features;
+  int64_t out_features;
+  int64_t group;
+
+  Tensor operator()(const Tensor& x) const {
+    auto flat = x.reshape({-1, in_features}).contiguous();
+    auto out = int4 ? at::_weight_int4pack_mm_for_cpu(flat, weight, group, scales)
+                    : at::_weight_int8pack_mm(flat, weight, scales);
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
+    shape.push_back(out_features);
+    out = out.view(shape);
+    return bias.has_value() ? out + *bias : out;
+  }
+};
+
+struct Block {
+  Tensor attention_norm;  // RMSNorm weight, doubled (see rms_norm)
+  Tensor ffn_norm;
+  Linear wqkv, wo, w13, w2;
+};
+
+class Decoder {
+ public:
+  Decoder(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t dim, double eps)
+      : heads_(n_heads), kv_heads_(n_kv_heads), head_dim_(head_dim), dim_(dim), eps_(eps) {}
+
+  void add_block(Tensor attention_norm, Tensor ffn_norm, const std::vector<Linear>& linears) {
+    TORCH_CHECK(linears.size() == 4, "a block has 4 linears: wqkv, wo, w13, w2");
+    blocks_.push_back(Block{std::move(attention_norm), std::move(ffn_norm), linears[0],
+                            linears[1], linears[2], linears[3]});
+  }
+
+  int64_t n_blocks() const { return static_cast<int64_t>(blocks_.size()); }
+
+  // x [1, T, dim]; k_all/v_all [n_layers, 1, kv_heads, seq, head_dim] (this sequence's slot);
+  // cos/sin [1, T, 1, head_dim]; the T tokens sit at positions start .. start + T - 1.
+  Tensor forward(Tensor x, const Tensor& k_all, const Tensor& v_all, const Tensor& cos,
+                 const Tensor& sin, int64_t start) const {
+    c10::InferenceMode guard;
+    const int64_t seqlen = x.size(1);
+    TORCH_CHECK(x.dim() == 3 && x.size(0) == 1, "fused decode runs one sequence");
+    TORCH_CHECK(k_all.size(0) == n_blocks(), "cache layers != blocks");
+    for (int64_t i = 0; i < n_blocks(); ++i) {
+      const Block& b = blocks_[i];
+      auto attended = attention(b, rms_norm(x, b.attention_norm), k_all.select(0, i),
+                                v_all.select(0, i), cos, sin, start, seqlen);
+      auto h = x + attended;
+      x = h + feed_forward(b, rms_norm(h, b.ffn_norm));
+    }
+    return x;
+  }
+
+ private:
+  // RMSNorm as LayerNorm over [x, -x] (mean 0, variance mean(x^2)), as model.py's RMSNorm.
+  Tensor rms_norm(const Tensor& x, const Tensor& doubled_weight) const {
+    auto doubled = at::cat({x, at::neg(x)}, -1);
+    auto out = at::layer_norm(doubled, {2 * dim_}, doubled_weight, {}, eps_);
+    return out.slice(-1, 0, dim_);
+  }
+
+  Tensor attention(const Block& b, const Tensor& x, const Tensor& k_cache,
+                   const Tensor& v_cache, const Tensor& cos, const Tensor& sin, int64_t start,
+                   int64_t seqlen) const {
+    const int64_t hd = head_dim_;
+    auto qkv = b.wqkv(x);
+    auto parts = qkv.split_with_sizes({(heads_ + kv_heads_) * hd, kv_heads_ * hd}, -1);
+    auto qk = parts[0].view({1, seqlen, heads_ + kv_heads_, hd});
+    qk = qk * cos + qk.roll({hd / 2}, {-1}) * sin;  // model.py apply_rope
+    auto q_k = qk.split_with_sizes({heads_, kv_heads_}, 2);
+    auto v = parts[1].view({1, seqlen, kv_heads_, hd});
+    k_cache.slice(2, start, start + seqlen).copy_(q_k[1].transpose(1, 2));
+    v_cache.slice(2, start, start + seqlen).copy_(v.transpose(1, 2));
+    Tensor y;
+    if (seqlen == 1) {
+      y = decode_attention(q_k[0].select(1, 0), k_cache, v_cache, start + 1);
+    } else {  // each token through the decode path, as model.py's _per_token_attention
+      std::vector<Tensor> outs;
+      outs.reserve(seqlen);
+      for (int64_t t = 0; t < seqlen; ++t) {
+        outs.push_back(decode_attention(q_k[0].select(1, t), k_cache, v_cache, start + t + 1));
+      }
+      y = at::stack(outs, 1);
+    }
+    return b.wo(y.reshape({1, seqlen, heads_ * hd}));
+  }
+
+  Tensor decode_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                          int64_t end) const {
+    auto folded = q.view({1, kv_heads_, heads_ / kv_heads_, head_dim_});
+    return at::scaled_dot_product_attention(folded, k_cache.slice(2, 0, end),
+                                            v_cache.slice(2, 0, end));
+  }
+
+  Tensor feed_forward(const Block& b, const Tensor& x) const {
+    auto gate_up = b.w13(x).chunk(2, -1);
+    return b.w2(at::silu(gate_up[0]) * gate_up[1]);
+  }
+
+  int64_t heads_, kv_heads_, head_dim_, dim_;
+  double eps_;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  namespace py = pybind11;
+  py::class_<Linear>(m, "Linear")
+      .def(py::init([](bool int4, Tensor weight, Tensor scales, std::optional<Tensor> bias,
+                       int64_t in_features, int64_t out_features, int64_t group) {
+             return Linear{int4, std::move(weight), std::move(scales), std::move(bias),
+                           in_features, out_features, group};
+           }),
+           py::arg("int4"), py::arg("weight"), py::arg("scales"), py::arg("bias"),
+           py::arg("in_features"), py::arg("out_features"), py::arg("group"));
+  py::class_<Decoder>(m, "Decoder")
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, double>())
+      .def("add_block", &Decoder::add_block)
+      .def("forward", &Decoder::forward, py::call_guard<py::gil_scoped_release>());
+}

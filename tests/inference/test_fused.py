@@ -1,0 +1,137 @@
+"""The C++ blocks (inference/fused.py) against the Python path they stand in for: same bits."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from inference import fused
+from inference.config import EngineConfig
+from inference.engine import Engine
+from inference.kv_cache import KVCache
+from inference.loading import default_model_path, load_model
+from inference.model import Transformer
+from inference.sequence import Event, SamplingParams
+from tests.inference.tiny_model import random_weights, tiny_args
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("c++") is None,
+    reason="no C++ compiler here: the fused decode step cannot be built (decoding runs in Python)",
+)
+
+
+@pytest.fixture(scope="module")
+def module() -> ModuleType:
+    return fused.build()  # a no-op compile when `make install` built it
+
+
+def _steps_both_ways(model: Transformer, prompt: list[int], steps: int) -> None:
+    """Greedy decode in slot 0 through Python and slot 1 through C++; every logit equal."""
+    blocks = model.fused
+    assert blocks is not None
+    cache = KVCache(model.args, 2, 128, dtype=model.dtype)
+    ids = torch.tensor([prompt])
+    zero = torch.tensor([0])
+    with torch.inference_mode():
+        model.fused = None
+        model(ids, zero, cache, 0)
+        model(ids, zero, cache, 1)
+        token = torch.tensor([[prompt[-1]]])
+        for i in range(steps):
+            at = torch.tensor([len(prompt) + i])
+            model.fused = None
+            python = model(token, at, cache, 0)
+            model.fused = blocks
+            compiled = model(token, at, cache, 1)
+            assert torch.equal(python, compiled), f"step {i}"
+            token = python.argmax(-1, keepdim=True)
+        end = len(prompt) + steps
+        assert torch.equal(cache.k[:, 0, :, :end], cache.k[:, 1, :, :end])
+        assert torch.equal(cache.v[:, 0, :, :end], cache.v[:, 1, :, :end])
+        for width in range(2, 8):  # speculative verification: per-token attention
+            draft = torch.tensor([[(7 * j + 3) % model.args.vocab_size for j in range(width)]])
+            at = torch.tensor([end])
+            model.fused = None
+            python = model(draft, at, cache, 0, last_only=False, per_token=True)
+            model.fused = blocks
+            compiled = model(draft, at, cache, 1, last_only=False, per_token=True)
+            assert torch.equal(python, compiled), f"width {width}"
+
+
+@pytest.mark.parametrize("quantize", ["int4", "int8"])
+def test_fused_blocks_give_the_python_paths_bits(module: ModuleType, quantize: str) -> None:
+    args = tiny_args()  # Qwen2-shaped: q/k/v biases, grouped-query attention
+    model = Transformer.from_state_dict(args, random_weights(args), quantize=quantize)  # type: ignore[arg-type]
+    assert fused.attach(model, module)
+    _steps_both_ways(model, [5, 17, 3, 88, 41, 9, 60, 2], steps=12)
+
+
+def test_fused_blocks_on_the_embedded_model(module: ModuleType) -> None:
+    loaded = load_model(default_model_path())
+    model = Transformer.from_state_dict(
+        loaded.args, loaded.state_dict, quantize="int4", dense_copies=True
+    )
+    assert fused.attach(model, module)
+    prompt = [(i * 37) % 5000 + 100 for i in range(40)]
+    _steps_both_ways(model, prompt, steps=24)
+
+
+def test_batches_prefill_and_dense_weights_stay_in_python(module: ModuleType) -> None:
+    args = tiny_args()
+    model = Transformer.from_state_dict(args, random_weights(args), quantize="int4")
+    assert fused.attach(model, module)
+    blocks = model.fused
+    assert blocks is not None
+    cache = KVCache(args, 2, 64, dtype=model.dtype)
+    with torch.inference_mode():
+        two = model.plan_step(torch.Size((2, 1)), torch.tensor([3, 5]), cache, 0)
+        chunk = model.plan_step(torch.Size((1, 4)), torch.tensor([3]), cache, 0)
+        wide = model.plan_step(torch.Size((1, 8)), torch.tensor([3]), cache, 0, per_token=True)
+        one = model.plan_step(torch.Size((1, 1)), torch.tensor([3]), cache, 0)
+    x = torch.zeros(1, 1, args.dim)
+    assert not blocks.serves(torch.zeros(2, 1, args.dim), two)  # a batch: masks, row indices
+    assert not blocks.serves(torch.zeros(1, 4, args.dim), chunk)  # a prefill chunk
+    assert not blocks.serves(torch.zeros(1, 8, args.dim), wide)  # dense copies' row count
+    assert blocks.serves(x, one)
+    dense = Transformer.from_state_dict(args, random_weights(args))  # bf16, packed
+    assert not fused.supports(dense)
+    assert not fused.attach(dense, module)
+    assert dense.fused is None
+
+
+def test_only_a_built_extension_is_loaded(module: ModuleType, tmp_path: Path) -> None:
+    assert fused.built(tmp_path) is None  # nothing built there: no compile on this path
+    assert fused.built() is module
+
+
+def _greedy(config: EngineConfig, text: str) -> tuple[list[int], bool]:
+    engine = Engine(load_model(default_model_path()), config)
+    engine.start()
+    try:
+        done = threading.Event()
+
+        def emit(event: Event) -> None:
+            if event.finish_reason:
+                done.set()
+
+        seq = engine.submit(
+            engine.tokenizer.encode(text), SamplingParams(max_tokens=48, temperature=0.0), emit
+        )
+        assert done.wait(120)
+        return list(seq.output_ids), engine.fused_decode
+    finally:
+        engine.stop()
+
+
+def test_engine_decodes_through_the_fused_blocks_with_the_same_tokens(module: ModuleType) -> None:
+    text = "Job 1234 waits for 4 nodes. Job 1240 waits for 2 nodes. Which job starts first?"
+    config = EngineConfig(max_seq_len=512, draft_tokens=6)
+    compiled, on = _greedy(config, text)
+    python, off = _greedy(EngineConfig(max_seq_len=512, draft_tokens=6, fused=False), text)
+    assert on and not off
+    assert compiled == python
