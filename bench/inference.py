@@ -11,7 +11,7 @@ llama.cpp's back to back while our server is up, so each pair sees the same load
 shared machine: the median of the per-pair ratios is the steadier figure.
 
     python bench/inference.py [--dtype bfloat16|float32] [--weights auto|dense|int4|int8]
-        [--draft-tokens N] [--no-dense-copies] [--skip-peers] [--pairs N]
+        [--draft-tokens N] [--no-dense-copies] [--no-fused] [--skip-peers] [--pairs N]
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ def run_server(
     draft_tokens: int | None,
     dense_copies: bool,
     pairs: tuple[str, int] | None = None,
+    *,
+    fused: bool = True,
 ) -> dict[str, object]:
     """Start `serve-llm`, measure it; with `pairs` (the GGUF's path, how many), also the
     alternating one-sequence decode pairs against llama.cpp while the server is up."""
@@ -161,6 +163,8 @@ def run_server(
     command = ["serve-llm", "--port", str(port), "--dtype", dtype, "--weights", weights]
     if not dense_copies:
         command.append("--no-dense-copies")
+    if not fused:
+        command.append("--no-fused")
     if draft_tokens is not None:
         command += ["--draft-tokens", str(draft_tokens)]
     proc = subprocess.Popen(
@@ -181,7 +185,9 @@ def run_server(
             except httpx.HTTPError:
                 time.sleep(0.2)
         figures = asyncio.run(measure_server(f"{base}/v1"))
-        figures["weights"] = httpx.get(f"{base}/health", timeout=5).json().get("weights", "?")
+        health = httpx.get(f"{base}/health", timeout=5).json()
+        figures["weights"] = health.get("weights", "?")
+        figures["fused"] = health.get("fused_decode", False)
         figures["peak_rss_mb"] = peak_rss_mb(proc.pid)
         if pairs is not None:
             figures["pairs"] = paired_decode(f"{base}/v1", *pairs)
@@ -375,6 +381,12 @@ def main() -> int:
         action="store_false",
         help="serve int4/int8 weights without their bf16 copies for prefill and batches",
     )
+    parser.add_argument(
+        "--no-fused",
+        dest="fused",
+        action="store_false",
+        help="decode one sequence in Python, not through the compiled C++ blocks",
+    )
     args = parser.parse_args()
     from inference.loading import default_model_path
 
@@ -384,11 +396,14 @@ def main() -> int:
     cpu = names[0] if names else platform.machine()
     print(f"machine: {cpu}; {os.cpu_count()} cores; Python {platform.python_version()}")
     pairs = None if args.skip_peers or args.pairs <= 0 else (model_path, args.pairs)
-    ours = run_server(args.dtype, args.weights, args.draft_tokens, args.dense_copies, pairs)
+    ours = run_server(
+        args.dtype, args.weights, args.draft_tokens, args.dense_copies, pairs, fused=args.fused
+    )
     print(
         f"schedsight serve-llm ({args.dtype}, --weights {args.weights} -> {ours['weights']}, "
         f"--draft-tokens {args.draft_tokens if args.draft_tokens is not None else 6}"
         f"{'' if args.dense_copies else ', --no-dense-copies'}; "
+        f"fused decode {'on' if ours['fused'] else 'off'}; "
         f"{torch.get_num_threads()} "
         f"threads), through HTTP, {NEW_TOKENS} new tokens, greedy:"
     )

@@ -1,11 +1,14 @@
 """Model speed on this machine: prefill and batched-decode tokens/s, fp32 vs bf16, by threads.
 
     .venv/bin/python bench/model_speed.py [--model PATH] [--random] [--steps 32] [--layouts]
+        [--fused ROUNDS]
 
 Weights come from `inference.loading` (the embedded SmolLM2-135M GGUF by default); `--random`
 uses random weights of the same shape, which run exactly as fast. `--layouts` first times one
 block's matmuls by row count for each weight layout (int4, int8, bf16 packed: where the dense
-copies pay) and bf16 RMSNorm against LayerNorm over [x, -x].
+copies pay) and bf16 RMSNorm against LayerNorm over [x, -x]. `--fused N` first times one
+sequence's decode (int4 + copies) in N alternating rounds through the compiled C++ blocks
+(inference/fused.py) and through Python, at 200 and 1,000 cached tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 # `inference` package: look in the repository root instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from inference import fused  # noqa: E402
 from inference.config import ModelArgs  # noqa: E402
 from inference.kv_cache import KVCache  # noqa: E402
 from inference.linears import Int4Linear, Int8Linear, PackedLinear, can_pack  # noqa: E402
@@ -115,12 +119,49 @@ def layouts(args: ModelArgs) -> None:
         print(f"  bf16 {name:20} {seconds(fn, repeats=2000) * 1e6:6.1f} us per call (one row)")
 
 
+def fused_ab(args: ModelArgs, state_dict: dict[str, torch.Tensor], rounds: int, steps: int) -> None:
+    """Alternating rounds of one-sequence decode, C++ blocks vs Python, same model and cache."""
+    model = Transformer.from_state_dict(args, state_dict, quantize="int4", dense_copies=True)
+    if not fused.attach(model, fused.build()):
+        print("fused decode: differs from the Python path on this build; not timed")
+        return
+    blocks = model.fused
+    for cached in (PROMPT_LEN, 1000):
+        cache = KVCache(args, 1, cached + steps + 8)
+        prompt = torch.randint(0, args.vocab_size, (1, cached))
+        with torch.inference_mode():
+            model(prompt, torch.tensor([0]), cache)
+
+        def run() -> None:
+            token = torch.zeros(1, 1, dtype=torch.long)
+            for i in range(steps):
+                logits = model(token, torch.tensor([cached + i]), cache)  # noqa: B023
+                token = logits.argmax(dim=-1, keepdim=True)
+
+        times: dict[str, list[float]] = {"python": [], "fused": []}
+        for _ in range(rounds):
+            for name, using in (("python", None), ("fused", blocks)):
+                model.fused = using
+                times[name].append(seconds(run, repeats=1) / steps * 1000)
+        ratios = sorted(p / f for p, f in zip(times["python"], times["fused"], strict=True))
+        print(
+            f"one sequence at {cached} cached tokens, {rounds} rounds of {steps} steps: "
+            f"python {statistics.median(times['python']):.2f} ms/step, fused "
+            f"{statistics.median(times['fused']):.2f} ms/step; per-round speed-up median "
+            f"x{statistics.median(ratios):.2f} (x{ratios[0]:.2f}-x{ratios[-1]:.2f})",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="GGUF file or HF directory (default: embedded SmolLM2)")
     parser.add_argument("--random", action="store_true", help="random weights, same shapes")
     parser.add_argument("--steps", type=int, default=32, help="decode steps per measurement")
     parser.add_argument("--layouts", action="store_true", help="time layers by rows first")
+    parser.add_argument(
+        "--fused", type=int, default=0, metavar="ROUNDS", help="C++ blocks vs Python first"
+    )
     opts = parser.parse_args()
     args, state_dict = load_weights(opts.model, opts.random)
     default_threads = torch.get_num_threads()
@@ -131,6 +172,8 @@ def main() -> None:
     print(f"model: {args.n_layers} layers, dim {args.dim}, vocab {args.vocab_size}")
     if opts.layouts and can_pack(torch.bfloat16, torch.device("cpu")):
         layouts(args)
+    if opts.fused and can_pack(torch.bfloat16, torch.device("cpu")):
+        fused_ab(args, state_dict, opts.fused, opts.steps)
     print(f"{'weights':9} {'threads':>7} {'prefill':>9} " + " ".join(f"B={b:<6}" for b in BATCHES))
     variants: list[tuple[str, torch.dtype, Literal["int4", "int8"] | None, bool]] = [
         ("float32", torch.float32, None, False),

@@ -135,3 +135,46 @@ def test_engine_decodes_through_the_fused_blocks_with_the_same_tokens(module: Mo
     python, off = _greedy(EngineConfig(max_seq_len=512, draft_tokens=6, fused=False), text)
     assert on and not off
     assert compiled == python
+
+
+def test_engine_attaches_blocks_built_in_the_background(
+    module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not built at start-up: the engine decodes in Python and attaches the blocks at the
+    first step after the background build finishes; a failed build leaves it in Python."""
+    release = threading.Event()
+
+    def slow_build() -> ModuleType:
+        assert release.wait(60)
+        return module
+
+    monkeypatch.setattr(fused, "built", lambda directory=None: None)
+    monkeypatch.setattr(fused, "build", slow_build)
+    engine = Engine(load_model(default_model_path()), EngineConfig(max_seq_len=256))
+    try:
+        assert not engine.fused_decode
+        engine.step()  # nothing to do yet, and the build is still running
+        assert not engine.fused_decode
+        release.set()
+        build = engine._fused_build
+        assert build is not None
+        build.result(60)
+        engine.step()
+        assert engine.fused_decode
+    finally:
+        engine.stop()
+
+    def no_compiler() -> ModuleType:
+        raise fused.FusedBuildError("no compiler")
+
+    monkeypatch.setattr(fused, "build", no_compiler)
+    engine = Engine(load_model(default_model_path()), EngineConfig(max_seq_len=256))
+    try:
+        build = engine._fused_build
+        assert build is not None
+        with pytest.raises(fused.FusedBuildError):
+            build.result(60)
+        engine.step()
+        assert not engine.fused_decode and engine._fused_build is None
+    finally:
+        engine.stop()

@@ -274,6 +274,7 @@ def test_metrics_and_health(server: tuple[str, Engine]) -> None:
     health = httpx.get(f"{base}/health").json()
     assert health["status"] == "ok"
     assert health["speculation_widths"] == sorted(server[1].widths.widths)
+    assert health["fused_decode"] is server[1].fused_decode
     text = httpx.get(f"{base}/metrics").text
     for name in (
         "draft_tokens",
