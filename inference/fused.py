@@ -91,8 +91,8 @@ def build(directory: Path | None = None, *, verbose: bool = False) -> ModuleType
 
     name = module_name()
     where = (directory or default_directory()) / name
-    where.mkdir(parents=True, exist_ok=True)
     try:
+        where.mkdir(parents=True, exist_ok=True)
         module: ModuleType = cpp_extension.load(
             name,
             [str(SOURCE)],

@@ -178,3 +178,10 @@ def test_engine_attaches_blocks_built_in_the_background(
         assert not engine.fused_decode and engine._fused_build is None
     finally:
         engine.stop()
+
+
+def test_build_reports_where_and_why_it_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(fused.FusedBuildError, match="could not build the C\\+\\+ decode step in"):
+        fused.build(Path("/proc/schedsight-cannot-write-here"))
+    assert fused.main([]) == 0  # `python -m inference.fused`: already built, so at once
+    assert "fused decode step: ready in" in capsys.readouterr().out
