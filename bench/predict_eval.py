@@ -143,11 +143,13 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     target = 2 * sim
     soon = float(np.mean(actual <= 1200))
     need = (target - soon) / max(1 - soon, 1e-9)
-    reach = (
-        f"within 10 min of {need:.0%} of the jobs that wait longer"
-        if target <= 1
-        else "over 100% of the jobs: out of reach"
-    )
+    if target > 1:
+        reach = "over 100% of the jobs: out of reach"
+    elif need <= 0:
+        reach = "nothing more"
+    else:
+        reach = f"within 10 min of {need:.0%} of the jobs that wait longer"
+
     lines.append(
         f"{name:<7} {'':<14} waits <= 20 min: {soon:.1%} of test jobs; right on exactly those "
         f"= {soon / sim:.2f}x. 2x ({target:.1%}) needs that and {reach}"
