@@ -150,7 +150,7 @@ class Engine:
         def build() -> None:
             try:
                 future.set_result(fused.build())
-            except fused.FusedBuildError as exc:
+            except BaseException as exc:  # the future always finishes; the engine logs it
                 future.set_exception(exc)
 
         log.info("fused decode: compiling the C++ blocks in the background (~30 s, once)")
@@ -158,9 +158,14 @@ class Engine:
         self._fused_build = future
 
     def _attach_fused(self, module: ModuleType) -> None:
-        with torch.inference_mode():
-            used = fused.attach(self.model, module)
-        log.info("fused decode: %s", "on" if used else "off (differs from the Python path)")
+        try:
+            with torch.inference_mode():
+                used = fused.attach(self.model, module)
+        except Exception:  # a broken extension must not stop the engine: Python still runs
+            log.exception("fused decode: off: attaching the C++ blocks failed")
+            self.model.fused = None
+            return
+        log.info("fused decode: %s", "on" if used else "off (see the warning above)")
 
     def _check_fused_build(self) -> None:
         future = self._fused_build
@@ -169,7 +174,7 @@ class Engine:
         self._fused_build = None
         try:
             module = future.result()
-        except fused.FusedBuildError as exc:
+        except Exception as exc:
             log.warning("fused decode: off: %s", exc)
             return
         self._attach_fused(module)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.cpp"
 CFLAGS = ("-O2",)
+STALE_LOCK_S = 600  # a build takes ~30 s on 2 cores; a lock this old was left by a killed one
 
 
 class FusedBuildError(InferenceError):
@@ -64,11 +65,30 @@ def _library(directory: Path) -> Path:
     return directory / module_name() / f"{module_name()}.so"
 
 
+def _lock(where: Path) -> Path:
+    """torch's build lock (`FileBaton`): present while a build runs, or left by a killed one."""
+    return where / "lock"
+
+
+def _clear_stale_lock(where: Path) -> None:
+    """A lock older than any build is left by one that was killed; torch would wait forever."""
+    lock = _lock(where)
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_S:
+            log.warning("fused decode: removing %s, left by a build that did not finish", lock)
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def built(directory: Path | None = None) -> ModuleType | None:
     """The compiled extension if this source was already built for this torch; else None."""
     name = module_name()
     library = _library(directory or default_directory())
-    if not library.exists():
+    try:
+        if not library.exists() or _lock(library.parent).exists():  # absent, or being built
+            return None
+    except OSError:  # a cache directory this user may not read
         return None
     if name in sys.modules:
         return sys.modules[name]
@@ -93,6 +113,7 @@ def build(directory: Path | None = None, *, verbose: bool = False) -> ModuleType
     where = (directory or default_directory()) / name
     try:
         where.mkdir(parents=True, exist_ok=True)
+        _clear_stale_lock(where)
         module: ModuleType = cpp_extension.load(
             name,
             [str(SOURCE)],
@@ -186,28 +207,33 @@ def _linear(module: ModuleType, linear: nn.Module) -> Any:
 
 def attach(model: Transformer, module: ModuleType) -> bool:
     """Use the extension for `model`'s one-sequence steps if it reproduces the Python path's
-    logits exactly on a short check (a decode step and a 3-token verification)."""
+    logits and cache writes exactly on a short check (a decode step, then a 3-token
+    verification, each way on a cache of its own); else, or if the check fails, keep Python."""
     if not supports(model):
         return False
-    fused = FusedBlocks(module, model)
-    cache = KVCache(model.args, 1, 16, dtype=model.dtype)
+    blocks = FusedBlocks(module, model)
     prompt = torch.arange(1, 6).view(1, -1) % model.args.vocab_size
-    zero = torch.zeros(1, dtype=torch.long)
-    model.fused = None
-    model(prompt, zero, cache)
     five = torch.tensor([5])
-
-    def logits() -> tuple[torch.Tensor, torch.Tensor]:
-        one = model(prompt[:, :1], five, cache)
-        return one, model(prompt[:, :3], five, cache, last_only=False, per_token=True)
-
-    reference = logits()
-    model.fused = fused
-    if all(torch.equal(a, b) for a, b in zip(reference, logits(), strict=True)):
-        return True
-    model.fused = None
-    log.warning("fused decode: its logits differ from the Python path's on this build; not used")
-    return False
+    runs = []
+    same = False
+    try:
+        for using in (None, blocks):
+            cache = KVCache(model.args, 1, 8, dtype=model.dtype)
+            model.fused = None
+            model(prompt, torch.zeros(1, dtype=torch.long), cache)
+            model.fused = using
+            one = model(prompt[:, :1], five, cache)
+            three = model(prompt[:, :3], five, cache, last_only=False, per_token=True)
+            runs.append((one, three, cache.k, cache.v))
+        same = all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
+    except (RuntimeError, ValueError) as exc:
+        log.warning("fused decode: its check failed (%s); not used", exc)
+        return False
+    finally:
+        model.fused = blocks if same else None
+    if not same:
+        log.warning("fused decode: it differs from the Python path on this build; not used")
+    return same
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -11,6 +13,7 @@ import pytest
 import torch
 
 from inference import fused
+from inference.chat_template import render_chat
 from inference.config import EngineConfig
 from inference.engine import Engine
 from inference.kv_cache import KVCache
@@ -109,8 +112,10 @@ def test_only_a_built_extension_is_loaded(module: ModuleType, tmp_path: Path) ->
     assert fused.built() is module
 
 
-def _greedy(config: EngineConfig, text: str) -> tuple[list[int], bool]:
-    engine = Engine(load_model(default_model_path()), config)
+def _greedy(config: EngineConfig, text: str) -> tuple[list[int], Engine]:
+    loaded = load_model(default_model_path())
+    prompt = render_chat(loaded.chat_template, [{"role": "user", "content": text}])
+    engine = Engine(loaded, config)
     engine.start()
     try:
         done = threading.Event()
@@ -120,21 +125,61 @@ def _greedy(config: EngineConfig, text: str) -> tuple[list[int], bool]:
                 done.set()
 
         seq = engine.submit(
-            engine.tokenizer.encode(text), SamplingParams(max_tokens=48, temperature=0.0), emit
+            engine.tokenizer.encode(prompt), SamplingParams(max_tokens=64, temperature=0.0), emit
         )
         assert done.wait(120)
-        return list(seq.output_ids), engine.fused_decode
+        return list(seq.output_ids), engine
     finally:
         engine.stop()
 
 
 def test_engine_decodes_through_the_fused_blocks_with_the_same_tokens(module: ModuleType) -> None:
-    text = "Job 1234 waits for 4 nodes. Job 1240 waits for 2 nodes. Which job starts first?"
-    config = EngineConfig(max_seq_len=512, draft_tokens=6)
-    compiled, on = _greedy(config, text)
+    text = (  # copied ids and keys: speculative drafts, verified through the C++ blocks too
+        "List the job ids 1234, 1240, 1301 and 1407 as a JSON array of objects with fields "
+        "job_id and state 'PENDING'."
+    )
+    compiled, on = _greedy(EngineConfig(max_seq_len=512, draft_tokens=6), text)
     python, off = _greedy(EngineConfig(max_seq_len=512, draft_tokens=6, fused=False), text)
-    assert on and not off
-    assert compiled == python
+    assert on.fused_decode and not off.fused_decode
+    assert on.stats.draft_tokens > 0
+    assert len(compiled) == 64 and compiled == python
+
+
+def test_a_check_that_fails_or_differs_keeps_the_python_path(
+    module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = tiny_args()
+    model = Transformer.from_state_dict(args, random_weights(args), quantize="int4")
+    calls = fused.FusedBlocks.__call__
+
+    def off_by_one(self: fused.FusedBlocks, *a: object) -> torch.Tensor:
+        return calls(self, *a) + 1  # type: ignore[arg-type]
+
+    def broken(self: fused.FusedBlocks, *a: object) -> torch.Tensor:
+        raise RuntimeError("shape mismatch")
+
+    for wrong in (off_by_one, broken):
+        monkeypatch.setattr(fused.FusedBlocks, "__call__", wrong)
+        assert not fused.attach(model, module)
+        assert model.fused is None
+    monkeypatch.setattr(fused.FusedBlocks, "__call__", calls)
+    assert fused.attach(model, module)
+    assert model.fused is not None
+
+
+def test_a_build_in_progress_or_killed_is_not_loaded(module: ModuleType, tmp_path: Path) -> None:
+    library = fused.built()
+    assert library is module
+    where = tmp_path / fused.module_name()
+    where.mkdir()
+    (where / f"{fused.module_name()}.so").write_bytes(b"half-linked")
+    lock = where / "lock"
+    lock.touch()
+    assert fused.built(tmp_path) is None  # a build holds the lock: not loaded mid-link
+    old = time.time() - fused.STALE_LOCK_S - 60
+    os.utime(lock, (old, old))
+    fused._clear_stale_lock(where)
+    assert not lock.exists()  # a lock that old was left by a killed build
 
 
 def test_engine_attaches_blocks_built_in_the_background(
