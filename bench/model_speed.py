@@ -6,9 +6,9 @@
 Weights come from `inference.loading` (the embedded SmolLM2-135M GGUF by default); `--random`
 uses random weights of the same shape, which run exactly as fast. `--layouts` first times one
 block's matmuls by row count for each weight layout (int4, int8, bf16 packed: where the dense
-copies pay) and bf16 RMSNorm against LayerNorm over [x, -x]. `--fused N` first times one
-sequence's decode (int4 + copies) in N alternating rounds through the compiled C++ blocks
-(inference/fused.py) and through Python, at 200 and 1,000 cached tokens.
+copies pay) and bf16 RMSNorm against LayerNorm over [x, -x]. `--fused N` first times decode
+steps (int4 + copies) in N alternating rounds through the compiled C++ blocks
+(inference/fused.py) and through Python: one sequence at 200 and 1,000 cached tokens, and 4.
 """
 
 from __future__ import annotations
@@ -126,16 +126,18 @@ def fused_ab(args: ModelArgs, state_dict: dict[str, torch.Tensor], rounds: int, 
         print("fused decode: differs from the Python path on this build; not timed")
         return
     blocks = model.fused
-    for cached in (PROMPT_LEN, 1000):
-        cache = KVCache(args, 1, cached + steps + 8)
-        prompt = torch.randint(0, args.vocab_size, (1, cached))
+    for batch, cached in ((1, PROMPT_LEN), (1, 1000), (4, PROMPT_LEN)):
+        cache = KVCache(args, batch, cached + steps + 8)
         with torch.inference_mode():
-            model(prompt, torch.tensor([0]), cache)
+            for slot in range(batch):
+                prompt = torch.randint(0, args.vocab_size, (1, cached - slot))  # ragged
+                model(prompt, torch.tensor([0]), cache, slot)
+        lengths = torch.tensor([cached - slot for slot in range(batch)])
 
         def run() -> None:
-            token = torch.zeros(1, 1, dtype=torch.long)
+            token = torch.zeros(batch, 1, dtype=torch.long)  # noqa: B023
             for i in range(steps):
-                logits = model(token, torch.tensor([cached + i]), cache)  # noqa: B023
+                logits = model(token, lengths + i, cache)  # noqa: B023
                 token = logits.argmax(dim=-1, keepdim=True)
 
         times: dict[str, list[float]] = {"python": [], "fused": []}
@@ -145,7 +147,7 @@ def fused_ab(args: ModelArgs, state_dict: dict[str, torch.Tensor], rounds: int, 
                 times[name].append(seconds(run, repeats=1) / steps * 1000)
         ratios = sorted(p / f for p, f in zip(times["python"], times["fused"], strict=True))
         print(
-            f"one sequence at {cached} cached tokens, {rounds} rounds of {steps} steps: "
+            f"B={batch} at ~{cached} cached tokens, {rounds} rounds of {steps} steps: "
             f"python {statistics.median(times['python']):.2f} ms/step, fused "
             f"{statistics.median(times['fused']):.2f} ms/step; per-round speed-up median "
             f"x{statistics.median(ratios):.2f} (x{ratios[0]:.2f}-x{ratios[-1]:.2f})",

@@ -1,11 +1,12 @@
-"""One sequence's pass through the transformer blocks as a single C++ call.
+"""Small decode steps through the transformer blocks as a single C++ call.
 
 A one-sequence decode step runs ~20 small operators per block; on a 2-core CPU the Python
 interpreter and `nn.Module` dispatch around them cost about a quarter of the step. The
 extension in `csrc/decode_step.cpp` calls the same ATen operators in the same order, so its
 output equals the Python path's bit for bit (`attach` checks that on the model before using
-it), and serves decode steps and speculative verifications of one sequence with int4 or int8
-weights (fewer than `DENSE_ROWS` tokens: the quantized kernels, never the dense copies).
+it). With int4 or int8 weights it serves one sequence's decode steps and speculative
+verifications, and decode steps of small batches: fewer than `DENSE_ROWS` rows, so the
+quantized kernels, never the dense copies.
 
 The extension is compiled once per source, torch and Python version (~25 s on 2 cores, by
 `python -m inference.fused`, which `make install` runs) into the user's cache directory;
@@ -150,7 +151,7 @@ def _blocks(model: Transformer) -> list[TransformerBlock]:
 
 
 class FusedBlocks:
-    """The model's blocks for one sequence and fewer than `DENSE_ROWS` tokens, in C++."""
+    """The model's blocks for steps of fewer than `DENSE_ROWS` rows, in C++."""
 
     def __init__(self, module: ModuleType, model: Transformer) -> None:
         if not supports(model):
@@ -168,22 +169,34 @@ class FusedBlocks:
 
     @staticmethod
     def serves(x: torch.Tensor, step: Step) -> bool:
-        """One sequence's decode step or per-token verification, below the dense-copy rows."""
-        seqlen = x.shape[1]
-        return (
-            x.shape[0] == 1
-            and step.rows is None
-            and seqlen < DENSE_ROWS
-            and (seqlen == 1 or step.per_token_from is not None)
-        )
+        """One sequence's decode step or per-token verification, or one decode step of a
+        small batch: fewer rows than the dense copies take."""
+        bsz, seqlen = x.shape[:2]
+        if bsz * seqlen >= DENSE_ROWS:
+            return False
+        if bsz > 1:
+            return seqlen == 1 and step.rows is not None
+        return step.rows is None and (seqlen == 1 or step.per_token_from is not None)
 
     def __call__(
         self, x: torch.Tensor, k_all: torch.Tensor, v_all: torch.Tensor, step: Step
     ) -> torch.Tensor:
-        assert isinstance(step.positions, slice)
-        out: torch.Tensor = self.decoder.forward(
-            x, k_all, v_all, step.cos, step.sin, step.positions.start
-        )
+        out: torch.Tensor
+        if step.rows is None:
+            assert isinstance(step.positions, slice)
+            out = self.decoder.forward(x, k_all, v_all, step.cos, step.sin, step.positions.start)
+        else:
+            out = self.decoder.forward_batch(
+                x,
+                k_all,
+                v_all,
+                step.cos,
+                step.sin,
+                step.rows,
+                step.positions,
+                step.mask,
+                step.max_end,
+            )
         return out
 
 
@@ -206,9 +219,10 @@ def _linear(module: ModuleType, linear: nn.Module) -> Any:
 
 
 def attach(model: Transformer, module: ModuleType) -> bool:
-    """Use the extension for `model`'s one-sequence steps if it reproduces the Python path's
-    logits and cache writes exactly on a short check (a decode step, then a 3-token
-    verification, each way on a cache of its own); else, or if the check fails, keep Python."""
+    """Use the extension for `model`'s small steps if it reproduces the Python path's logits
+    and cache writes exactly on a short check (a decode step, a 3-token verification, then a
+    step of two sequences of different lengths, each way on a cache of its own); else, or if
+    the check fails, keep Python."""
     if not supports(model):
         return False
     blocks = FusedBlocks(module, model)
@@ -218,13 +232,15 @@ def attach(model: Transformer, module: ModuleType) -> bool:
     same = False
     try:
         for using in (None, blocks):
-            cache = KVCache(model.args, 1, 8, dtype=model.dtype)
+            cache = KVCache(model.args, 2, 12, dtype=model.dtype)
             model.fused = None
             model(prompt, torch.zeros(1, dtype=torch.long), cache)
+            model(prompt[:, :4], torch.zeros(1, dtype=torch.long), cache, 1)
             model.fused = using
             one = model(prompt[:, :1], five, cache)
             three = model(prompt[:, :3], five, cache, last_only=False, per_token=True)
-            runs.append((one, three, cache.k, cache.v))
+            pair = model(prompt[0, :2].view(2, 1), torch.tensor([8, 4]), cache)
+            runs.append((one, three, pair, cache.k, cache.v))
         same = all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
     except (RuntimeError, ValueError) as exc:
         log.warning("fused decode: its check failed (%s); not used", exc)

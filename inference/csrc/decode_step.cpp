@@ -1,11 +1,12 @@
-// One sequence's decode step through every transformer block, in C++.
+// Decode steps through every transformer block, in C++.
 //
 // It calls the same ATen operators, in the same order and with the same arguments, as
-// inference/model.py's Python path for one sequence (B=1) and fewer than DENSE_ROWS tokens:
-// a decode step (T=1) or a speculative verification whose tokens each attend as their own
-// decode step would (T>1). The same kernels on the same inputs give the same bits, so the
-// logits equal the Python path's exactly (tests/inference/test_fused.py); what it saves is
-// the Python interpreter and nn.Module dispatch around ~20 small operators per block.
+// inference/model.py's Python path for fewer than DENSE_ROWS rows: one sequence's decode step
+// (T=1) or speculative verification, whose tokens each attend as their own decode step would
+// (T>1), or one decode step of a small batch (B>1, T=1). The same kernels on the same inputs
+// give the same bits, so the logits equal the Python path's exactly
+// (tests/inference/test_fused.py); what it saves is the Python interpreter and nn.Module
+// dispatch around ~20 small operators per block.
 #include <torch/extension.h>
 
 #include <optional>
@@ -56,25 +57,50 @@ class Decoder {
 
   int64_t n_blocks() const { return static_cast<int64_t>(blocks_.size()); }
 
-  // x [1, T, dim]; k_all/v_all [n_layers, 1, kv_heads, seq, head_dim] (this sequence's slot);
-  // cos/sin [1, T, 1, head_dim]; the T tokens sit at positions start .. start + T - 1.
+  // One sequence: x [1, T, dim]; k_all/v_all [n_layers, 1, kv_heads, seq, head_dim] (its
+  // slot); cos/sin [1, T, 1, head_dim]; the T tokens sit at positions start .. start + T - 1.
   Tensor forward(Tensor x, const Tensor& k_all, const Tensor& v_all, const Tensor& cos,
                  const Tensor& sin, int64_t start) const {
     c10::InferenceMode guard;
-    const int64_t seqlen = x.size(1);
-    TORCH_CHECK(x.dim() == 3 && x.size(0) == 1, "fused decode runs one sequence");
+    TORCH_CHECK(x.dim() == 3 && x.size(0) == 1, "fused decode: forward runs one sequence");
+    return blocks(x, k_all, v_all, cos, sin, Where{start, {}, {}, {}, start + x.size(1)});
+  }
+
+  // B sequences, one token each: x [B, 1, dim]; k_all/v_all [n_layers, B, kv_heads, seq,
+  // head_dim]; cos/sin [B, 1, 1, head_dim]; rows [B, 1] and positions [B, 1] say where each
+  // token's K/V go; mask [B, 1, 1, max_end] (true: may attend) when the lengths differ.
+  Tensor forward_batch(Tensor x, const Tensor& k_all, const Tensor& v_all, const Tensor& cos,
+                       const Tensor& sin, const Tensor& rows, const Tensor& positions,
+                       std::optional<Tensor> mask, int64_t max_end) const {
+    c10::InferenceMode guard;
+    TORCH_CHECK(x.dim() == 3 && x.size(1) == 1, "fused decode: a batch decodes one token each");
+    return blocks(x, k_all, v_all, cos, sin, Where{0, rows, positions, std::move(mask), max_end});
+  }
+
+ private:
+  // Where a forward's tokens go: one sequence writes positions start.. in place (rows
+  // undefined), a batch writes cache[rows, :, positions] (model.py Step.store).
+  struct Where {
+    int64_t start;
+    Tensor rows;
+    Tensor positions;
+    std::optional<Tensor> mask;
+    int64_t max_end;
+  };
+
+  Tensor blocks(Tensor x, const Tensor& k_all, const Tensor& v_all, const Tensor& cos,
+                const Tensor& sin, const Where& where) const {
     TORCH_CHECK(k_all.size(0) == n_blocks(), "cache layers != blocks");
     for (int64_t i = 0; i < n_blocks(); ++i) {
       const Block& b = blocks_[i];
       auto attended = attention(b, rms_norm(x, b.attention_norm), k_all.select(0, i),
-                                v_all.select(0, i), cos, sin, start, seqlen);
+                                v_all.select(0, i), cos, sin, where);
       auto h = x + attended;
       x = h + feed_forward(b, rms_norm(h, b.ffn_norm));
     }
     return x;
   }
 
- private:
   // RMSNorm as LayerNorm over [x, -x] (mean 0, variance mean(x^2)), as model.py's RMSNorm.
   Tensor rms_norm(const Tensor& x, const Tensor& doubled_weight) const {
     auto doubled = at::cat({x, at::neg(x)}, -1);
@@ -82,37 +108,44 @@ class Decoder {
     return out.slice(-1, 0, dim_);
   }
 
-  Tensor attention(const Block& b, const Tensor& x, const Tensor& k_cache,
-                   const Tensor& v_cache, const Tensor& cos, const Tensor& sin, int64_t start,
-                   int64_t seqlen) const {
-    const int64_t hd = head_dim_;
+  Tensor attention(const Block& b, const Tensor& x, Tensor k_cache, Tensor v_cache,
+                   const Tensor& cos, const Tensor& sin, const Where& where) const {
+    const int64_t hd = head_dim_, bsz = x.size(0), seqlen = x.size(1);
     auto qkv = b.wqkv(x);
     auto parts = qkv.split_with_sizes({(heads_ + kv_heads_) * hd, kv_heads_ * hd}, -1);
-    auto qk = parts[0].view({1, seqlen, heads_ + kv_heads_, hd});
+    auto qk = parts[0].view({bsz, seqlen, heads_ + kv_heads_, hd});
     qk = qk * cos + qk.roll({hd / 2}, {-1}) * sin;  // model.py apply_rope
     auto q_k = qk.split_with_sizes({heads_, kv_heads_}, 2);
-    auto v = parts[1].view({1, seqlen, kv_heads_, hd});
-    k_cache.slice(2, start, start + seqlen).copy_(q_k[1].transpose(1, 2));
-    v_cache.slice(2, start, start + seqlen).copy_(v.transpose(1, 2));
+    auto v = parts[1].view({bsz, seqlen, kv_heads_, hd});
+    if (!where.rows.defined()) {
+      const int64_t start = where.start;
+      k_cache.slice(2, start, start + seqlen).copy_(q_k[1].transpose(1, 2));
+      v_cache.slice(2, start, start + seqlen).copy_(v.transpose(1, 2));
+    } else {
+      using at::indexing::Slice;
+      k_cache.index_put_({where.rows, Slice(), where.positions}, q_k[1]);
+      v_cache.index_put_({where.rows, Slice(), where.positions}, v);
+    }
     Tensor y;
     if (seqlen == 1) {
-      y = decode_attention(q_k[0].select(1, 0), k_cache, v_cache, start + 1);
+      y = decode_attention(q_k[0].select(1, 0), k_cache, v_cache, where.max_end, where.mask);
     } else {  // each token through the decode path, as model.py's _per_token_attention
       std::vector<Tensor> outs;
       outs.reserve(seqlen);
       for (int64_t t = 0; t < seqlen; ++t) {
-        outs.push_back(decode_attention(q_k[0].select(1, t), k_cache, v_cache, start + t + 1));
+        outs.push_back(decode_attention(q_k[0].select(1, t), k_cache, v_cache,
+                                        where.start + t + 1, std::nullopt));
       }
       y = at::stack(outs, 1);
     }
-    return b.wo(y.reshape({1, seqlen, heads_ * hd}));
+    return b.wo(y.reshape({bsz, seqlen, heads_ * hd}));
   }
 
   Tensor decode_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                          int64_t end) const {
-    auto folded = q.view({1, kv_heads_, heads_ / kv_heads_, head_dim_});
+                          int64_t end, const std::optional<Tensor>& mask) const {
+    auto folded = q.view({q.size(0), kv_heads_, heads_ / kv_heads_, head_dim_});
     return at::scaled_dot_product_attention(folded, k_cache.slice(2, 0, end),
-                                            v_cache.slice(2, 0, end));
+                                            v_cache.slice(2, 0, end), mask);
   }
 
   Tensor feed_forward(const Block& b, const Tensor& x) const {
@@ -140,5 +173,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   py::class_<Decoder>(m, "Decoder")
       .def(py::init<int64_t, int64_t, int64_t, int64_t, double>())
       .def("add_block", &Decoder::add_block)
-      .def("forward", &Decoder::forward, py::call_guard<py::gil_scoped_release>());
+      .def("forward", &Decoder::forward, py::call_guard<py::gil_scoped_release>())
+      .def("forward_batch", &Decoder::forward_batch, py::call_guard<py::gil_scoped_release>());
 }

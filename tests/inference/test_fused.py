@@ -84,23 +84,52 @@ def test_fused_blocks_on_the_embedded_model(module: ModuleType) -> None:
     _steps_both_ways(model, prompt, steps=24)
 
 
-def test_batches_prefill_and_dense_weights_stay_in_python(module: ModuleType) -> None:
+@pytest.mark.parametrize("quantize", ["int4", "int8"])
+def test_small_batches_give_the_python_paths_bits(module: ModuleType, quantize: str) -> None:
+    args = tiny_args()
+    model = Transformer.from_state_dict(args, random_weights(args), quantize=quantize)  # type: ignore[arg-type]
+    assert fused.attach(model, module)
+    blocks = model.fused
+    cache = KVCache(args, 14, 64, dtype=model.dtype)
+    with torch.inference_mode():
+        model.fused = None
+        for slot in range(14):  # slots 0-6 decode through Python, 7-13 through C++
+            prompt = torch.tensor(
+                [[(5 * (slot % 7) + j) % args.vocab_size for j in range(3 + slot % 7)]]
+            )
+            model(prompt, torch.tensor([0]), cache, slot)
+        for bsz in range(2, 8):
+            for lengths in ([3 + b for b in range(bsz)], [9] * bsz):  # ragged: a mask; equal
+                tokens = torch.tensor([[(11 * b + bsz) % args.vocab_size] for b in range(bsz)])
+                model.fused = None
+                python = model(tokens, torch.tensor(lengths), cache, 0)
+                model.fused = blocks
+                compiled = model(tokens, torch.tensor(lengths), cache, 7)
+                assert torch.equal(python, compiled), (bsz, lengths)
+        assert torch.equal(cache.k[:, :7], cache.k[:, 7:])
+        assert torch.equal(cache.v[:, :7], cache.v[:, 7:])
+
+
+def test_prefill_big_batches_and_dense_weights_stay_in_python(module: ModuleType) -> None:
     args = tiny_args()
     model = Transformer.from_state_dict(args, random_weights(args), quantize="int4")
     assert fused.attach(model, module)
     blocks = model.fused
     assert blocks is not None
-    cache = KVCache(args, 2, 64, dtype=model.dtype)
-    with torch.inference_mode():
-        two = model.plan_step(torch.Size((2, 1)), torch.tensor([3, 5]), cache, 0)
-        chunk = model.plan_step(torch.Size((1, 4)), torch.tensor([3]), cache, 0)
-        wide = model.plan_step(torch.Size((1, 8)), torch.tensor([3]), cache, 0, per_token=True)
-        one = model.plan_step(torch.Size((1, 1)), torch.tensor([3]), cache, 0)
-    x = torch.zeros(1, 1, args.dim)
-    assert not blocks.serves(torch.zeros(2, 1, args.dim), two)  # a batch: masks, row indices
-    assert not blocks.serves(torch.zeros(1, 4, args.dim), chunk)  # a prefill chunk
-    assert not blocks.serves(torch.zeros(1, 8, args.dim), wide)  # dense copies' row count
-    assert blocks.serves(x, one)
+    cache = KVCache(args, 8, 64, dtype=model.dtype)
+
+    def served(bsz: int, seqlen: int, *, per_token: bool = False) -> bool:
+        starts = torch.tensor([3 + b for b in range(bsz)])
+        with torch.inference_mode():
+            step = model.plan_step(torch.Size((bsz, seqlen)), starts, cache, 0, per_token=per_token)
+        return blocks.serves(torch.zeros(bsz, seqlen, args.dim), step)
+
+    assert served(1, 1) and served(2, 1) and served(7, 1)
+    assert served(1, 7, per_token=True)
+    assert not served(1, 4)  # a prefill chunk
+    assert not served(2, 2)  # a batched verification: masks per token
+    assert not served(8, 1)  # the dense copies' row count
+    assert not served(1, 8, per_token=True)
     dense = Transformer.from_state_dict(args, random_weights(args))  # bf16, packed
     assert not fused.supports(dense)
     assert not fused.attach(dense, module)
