@@ -253,7 +253,7 @@ def attach(model: Transformer, module: ModuleType) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the C++ one-sequence decode step.")
+    parser = argparse.ArgumentParser(description="Build the C++ decode step for small steps.")
     parser.add_argument("--verbose", action="store_true", help="show the compiler's output")
     args = parser.parse_args(argv)
     started = time.perf_counter()
