@@ -88,7 +88,11 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     test = np.arange(split, len(history), dtype=np.int64)
     rows = test[:: max(1, len(test) // sample)]
     actual = history.wait_s[rows].astype(np.float64)
-    preds = predictor.predict_rows(rows)
+    x_rows, submit = predictor.features(rows), history.jobs.submit_s[rows]
+    preds = predictor.predict_x(x_rows, submit)
+    calibration, predictor.chance = predictor.chance, None  # the windows' raw chances
+    raw_chance = float(np.mean([p.likely.chance for p in predictor.predict_x(x_rows, submit)]))
+    predictor.chance = calibration
     p50 = np.array([p.wait.p50_s for p in preds])
     likely = np.array([p.likely.centre_s for p in preds])
     chance = float(np.mean([p.likely.chance for p in preds]))
@@ -132,6 +136,13 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
             f"{s[3] / 60:>10.1f} {cov:>9}"
         )
     sim = max(scores(predicted["sim requested"], actual)[1], 1e-9)
+    in_window = np.mean(
+        [p.likely.lo_s <= y <= p.likely.hi_s for p, y in zip(preds, actual, strict=True)]
+    )
+    lines.append(
+        f"{name:<7} {'':<14} likely windows: stated chance {chance:.0%} (calibrated; raw "
+        f"{raw_chance:.0%}), started in them {in_window:.0%}"
+    )
     lines.append(
         f"{name:<7} {'':<14} within-10-min ratio to sim requested: model likely "
         f"{scores(likely, actual)[1] / sim:.2f}x, model p50 {scores(p50, actual)[1] / sim:.2f}x "
@@ -159,6 +170,13 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
         model_q = scores(p50[queued], actual[queued])
         # The window a user asking about a still-pending job gets: waits beyond QUEUED_S.
         likely_q = scores(np.array([p.likely.centre_s for p in queued_preds]), actual[queued])[1]
+        hit_q = np.mean(
+            [
+                p.likely.lo_s <= y <= p.likely.hi_s
+                for p, y in zip(queued_preds, actual[queued], strict=True)
+            ]
+        )
+        said_q = np.mean([p.likely.chance for p in queued_preds])
         sim_q = scores(predicted["sim requested"][queued], actual[queued])
         lines.append(
             f"{name:<7} {'':<14} queued > {QUEUED_S} s ({queued.sum()} jobs): within 10 min "
@@ -166,7 +184,8 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
             f"{sim_q[1]:.1%} = {likely_q / max(sim_q[1], 1e-9):.2f}x, "
             f"{model_q[1] / max(sim_q[1], 1e-9):.2f}x; MAE (p50) {model_q[3] / 60:.0f} vs "
             f"{sim_q[3] / 60:.0f} min; p10-p90 coverage {np.mean(queued_inside):.1%} "
-            f"(all-jobs band: {np.mean(inside[queued]):.1%}; target 75-90%)"
+            f"(all-jobs band: {np.mean(inside[queued]):.1%}; target 75-90%); windows: stated "
+            f"chance {said_q:.0%}, started in them {hit_q:.0%}"
         )
     job = int(history.jobs.job_id[rows[len(rows) // 2]])
     advise(predictor, job)  # warm-up

@@ -8,12 +8,13 @@ that gives each job its most likely start window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from hpc.predict.calibration import QUEUED_S, CalibrationParams, shifts_at
+from hpc.predict.chance import ChanceParams, chances_at
 from hpc.predict.errors import HistoryError
 from hpc.predict.features import NAMES, FeatureIndex, FloatArray
 from hpc.predict.history import History, JobRequest
@@ -84,7 +85,11 @@ class Predictor:
         self._sorted_cols: FloatArray = np.zeros((0, len(NAMES)))
         self._sample_ranks: FloatArray = np.zeros((0, len(NAMES)))
         self.calibration = CalibrationParams()
+        # The likely windows' chances, calibrated on the newest outcomes (None: raw chances).
+        self.chance: ChanceParams | None = ChanceParams()
         self._scores: dict[int, float] = {}  # conformity score by history row (queued bands)
+        # (queued?, history row) -> its window's raw chance and whether the job started in it
+        self._outcomes: dict[tuple[bool, int], tuple[float, float]] = {}
 
     @classmethod
     def train(
@@ -121,8 +126,11 @@ class Predictor:
         so their most likely window is also read from waits beyond that."""
         (w10, w50, w90), grid = self.wait_model.predict_with_distribution(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
-        after = float(QUEUED_S) if wait_shift is not None else 0.0
-        likely = likely_windows(GRID, grid, after_s=after)
+        queued = wait_shift is not None
+        likely = likely_windows(GRID, grid, after_s=float(QUEUED_S) if queued else 0.0)
+        raw = np.array([window.chance for window in likely])
+        chances = self.window_chances(submit_s, raw, queued=queued)
+        likely = [replace(w, chance=float(c)) for w, c in zip(likely, chances, strict=True)]
         return [
             JobPrediction(
                 int(submit_s[k]),
@@ -178,13 +186,60 @@ class Predictor:
         if missing:
             todo = np.array(missing, dtype=np.int64)
             y = np.log1p(np.maximum(self.history.wait_s[todo], 0).astype(np.float64))
-            trained = todo < len(self.train_x)  # their features are kept from the training
-            x = np.empty((len(todo), len(NAMES)))
-            x[trained] = self.train_x[todo[trained]]
-            x[~trained] = self.features(todo[~trained])
-            fresh = self.wait_model.scores(x, y)
+            fresh = self.wait_model.scores(self._features_of(todo), y)
             self._scores.update(zip(missing, fresh.tolist(), strict=True))
         return np.array([self._scores[r] for r in rows.tolist()], dtype=np.float64)
+
+    def _features_of(self, rows: npt.NDArray[np.int64]) -> FloatArray:
+        """Features of history rows; those of training rows are kept from the training."""
+        trained = rows < len(self.train_x)
+        x = np.empty((len(rows), len(NAMES)))
+        x[trained] = self.train_x[rows[trained]]
+        x[~trained] = self.features(rows[~trained])
+        return x
+
+    def window_chances(
+        self, times_s: npt.NDArray[np.int64], raw: FloatArray, *, queued: bool
+    ) -> FloatArray:
+        """The likely windows' raw chances for questions at `times_s`, calibrated on the
+        outcomes of held-out jobs known by then (hpc/predict/chance.py); `queued`: windows
+        of jobs still pending after QUEUED_S, calibrated on such jobs."""
+        if self.chance is None or not len(raw):
+            return raw
+        rows = self._outcome_rows(times_s, queued)
+        if len(rows) < self.chance.min_outcomes:
+            return raw
+        missing = [r for r in rows.tolist() if (queued, r) not in self._outcomes]
+        if missing:
+            todo = np.array(missing, dtype=np.int64)
+            _, grid = self.wait_model.predict_with_distribution(self._features_of(todo))
+            windows = likely_windows(GRID, grid, after_s=float(QUEUED_S) if queued else 0.0)
+            waits = self.history.wait_s[todo].tolist()
+            for r, w, y in zip(missing, windows, waits, strict=True):
+                self._outcomes[(queued, r)] = (w.chance, float(w.lo_s <= y <= w.hi_s))
+        outcomes = np.array([self._outcomes[(queued, r)] for r in rows.tolist()])
+        return chances_at(
+            times_s, raw, self.history.start_s[rows], outcomes[:, 0], outcomes[:, 1], self.chance
+        )
+
+    def _outcome_rows(self, times_s: npt.NDArray[np.int64], queued: bool) -> npt.NDArray[np.int64]:
+        """Held-out rows whose start is known by the last question; of those known by the
+        first, only the newest `window` (the most any question's fit reads)."""
+        assert self.chance is not None
+        history = self.history
+        first = self.wait_model.fitted_rows
+        last_t, first_t = int(np.max(times_s)), int(np.min(times_s))
+        upto = int(np.searchsorted(history.jobs.submit_s, last_t, side="right"))
+        rows = np.arange(first, max(first, upto), dtype=np.int64)
+        if queued:
+            rows = rows[history.wait_s[rows] > QUEUED_S]
+        start = history.start_s[rows]
+        rows, start = rows[start <= last_t], start[start <= last_t]
+        early = start <= first_t
+        if int(early.sum()) > self.chance.window:
+            newest = np.argsort(start[early], kind="stable")[-self.chance.window :]
+            rows = np.concatenate([rows[early][newest], rows[~early]])
+        return np.sort(rows)
 
     def distance(self, x: FloatArray) -> FloatArray:
         """How unlike the training data each row is: nearest-neighbour distance in rank space.
