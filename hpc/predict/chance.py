@@ -4,7 +4,7 @@ A window's raw chance is the probability the wait model's quantile grid puts in 
 workloads that is too sure of itself (HPC2N: windows stated at 12% held 2% of the starts).
 So the chance a user is told is the raw chance mapped through a non-decreasing fit
 (isotonic regression, pool-adjacent-violators) of "did the job start in its window" on its
-raw chance, over the newest `window` calibration jobs whose start was known when the
+raw chance, over the newest `window` calibration jobs whose start was known before the
 question was asked: as the wait bands (calibration.py), it follows the workload's drift and
 never uses an outcome from the future. Too few outcomes: the raw chance stands.
 """
@@ -31,16 +31,18 @@ class ChanceParams:
 
 
 def isotonic(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """The non-decreasing least-squares fit of y on x, as knots (mean x, fitted y) per block."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = x[order], y[order]
-    sums: list[float] = []  # per block: sum of y, sum of x, count
+    """The non-decreasing least-squares fit of y on x, as knots (mean x, fitted y) per block,
+    strictly increasing in x: equal x values are pooled first, so ties never split."""
+    values, group = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True)
+    weights = np.bincount(group).astype(np.float64)
+    hits = np.bincount(group, weights=np.asarray(y, dtype=np.float64))
+    sums: list[float] = []  # per block: sum of y, sum of x (weighted), weight
     xsums: list[float] = []
-    counts: list[int] = []
-    for xv, yv in zip(xs.tolist(), ys.tolist(), strict=True):
+    counts: list[float] = []
+    for xv, yv, w in zip(values.tolist(), hits.tolist(), weights.tolist(), strict=True):
         sums.append(yv)
-        xsums.append(xv)
-        counts.append(1)
+        xsums.append(xv * w)
+        counts.append(w)
         while len(sums) > 1 and sums[-2] / counts[-2] > sums[-1] / counts[-1]:
             y_sum, x_sum, count = sums.pop(), xsums.pop(), counts.pop()
             sums[-1] += y_sum
@@ -65,7 +67,8 @@ def chances_at(
 ) -> FloatArray:
     """Calibrated chances for questions asked at `times_s` with raw chances `raw`, from
     calibration jobs whose outcome (`outcome_hit`, 0/1, for raw chance `outcome_raw`) became
-    known at `known_s`. An outcome known at t is known to a question asked at t."""
+    known at `known_s`. A question at t sees the outcomes known before t: not its own job's,
+    when that job started the second it was submitted."""
     params = params or ChanceParams()
     out = np.asarray(raw, dtype=np.float64).copy()
     order = np.argsort(known_s, kind="stable")
@@ -73,7 +76,7 @@ def chances_at(
     o_raw, o_hit = np.asarray(outcome_raw)[order], np.asarray(outcome_hit)[order]
     fits: dict[int, tuple[FloatArray, FloatArray]] = {}
     for q in np.argsort(times_s, kind="stable").tolist():
-        n = int(np.searchsorted(known, times_s[q], side="right"))
+        n = int(np.searchsorted(known, times_s[q], side="left"))
         if n < params.min_outcomes:
             continue
         if n not in fits:

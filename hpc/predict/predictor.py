@@ -90,6 +90,7 @@ class Predictor:
         self._scores: dict[int, float] = {}  # conformity score by history row (queued bands)
         # (queued?, history row) -> its window's raw chance and whether the job started in it
         self._outcomes: dict[tuple[bool, int], tuple[float, float]] = {}
+        self._later_x: dict[int, FloatArray] = {}  # features of rows after the training
 
     @classmethod
     def train(
@@ -191,11 +192,17 @@ class Predictor:
         return np.array([self._scores[r] for r in rows.tolist()], dtype=np.float64)
 
     def _features_of(self, rows: npt.NDArray[np.int64]) -> FloatArray:
-        """Features of history rows; those of training rows are kept from the training."""
-        trained = rows < len(self.train_x)
+        """Features of history rows, computed once per row: those of training rows are kept
+        from the training, later ones as the calibrations first need them."""
         x = np.empty((len(rows), len(NAMES)))
+        trained = rows < len(self.train_x)
         x[trained] = self.train_x[rows[trained]]
-        x[~trained] = self.features(rows[~trained])
+        later = rows[~trained].tolist()
+        missing = np.array([r for r in later if r not in self._later_x], dtype=np.int64)
+        if len(missing):
+            self._later_x.update(zip(missing.tolist(), self.features(missing), strict=True))
+        if later:
+            x[~trained] = np.stack([self._later_x[r] for r in later])
         return x
 
     def window_chances(
@@ -223,8 +230,8 @@ class Predictor:
         )
 
     def _outcome_rows(self, times_s: npt.NDArray[np.int64], queued: bool) -> npt.NDArray[np.int64]:
-        """Held-out rows whose start is known by the last question; of those known by the
-        first, only the newest `window` (the most any question's fit reads)."""
+        """Held-out rows whose start is known before the last question; of those known before
+        the first, only the newest `window` (the most any question's fit reads)."""
         assert self.chance is not None
         history = self.history
         first = self.wait_model.fitted_rows
@@ -234,8 +241,8 @@ class Predictor:
         if queued:
             rows = rows[history.wait_s[rows] > QUEUED_S]
         start = history.start_s[rows]
-        rows, start = rows[start <= last_t], start[start <= last_t]
-        early = start <= first_t
+        rows, start = rows[start < last_t], start[start < last_t]  # known before a question
+        early = start < first_t
         if int(early.sum()) > self.chance.window:
             newest = np.argsort(start[early], kind="stable")[-self.chance.window :]
             rows = np.concatenate([rows[early][newest], rows[~early]])
