@@ -385,7 +385,7 @@ def main() -> int:
         "--no-fused",
         dest="fused",
         action="store_false",
-        help="run small decode steps in Python, not through the compiled C++ blocks",
+        help="run decode steps in Python, not through the compiled C++ blocks",
     )
     args = parser.parse_args()
     from inference.loading import default_model_path

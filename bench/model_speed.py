@@ -8,7 +8,8 @@ uses random weights of the same shape, which run exactly as fast. `--layouts` fi
 block's matmuls by row count for each weight layout (int4, int8, bf16 packed: where the dense
 copies pay) and bf16 RMSNorm against LayerNorm over [x, -x]. `--fused N` first times decode
 steps (int4 + copies) in N alternating rounds through the compiled C++ blocks
-(inference/fused.py) and through Python: one sequence at 200 and 1,000 cached tokens, and 4.
+(inference/fused.py) and through Python: one sequence at 200 and 1,000 cached tokens, and
+batches of 4, 8 and 32 at ~200.
 """
 
 from __future__ import annotations
@@ -126,7 +127,13 @@ def fused_ab(args: ModelArgs, state_dict: dict[str, torch.Tensor], rounds: int, 
         print("fused decode: differs from the Python path on this build; not timed")
         return
     blocks = model.fused
-    for batch, cached in ((1, PROMPT_LEN), (1, 1000), (4, PROMPT_LEN)):
+    for batch, cached in (
+        (1, PROMPT_LEN),
+        (1, 1000),
+        (4, PROMPT_LEN),
+        (8, PROMPT_LEN),
+        (32, PROMPT_LEN),
+    ):
         cache = KVCache(args, batch, cached + steps + 8)
         with torch.inference_mode():
             for slot in range(batch):

@@ -84,8 +84,8 @@ class EngineConfig:
     # tokens verified per step at most; 0 turns it off. The engine drafts only at widths it
     # found, at start-up, to reproduce decoding bit for bit, so greedy output is unchanged.
     draft_tokens: int = 6
-    # Decode steps of up to 7 sequences, and one sequence's verifications, through the blocks
-    # as one C++ call (inference/fused.py: the same operators, the same bits, 1.2-1.7x faster
+    # Decode steps and one sequence's verifications through the blocks as one C++ call
+    # (inference/fused.py: the same operators, the same bits; one sequence 1.2-1.7x faster
     # on 2 cores), with int4/int8 weights on a CPU. Built by `make install`; else compiled
     # in the background at start-up while decoding runs in Python.
     fused: bool = True

@@ -181,7 +181,7 @@ class Engine:
 
     @property
     def fused_decode(self) -> bool:
-        """Whether small decode steps (fewer than 8 rows) run through the C++ blocks."""
+        """Whether decode steps run through the C++ blocks (prefill stays in Python)."""
         return self.model.fused is not None
 
     @torch.inference_mode()

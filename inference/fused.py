@@ -1,12 +1,13 @@
-"""Small decode steps through the transformer blocks as a single C++ call.
+"""Decode steps through the transformer blocks as a single C++ call.
 
 A one-sequence decode step runs ~20 small operators per block; on a 2-core CPU the Python
 interpreter and `nn.Module` dispatch around them cost about a quarter of the step. The
 extension in `csrc/decode_step.cpp` calls the same ATen operators in the same order, so its
 output equals the Python path's bit for bit (`attach` checks that on the model before using
 it). With int4 or int8 weights it serves one sequence's decode steps and speculative
-verifications, and decode steps of small batches: fewer than `DENSE_ROWS` rows, so the
-quantized kernels, never the dense copies.
+verifications, and decode steps of batches (from `DENSE_ROWS` rows on through the dense
+copies, as the Python path does); prefill chunks stay in Python, where the overhead is
+shared by many rows.
 
 The extension is compiled once per source, torch and Python version (~25 s on 2 cores, by
 `python -m inference.fused`, which `make install` runs) into the user's cache directory;
@@ -151,7 +152,7 @@ def _blocks(model: Transformer) -> list[TransformerBlock]:
 
 
 class FusedBlocks:
-    """The model's blocks for steps of fewer than `DENSE_ROWS` rows, in C++."""
+    """The model's blocks for decode steps and verifications, in C++."""
 
     def __init__(self, module: ModuleType, model: Transformer) -> None:
         if not supports(model):
@@ -170,10 +171,8 @@ class FusedBlocks:
     @staticmethod
     def serves(x: torch.Tensor, step: Step) -> bool:
         """One sequence's decode step or per-token verification, or one decode step of a
-        small batch: fewer rows than the dense copies take."""
+        batch; prefill chunks and batched verifications stay in Python."""
         bsz, seqlen = x.shape[:2]
-        if bsz * seqlen >= DENSE_ROWS:
-            return False
         if bsz > 1:
             return seqlen == 1 and step.rows is not None
         return step.rows is None and (seqlen == 1 or step.per_token_from is not None)
@@ -201,28 +200,33 @@ class FusedBlocks:
 
 
 def _linear(module: ModuleType, linear: nn.Module) -> Any:
+    if not isinstance(linear, Int4Linear | Int8Linear):
+        raise ValueError(
+            f"the fused decode step runs int4 or int8 layers, not {type(linear).__name__}"
+        )
+    dense = None if linear.dense is None else linear.dense.linear.packed
     if isinstance(linear, Int4Linear):
-        return module.Linear(
-            True,
-            linear.packed,
-            linear.scales_zeros,
-            linear.bias,
-            linear.in_features,
-            linear.out_features,
-            linear.GROUP,
-        )
-    if isinstance(linear, Int8Linear):
-        return module.Linear(
-            False, linear.q, linear.scale, linear.bias, linear.in_features, linear.out_features, 0
-        )
-    raise ValueError(f"the fused decode step runs int4 or int8 layers, not {type(linear).__name__}")
+        weight, scales, group = linear.packed, linear.scales_zeros, linear.GROUP
+    else:
+        weight, scales, group = linear.q, linear.scale, 0
+    return module.Linear(
+        isinstance(linear, Int4Linear),
+        weight,
+        scales,
+        linear.bias,
+        linear.in_features,
+        linear.out_features,
+        group,
+        dense,
+        DENSE_ROWS,
+    )
 
 
 def attach(model: Transformer, module: ModuleType) -> bool:
-    """Use the extension for `model`'s small steps if it reproduces the Python path's logits
-    and cache writes exactly on a short check (a decode step, a 3-token verification, then a
-    step of two sequences of different lengths, each way on a cache of its own); else, or if
-    the check fails, keep Python."""
+    """Use the extension for `model`'s decode steps if it reproduces the Python path's logits
+    and cache writes exactly on a short check (a decode step, a 3-token verification, a step
+    of two sequences of different lengths and one of nine, which takes the dense copies, each
+    way on a cache of its own); else, or if the check fails, keep Python."""
     if not supports(model):
         return False
     blocks = FusedBlocks(module, model)
@@ -232,15 +236,20 @@ def attach(model: Transformer, module: ModuleType) -> bool:
     same = False
     try:
         for using in (None, blocks):
-            cache = KVCache(model.args, 2, 12, dtype=model.dtype)
+            cache = KVCache(model.args, 9, 12, dtype=model.dtype)
             model.fused = None
             model(prompt, torch.zeros(1, dtype=torch.long), cache)
-            model(prompt[:, :4], torch.zeros(1, dtype=torch.long), cache, 1)
+            model(prompt[:, :4].expand(8, 4), torch.zeros(8, dtype=torch.long), cache, 1)
             model.fused = using
             one = model(prompt[:, :1], five, cache)
             three = model(prompt[:, :3], five, cache, last_only=False, per_token=True)
             pair = model(prompt[0, :2].view(2, 1), torch.tensor([8, 4]), cache)
-            runs.append((one, three, pair, cache.k, cache.v))
+            nine = model(
+                (torch.arange(9).view(9, 1) + 7) % model.args.vocab_size,
+                torch.tensor([9, 5, *[4] * 7]),
+                cache,
+            )
+            runs.append((one, three, pair, nine, cache.k, cache.v))
         same = all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
     except (RuntimeError, ValueError) as exc:
         log.warning("fused decode: its check failed (%s); not used", exc)
@@ -253,7 +262,7 @@ def attach(model: Transformer, module: ModuleType) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the C++ decode step for small steps.")
+    parser = argparse.ArgumentParser(description="Build the C++ decode step.")
     parser.add_argument("--verbose", action="store_true", help="show the compiler's output")
     args = parser.parse_args(argv)
     started = time.perf_counter()

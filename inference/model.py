@@ -223,9 +223,8 @@ class TransformerBlock(nn.Module):
 class Transformer(nn.Module):
     rope_cos: Tensor  # [max_seq_len, head_dim], model dtype
     rope_sin: Tensor
-    # The blocks in one C++ call for small steps (one sequence's decode steps and
-    # verifications, decode steps of up to 7 sequences), when built and checked
-    # (`inference.fused.attach`); None: every forward runs in Python.
+    # The blocks in one C++ call for decode steps and one sequence's verifications, when
+    # built and checked (`inference.fused.attach`); None: every forward runs in Python.
     fused: FusedBlocks | None = None
 
     def __init__(self, args: ModelArgs) -> None:

@@ -121,7 +121,7 @@ def create_app(
             "weights": engine.weights,
             # Draft widths verified exact at start-up (empty: no speculation on this build).
             "speculation_widths": sorted(engine.widths.widths),
-            # Small decode steps through the compiled C++ blocks (inference/fused.py).
+            # Decode steps through the compiled C++ blocks (inference/fused.py).
             "fused_decode": engine.fused_decode,
             "queue_depth": engine.queue_depth,
         }

@@ -1,9 +1,9 @@
 // Decode steps through every transformer block, in C++.
 //
 // It calls the same ATen operators, in the same order and with the same arguments, as
-// inference/model.py's Python path for fewer than DENSE_ROWS rows: one sequence's decode step
-// (T=1) or speculative verification, whose tokens each attend as their own decode step would
-// (T>1), or one decode step of a small batch (B>1, T=1). The same kernels on the same inputs
+// inference/model.py's Python path for decode steps: one sequence's decode step (T=1) or
+// speculative verification, whose tokens each attend as their own decode step would (T>1),
+// or one decode step of a batch (B>1, T=1). The same kernels on the same inputs
 // give the same bits, so the logits equal the Python path's exactly
 // (tests/inference/test_fused.py); what it saves is the Python interpreter and nn.Module
 // dispatch around ~20 small operators per block.
@@ -16,8 +16,25 @@ namespace {
 
 using at::Tensor;
 
+// oneDNN's linear on a weight it packed ahead of time, as inference/linears.py's PackedLinear
+// calls it (`torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")`).
+Tensor packed_linear(const Tensor& x, const Tensor& packed, const std::optional<Tensor>& bias) {
+  static const auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  torch::jit::Stack stack;
+  stack.emplace_back(x);
+  stack.emplace_back(packed);
+  stack.emplace_back(bias.has_value() ? c10::IValue(*bias) : c10::IValue());
+  stack.emplace_back(std::string("none"));
+  stack.emplace_back(c10::List<std::optional<c10::Scalar>>());
+  stack.emplace_back(std::string(""));
+  op.callBoxed(&stack);
+  return stack.back().toTensor();
+}
+
 // A quantized matmul weight: int4 groups (`_weight_int4pack_mm_for_cpu`) or per-row int8
-// (`_weight_int8pack_mm`), as inference/linears.py's Int4Linear and Int8Linear hold them.
+// (`_weight_int8pack_mm`), as inference/linears.py's Int4Linear and Int8Linear hold them, and
+// the bf16 dense copy (DenseCopy) that serves matmuls of `dense_rows` rows or more.
 struct Linear {
   bool int4;
   Tensor weight;  // int4: packed; int8: q [out, in]
@@ -26,8 +43,13 @@ struct Linear {
   int64_t in_features;
   int64_t out_features;
   int64_t group;
+  std::optional<Tensor> dense;  // packed for oneDNN; none: the quantized kernel for any rows
+  int64_t dense_rows;
 
   Tensor operator()(const Tensor& x) const {
+    if (dense.has_value() && x.numel() >= dense_rows * x.size(-1)) {
+      return packed_linear(x, *dense, bias);
+    }
     auto flat = x.reshape({-1, in_features}).contiguous();
     auto out = int4 ? at::_weight_int4pack_mm_for_cpu(flat, weight, group, scales)
                     : at::_weight_int8pack_mm(flat, weight, scales);
@@ -164,12 +186,15 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   namespace py = pybind11;
   py::class_<Linear>(m, "Linear")
       .def(py::init([](bool int4, Tensor weight, Tensor scales, std::optional<Tensor> bias,
-                       int64_t in_features, int64_t out_features, int64_t group) {
-             return Linear{int4, std::move(weight), std::move(scales), std::move(bias),
-                           in_features, out_features, group};
+                       int64_t in_features, int64_t out_features, int64_t group,
+                       std::optional<Tensor> dense, int64_t dense_rows) {
+             return Linear{int4,        std::move(weight), std::move(scales),
+                           std::move(bias), in_features,   out_features,
+                           group,       std::move(dense),  dense_rows};
            }),
            py::arg("int4"), py::arg("weight"), py::arg("scales"), py::arg("bias"),
-           py::arg("in_features"), py::arg("out_features"), py::arg("group"));
+           py::arg("in_features"), py::arg("out_features"), py::arg("group"), py::arg("dense"),
+           py::arg("dense_rows"));
   py::class_<Decoder>(m, "Decoder")
       .def(py::init<int64_t, int64_t, int64_t, int64_t, double>())
       .def("add_block", &Decoder::add_block)

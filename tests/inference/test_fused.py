@@ -56,7 +56,7 @@ def _steps_both_ways(model: Transformer, prompt: list[int], steps: int) -> None:
         end = len(prompt) + steps
         assert torch.equal(cache.k[:, 0, :, :end], cache.k[:, 1, :, :end])
         assert torch.equal(cache.v[:, 0, :, :end], cache.v[:, 1, :, :end])
-        for width in range(2, 8):  # speculative verification: per-token attention
+        for width in range(2, 10):  # speculative verification; from 8 rows, the dense copies
             draft = torch.tensor([[(7 * j + 3) % model.args.vocab_size for j in range(width)]])
             at = torch.tensor([end])
             model.fused = None
@@ -84,33 +84,42 @@ def test_fused_blocks_on_the_embedded_model(module: ModuleType) -> None:
     _steps_both_ways(model, prompt, steps=24)
 
 
-@pytest.mark.parametrize("quantize", ["int4", "int8"])
-def test_small_batches_give_the_python_paths_bits(module: ModuleType, quantize: str) -> None:
+@pytest.mark.parametrize(("quantize", "copies"), [("int4", True), ("int4", False), ("int8", True)])
+def test_batches_give_the_python_paths_bits(
+    module: ModuleType, quantize: str, copies: bool
+) -> None:
+    """B=2..12, ragged and equal lengths: from 8 rows on, the dense copies (when kept)."""
     args = tiny_args()
-    model = Transformer.from_state_dict(args, random_weights(args), quantize=quantize)  # type: ignore[arg-type]
+    model = Transformer.from_state_dict(
+        args,
+        random_weights(args),
+        quantize=quantize,  # type: ignore[arg-type]
+        dense_copies=copies,
+    )
     assert fused.attach(model, module)
     blocks = model.fused
-    cache = KVCache(args, 14, 64, dtype=model.dtype)
+    n = 12
+    cache = KVCache(args, 2 * n, 64, dtype=model.dtype)
     with torch.inference_mode():
         model.fused = None
-        for slot in range(14):  # slots 0-6 decode through Python, 7-13 through C++
+        for slot in range(2 * n):  # slots 0-11 decode through Python, 12-23 through C++
             prompt = torch.tensor(
-                [[(5 * (slot % 7) + j) % args.vocab_size for j in range(3 + slot % 7)]]
+                [[(5 * (slot % n) + j) % args.vocab_size for j in range(3 + slot % n)]]
             )
             model(prompt, torch.tensor([0]), cache, slot)
-        for bsz in range(2, 8):
-            for lengths in ([3 + b for b in range(bsz)], [9] * bsz):  # ragged: a mask; equal
+        for bsz in range(2, n + 1):
+            for lengths in ([3 + b for b in range(bsz)], [16] * bsz):  # ragged: a mask; equal
                 tokens = torch.tensor([[(11 * b + bsz) % args.vocab_size] for b in range(bsz)])
                 model.fused = None
                 python = model(tokens, torch.tensor(lengths), cache, 0)
                 model.fused = blocks
-                compiled = model(tokens, torch.tensor(lengths), cache, 7)
+                compiled = model(tokens, torch.tensor(lengths), cache, n)
                 assert torch.equal(python, compiled), (bsz, lengths)
-        assert torch.equal(cache.k[:, :7], cache.k[:, 7:])
-        assert torch.equal(cache.v[:, :7], cache.v[:, 7:])
+        assert torch.equal(cache.k[:, :n], cache.k[:, n:])
+        assert torch.equal(cache.v[:, :n], cache.v[:, n:])
 
 
-def test_prefill_big_batches_and_dense_weights_stay_in_python(module: ModuleType) -> None:
+def test_prefill_and_dense_weights_stay_in_python(module: ModuleType) -> None:
     args = tiny_args()
     model = Transformer.from_state_dict(args, random_weights(args), quantize="int4")
     assert fused.attach(model, module)
@@ -124,12 +133,10 @@ def test_prefill_big_batches_and_dense_weights_stay_in_python(module: ModuleType
             step = model.plan_step(torch.Size((bsz, seqlen)), starts, cache, 0, per_token=per_token)
         return blocks.serves(torch.zeros(bsz, seqlen, args.dim), step)
 
-    assert served(1, 1) and served(2, 1) and served(7, 1)
-    assert served(1, 7, per_token=True)
+    assert served(1, 1) and served(2, 1) and served(8, 1)
+    assert served(1, 7, per_token=True) and served(1, 8, per_token=True)
     assert not served(1, 4)  # a prefill chunk
     assert not served(2, 2)  # a batched verification: masks per token
-    assert not served(8, 1)  # the dense copies' row count
-    assert not served(1, 8, per_token=True)
     dense = Transformer.from_state_dict(args, random_weights(args))  # bf16, packed
     assert not fused.supports(dense)
     assert not fused.attach(dense, module)
