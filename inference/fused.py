@@ -9,7 +9,7 @@ verifications, and decode steps of batches (from `DENSE_ROWS` rows on through th
 copies, as the Python path does); prefill chunks stay in Python, where the overhead is
 shared by many rows.
 
-The extension is compiled once per source, torch and Python version (~25 s on 2 cores, by
+The extension is compiled once per source, torch and Python version (~30 s on 2 cores, by
 `python -m inference.fused`, which `make install` runs) into the user's cache directory;
 `built()` loads it without compiling. Without a C++ compiler everything runs in Python.
 """
@@ -17,6 +17,7 @@ The extension is compiled once per source, torch and Python version (~25 s on 2 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -47,8 +48,10 @@ class FusedBuildError(InferenceError):
     """The C++ decode step could not be compiled or loaded (the Python path still works)."""
 
 
+@functools.cache
 def _tag() -> str:
-    """Changes with anything the binary depends on: the source, flags, torch and Python."""
+    """Changes with anything the binary depends on: the source, flags, torch and Python.
+    Read once per process: `built()` and `build()` name the module several times."""
     digest = hashlib.sha256(SOURCE.read_bytes())
     for part in (*CFLAGS, torch.__version__, sys.version, platform.machine()):
         digest.update(part.encode())

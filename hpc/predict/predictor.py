@@ -71,6 +71,11 @@ def inside_wait_band(
     return np.asarray((band[:, 0] <= waits) & (waits <= band[:, 1]), dtype=np.bool_)
 
 
+def _waited_s(queued: bool) -> float:
+    """How long a job is known to have waited already: windows start no earlier."""
+    return float(QUEUED_S) if queued else 0.0
+
+
 class Predictor:
     """Trained wait and runtime models over one history."""
 
@@ -128,7 +133,7 @@ class Predictor:
         (w10, w50, w90), grid = self.wait_model.predict_with_distribution(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
         queued = wait_shift is not None
-        likely = likely_windows(GRID, grid, after_s=float(QUEUED_S) if queued else 0.0)
+        likely = likely_windows(GRID, grid, after_s=_waited_s(queued))
         raw = np.array([window.chance for window in likely])
         chances = self.window_chances(submit_s, raw, queued=queued)
         likely = [replace(w, chance=float(c)) for w, c in zip(likely, chances, strict=True)]
@@ -220,7 +225,7 @@ class Predictor:
         if missing:
             todo = np.array(missing, dtype=np.int64)
             _, grid = self.wait_model.predict_with_distribution(self._features_of(todo))
-            windows = likely_windows(GRID, grid, after_s=float(QUEUED_S) if queued else 0.0)
+            windows = likely_windows(GRID, grid, after_s=_waited_s(queued))
             waits = self.history.wait_s[todo].tolist()
             for r, w, y in zip(missing, windows, waits, strict=True):
                 self._outcomes[(queued, r)] = (w.chance, float(w.lo_s <= y <= w.hi_s))
