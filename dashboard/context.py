@@ -16,6 +16,7 @@ from agent.answer_cache import AnswerCache, answer_cache
 from agent.llm import LLMClient, LLMConfig
 from agent.local_server import llm_endpoint
 from dashboard.replay import generated_workload, replay
+from dashboard.text import clip, escape_markdown
 from db.migrate import upgrade
 from db.session import make_engine
 from hpc.sim import SimResult
@@ -90,6 +91,38 @@ def llm() -> LLMClient:
 def query_value(key: str, default: str = "") -> str:
     value = st.query_params.get(key)
     return value if isinstance(value, str) and value else default
+
+
+def query_int(key: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number link parameter within lo..hi; anything else is ignored with a warning
+    (a link is outside input: it must not reach a widget that raises on it)."""
+    text = query_value(key)
+    if not text:
+        return default
+    try:
+        value: int | None = int(text)
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        _ignored(key, text, f"a whole number within {lo}..{hi}")
+        return default
+    return value
+
+
+def query_choice(key: str, choices: list[str], default: str) -> str:
+    """A link parameter that must be one of `choices`; anything else is ignored with a warning."""
+    text = query_value(key)
+    if not text:
+        return default
+    if text not in choices:
+        _ignored(key, text, "one of " + ", ".join(choices))
+        return default
+    return text
+
+
+def _ignored(key: str, text: str, expected: str) -> None:
+    shown = escape_markdown(clip(text, 40))
+    st.warning(f"The link's {key}={shown} is ignored: expected {escape_markdown(expected)}.")
 
 
 @st.cache_resource(show_spinner=False)

@@ -21,6 +21,12 @@ ALL_POLICIES = tuple(
     for backfill in ("none", "easy", "conservative")
 )
 WEIGHT_NAMES = ("age", "fairshare", "job_size", "qos")
+# What a what-if may ask for: the page's inputs take these ranges, and a shared link outside
+# them is refused with a message (not a traceback from the widget).
+JOBS_RANGE = (10, 200_000)
+SEED_RANGE = (0, 1_000_000)
+PROCS_RANGE = (1, 1_000_000)
+WEIGHT_MAX = 1e9
 # Trade-off axes: both are "lower is better" once utilization is negated.
 PARETO_X, PARETO_Y = "mean_wait_s", "utilization"
 
@@ -43,12 +49,22 @@ class WhatIfRequest:
     weights: tuple[float, float, float, float] = (1000.0, 1000.0, 200.0, 0.0)  # WEIGHT_NAMES
 
     def __post_init__(self) -> None:
-        if not 10 <= self.jobs <= 200_000:
-            raise ScenarioError(f"jobs must be within 10..200000, got {self.jobs}")
-        if self.procs < 1 or self.seed < 0:
-            raise ScenarioError("procs must be >= 1 and seed >= 0")
+        for name, (lo, hi) in (("jobs", JOBS_RANGE), ("seed", SEED_RANGE),
+                               ("procs", PROCS_RANGE)):  # fmt: skip
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ScenarioError(f"{name} must be within {lo}..{hi}, got {value}")
+        for name, w in zip(WEIGHT_NAMES, self.weights, strict=True):
+            if not 0.0 <= w <= WEIGHT_MAX:  # also refuses NaN
+                raise ScenarioError(f"weight {name} must be within 0..{WEIGHT_MAX:g}, got {w}")
         if not self.policies:
             raise ScenarioError("choose at least one policy")
+        unknown = [p for p in self.policies if p not in ALL_POLICIES]
+        if unknown:
+            choices = ", ".join(ALL_POLICIES)
+            raise ScenarioError(f"unknown policy {unknown[0]!r}: choose among {choices}")
+        if len(set(self.policies)) != len(self.policies):
+            raise ScenarioError("each policy may be chosen once")
         self.parsed_policies()
         self.parsed_capacity()
 

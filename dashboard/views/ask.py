@@ -10,6 +10,7 @@ from agent.records import save_records
 from agent.workspace import Workspace
 from dashboard import context
 from dashboard.replay import cluster_workload
+from dashboard.text import escape_markdown
 
 NODES, CORES = 32, 8
 
@@ -40,7 +41,7 @@ if st.button("Ask", type="primary") and question.strip():
                          cache=context.answers())  # fmt: skip
             status.update(label=f"answered in {result.wall_s:.1f} s", state="complete")
     except (AgentError, ValueError) as exc:
-        st.error(f"The agent could not answer: {exc}")
+        st.error(f"The agent could not answer: {escape_markdown(exc)}")
         st.stop()
     if result.record is not None:
         save_records(context.store().sessions, [result.record])
@@ -51,12 +52,14 @@ if shown is not None:
     result = shown
     st.subheader("How the question was read")
     w = result.whatif
+    # st.table renders markdown in its cells; the reading may come from the model.
     st.table({"lost nodes": [w.lost_nodes], "starting in (h)": [w.start_in_hours],
-              "for (h, 0 = for good)": [w.duration_hours], "policy": [w.policy],
-              "read by": [result.interpreted_by]})  # fmt: skip
+              "for (h, 0 = for good)": [w.duration_hours], "policy": [escape_markdown(w.policy)],
+              "read by": [escape_markdown(result.interpreted_by)]})  # fmt: skip
     for note in result.notes:
-        st.caption(f"note: {note}")
+        st.caption(f"note: {escape_markdown(note)}")
     st.subheader("Answer")
     st.code(result.answer, language=None)
     if result.mitigation:
-        st.caption(f"mitigation checked by the guard: {result.mitigation['verdict']}")
+        verdict = escape_markdown(result.mitigation["verdict"])
+        st.caption(f"mitigation checked by the guard: {verdict}")

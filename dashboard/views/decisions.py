@@ -14,6 +14,7 @@ from dashboard.approvals import (
     decision_rows,
     reject,
 )
+from dashboard.text import clip, escape_markdown
 from db.audit import list_audit
 from db.session import transaction
 from hpc.slurm.remit import Remit
@@ -22,7 +23,7 @@ from hpc.slurm.retry import Backoff
 st.title("Agent decisions")
 store = context.store()
 if msg := st.session_state.pop("decision_msg", None):
-    st.info(msg)
+    st.info(escape_markdown(msg))
 
 token = st.text_input("Admin token (only an admin may approve)", type="password")
 is_admin = False
@@ -34,7 +35,7 @@ elif token:
         is_admin = True
         st.caption("Signed in as admin.")
     except NotAdminError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
 
 status = st.selectbox("Show", ["all", "proposed", "approved", "applied", "rejected", "failed"])
 rows = [r for r in decision_rows(store) if status == "all" or r["status"] == status]
@@ -44,18 +45,21 @@ s = context.settings()
 backoff = Backoff(attempts=s.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0)
 slurm = SlurmSide(context.slurm_backend, Remit.of(s.slurm_accounts, s.slurm_partitions), backoff)
 for r in rows:
-    with st.expander(f"#{r['id']} · {r['status']} · {r['question'][:90]}",
-                     expanded=r["status"] == "proposed"):  # fmt: skip
-        st.markdown(f"**Proposed action** (chosen by {r['chosen_by']}, guard: {r['guard']})")
+    # Questions come from the Ask page, which needs no login: never render them as markdown.
+    label = f"#{r['id']} · {r['status']} · {escape_markdown(clip(r['question'], 90))}"
+    with st.expander(label, expanded=r["status"] == "proposed"):
+        st.markdown(f"**Proposed action** (chosen by {escape_markdown(r['chosen_by'])}, "
+                    f"guard: {escape_markdown(r['guard'])})")  # fmt: skip
         st.json(r["action"] or {}, expanded=False)
         st.markdown("**Rationale**")
         st.text(r["rationale"])
         st.markdown("**Objectives traded**")
         st.json(r["objectives"], expanded=False)
         if r["guard_reason"]:
-            st.caption(f"guard: {r['guard_reason']}")
+            st.caption(f"guard: {escape_markdown(r['guard_reason'])}")
         if r["approved_by"]:
-            st.caption(f"decided by {r['approved_by']}; outcome: {r['outcome']}")
+            st.caption(f"decided by {escape_markdown(r['approved_by'])}; "
+                       f"outcome: {escape_markdown(r['outcome'])}")  # fmt: skip
         if r["status"] == "proposed":
             a, b = st.columns(2)
             if a.button("Approve", key=f"approve-{r['id']}", disabled=not is_admin):

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.explain import MISSING, predict_available
+from dashboard.text import clip, escape_markdown
 
 st.title("Explain a job")
 if not predict_available():
@@ -39,7 +40,9 @@ try:
     shown = explain_job(model, job_id, procs=int(procs) or None,
                         walltime_h=float(walltime) or None)  # fmt: skip
 except (ValueError, HpcError) as exc:
-    st.error(f"Cannot explain job {job_text!r}: {exc}")
+    # The job id comes from a link or the input: show it as typed, never as markdown.
+    st.error(f"Cannot explain job {escape_markdown(clip(repr(job_text), 60))}: "
+             f"{escape_markdown(clip(exc, 300))}")  # fmt: skip
     st.stop()
 
 w10, w50, w90 = shown.wait_s

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import context, live
 from dashboard.replay import snapshot, utilization_series
+from dashboard.text import escape_markdown
 from hpc.slurm.errors import SlurmError
 
 cfg = context.DashboardConfig.from_env()
@@ -16,7 +17,7 @@ sources = ["simulated", "slurm"]
 source = st.radio(
     "Source",
     sources,
-    index=sources.index(context.query_value("source", cfg.source)),
+    index=sources.index(context.query_choice("source", sources, cfg.source)),
     horizontal=True,
     format_func=lambda s: {"simulated": "simulated replay", "slurm": "live Slurm"}[s],
 )
@@ -26,12 +27,13 @@ if source == "slurm":
     try:
         state = context.slurm_backend().cluster_state()
     except SlurmError as exc:
-        st.error(f"Cannot read the Slurm cluster: {exc}")
+        st.error(f"Cannot read the Slurm cluster: {escape_markdown(exc)}")
         st.stop()
     history = st.session_state.setdefault("live_util", [])
     history.append({"time": time.strftime("%H:%M:%S"), "utilization": live.busy_fraction(state)})
     del history[:-500]
-    st.caption(f"{state.cluster} · Slurm {state.release} · {state.backend} backend")
+    st.caption(f"{escape_markdown(state.cluster)} · Slurm {escape_markdown(state.release)} · "
+               f"{state.backend} backend")  # fmt: skip
     a, b, c = st.columns(3)
     a.metric("Busy cores", f"{live.busy_fraction(state):.0%}")
     b.metric("Running jobs", len(state.running))
@@ -56,7 +58,7 @@ hour = st.slider(
     "Moment of the replay (hours from its start; opens at the longest queue)",
     0,
     span_h,
-    min(span_h, int(context.query_value("hour", str(busiest)))),
+    context.query_int("hour", min(busiest, span_h), 0, span_h),
 )
 st.query_params["hour"] = str(hour)
 snap = snapshot(result, int(result.jobs.submit_s.min()) + hour * 3600)

@@ -9,25 +9,32 @@ from dashboard.charts import fairness_chart, pareto_chart
 from dashboard.saved import list_saved, open_saved, save_whatif
 from dashboard.scenario import (
     ALL_POLICIES,
+    JOBS_RANGE,
+    PROCS_RANGE,
+    SEED_RANGE,
+    WEIGHT_MAX,
     WEIGHT_NAMES,
     ScenarioError,
     WhatIfOutcome,
     WhatIfRequest,
     run_whatif,
 )
+from dashboard.text import escape_markdown
 
 st.title("What-if")
 try:
     shared = WhatIfRequest.from_query(st.query_params.to_dict())
 except ScenarioError as exc:
-    st.warning(f"The link's scenario is not usable ({exc}); showing the default one.")
+    st.warning(
+        f"The link's scenario is not usable ({escape_markdown(exc)}); showing the default one."
+    )
     shared = WhatIfRequest()
 
 st.subheader("Scenario")
 c1, c2, c3 = st.columns(3)
-jobs = c1.number_input("Jobs (generated workload)", 10, 200_000, shared.jobs, step=1000)
-seed = c2.number_input("Seed", 0, 1_000_000, shared.seed)
-procs = c3.number_input("Processors", 1, 1_000_000, shared.procs)
+jobs = c1.number_input("Jobs (generated workload)", *JOBS_RANGE, shared.jobs, step=1000)
+seed = c2.number_input("Seed", *SEED_RANGE, shared.seed)
+procs = c3.number_input("Processors", *PROCS_RANGE, shared.procs)
 policies = st.multiselect("Policies", ALL_POLICIES, default=list(shared.policies))
 capacity = st.text_input(
     "Capacity changes (KIND@SECONDS:UNITS, comma-separated)",
@@ -37,7 +44,7 @@ capacity = st.text_input(
 with st.expander("Multifactor weights"):
     cols = st.columns(4)
     weights = tuple(
-        float(col.number_input(name, 0.0, 1e9, float(w), key=f"w_{name}"))
+        float(col.number_input(name, 0.0, WEIGHT_MAX, float(w), key=f"w_{name}"))
         for col, name, w in zip(cols, WEIGHT_NAMES, shared.weights, strict=True)
     )
 
@@ -49,7 +56,7 @@ if st.button("Run what-if", type="primary"):
             weights=(weights[0], weights[1], weights[2], weights[3]),
         )  # fmt: skip
     except ScenarioError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         st.stop()
     st.query_params.from_dict(request.to_query())
     bar = st.progress(0.0, text="generating the workload ...")
@@ -61,7 +68,7 @@ if st.button("Run what-if", type="primary"):
 
         st.session_state["whatif"] = run_whatif(request, loaded, report)
     except ScenarioError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         st.stop()
     bar.empty()
 
@@ -69,7 +76,7 @@ outcome: WhatIfOutcome | None = st.session_state.get("whatif")
 if outcome is not None:
     r = outcome.request
     st.subheader("Comparison")
-    st.caption(f"{r.jobs} jobs (seed {r.seed}) on {outcome.machine}; "
+    st.caption(f"{r.jobs} jobs (seed {r.seed}) on {escape_markdown(outcome.machine)}; "
                f"{len(outcome.outcomes)} policies in {outcome.wall_s:.1f} s")  # fmt: skip
     rows = outcome.comparison()
     st.dataframe(rows, hide_index=True, key="comparison")
@@ -86,9 +93,13 @@ if outcome is not None:
             st.info("This what-if was reopened from a save; it is saved already.")
         else:
             s = context.settings()
-            path = save_whatif(context.store(), s.data_dir, name, outcome,
-                               context.workload(r.jobs, r.seed, r.procs))  # fmt: skip
-            st.success(f"Saved as {path.stem} (runs stored in the database)")
+            try:
+                path = save_whatif(context.store(), s.data_dir, name, outcome,
+                                   context.workload(r.jobs, r.seed, r.procs))  # fmt: skip
+            except ValueError as exc:  # a name without a letter or digit
+                st.error(escape_markdown(exc))
+                st.stop()
+            st.success(f"Saved as {escape_markdown(path.stem)} (runs stored in the database)")
 
 st.subheader("Saved what-ifs")
 saved = list_saved(context.settings().data_dir)
