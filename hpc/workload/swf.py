@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hpc.errors import SwfParseError, WorkloadError
-from hpc.workload.trace import FLOAT_FIELDS, N_FIELDS, SWF_FIELDS, SwfHeader, SwfTrace
+from hpc.workload.trace import COL, FLOAT_FIELDS, N_FIELDS, SWF_FIELDS, SwfHeader, SwfTrace
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -29,6 +29,25 @@ _HEADER_KEY = re.compile(r";\s?([A-Za-z][\w.-]*):(?:\s+(.*))?$")
 # The numbers numpy's bulk parser accepts, minus nan/inf: the slow path must agree with it.
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER_COLUMN = np.array([i not in FLOAT_FIELDS for i in range(N_FIELDS)])
+# The largest value each field may hold. Records become int64 columns and the simulator
+# multiplies times by processors (and memory by processors) in int64, so each kind of field
+# has a bound whose products stay far inside int64; ids only need to be exact in a float64.
+_TIME_FIELDS = ("submit_time", "wait_time", "run_time", "avg_cpu_time", "requested_time",
+                "think_time")  # fmt: skip
+_BOUNDS: dict[str, tuple[int, str]] = {
+    "time": (2**32, "a time is at most 4,294,967,296 s (136 years)"),
+    "procs": (100_000_000, "a processor count is at most 100,000,000"),
+    "memory": (2**34, "a memory size is at most 17,179,869,184 KB (16 TiB) per processor"),
+    "id": (2**53, "a number is at most 9,007,199,254,740,992 (exact in a float64)"),
+}
+_KIND = {
+    **{COL[n]: "time" for n in _TIME_FIELDS},
+    **{COL[n]: "procs" for n in ("allocated_procs", "requested_procs")},
+    **{COL[n]: "memory" for n in ("used_memory", "requested_memory")},
+}
+_FIELD_BOUND = [_BOUNDS[_KIND.get(i, "id")] for i in range(N_FIELDS)]
+FIELD_MAX: tuple[int, ...] = tuple(bound for bound, _ in _FIELD_BOUND)  # by field index
+_MAX_VALUE = np.array(FIELD_MAX, dtype=np.float64)
 _FRACTION_FIELDS = " and ".join(str(i + 1) for i in sorted(FLOAT_FIELDS))
 
 
@@ -231,6 +250,9 @@ def _value_problem(field: int, value: float, token: str) -> str | None:
         return f"not an integer: {token!r} (only fields {_FRACTION_FIELDS} may have fractions)"
     if value < 0 and value != -1:
         return f"negative value {token!r} (the only negative allowed is -1, meaning unknown)"
+    bound, rule = _FIELD_BOUND[field]
+    if value > bound:
+        return f"{token!r} is out of range: {rule}"
     return None
 
 
@@ -239,6 +261,7 @@ def _suspect_rows(values: FloatArray) -> BoolArray:
     bad: BoolArray = ~np.isfinite(values)
     bad |= _INTEGER_COLUMN & (values != np.floor(values))
     bad |= (values < 0) & (values != -1)
+    bad |= values > _MAX_VALUE
     return np.asarray(bad.any(axis=1))
 
 

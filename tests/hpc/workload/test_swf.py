@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hpc.errors import SwfParseError, WorkloadError
-from hpc.workload.swf import parse_swf, read_swf, swf_from_records, write_swf
-from hpc.workload.trace import COL, FLOAT_FIELDS, N_FIELDS, SwfHeader, SwfTrace
+from hpc.workload.swf import FIELD_MAX, parse_swf, read_swf, swf_from_records, write_swf
+from hpc.workload.trace import COL, FLOAT_FIELDS, N_FIELDS, SWF_FIELDS, SwfHeader, SwfTrace
 
 GOOD = "1 0 10 100 4 95.5 -1 4 200 -1 1 7 3 -1 2 1 -1 -1"
 GOOD_VALUES = [1, 0, 10, 100, 4, 95.5, -1, 4, 200, -1, 1, 7, 3, -1, 2, 1, -1, -1]
@@ -125,6 +125,46 @@ def test_a_malformed_line_is_reported_as_file_line_field_and_reason(
         read_swf("trace.swf")
     assert str(caught.value) == message
     assert caught.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "token", "rule"),
+    [
+        (4, "1e308", "a time is at most 4,294,967,296 s (136 years)"),
+        (4, "99999999999999999999", "a time is at most 4,294,967,296 s (136 years)"),
+        (2, "4294967297", "a time is at most 4,294,967,296 s (136 years)"),
+        (5, "100000001", "a processor count is at most 100,000,000"),
+        (7, "1e20", "a memory size is at most 17,179,869,184 KB (16 TiB) per processor"),
+        (1, "1e19", "a number is at most 9,007,199,254,740,992 (exact in a float64)"),
+        (
+            12,
+            "9223372036854775808",
+            "a number is at most 9,007,199,254,740,992 (exact in a float64)",
+        ),
+    ],
+)
+def test_values_beyond_their_field_range_are_refused_not_corrupted(
+    field: int, token: str, rule: str
+) -> None:
+    # Before: 1e308 became INT64_MIN in the int64 columns and was reported as "run time <= 0".
+    fields = GOOD.split()
+    fields[field - 1] = token
+    name = SWF_FIELDS[field - 1]
+    text = f"{GOOD}\n{' '.join(fields)}\n"
+    with pytest.raises(SwfParseError) as caught:
+        parse_swf(text, source="t.swf")
+    assert (
+        str(caught.value) == f"t.swf:2: field {field} ({name}): {token!r} is out of range: {rule}"
+    )
+    assert len(parse_swf(text, source="t.swf", skip_bad=True)) == 1
+
+
+def test_the_largest_value_of_each_field_is_read_exactly() -> None:
+    top = [float(m) for m in FIELD_MAX]
+    trace = swf_from_records([top])
+    assert trace.records[0].tolist() == top
+    with pytest.raises(SwfParseError, match="out of range"):
+        swf_from_records([[m + 1 if i == 3 else m for i, m in enumerate(top)]])
 
 
 def test_parse_error_carries_the_field_number_and_name() -> None:
@@ -240,19 +280,19 @@ def test_swf_from_records_checks_shape_and_values() -> None:
         swf_from_records([[1, -3, *GOOD_VALUES[2:]]])
 
 
-_INTEGERS = st.integers(min_value=-1, max_value=2**40).map(float)
-_FRACTIONS = st.one_of(
-    st.just(-1.0), st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_subnormal=False)
-)
+def _values(field: int) -> st.SearchStrategy[float]:
+    """Any value field `field` may hold: -1 or within its range, fractions where allowed."""
+    top = FIELD_MAX[field]
+    if field not in FLOAT_FIELDS:
+        return st.integers(min_value=-1, max_value=top).map(float)
+    fractions = st.floats(min_value=0, max_value=top, allow_nan=False, allow_subnormal=False)
+    return st.one_of(st.just(-1.0), fractions)
 
 
 @st.composite
 def _records(draw: st.DrawFn) -> np.ndarray:
     rows = draw(st.integers(min_value=1, max_value=20))
-    columns = [
-        draw(arrays(np.float64, rows, elements=_FRACTIONS if i in FLOAT_FIELDS else _INTEGERS))
-        for i in range(N_FIELDS)
-    ]
+    columns = [draw(arrays(np.float64, rows, elements=_values(i))) for i in range(N_FIELDS)]
     return np.column_stack(columns)
 
 
