@@ -6,6 +6,7 @@ blocked head may start early. Policies see only requested times, never actual ru
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -53,9 +54,14 @@ class MultifactorWeights:
 
     def __post_init__(self) -> None:
         for name in ("age", "fairshare", "job_size", "qos"):
-            if getattr(self, name) < 0:
-                raise SimulationError(f"multifactor weight {name} must be >= 0")
-        if self.max_age_s <= 0 or self.half_life_s <= 0:
+            value = getattr(self, name)
+            # NaN compares false with everything, so `< 0` alone would let it through and
+            # every priority would become NaN (an arbitrary queue order, silently).
+            if not math.isfinite(value) or value < 0:
+                raise SimulationError(
+                    f"multifactor weight {name} must be a finite number >= 0, got {value}"
+                )
+        if not (0 < self.max_age_s < math.inf and 0 < self.half_life_s < math.inf):
             raise SimulationError("multifactor max_age_s and half_life_s must be positive")
         for _, factor in self.qos_by_queue:
             if not 0.0 <= factor <= 1.0:

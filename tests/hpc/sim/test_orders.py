@@ -9,6 +9,8 @@ Rows are (submit_s, run_s, procs, req_time_s[, user]).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from hpc.errors import SimulationError
@@ -140,3 +142,18 @@ def test_f1_depends_only_on_submit_times_relative_to_the_first() -> None:
         rows = [(shift, 200, 1, 200), (shift + 100, 100, 1, 100), (shift + 101, 10, 1, 10)]
         relative = [s - shift for s in starts(replay(rows, machine, "f1:none"))]
         assert relative == [0, 200, 300], f"trace shifted by {shift} s"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, -1.0])
+@pytest.mark.parametrize("name", ["age", "fairshare", "job_size", "qos"])
+def test_multifactor_weights_must_be_finite_and_not_negative(name: str, value: float) -> None:
+    # NaN once passed (`nan < 0` is false) and made every priority NaN: an arbitrary order.
+    with pytest.raises(SimulationError, match=f"multifactor weight {name} must be a finite"):
+        MultifactorWeights(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("knob", ["max_age_s", "half_life_s"])
+def test_multifactor_time_knobs_must_be_positive_and_finite(knob: str) -> None:
+    for value in (0, -5, math.inf, math.nan):
+        with pytest.raises(SimulationError, match="must be positive"):
+            MultifactorWeights(**{knob: value})  # type: ignore[arg-type]
