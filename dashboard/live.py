@@ -1,10 +1,15 @@
-"""The live cluster as tables: nodes, running jobs and the queue with reasons in plain words."""
+"""The live cluster as tables: nodes, running jobs and the queue with reasons in plain words.
+
+Text from the cluster is any user's (a job name may be bytes that are not UTF-8): every
+text cell goes through `shown`, so a table always renders (and Arrow can encode it).
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from hpc.slurm.output import shown
 from hpc.slurm.state import ClusterState
 
 
@@ -17,9 +22,9 @@ def busy_fraction(state: ClusterState) -> float:
 
 def node_rows(state: ClusterState) -> list[dict[str, Any]]:
     return [
-        {"node": n.name, "state": n.label, "cpus": f"{n.alloc_cpus}/{n.cpus}",
-         "gpus": f"{n.gpus_used}/{n.gpus}", "partitions": ",".join(n.partitions),
-         "reason": n.reason}
+        {"node": shown(n.name), "state": shown(n.label), "cpus": f"{n.alloc_cpus}/{n.cpus}",
+         "gpus": f"{n.gpus_used}/{n.gpus}", "partitions": shown(",".join(n.partitions)),
+         "reason": shown(n.reason)}
         for n in state.nodes
     ]  # fmt: skip
 
@@ -27,9 +32,10 @@ def node_rows(state: ClusterState) -> list[dict[str, Any]]:
 def pending_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str, Any]]:
     now = int(time.time()) if now_s is None else now_s
     return [
-        {"job": j.display_id, "user": j.user, "account": j.account, "partition": j.partition,
-         "cpus": j.cpus, "nodes": j.node_count, "waiting_s": max(0, now - j.submit_s),
-         "reason": j.reason, "why": j.reason_text}
+        {"job": j.display_id, "name": shown(j.name), "user": shown(j.user),
+         "account": shown(j.account), "partition": shown(j.partition), "cpus": j.cpus,
+         "nodes": j.node_count, "waiting_s": max(0, now - j.submit_s),
+         "reason": shown(j.reason), "why": shown(j.reason_text)}
         for j in state.pending
     ]  # fmt: skip
 
@@ -37,7 +43,8 @@ def pending_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str
 def running_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str, Any]]:
     now = int(time.time()) if now_s is None else now_s
     return [
-        {"job": j.display_id, "user": j.user, "partition": j.partition, "cpus": j.cpus,
-         "nodes": j.node_list, "running_for_s": max(0, now - (j.start_s or now))}
+        {"job": j.display_id, "name": shown(j.name), "user": shown(j.user),
+         "partition": shown(j.partition), "cpus": j.cpus, "nodes": shown(j.node_list),
+         "running_for_s": max(0, now - (j.start_s or now))}
         for j in state.running
     ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 Wiring only: settings pick the backend and the remit, the database records the audit trail
 and imported workloads; `hpc.slurm` does the work. Names and comments from the cluster are
-untrusted: control characters are shown escaped, never sent to the terminal raw.
+untrusted: control characters, and bytes that are not UTF-8, are shown escaped (`shown`),
+never sent to the terminal raw, in the tables and in `--json` alike.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from db.audit import AuditTrail
@@ -23,10 +25,11 @@ from hpc.slurm.actions import Action, apply_action, submit_idempotent
 from hpc.slurm.backend import SlurmBackend, StartEstimate
 from hpc.slurm.errors import SlurmError
 from hpc.slurm.estimate import estimate_start, planned_start
+from hpc.slurm.output import is_utf8, shown
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec
-from hpc.slurm.state import FINISHED_STATES, ClusterState
+from hpc.slurm.state import FINISHED_STATES, ClusterState, LiveJob
 from hpc.workload.cleaning import Estimate, clean
 from schedsight.settings import Settings
 from schedsight.storage import Store
@@ -126,13 +129,6 @@ def _remit(settings: Settings) -> Remit:
     return Remit.of(settings.slurm_accounts, settings.slurm_partitions)
 
 
-def shown(text: str) -> str:
-    """Untrusted text for a terminal: control characters escaped, never raw."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _when(t: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
@@ -173,10 +169,10 @@ def _state_dict(state: ClusterState) -> dict[str, Any]:
             {
                 "job_id": j.job_id,
                 "id": j.display_id,
-                "name": j.name,
-                "user": j.user,
-                "account": j.account,
-                "partition": j.partition,
+                "name": shown(j.name),
+                "user": shown(j.user),
+                "account": shown(j.account),
+                "partition": shown(j.partition),
                 "state": j.state,
                 "reason": j.reason,
                 "reason_text": j.reason_text,
@@ -230,17 +226,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     ]
     print()
     print(format_table(["partition", "state", "nodes", "max time"], part_rows))
-    queue = [j for j in state.jobs if not j.finished]
     print()
-    print(f"queue: {len(state.running)} running, {len(state.pending)} pending")
+    print_queue(state.jobs)
+    return 0
+
+
+def print_queue(jobs: Sequence[LiveJob]) -> None:
+    """The jobs that have not finished, one row each, every text from Slurm `shown`."""
+    queue = [j for j in jobs if not j.finished]
+    running = sum(j.running for j in queue)
+    print(f"queue: {running} running, {sum(j.pending for j in queue)} pending")
     if queue:
         rows = [
             [
                 j.display_id,
                 shown(j.name)[:24],
-                j.user,
-                j.account,
-                j.partition,
+                shown(j.user),
+                shown(j.account),
+                shown(j.partition),
                 j.state.lower(),
                 str(j.cpus),
                 str(j.gpus),
@@ -251,11 +254,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         ]
         headers = ["job", "name", "user", "account", "partition", "state", "cpus", "gpus"]
         print(format_table([*headers, "start (planned)", "why pending"], rows))
-    return 0
 
 
 # ---------------------------------------------------------------- import
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.name is not None and not is_utf8(args.name):
+        raise SlurmError(f"workload name '{shown(args.name)}' is not valid UTF-8: type it in UTF-8")
     settings = Settings()
     store = Store.open(settings)  # fail early on a stale schema
     backend = open_backend(settings, args.backend)

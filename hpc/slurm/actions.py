@@ -1,8 +1,9 @@
 """Acting on a cluster safely: remit check, audit before and after, retry, idempotent submit.
 
-Every change goes: look the job up -> refuse it outside the remit -> record the intent ->
-send it (retrying while the controller does not answer) -> record the outcome. An outcome is
-"ok" only when Slurm said so; a failure or a give-up is recorded as "error" and raised.
+Every change goes: look the job up -> refuse it outside the remit (or where Slurm would do
+more than asked) -> record the intent -> send it (retrying while the controller does not
+answer) -> record the outcome. An outcome is "ok" only when Slurm said so; a failure or a
+give-up is recorded as "error" and raised.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, Slur
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec, check_begin, check_dependency, new_token, tag_comment
+from hpc.slurm.state import LiveJob
 
 TOKEN_LOOKBACK_S = 7 * 86400  # how far back accounting is searched for a submit's token
 CLOCK_SLACK_S = 3600  # the controller's clock may run this far behind ours
@@ -74,6 +76,22 @@ class Action:
         return self.kind.value if self.value is None else f"{self.kind.value} {self.value}"
 
 
+def check_keeps_hold(job_id: int, job: LiveJob, action: Action) -> None:
+    """Refuse a nice on a held job (`job` is `job_id` or one of its array's tasks).
+
+    Slurm 22.05 releases a held job when its nice changes, through scontrol and slurmrestd
+    alike, even when the same request also asks for the hold (checked on the dev cluster).
+    Holding it again afterwards would leave a moment in which it may start, and would turn
+    a user hold into an admin hold; so nothing is sent, and the user decides.
+    """
+    if action.kind is ActionKind.NICE and job.held:
+        raise SlurmError(
+            f"job {job_id} is held ({job.reason}), and Slurm releases a held job when its "
+            f"nice changes, so nothing was sent: to nice it, release it first (`schedsight "
+            f"slurm apply {job_id} release`; it may then start), or leave it held"
+        )
+
+
 class AuditSink(Protocol):
     """Where actions are recorded; the intent must be durable before the action is sent."""
 
@@ -110,6 +128,7 @@ def apply_action(
     for job in jobs:
         try:
             remit.check_job(job)
+            check_keeps_hold(job_id, job, action)
         except SlurmError as exc:
             audit.refused(
                 action=action.kind.value,

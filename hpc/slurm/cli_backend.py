@@ -2,7 +2,8 @@
 
 Commands run without a shell (argv lists); a batch script goes to sbatch on stdin. Each
 JSON answer is read by the adapter for the data version it declares (`meta.plugin`), so a
-new Slurm release gets a new adapter module rather than branches here.
+new Slurm release gets a new adapter module rather than branches here. Output is read as
+bytes and decoded by `hpc.slurm.output` (a job's name may be any bytes, even in the JSON).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from hpc.slurm.actions import Action, ActionKind
 from hpc.slurm.backend import StartEstimate
 from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
+from hpc.slurm.output import decode, load_json, raw_bytes, readable
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob, Partition, select_jobs
 
-Runner = Callable[[Sequence[str], str | None, float], "subprocess.CompletedProcess[str]"]
+Runner = Callable[[Sequence[str], bytes | None, float], "subprocess.CompletedProcess[bytes]"]
 
 # Data versions (meta.plugin.type) -> the adapter that reads them.
 ADAPTERS: dict[str, ModuleType] = {"openapi/v0.0.38": json_v0038, "openapi/dbv0.0.38": json_v0038}
@@ -44,10 +46,12 @@ _TEST_ONLY = re.compile(
 
 
 def run_command(
-    argv: Sequence[str], stdin: str | None, timeout_s: float
-) -> subprocess.CompletedProcess[str]:
+    argv: Sequence[str], stdin: bytes | None, timeout_s: float
+) -> subprocess.CompletedProcess[bytes]:
+    # Bytes, not text=True: Slurm prints users' job names as they gave them, and one that is
+    # not UTF-8 must not make the whole queue unreadable (issue 20, probe 2).
     return subprocess.run(
-        list(argv), input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False
+        list(argv), input=stdin, capture_output=True, timeout=timeout_s, check=False
     )
 
 
@@ -103,9 +107,9 @@ class CliBackend:
     # ---------------------------------------------------------------- plumbing
     def _call(
         self, argv: Sequence[str], stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    ) -> subprocess.CompletedProcess[bytes]:
         try:
-            done = self._run(argv, stdin, self.timeout_s)
+            done = self._run(argv, None if stdin is None else raw_bytes(stdin), self.timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise ControllerUnreachableError(
                 f"`{argv[0]}` timed out after {self.timeout_s:g} s"
@@ -115,7 +119,7 @@ class CliBackend:
                 argv[0], "command not found: install the Slurm client (slurm-client)"
             ) from exc
         if done.returncode != 0:
-            message = " ".join((done.stderr or done.stdout or "").split())
+            message = " ".join(readable(done.stderr or done.stdout or b"").split())
             if _UNREACHABLE.search(message) or not self.controller_up():
                 raise ControllerUnreachableError(f"`{argv[0]}`: {message}")
             raise SlurmCommandError(f"`{' '.join(argv[:2])}`", message, returncode=done.returncode)
@@ -130,16 +134,22 @@ class CliBackend:
             done = self._run(["scontrol", "ping"], None, self.timeout_s)
         except (subprocess.TimeoutExpired, OSError):
             return False
-        return done.returncode == 0 and "is UP" in done.stdout
+        return done.returncode == 0 and b"is UP" in done.stdout
+
+    def _text(self, argv: Sequence[str]) -> str:
+        """A command's output, byte-faithful (see `hpc.slurm.output.decode`)."""
+        return decode(self._call(argv).stdout)
 
     def _json(self, argv: Sequence[str]) -> tuple[ModuleType, Mapping[str, Any]]:
-        import json
-
         out = self._call(argv).stdout
         try:
-            doc = json.loads(out)
-        except json.JSONDecodeError as exc:
-            raise SlurmDataError(f"`{argv[0]} --json` printed no JSON: {out[:200]!r}") from exc
+            doc = load_json(out)
+        except ValueError as exc:
+            raise SlurmDataError(
+                f"`{argv[0]} --json` printed no JSON: {readable(out[:200])!r}"
+            ) from exc
+        if not isinstance(doc, dict):
+            raise SlurmDataError(f"`{argv[0]} --json` printed JSON that is not an object")
         if doc.get("errors") and not self.controller_up():
             raise ControllerUnreachableError(f"`{argv[0]} --json`: {doc['errors']}")
         plugin = str(((doc.get("meta") or {}).get("plugin") or {}).get("type", ""))
@@ -155,7 +165,7 @@ class CliBackend:
 
     def cluster_name(self) -> str:
         if self._cluster is None:
-            for line in self._call(["scontrol", "show", "config"]).stdout.splitlines():
+            for line in self._text(["scontrol", "show", "config"]).splitlines():
                 key, _, value = line.partition("=")
                 if key.strip() == "ClusterName":
                     self._cluster = value.strip()
@@ -167,9 +177,7 @@ class CliBackend:
     # ---------------------------------------------------------------- read
     def cluster_state(self) -> ClusterState:
         adapter, nodes_doc = self._json(["sinfo", "--json"])
-        partitions = parse_partitions_text(
-            self._call(["scontrol", "-o", "show", "partition"]).stdout
-        )
+        partitions = parse_partitions_text(self._text(["scontrol", "-o", "show", "partition"]))
         return ClusterState(
             cluster=self.cluster_name(),
             release=adapter.release(nodes_doc),
@@ -200,7 +208,7 @@ class CliBackend:
         unknown = [r.job_id for r in records if r.state == "FAILED" and r.exit_code is None]
         if not unknown:
             return records
-        text = self._call(
+        text = self._text(
             [
                 "sacct",
                 "-X",
@@ -211,7 +219,7 @@ class CliBackend:
                 "-j",
                 ",".join(map(str, unknown)),
             ]
-        ).stdout
+        )
         codes: dict[int, tuple[int, int]] = {}
         for line in text.splitlines():
             job, _, code = line.partition("|")
@@ -230,9 +238,10 @@ class CliBackend:
         done = self._call(
             ["sbatch", "--parsable", *spec.sbatch_options(comment=comment)], spec.render_script()
         )
-        first = done.stdout.strip().split(";")[0]
+        out = readable(done.stdout)
+        first = out.strip().split(";")[0]
         if not first.isdigit():
-            raise SlurmDataError(f"sbatch --parsable printed {done.stdout!r}, not a job id")
+            raise SlurmDataError(f"sbatch --parsable printed {out!r}, not a job id")
         return int(first)
 
     def apply(self, job_id: int, action: Action) -> None:
@@ -259,7 +268,7 @@ class CliBackend:
             ["sbatch", "--test-only", *spec.sbatch_options(comment=spec.comment)],
             spec.render_script(),
         )
-        text = done.stderr + done.stdout
+        text = readable(done.stderr + done.stdout)
         match = _TEST_ONLY.search(text)
         if match is None:
             raise SlurmDataError(f"sbatch --test-only gave no start estimate: {text.strip()!r}")

@@ -4,7 +4,8 @@ The server's OpenAPI document says which API versions it offers; the newest one 
 adapter here is used (22.05 offers v0.0.36-v0.0.38; v0.0.38 is read by `json_v0038`).
 On the unix socket slurmrestd authenticates the connecting process (`rest_auth/local`) and
 jobs run as the daemon's user; over TCP it wants `X-SLURM-USER-NAME`/`-TOKEN` (JWT from
-`scontrol token`). 22.05's REST has no `--test-only`, so `test_only` says so.
+`scontrol token`). 22.05's REST has no `--test-only`, so `test_only` says so. Bodies are
+read as bytes and decoded by `hpc.slurm.output`: a job's name may be any bytes, even in JSON.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hpc.slurm.errors import (
     SlurmDataError,
     SlurmError,
 )
+from hpc.slurm.output import load_json, readable
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob, select_jobs
 
@@ -114,11 +116,16 @@ class RestBackend:
                 "and that the JWT has not expired (`scontrol token`)",
             )
         try:
-            doc: dict[str, Any] = response.json()
+            # Not response.json(): it decodes strictly, and slurmrestd sends a job's name as
+            # the bytes it was given (issue 20, probe 2: "…/jobs failed: HTTP 200").
+            doc = load_json(response.content)
         except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
             raise SlurmCommandError(
-                f"{method} {path}", f"HTTP {response.status_code}: {response.text[:200]!r}"
-            ) from None
+                f"{method} {path}",
+                f"HTTP {response.status_code}: {readable(response.content[:200])!r}",
+            )
         return doc
 
     def _raise_errors(self, doc: Mapping[str, Any], what: str) -> None:

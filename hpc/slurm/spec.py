@@ -4,6 +4,8 @@ Nothing a user typed ever reaches a shell unquoted: the command is an argument v
 with `shlex.join`, environment values are `shlex.quote`d, and every other field (name, comment,
 paths, dependency) travels as one argv element or one JSON string, never through a shell.
 A client token appended to the comment makes a retried submit find the job it already made.
+Every field is valid UTF-8 text: bytes that are not (a name typed as $'caf\xe9') are refused,
+since slurmrestd's JSON and the audit log cannot carry them and they break others' tools.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from hpc.slurm.errors import JobSpecError
+from hpc.slurm.output import is_utf8, shown
 
 TOKEN_PREFIX = " [schedsight-token "
 _TOKEN = re.compile(r" \[schedsight-token ([0-9a-f]{32})\]\Z")
@@ -97,9 +100,17 @@ class JobSpec:
             ("workdir", self.workdir),
             ("output", self.output or ""),
             *(("command argument", a) for a in self.command),
+            *(("environment value", v) for v in self.env.values()),
         ):
             if "\0" in value:
                 raise JobSpecError(f"the job's {what} contains a NUL byte, which Slurm truncates")
+            if not is_utf8(value):
+                # argv arrives surrogate-escaped; refused rather than passed on as bytes.
+                raise JobSpecError(
+                    f"the job's {what} '{shown(value)}' is not valid UTF-8: Slurm's JSON "
+                    "(squeue --json, slurmrestd) and the audit log carry only UTF-8 text; "
+                    "type it in UTF-8"
+                )
         if not self.name:
             raise JobSpecError("a job needs a name")
         if "schedsight-token" in self.comment:
