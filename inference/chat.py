@@ -2,6 +2,8 @@
 
 Tools are shown to the model in the system prompt (most small models' templates ignore
 `tools`), and a tool call is produced under a grammar, so its arguments always validate.
+The server calls `prepare_*` in a worker thread: rendering and tokenizing a long prompt
+would otherwise stall every other client.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from inference.chat_template import render_chat, tools_system_prompt
 from inference.constraints import Constraint, GrammarCompiler, parse_tool_call
 from inference.errors import ContextLengthError, RequestError
-from inference.protocol import ChatRequest, SamplingFields, new_id
+from inference.protocol import ChatRequest, CompletionRequest, SamplingFields, new_id
 from inference.sequence import SamplingParams
 from inference.tokenizer import Tokenizer
 
@@ -51,7 +53,32 @@ def sampling_params(req: SamplingFields, prompt_len: int, max_seq_len: int) -> S
         top_k=req.top_k,
         stop=req.stop_list(),
         seed=req.seed,
+        logprobs=req.logprob_count(),
     )
+
+
+def encode_prompt(text: str, tokenizer: Tokenizer, max_seq_len: int, *, param: str) -> list[int]:
+    """The prompt's token ids; a text too long for the context is refused before encoding
+    (no token stands for more than `max_token_bytes` bytes, nor characters)."""
+    if len(text) > max_seq_len * tokenizer.max_token_bytes:
+        raise ContextLengthError(
+            f"the prompt has {len(text)} characters, more than the context of {max_seq_len} "
+            f"tokens can hold: shorten the {param}",
+            param=param,
+            code="context_length_exceeded",
+        )
+    return tokenizer.encode(text)
+
+
+def prepare_completion(
+    req: CompletionRequest, *, tokenizer: Tokenizer, grammar: GrammarCompiler, max_seq_len: int
+) -> Prepared:
+    if not isinstance(req.prompt, str) and len(req.prompt) != 1:
+        raise RequestError("send one prompt per request", param="prompt")
+    text = req.prompt if isinstance(req.prompt, str) else req.prompt[0]
+    prompt_ids = encode_prompt(text, tokenizer, max_seq_len, param="prompt")
+    params = sampling_params(req, len(prompt_ids), max_seq_len)
+    return Prepared(prompt_ids, params, guided_constraint(req, grammar), None)
 
 
 def defang(text: str, specials: list[str]) -> str:
@@ -97,7 +124,7 @@ def prepare_chat(
         else:
             messages.insert(0, {"role": "system", "content": addendum})
     text = render_chat(template, messages, add_generation_prompt=True)
-    prompt_ids = tokenizer.encode(text)
+    prompt_ids = encode_prompt(text, tokenizer, max_seq_len, param="messages")
     params = sampling_params(req, len(prompt_ids), max_seq_len)
     return Prepared(prompt_ids, params, _constraint(req, grammar, tools), tools)
 
@@ -106,14 +133,19 @@ def _constraint(
     req: ChatRequest, grammar: GrammarCompiler, tools: list[dict[str, Any]] | None
 ) -> Constraint | None:
     fmt = req.response_format
+    asked = [name for name, value in _guided_fields(req) if value is not None]
+    if fmt is not None and fmt.type != "text":
+        asked.insert(0, "response_format")
     if tools:
-        if fmt is not None and fmt.type != "text":
-            raise RequestError(
-                "use either tools or response_format, not both", param="response_format"
-            )
+        asked.insert(0, "tools")
+    if len(asked) > 1:
+        raise RequestError(
+            f"use one of {', '.join(asked)} to shape the output, not several", param=asked[1]
+        )
+    if tools:
         return grammar.tool_call(tools, req.tool_choice or "auto")
     if fmt is None or fmt.type == "text":
-        return None
+        return guided_constraint(req, grammar)
     if fmt.type == "json_object":
         return grammar.json_object()
     spec = fmt.json_schema or {}
@@ -124,6 +156,46 @@ def _constraint(
             param="response_format",
         )
     return grammar.json_schema(schema, strict=bool(spec.get("strict", True)))
+
+
+def _guided_fields(req: SamplingFields) -> list[tuple[str, object]]:
+    """vLLM's structured-output fields by name, with their values (None: not given)."""
+    so = req.structured_outputs
+    return [
+        ("guided_json", req.guided_json),
+        ("guided_regex", req.guided_regex),
+        ("guided_choice", req.guided_choice),
+        ("structured_outputs.json", so.json_ if so else None),
+        ("structured_outputs.regex", so.regex if so else None),
+        ("structured_outputs.choice", so.choice if so else None),
+        ("structured_outputs.json_object", True if so and so.json_object else None),
+    ]
+
+
+def guided_constraint(req: SamplingFields, grammar: GrammarCompiler) -> Constraint | None:
+    """The constraint of vLLM's guided_json / guided_regex / guided_choice or
+    structured_outputs (json, regex, choice, json_object), at most one of them."""
+    given = [(name, value) for name, value in _guided_fields(req) if value is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        names = ", ".join(name for name, _ in given)
+        raise RequestError(f"use one of {names}, not several", param=given[1][0])
+    name, value = given[0]
+    if name.endswith("json_object"):
+        return grammar.json_object(param=name)
+    if name.endswith("regex"):
+        return grammar.regex(str(value), param=name)
+    if name.endswith("choice"):
+        return grammar.choice(list(value), param=name)  # type: ignore[call-overload]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise RequestError(f"{name}: not a JSON schema: {exc}", param=name) from exc
+    if not isinstance(value, dict):
+        raise RequestError(f"{name}: the schema must be a JSON object", param=name)
+    return grammar.json_value(value, param=name)
 
 
 def assistant_message(text: str, tools: list[dict[str, Any]] | None) -> tuple[dict[str, Any], bool]:

@@ -1,5 +1,6 @@
-"""Structured output: a grammar (JSON schema, any JSON object, tool call) compiled by llguidance
-and enforced token by token as a bitmask over the vocabulary, applied to the logits.
+"""Structured output: a grammar (JSON schema, any JSON object, tool call, regular expression,
+choice of strings) compiled by llguidance and enforced token by token as a bitmask over the
+vocabulary, applied to the logits.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from tokenizers import Tokenizer as HFTokenizer
 
 from inference.errors import GrammarViolationError, ModelLoadError, RequestError
+from inference.schema_checks import check_schema
 from inference.tool_calls import (
     FunctionSpec,
     ToolChoice,
@@ -123,17 +125,35 @@ class GrammarCompiler:
         `properties` but no `additionalProperties` are closed (OpenAI strict mode requires
         that anyway). Not strict: such keywords are ignored (best effort), objects stay open.
         """
-        if not isinstance(schema, Mapping):
-            raise RequestError(
-                "response_format.json_schema.schema must be a JSON schema object",
-                param="response_format",
-            )
-        body = close_objects(schema) if strict else dict(schema)
-        return self._compile_json(body, lenient=not strict, param="response_format")
+        return self.json_value(schema, strict=strict, param="response_format")
 
-    def json_object(self) -> Constraint:
+    def json_value(
+        self, schema: Mapping[str, Any], *, strict: bool = True, param: str
+    ) -> Constraint:
+        """As `json_schema`, for the request field `param` (vLLM's guided_json too)."""
+        if not isinstance(schema, Mapping):
+            raise RequestError(f"{param}: the schema must be a JSON schema object", param=param)
+        check_schema(schema, param=param)
+        body = close_objects(schema) if strict else dict(schema)
+        return self._compile_json(body, lenient=not strict, param=param)
+
+    def json_object(self, *, param: str = "response_format") -> Constraint:
         """Output any one JSON object (response_format "json_object")."""
-        return self._compile_json({"type": "object"}, lenient=False, param="response_format")
+        return self._compile_json({"type": "object"}, lenient=False, param=param)
+
+    def regex(self, pattern: str, *, param: str) -> Constraint:
+        """Output text that matches `pattern` as a whole (Rust regex syntax, as vLLM's)."""
+        grammar = llguidance.LLMatcher.grammar_from_regex(pattern)
+        return self._compile(grammar, param=param, what="the regular expression")
+
+    def choice(self, options: Sequence[str], *, param: str) -> Constraint:
+        """Output exactly one of `options`."""
+        if not options or not all(isinstance(o, str) and o for o in options):
+            raise RequestError(f"{param}: give a list of non-empty strings", param=param)
+        # JSON string literals are lark string literals: quotes and backslashes escaped.
+        lark = "start: " + " | ".join(json.dumps(option) for option in options)
+        grammar = llguidance.LLMatcher.grammar_from_lark(lark)
+        return self._compile(grammar, param=param, what="the choice")
 
     def tool_call(self, tools: Sequence[Any], choice: ToolChoice = "auto") -> Constraint:
         """Output a tool call `{"name": ..., "arguments": {...}}`, or for "auto" free text too.
@@ -143,6 +163,8 @@ class GrammarCompiler:
         only when every function is `strict`. One call per response.
         """
         allowed, required = choose(function_specs(tools), choice)
+        for spec in allowed:
+            check_schema(spec.parameters, param="tools")
         lenient = not all(s.strict for s in allowed)
         schema = close_objects(call_schema(allowed))
         options: JsonCompileOptions = {**JSON_LAYOUT, "lenient": lenient}
@@ -183,17 +205,24 @@ class GrammarCompiler:
             ) from exc
         return self._compile(grammar, param=param)
 
-    def _compile(self, grammar: str, *, param: str) -> Constraint:
+    def _compile(self, grammar: str, *, param: str, what: str = "the JSON schema") -> Constraint:
         matcher = llguidance.LLMatcher(self._tokenizer, grammar, log_level=0, limits=_LIMITS)
+        hint = f". {_SUPPORTED}" if what == "the JSON schema" else ""
         if matcher.is_error():
             raise RequestError(
-                f"{param}: the JSON schema cannot be enforced: "
-                f"{_first_line(matcher.get_error())}. {_SUPPORTED}",
+                f"{param}: {what} cannot be enforced: {_first_line(matcher.get_error())}{hint}",
                 param=param,
             )
         for warning in matcher.get_grammar_warnings():
             logger.info("grammar for %s: %s", param, warning)
-        return Constraint(matcher, self._words)
+        constraint = Constraint(matcher, self._words)
+        # Some grammars compile and only break at their first token: find out now, while the
+        # request can still be answered 400, not inside the engine's step.
+        try:
+            constraint.fill_mask(allocate_bitmask(1, self.vocab_size), 0)
+        except GrammarViolationError as exc:
+            raise RequestError(f"{param}: {what} cannot be enforced: {exc}", param=param) from exc
+        return constraint
 
 
 def close_objects(schema: Mapping[str, Any]) -> dict[str, Any]:

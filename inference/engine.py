@@ -28,11 +28,12 @@ from inference.errors import OverloadedError
 from inference.kv_cache import KVCache
 from inference.linears import can_pack
 from inference.loading import LoadedModel
+from inference.logprobs import token_logprob
 from inference.memory import trim_heap
 from inference.model import Transformer
 from inference.prefix_cache import PrefixCache
 from inference.sampling import make_generator, sample
-from inference.sequence import Event, SamplingParams, SeqStatus, Sequence
+from inference.sequence import Event, SamplingParams, SeqStatus, Sequence, TokenLogprob
 from inference.speculation import (
     NgramDrafter,
     SpeculationConfig,
@@ -246,6 +247,20 @@ class Engine:
     def queue_depth(self) -> int:
         return len(self.waiting)
 
+    @property
+    def running_count(self) -> int:
+        """Sequences holding a cache slot: decoding, or being prefilled."""
+        return len(self.running) + (self.prefilling is not None)
+
+    @property
+    def kv_cache_usage(self) -> float:
+        """Fraction of the running slots' token positions in use (0..1)."""
+        used = sum(s.length for s in list(self.running))
+        prefilling = self.prefilling
+        if prefilling is not None:
+            used += prefilling.cached
+        return used / (self.config.max_batch * self.max_seq_len)
+
     # -- the engine thread -----------------------------------------------------------
 
     def _run(self, built: list[BaseException | None], ready: threading.Event) -> None:
@@ -269,7 +284,7 @@ class Engine:
                     break
             try:
                 self.step()
-            except Exception as exc:
+            except Exception as exc:  # a failure of the whole batch (the model's forward)
                 log.exception("engine step failed")
                 for seq in [*self.running, *([self.prefilling] if self.prefilling else [])]:
                     self._finish(seq, "error", error=f"engine error: {exc}")
@@ -281,11 +296,13 @@ class Engine:
         self._drop_cancelled()
         self._admit()
         if self.prefilling is not None:
-            self._prefill_chunk(self.prefilling)
+            seq = self.prefilling
+            try:
+                self._prefill_chunk(seq)
+            except Exception as exc:  # this prompt's failure, not the batch's
+                self._fail(seq, exc)
         if self.running:
             self._decode()
-        self.stats.queue_depth = len(self.waiting)
-        self.stats.batch_size = len(self.running)
 
     def _drop_cancelled(self) -> None:
         for seq in [s for s in self.running if s.cancelled]:
@@ -298,7 +315,8 @@ class Engine:
                 self.waiting.remove(seq)
         for seq in gone:
             seq.status = SeqStatus.FINISHED
-            seq.emit(Event(finish_reason="cancelled"))
+            self.stats.finished["cancelled"] = self.stats.finished.get("cancelled", 0) + 1
+            self._emit(seq, Event(finish_reason="cancelled"))
 
     def _admit(self) -> None:
         if self.prefilling is not None or len(self.running) >= self.config.max_batch:
@@ -309,12 +327,16 @@ class Engine:
             seq = self.waiting.popleft()
         seq.slot = len(self.running)
         seq.status = SeqStatus.PREFILLING
-        src, reuse = self.prefixes.lookup(seq.prompt_ids)
-        if reuse:
-            self.cache.copy_prefix(src, seq.slot, reuse)
-            seq.cached = seq.reused_prefix = reuse
-            self.stats.prefix_tokens_reused += reuse
         self.prefilling = seq
+        try:
+            src, reuse = self.prefixes.lookup(seq.prompt_ids)
+            self.stats.prefix_cache_queries += len(seq.prompt_ids)
+            if reuse:
+                self.cache.copy_prefix(src, seq.slot, reuse)
+                seq.cached = seq.reused_prefix = reuse
+                self.stats.prefix_cache_hits += reuse
+        except Exception as exc:
+            self._fail(seq, exc)
 
     def _prefill_chunk(self, seq: Sequence) -> None:
         end = min(seq.cached + self.config.prefill_chunk, len(seq.prompt_ids))
@@ -415,29 +437,57 @@ class Engine:
             self.stats.accepted_draft_tokens += accepted
 
     def _take_tokens(self, batch: list[Sequence], logits: torch.Tensor) -> None:
-        """Sample one token for each sequence from logits [B, V] and deliver it."""
+        """Sample one token for each sequence from logits [B, V] and deliver it.
+
+        What fails for one sequence (its grammar, its sampling, its stop check, its
+        detokenizing) ends that sequence with an error event; the others go on.
+        """
         logits = logits.float().cpu()
+        # Log-probabilities as the model gives them, before grammar masks and temperature.
+        asked = [i for i, s in enumerate(batch) if s.params.logprobs is not None]
+        raw = {i: logits[i].log_softmax(-1) for i in asked}
+        failed: dict[int, Exception] = {}
         constrained = [i for i, s in enumerate(batch) if s.constraint is not None]
         if constrained:
             from inference.constraints import allocate_bitmask, apply_masks
 
             bitmask = allocate_bitmask(len(batch), logits.shape[-1])
-            bitmask.fill_(-1)  # all allowed, except where a constraint fills its row
             for i in constrained:
-                batch[i].constraint.fill_mask(bitmask, i)
+                try:
+                    batch[i].constraint.fill_mask(bitmask, i)
+                except Exception as exc:
+                    failed[i] = exc
             apply_masks(logits, bitmask)
         closing = {i for i in constrained if self._tokens_left(batch[i]) <= CLOSING_TOKENS}
         if closing:
             logits[sorted(closing)] += self.closing_bias
         now = time.perf_counter()
         for i, seq in enumerate(batch):
-            params = replace(seq.params, temperature=0.0) if i in closing else seq.params
-            token = sample(logits[i], params, seq.generator)
-            if seq.first_token_s is None:
-                seq.first_token_s = now
-                self.stats.observe_ttft(now - seq.created_s)
-            self.stats.generated_tokens += 1
-            self._deliver(seq, token)
+            if i in failed:
+                self._fail(seq, failed[i])
+                continue
+            try:
+                params = replace(seq.params, temperature=0.0) if i in closing else seq.params
+                token = sample(logits[i], params, seq.generator)
+                self._observe_token(seq, now)
+                entry = token_logprob(raw[i], token, seq.params.logprobs) if i in raw else None
+                self._deliver(seq, token, entry)
+            except Exception as exc:
+                self._fail(seq, exc)
+
+    def _observe_token(self, seq: Sequence, now: float) -> None:
+        if seq.first_token_s is None:
+            seq.first_token_s = now
+            self.stats.ttft.observe(now - seq.created_s)
+        else:
+            self.stats.inter_token.observe(now - (seq.last_token_s or now))
+        seq.last_token_s = now
+        self.stats.generated_tokens += 1
+
+    def _fail(self, seq: Sequence, exc: Exception) -> None:
+        """End one sequence whose own step failed, telling its owner why."""
+        log.error("sequence %d failed: %s", seq.id, exc, exc_info=exc)
+        self._finish(seq, "error", error=f"request failed in the engine: {exc}")
 
     def _tokens_left(self, seq: Sequence) -> int:
         """Tokens `seq` may still generate before max_tokens or the context ends it."""
@@ -453,13 +503,15 @@ class Engine:
                 bias[i] = _CLOSING_BIAS["," in text]
         return bias
 
-    def _deliver(self, seq: Sequence, token: int) -> None:
+    def _deliver(self, seq: Sequence, token: int, entry: TokenLogprob | None = None) -> None:
         if seq.constraint is not None and token not in self.tokenizer.eos_ids:
             seq.constraint.accept(token)
         if token in self.tokenizer.eos_ids:
             self._finish(seq, "stop")
             return
         seq.output_ids.append(token)
+        if entry is not None:
+            seq.logprobs.append(entry)
         if seq.drafter is not None:
             seq.drafter.extend([token])
         seq.text += seq.decoder.push(token)
@@ -477,8 +529,8 @@ class Engine:
         else:
             safe = stop.safe_length(seq.text)
             if safe > seq.emitted:
-                seq.emit(Event(text=seq.text[seq.emitted : safe], token_ids=_unreported(seq)))
-                seq.emitted = safe
+                text, seq.emitted = seq.text[seq.emitted : safe], safe
+                self._emit(seq, Event(text, *_unreported(seq)))
 
     def _finish(self, seq: Sequence, reason: str, *, error: str | None = None) -> None:
         if seq.status is SeqStatus.FINISHED:
@@ -490,8 +542,16 @@ class Engine:
         seq.status = SeqStatus.FINISHED
         rest = seq.text[seq.emitted :] if reason in ("stop", "length") else ""
         seq.emitted = len(seq.text)
-        seq.emit(Event(text=rest, token_ids=_unreported(seq), finish_reason=reason, error=error))
         self.stats.finished[reason] = self.stats.finished.get(reason, 0) + 1
+        self.stats.e2e.observe(time.perf_counter() - seq.created_s)
+        self._emit(seq, Event(rest, *_unreported(seq), finish_reason=reason, error=error))
+
+    @staticmethod
+    def _emit(seq: Sequence, event: Event) -> None:
+        try:
+            seq.emit(event)
+        except Exception:  # an owner that is gone (its event loop closed) cannot be told
+            log.exception("sequence %d: its owner could not take an event", seq.id)
 
     def _release(self, seq: Sequence) -> None:
         """Free a running sequence's slot, moving the last one (and any prefill) down."""
@@ -506,9 +566,11 @@ class Engine:
             self.prefilling.slot = len(self.running)
 
 
-def _unreported(seq: Sequence) -> tuple[int, ...]:
+def _unreported(seq: Sequence) -> tuple[tuple[int, ...], tuple[TokenLogprob, ...]]:
     """The tokens no event has carried yet (text held back for a stop sequence or an
-    unfinished character, or the last one): summed over events, every generated token."""
+    unfinished character, or the last one), and their logprobs when asked: summed over
+    events, every generated token."""
     ids = tuple(seq.output_ids[seq.reported :])
+    logprobs = tuple(seq.logprobs[seq.reported :])
     seq.reported = len(seq.output_ids)
-    return ids
+    return ids, logprobs

@@ -8,6 +8,7 @@ InferenceError              base of everything `inference` raises on purpose
 ├── UnknownModelError       a model name this server does not serve (HTTP 404)
 ├── UnauthorizedError       missing or wrong API key (HTTP 401)
 ├── RequestTimeoutError     a request ran past the per-request limit (HTTP 504)
+├── ClientGoneError         the client closed the connection before its answer (cancelled)
 ├── OverloadedError         the queue is full (HTTP 429 with Retry-After)
 └── GrammarViolationError   a token the grammar forbids was accepted (an engine bug)
 """
@@ -60,6 +61,10 @@ class UnauthorizedError(InferenceError):
 
 class RequestTimeoutError(InferenceError):
     """A request ran past the server's per-request limit."""
+
+
+class ClientGoneError(InferenceError):
+    """The client closed its connection while its answer was being generated."""
 
 
 class GrammarViolationError(InferenceError):

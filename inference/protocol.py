@@ -1,4 +1,8 @@
-"""The OpenAI-compatible wire format: request bodies (validated) and response builders."""
+"""The OpenAI-compatible wire format: request bodies (validated) and response builders.
+
+A request field this server does not implement is refused (HTTP 400 naming it), never
+silently ignored: a client relying on it must learn that it did not happen.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,19 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from inference.logprobs import MAX_TOP_LOGPROBS
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow")  # unknown OpenAI fields are accepted and ignored
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 400 naming it
+
+
+class _Lenient(BaseModel):
+    # Messages round-trip from clients with extra keys (refusal, audio, annotations) that
+    # say nothing about how to generate: accepted and ignored.
+    model_config = ConfigDict(extra="allow")
 
 
 class ToolCallFunction(BaseModel):
@@ -24,7 +36,7 @@ class ToolCall(BaseModel):
     function: ToolCallFunction
 
 
-class ChatMessage(_Body):
+class ChatMessage(_Lenient):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
@@ -49,6 +61,15 @@ class StreamOptions(_Body):
     include_usage: bool = False  # a last chunk with no choices and the request's usage
 
 
+class StructuredOutputs(_Body):
+    """vLLM's `structured_outputs` (one of them); grammar and structural_tag are refused."""
+
+    json_: dict[str, Any] | str | None = Field(default=None, alias="json")
+    regex: str | None = None
+    choice: list[str] | None = Field(default=None, min_length=1)
+    json_object: bool | None = None
+
+
 class SamplingFields(_Body):
     model: str
     max_tokens: int | None = Field(default=None, ge=1)
@@ -62,6 +83,22 @@ class SamplingFields(_Body):
     stream_options: StreamOptions | None = None
     n: int = Field(default=1, ge=1, le=1)
     user: str | None = None
+    # vLLM's structured output, enforced by the same grammar engine as response_format.
+    guided_json: dict[str, Any] | str | None = None
+    guided_regex: str | None = None
+    guided_choice: list[str] | None = Field(default=None, min_length=1)
+    structured_outputs: StructuredOutputs | None = None
+    # Accepted only at values that change nothing.
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+
+    @field_validator("presence_penalty", "frequency_penalty", "logit_bias")
+    @classmethod
+    def _unimplemented(cls, value: Any) -> Any:
+        if value:  # 0, {} and null change nothing: clients that send the defaults still work
+            raise ValueError("not supported by this server: leave it out")
+        return value
 
     def stop_list(self) -> tuple[str, ...]:
         if self.stop is None:
@@ -75,16 +112,37 @@ class SamplingFields(_Body):
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
+    def logprob_count(self) -> int | None:
+        """None: no logprobs; k: the sampled token's and the k likeliest tokens' logprobs."""
+        return None
+
 
 class ChatRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     response_format: ResponseFormat | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None  # one call per answer satisfies either value
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_needs_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs: true")
+        return value
+
+    def logprob_count(self) -> int | None:
+        return (self.top_logprobs or 0) if self.logprobs else None
 
 
 class CompletionRequest(SamplingFields):
     prompt: str | list[str]
+    logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
+
+    def logprob_count(self) -> int | None:
+        return self.logprobs
 
 
 def new_id(prefix: str) -> str:
@@ -107,6 +165,7 @@ def chat_response(
     finish_reason: str,
     prompt_tokens: int,
     completion_tokens: int,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": rid,
@@ -114,21 +173,27 @@ def chat_response(
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+            {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": logprobs}
         ],
         "usage": usage(prompt_tokens, completion_tokens),
     }
 
 
 def chat_chunk(
-    *, rid: str, model: str, delta: dict[str, Any], finish_reason: str | None = None
+    *,
+    rid: str,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs}
     return {
         "id": rid,
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+        "choices": [choice],
     }
 
 
@@ -155,13 +220,15 @@ def completion_response(
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
     chunk: bool = False,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": logprobs}
     body: dict[str, Any] = {
         "id": rid,
         "object": "text_completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}],
+        "choices": [choice],
     }
     if not chunk and prompt_tokens is not None and completion_tokens is not None:
         body["usage"] = usage(prompt_tokens, completion_tokens)

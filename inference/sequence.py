@@ -35,6 +35,7 @@ class SamplingParams:
     top_k: int = 0  # 0: no limit
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: int | None = None  # None: none; k: the sampled token's and the k likeliest
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -45,6 +46,18 @@ class SamplingParams:
             raise ValueError("top_p must be in (0, 1]")
         if self.top_k < 0:
             raise ValueError("top_k must be >= 0")
+        if self.logprobs is not None and self.logprobs < 0:
+            raise ValueError("logprobs must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A generated token's log-probability under the model (before masks and temperature)
+    and the `top` likeliest tokens with theirs, likeliest first."""
+
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -53,6 +66,7 @@ class Event:
 
     text: str = ""
     token_ids: tuple[int, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()  # one per token id, when the request asked
     finish_reason: str | None = None  # "stop", "length", "cancelled", "error"
     error: str | None = None
 
@@ -68,6 +82,7 @@ class Sequence:
     slot: int = -1
     cached: int = 0  # prompt tokens whose K/V are in the cache
     output_ids: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)  # per output id, when asked
     text: str = ""  # decoded output so far
     emitted: int = 0  # characters of `text` already sent
     reported: int = 0  # tokens of `output_ids` already sent in an event's token_ids
@@ -79,6 +94,7 @@ class Sequence:
     reused_prefix: int = 0  # prompt tokens whose K/V came from the prefix cache
     created_s: float = field(default_factory=time.perf_counter)
     first_token_s: float | None = None
+    last_token_s: float | None = None  # perf_counter of the latest token, for inter-token latency
 
     @property
     def length(self) -> int:

@@ -2,13 +2,14 @@
 health and Prometheus metrics, over one `Engine`.
 
 Binds to localhost unless told otherwise; with an API key configured every /v1 call needs
-`Authorization: Bearer <key>`. A full queue answers 429 with Retry-After.
+`Authorization: Bearer <key>`. A full queue answers 429 with Retry-After, a body over the
+limit 413, and any error, expected or not, an OpenAI-style JSON body.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -17,12 +18,13 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
-from inference.chat import Prepared, assistant_message, prepare_chat, sampling_params
+from inference.chat import assistant_message, prepare_chat, prepare_completion
 from inference.constraints import GrammarCompiler
 from inference.engine import Engine
 from inference.errors import (
+    ClientGoneError,
     InferenceError,
     OverloadedError,
     RequestError,
@@ -30,18 +32,23 @@ from inference.errors import (
     UnauthorizedError,
     UnknownModelError,
 )
+from inference.events import coalesce, collect, engine_events
+from inference.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from inference.logprobs import chat_logprobs, completion_logprobs
 from inference.metrics import MetricsExporter
 from inference.protocol import (
     ChatRequest,
     CompletionRequest,
-    chat_chunk,
     chat_response,
     completion_response,
     error_body,
     new_id,
-    usage_chunk,
 )
-from inference.sequence import Event, Sequence
+from inference.streams import chat_stream, completion_stream, sse
+
+__all__ = ["coalesce", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -50,11 +57,14 @@ def create_app(
     model_name: str,
     api_key: str | None = None,
     request_timeout_s: float = 300.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
+    """The app over `engine`; request bodies over `max_body_bytes` are refused (413)."""
     tokenizer = engine.tokenizer
     grammar = GrammarCompiler(tokenizer.hf, tokenizer.eos_ids, engine.loaded.args.vocab_size)
     started = time.time()
-    exporter = MetricsExporter(engine.stats)
+    exporter = MetricsExporter(engine)
+    tokenizer.max_token_bytes  # computed now (0.1 s), not in the first request  # noqa: B018
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +73,7 @@ def create_app(
         engine.stop()
 
     app = FastAPI(title="schedsight LLM server", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     async def authorize(request: Request) -> None:
         if api_key is None:
@@ -79,7 +90,10 @@ def create_app(
     async def _bad_body(_r: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        message = f"{param}: {first.get('msg')}" if param else str(first.get("msg", exc))
+        said = str(first.get("msg", exc)).removeprefix("Value error, ")
+        if first.get("type") == "extra_forbidden":
+            said = "this server does not support this field: leave it out"
+        message = f"{param}: {said}" if param else said
         return JSONResponse(error_body(message, kind="invalid_request_error", param=param), 400)
 
     @app.exception_handler(RequestError)
@@ -103,6 +117,21 @@ def create_app(
             message, kind="invalid_request_error", param="model", code="model_not_found"
         )
         return JSONResponse(body, 404)
+
+    @app.exception_handler(ClientGoneError)
+    async def _gone(_r: Request, exc: ClientGoneError) -> JSONResponse:
+        # Nobody reads it; 499 (nginx's "client closed request") marks it in access logs.
+        return JSONResponse(error_body(str(exc), kind="client_closed_request"), 499)
+
+    @app.exception_handler(InferenceError)
+    async def _failed(_r: Request, exc: InferenceError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc), kind="server_error"), 500)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_r: Request, exc: Exception) -> JSONResponse:
+        # Logged with its traceback by Starlette; the client gets JSON, never plain text.
+        message = f"the server failed on this request ({type(exc).__name__}): see its log"
+        return JSONResponse(error_body(message, kind="server_error"), 500)
 
     @app.exception_handler(UnauthorizedError)
     async def _denied(_r: Request, _exc: UnauthorizedError) -> JSONResponse:
@@ -137,9 +166,12 @@ def create_app(
         return {"object": "list", "data": [card]}
 
     @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
-    async def chat(req: ChatRequest) -> Any:
+    async def chat(req: ChatRequest, request: Request) -> Any:
         check_model(req.model)
-        prepared = prepare_chat(
+        # Rendering, tokenizing and compiling a grammar take a while for a long request:
+        # in a thread, so /health and the other clients' streams go on meanwhile.
+        prepared = await asyncio.to_thread(
+            prepare_chat,
             req,
             tokenizer=tokenizer,
             template=engine.loaded.chat_template,
@@ -148,188 +180,47 @@ def create_app(
         )
         rid = new_id("chatcmpl")
         if req.stream:
-            events = _events(engine, prepared, request_timeout_s)
-            return _sse(_chat_stream(rid, model_name, prepared, events, req.wants_usage()))
-        text, reason, n_tokens = await _collect(engine, prepared, request_timeout_s)
-        message, is_call = assistant_message(text, prepared.tools)
+            events = engine_events(engine, prepared, request_timeout_s)
+            chunks = chat_stream(rid, model_name, prepared, events, req.wants_usage(), tokenizer)
+            return sse(chunks)
+        answer = await collect(engine, prepared, request_timeout_s, request.is_disconnected)
+        message, is_call = assistant_message(answer.text, prepared.tools)
+        wants_logprobs = prepared.params.logprobs is not None
         return chat_response(
             rid=rid,
             model=model_name,
             message=message,
-            finish_reason="tool_calls" if is_call else reason,
+            finish_reason="tool_calls" if is_call else answer.finish_reason,
             prompt_tokens=len(prepared.prompt_ids),
-            completion_tokens=n_tokens,
+            completion_tokens=answer.tokens,
+            logprobs=chat_logprobs(tokenizer, answer.logprobs) if wants_logprobs else None,
         )
 
     @app.post("/v1/completions", dependencies=[Depends(authorize)])
-    async def complete(req: CompletionRequest) -> Any:
+    async def complete(req: CompletionRequest, request: Request) -> Any:
         check_model(req.model)
-        if not isinstance(req.prompt, str):
-            if len(req.prompt) != 1:
-                raise RequestError("send one prompt per request", param="prompt")
-            req.prompt = req.prompt[0]
-        prompt_ids = tokenizer.encode(req.prompt)
-        params = sampling_params(req, len(prompt_ids), engine.max_seq_len)
-        prepared = Prepared(prompt_ids, params, None, None)
+        prepared = await asyncio.to_thread(
+            prepare_completion,
+            req,
+            tokenizer=tokenizer,
+            grammar=grammar,
+            max_seq_len=engine.max_seq_len,
+        )
         rid = new_id("cmpl")
         if req.stream:
-            events = _events(engine, prepared, request_timeout_s)
-            return _sse(_completion_stream(rid, model_name, prepared, events, req.wants_usage()))
-        text, reason, n_tokens = await _collect(engine, prepared, request_timeout_s)
+            events = engine_events(engine, prepared, request_timeout_s)
+            usage = req.wants_usage()
+            return sse(completion_stream(rid, model_name, prepared, events, usage, tokenizer))
+        answer = await collect(engine, prepared, request_timeout_s, request.is_disconnected)
+        wants_logprobs = prepared.params.logprobs is not None
         return completion_response(
             rid=rid,
             model=model_name,
-            text=text,
-            finish_reason=reason,
-            prompt_tokens=len(prompt_ids),
-            completion_tokens=n_tokens,
+            text=answer.text,
+            finish_reason=answer.finish_reason,
+            prompt_tokens=len(prepared.prompt_ids),
+            completion_tokens=answer.tokens,
+            logprobs=completion_logprobs(tokenizer, answer.logprobs) if wants_logprobs else None,
         )
 
     return app
-
-
-async def _events(
-    engine: Engine, prepared: Prepared, timeout_s: float, *, live: bool = True
-) -> AsyncIterator[Event]:
-    """Submit to the engine and yield its events; cancel the sequence if we stop listening.
-
-    `live=False` (a caller that only wants the whole answer): the engine's thread keeps the
-    events and hands them over at the end, one wake-up of this loop per request instead of
-    one per token, each of which takes a core from the model's threads on a small machine.
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Event] = asyncio.Queue()
-    kept: list[Event] = []
-
-    def hand_over() -> None:
-        for event in kept:
-            queue.put_nowait(event)
-
-    def emit(event: Event) -> None:
-        if live:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
-            return
-        kept.append(event)  # only the engine's thread appends, and the last one comes last
-        if event.finish_reason is not None:
-            loop.call_soon_threadsafe(hand_over)
-
-    seq: Sequence = engine.submit(prepared.prompt_ids, prepared.params, emit, prepared.constraint)
-    deadline = loop.time() + timeout_s
-    late = f"the request ran past the server's limit of {timeout_s:g} s"
-    try:
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise RequestTimeoutError(late)
-            try:
-                event = await asyncio.wait_for(queue.get(), remaining)
-            except TimeoutError:
-                raise RequestTimeoutError(late) from None
-            ready = [event]
-            while not queue.empty() and ready[-1].finish_reason is None:
-                ready.append(queue.get_nowait())
-            for merged in coalesce(ready):
-                yield merged
-                if merged.finish_reason is not None:
-                    return
-    finally:
-        if seq.status.value != "finished":
-            engine.cancel(seq)
-
-
-def coalesce(events: list[Event]) -> list[Event]:
-    """Events that arrived together as few as possible: consecutive text joined, so that one
-    engine step's tokens (a verified speculative draft) go out as one SSE chunk, not one
-    wake-up and one chunk each. An error event stays apart, after the text before it."""
-    out: list[Event] = []
-    for event in events:
-        last = out[-1] if out else None
-        if last is None or last.finish_reason is not None or last.error or event.error:
-            out.append(event)
-            continue
-        out[-1] = Event(
-            text=last.text + event.text,
-            token_ids=last.token_ids + event.token_ids,
-            finish_reason=event.finish_reason,
-        )
-    return out
-
-
-class _Tally:
-    """A request's events as its answer reads them: an engine error raised, tokens counted
-    (every token the engine generated, for `usage`)."""
-
-    def __init__(self, events: AsyncIterator[Event]) -> None:
-        self.events = events
-        self.tokens = 0
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        async for event in self.events:
-            if event.error:
-                raise InferenceError(event.error)
-            self.tokens += len(event.token_ids)
-            yield event
-
-
-async def _collect(engine: Engine, prepared: Prepared, timeout_s: float) -> tuple[str, str, int]:
-    parts: list[str] = []
-    reason = "stop"
-    tally = _Tally(_events(engine, prepared, timeout_s, live=False))
-    async for event in tally:
-        parts.append(event.text)
-        if event.finish_reason is not None:
-            reason = event.finish_reason
-    return "".join(parts), reason, tally.tokens
-
-
-def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
-    async def body() -> AsyncIterator[str]:
-        try:
-            async for chunk in chunks:
-                yield f"data: {json.dumps(chunk)}\n\n"
-        except InferenceError as exc:
-            kind = "timeout_error" if isinstance(exc, RequestTimeoutError) else "server_error"
-            yield f"data: {json.dumps(error_body(str(exc), kind=kind))}\n\n"
-        yield "data: [DONE]\n\n"
-
-    return StreamingResponse(body(), media_type="text/event-stream")
-
-
-async def _chat_stream(
-    rid: str, model: str, prepared: Prepared, events: AsyncIterator[Event], include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
-    yield chat_chunk(rid=rid, model=model, delta={"role": "assistant", "content": ""})
-    held: list[str] = []  # with tools the whole answer decides: text or a tool call
-    tally = _Tally(events)
-    async for event in tally:
-        if prepared.tools:
-            held.append(event.text)
-        elif event.text:
-            yield chat_chunk(rid=rid, model=model, delta={"content": event.text})
-        if event.finish_reason is not None:
-            reason = event.finish_reason
-            if prepared.tools:
-                message, is_call = assistant_message("".join(held), prepared.tools)
-                delta = {k: v for k, v in message.items() if k != "role"}
-                if is_call:
-                    for i, call in enumerate(delta["tool_calls"]):
-                        call["index"] = i
-                    reason = "tool_calls"
-                yield chat_chunk(rid=rid, model=model, delta=delta)
-            yield chat_chunk(rid=rid, model=model, delta={}, finish_reason=reason)
-    if include_usage:
-        yield usage_chunk(
-            rid, model, "chat.completion.chunk", len(prepared.prompt_ids), tally.tokens
-        )
-
-
-async def _completion_stream(
-    rid: str, model: str, prepared: Prepared, events: AsyncIterator[Event], include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
-    tally = _Tally(events)
-    async for event in tally:
-        yield completion_response(
-            rid=rid, model=model, text=event.text, finish_reason=event.finish_reason, chunk=True
-        )
-    if include_usage:
-        yield usage_chunk(rid, model, "text_completion", len(prepared.prompt_ids), tally.tokens)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,12 @@ class Tokenizer:
         if m := _BYTE_TOKEN.fullmatch(piece):
             return bytes([int(m[1], 16)])
         return piece.replace("▁", " ").encode()
+
+    @cached_property
+    def max_token_bytes(self) -> int:
+        """The most bytes one token stands for: a text of n bytes has at least
+        n / max_token_bytes tokens, which bounds a prompt's length before encoding it."""
+        return max((len(self.token_bytes(i)) for i in range(self.vocab_size)), default=1)
 
     def stream_decoder(self, *, skip_special: bool = True) -> StreamDecoder:
         """A fresh incremental detokenizer for one generated sequence."""
