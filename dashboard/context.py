@@ -79,7 +79,8 @@ def llm() -> LLMClient:
     """The agent's model: the configured server, or the embedded one started now and kept."""
     s = settings()
     config = LLMConfig(base_url=s.llm_base_url, model=s.llm_model,
-                       api_key=s.llm_api_key or "unused", timeout_s=s.llm_timeout_s,
+                       api_key=s.llm_api_key.get_secret_value() or "unused",
+                       timeout_s=s.llm_timeout_s,
                        max_retries=s.llm_max_retries)  # fmt: skip
     # The server lives as long as the dashboard process and is stopped when it exits.
     stack = contextlib.ExitStack()

@@ -1,8 +1,12 @@
 """The audit log of every action sent to Slurm: append and read, nothing else.
 
 The repository offers no way to change or delete an entry; a flush that tries anyway fails
-with AppendOnlyError, and the database itself refuses it too (triggers from the initial
-migration), so the log stays a faithful record.
+with AppendOnlyError, and the database itself refuses it too (triggers from the
+migrations, REPLACE INTO included), so the log stays a faithful record.
+
+On PostgreSQL a table's owner can disable its triggers, so the application should not
+connect as the role that ran the migrations: `db.roles.grant_app_role` (the command
+`schedsight db grant-app-role ROLE`) gives a separate role only SELECT and INSERT here.
 """
 
 from __future__ import annotations
@@ -12,12 +16,24 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
-from db.errors import AppendOnlyError
+from db.errors import AppendOnlyError, InvalidValueError
 from db.models import AuditEntry
 from db.session import transaction
 
 # "intent": about to be sent; "ok"/"error": its outcome; "refused": never sent (outside remit).
 RESULTS = ("ok", "error", "intent", "refused")
+
+
+def check_length(field: str, value: str) -> str:
+    """`value` if the audit log's `field` column can hold it; InvalidValueError otherwise,
+    before PostgreSQL would refuse it (SQLite would store it whole)."""
+    limit = getattr(AuditEntry.__table__.c[field].type, "length", None)
+    if limit is not None and len(value) > limit:
+        raise InvalidValueError(
+            f"the audit log's {field} is at most {limit} characters, got {len(value)}: "
+            f"{value[:24]!r}...; give a shorter one"
+        )
+    return value
 
 
 def append_audit(
@@ -37,6 +53,9 @@ def append_audit(
         raise ValueError(
             f"audit result must be 'ok' or 'error' (or 'intent', 'refused'), got {result!r}"
         )
+    fields = {"actor": actor, "action": action, "target": target, "backend": backend}
+    for field, value in fields.items():
+        check_length(field, value)
     entry = AuditEntry(
         actor=actor,
         action=action,
@@ -69,7 +88,9 @@ class AuditTrail:
     def __init__(
         self, sessions: sessionmaker[Session], *, actor: str, decision_id: int | None = None
     ) -> None:
-        self.sessions, self.actor, self.decision_id = sessions, actor, decision_id
+        # Checked here too, so that a command refuses a bad actor before it sends anything.
+        self.sessions, self.actor = sessions, check_length("actor", actor)
+        self.decision_id = decision_id
 
     def _append(self, **fields: Any) -> int:
         with transaction(self.sessions) as session:

@@ -172,6 +172,12 @@ class SimulationRun(Base):
     per_partition: Mapped[list[Any] | None] = mapped_column(JsonType)
     cleaning_report: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     schedule: Mapped[bytes | None] = mapped_column(LargeBinary)  # zlib'd int64 starts + ends
+    # Who runs it, so that a run whose process died (kill -9, a lost machine) can be told
+    # from one still going: see db.heartbeat. Null on rows older than revision 0003.
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_instance: Mapped[str | None] = mapped_column(String(128))  # boot id + pid namespace
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     scenario: Mapped[Scenario] = relationship(back_populates="runs")
 
 
@@ -213,7 +219,8 @@ class AgentDecision(Base):
 
 
 class AuditEntry(Base):
-    """One action sent to Slurm. Append-only: the migration adds triggers that refuse changes."""
+    """One action sent to Slurm. Append-only: the migrations add triggers that refuse changes
+    (and, on SQLite, REPLACE INTO over an existing id)."""
 
     __tablename__ = "audit_log"
 

@@ -2,7 +2,9 @@
 
 A run row is committed as `running` before the replay starts, and its results are written
 in one transaction when it ends; if anything interrupts it (an exception, SIGTERM turned
-into one), the row is marked `failed` with the reason. Nothing is ever half-written.
+into one), the row is marked `failed` with the reason. Nothing is ever half-written. A
+process that cannot say so (kill -9, a lost machine) is found by the next one to open the
+store: `fail_stale_runs`, judged by the owner and heartbeat of `db.heartbeat`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from db.errors import NotFoundError
+from db.errors import InvalidValueError, NotFoundError
+from db.heartbeat import STALE_AFTER_S, Heartbeat, Owner, stale_because
 from db.models import RunStatus, Scenario, SimulationRun, utcnow
 from db.session import transaction
+
+MAX_LIST_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +52,16 @@ def unpack_schedule(blob: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.
     return both[:half], both[half:]
 
 
-def start_run(session: Session, *, scenario_id: int) -> SimulationRun:
-    run = SimulationRun(scenario_id=scenario_id, status=RunStatus.RUNNING)
+def start_run(session: Session, *, scenario_id: int, owner: Owner | None = None) -> SimulationRun:
+    owner = owner or Owner.this_process()
+    run = SimulationRun(
+        scenario_id=scenario_id,
+        status=RunStatus.RUNNING,
+        owner_host=owner.host,
+        owner_pid=owner.pid,
+        owner_instance=owner.instance,
+        heartbeat_at=utcnow(),
+    )
     session.add(run)
     session.flush()
     return run
@@ -77,7 +90,8 @@ def fail_run(session: Session, *, run_id: int, reason: str) -> SimulationRun:
 
 @contextmanager
 def recording_run(factory: sessionmaker[Session], *, scenario_id: int) -> Iterator[int]:
-    """Commit a `running` row, yield its id; on any exit but success mark it failed.
+    """Commit a `running` row, yield its id while a heartbeat says it lives; on any exit but
+    success mark it failed.
 
     The caller stores results with `finish_run` inside its own transaction before leaving
     the block. BaseException is caught on purpose: Ctrl-C and SIGTERM must not leave a
@@ -86,12 +100,41 @@ def recording_run(factory: sessionmaker[Session], *, scenario_id: int) -> Iterat
     with transaction(factory) as session:
         run_id = start_run(session, scenario_id=scenario_id).id
     try:
-        yield run_id
+        with Heartbeat(factory, run_id=run_id):
+            yield run_id
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         with transaction(factory) as session:
             fail_run(session, run_id=run_id, reason=reason)
         raise
+
+
+def fail_stale_runs(
+    session: Session, *, now: datetime | None = None, stale_after_s: float = STALE_AFTER_S
+) -> list[int]:
+    """Mark `failed` every running run whose owner is gone; their ids.
+
+    Run by whoever opens the store next. The update is conditional on the status, so two
+    processes doing this at once, or an owner finishing meanwhile, never clash.
+    """
+    now, me = now or utcnow(), Owner.this_process()
+    running = session.scalars(
+        select(SimulationRun).where(SimulationRun.status == RunStatus.RUNNING)
+    )
+    failed = []
+    for run in list(running):
+        reason = stale_because(run, me=me, now=now, stale_after_s=stale_after_s)
+        if reason is None:
+            continue
+        done = session.execute(
+            update(SimulationRun)
+            .where(SimulationRun.id == run.id, SimulationRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.FAILED, finished_at=now, error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount:  # type: ignore[attr-defined]
+            failed.append(run.id)
+    return failed
 
 
 def reusable_run(session: Session, *, scenario_id: int) -> SimulationRun | None:
@@ -125,7 +168,9 @@ def list_runs(
     status: RunStatus | None = None,
     since: datetime | None = None,
 ) -> list[SimulationRun]:
-    """Newest first, with scenario and workload loaded."""
+    """Newest first, with scenario and workload loaded; at most `limit` (1..MAX_LIST_LIMIT)."""
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidValueError(f"a run listing's limit must be 1 to {MAX_LIST_LIMIT}, got {limit}")
     stmt = (
         select(SimulationRun)
         .options(joinedload(SimulationRun.scenario).joinedload(Scenario.workload))

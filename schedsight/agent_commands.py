@@ -28,6 +28,14 @@ from hpc.model import Machine
 from hpc.workload.cleaning import clean
 from hpc.workload.loading import load_workload
 from hpc.workload.lublin import generate
+from schedsight.arguments import (
+    MAX_CORES_PER_NODE,
+    MAX_JOBS,
+    MAX_NODES,
+    MAX_PROCS,
+    MAX_SEED,
+    int_in,
+)
 from schedsight.settings import Settings
 from schedsight.storage import Store
 
@@ -38,8 +46,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     d = modes.add_parser("dispatch", help="schedule a 10-100 job scenario decision by decision")
     d.add_argument("--family", choices=list(FAMILIES), default="heterogeneous")
-    d.add_argument("--jobs", type=int, default=20)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--jobs", type=int_in(3, 1000), default=20)
+    d.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     d.add_argument("--objective", choices=[o.value for o in Objective], default="mean_wait")
     d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
     _common(d, _cmd_dispatch)
@@ -47,18 +55,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a = modes.add_parser("advise", help="recommend a policy for a workload and goals in words")
     a.add_argument("goals", help='e.g. "no small job waits more than an hour"')
     a.add_argument("--trace", help="SWF file (default: a generated Lublin workload)")
-    a.add_argument("--jobs", type=int, default=10_000, help="generated workload size")
-    a.add_argument("--procs", type=int, default=256, help="machine size for the generated one")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=10_000,
+                   help="generated workload size")  # fmt: skip
+    a.add_argument("--procs", type=int_in(1, MAX_PROCS), default=256,
+                   help="machine size for the generated one")  # fmt: skip
+    a.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     _common(a, _cmd_advise)
 
     q = modes.add_parser("ask", help='a what-if in words: "what if we lost 16 nodes next week?"')
     q.add_argument("question")
     q.add_argument("--trace", help="SWF file (default: a generated Lublin workload)")
-    q.add_argument("--jobs", type=int, default=5000, help="generated workload size")
-    q.add_argument("--nodes", type=int, default=64, help="nodes of the generated machine")
-    q.add_argument("--cores-per-node", type=int, default=8)
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=5000,
+                   help="generated workload size")  # fmt: skip
+    q.add_argument("--nodes", type=int_in(1, MAX_NODES), default=64,
+                   help="nodes of the generated machine")  # fmt: skip
+    q.add_argument("--cores-per-node", type=int_in(1, MAX_CORES_PER_NODE), default=8)
+    q.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     q.add_argument("--no-explore", action="store_true", help="skip the mitigation search")
     _common(q, _cmd_ask)
 
@@ -86,7 +98,7 @@ def _llm(args: argparse.Namespace, settings: Settings) -> Iterator[LLMClient | N
     config = LLMConfig(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
-        api_key=settings.llm_api_key or "unused",
+        api_key=settings.llm_api_key.get_secret_value() or "unused",
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
     )

@@ -32,8 +32,19 @@ from schedsight import (
     predict_commands,
     slurm_commands,
 )
+from schedsight.arguments import (
+    MAX_CORES_PER_NODE,
+    MAX_JOBS,
+    MAX_MEM_PER_NODE_MB,
+    MAX_NODES,
+    MAX_PROCS,
+    MAX_SEED,
+    Parser,
+    float_in,
+    int_in,
+)
 from schedsight.db_commands import cmd_db_status, cmd_db_upgrade, cmd_runs_list, cmd_runs_show
-from schedsight.settings import Settings
+from schedsight.settings import Settings, SettingsError
 from schedsight.storage import Store, run_and_save
 from schedsight.tables import format_breakdown, format_summaries
 
@@ -46,7 +57,8 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Parser: one-line argument errors; its subparsers are of the same class.
+    parser: argparse.ArgumentParser = Parser(
         prog="schedsight", description="HPC job-scheduling decision support."
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,9 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.set_defaults(run=_cmd_compare)
 
     gen = sub.add_parser("generate", help="write a synthetic Lublin–Feitelson workload (SWF)")
-    gen.add_argument("--jobs", type=int, required=True, help="number of jobs")
-    gen.add_argument("--seed", type=int, default=0, help="random seed (same seed, same workload)")
-    gen.add_argument("--procs", type=int, default=256, help="machine size in processors")
+    gen.add_argument("--jobs", type=int_in(1, MAX_JOBS), required=True,
+                     help=f"number of jobs (1..{MAX_JOBS:,})")  # fmt: skip
+    gen.add_argument("--seed", type=int_in(0, MAX_SEED), default=0,
+                     help="random seed (same seed, same workload)")  # fmt: skip
+    gen.add_argument("--procs", type=int_in(1, MAX_PROCS), default=256,
+                     help="machine size in processors")  # fmt: skip
     gen.add_argument("-o", "--output", required=True, help="output file (.swf or .swf.gz)")
     gen.set_defaults(run=_cmd_generate)
 
@@ -110,10 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="SWF file (plain or .gz)")
     machine = p.add_argument_group("machine (default: the trace header's MaxProcs/MaxNodes)")
-    machine.add_argument("--procs", type=int, help="processors only, no node structure")
-    machine.add_argument("--nodes", type=int, help="nodes (whole nodes are allocated)")
-    machine.add_argument("--cores-per-node", type=int, help="cores per node (with --nodes)")
-    machine.add_argument("--mem-per-node-mb", type=int, help="memory per node in MB (with --nodes)")
+    machine.add_argument("--procs", type=int_in(1, MAX_PROCS),
+                         help="processors only, no node structure")  # fmt: skip
+    machine.add_argument("--nodes", type=int_in(1, MAX_NODES),
+                         help="nodes (whole nodes are allocated)")  # fmt: skip
+    machine.add_argument("--cores-per-node", type=int_in(1, MAX_CORES_PER_NODE),
+                         help="cores per node (with --nodes)")  # fmt: skip
+    machine.add_argument("--mem-per-node-mb", type=int_in(1, MAX_MEM_PER_NODE_MB),
+                         help="memory per node in MB (with --nodes)")  # fmt: skip
     p.add_argument(
         "--estimate",
         choices=[e.value for e in Estimate],
@@ -132,7 +151,8 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     )
     weights = p.add_argument_group("multifactor weights")
     for name in ("age", "fairshare", "job_size", "qos"):
-        weights.add_argument(f"--w-{name.replace('_', '-')}", type=float, dest=f"w_{name}")
+        weights.add_argument(f"--w-{name.replace('_', '-')}", type=float_in(0.0, 1e12),
+                             dest=f"w_{name}")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
@@ -244,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated as exc:
         print(f"schedsight: {exc}", file=sys.stderr)
         return 143
-    except (HpcError, CliError, DbError, InferenceError, ValidationError) as exc:
+    except (HpcError, CliError, DbError, InferenceError, SettingsError, ValidationError) as exc:
         print(f"schedsight: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from db.migrate import current_revision, head_revision, upgrade
 from db.models import SimulationRun
-from db.runs import get_run, list_runs
-from db.session import make_engine, transaction
+from db.roles import grant_app_role
+from db.runs import MAX_LIST_LIMIT, get_run, list_runs
+from db.session import make_engine, redacted, transaction
 from schedsight.settings import Settings
 from schedsight.storage import Store
 from schedsight.tables import format_duration, format_table
 
 
 def _where(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    return redacted(url)
 
-    return make_url(url).render_as_string(hide_password=True)
+
+def run_limit(text: str) -> int:
+    """argparse type of `runs list --limit`: a whole number from 1 to MAX_LIST_LIMIT."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIST_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and {MAX_LIST_LIMIT}")
+    return value
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -36,6 +47,21 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     current, head = current_revision(make_engine(url)), head_revision()
     state = "up to date" if current == head else "run `schedsight db upgrade`"
     print(f"{_where(url)}: revision {current or 'none'} (code needs {head}): {state}")
+    return 0
+
+
+def cmd_db_grant_app_role(args: argparse.Namespace) -> int:
+    """Run as the tables' owner: `args.role` gets what the application needs, no more."""
+    url = Settings().resolved_database_url()
+    statements = grant_app_role(make_engine(url), args.role)
+    for statement in statements:
+        print(f"{statement};")
+    print(
+        f"{_where(url)}: {args.role} may now read and write the working tables and only "
+        "read and append to audit_log; connect schedsight as it (SCHEDSIGHT_DATABASE_URL), "
+        "and rerun this after every `schedsight db upgrade`",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -81,8 +107,17 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         for r in rows
     ]
     headers = ["id", "created (UTC)", "status", "workload", "jobs", "policy", "mean wait"]
-    print(format_table([*headers, "mean bsld", "util"], table))
+    headers += ["mean bsld", "util"]
+    if any(r["error"] for r in rows):  # why a run failed belongs next to its status
+        headers.append("error")
+        for line, r in zip(table, rows, strict=True):
+            line.append(_clip(r["error"] or "", 72))
+    print(format_table(headers, table))
     return 0
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:

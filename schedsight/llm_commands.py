@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
+
+from schedsight.arguments import float_in, int_in
+from schedsight.binding import is_loopback
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,17 +38,30 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(same tokens; one sequence decodes 1.2-1.7x slower)",
     )
     p.add_argument(
-        "--threads", type=int, default=0, help="CPU threads for the model (default: one per core)"
+        "--threads",
+        type=int_in(0, 4096),
+        default=0,
+        help="CPU threads for the model (default: one per core)",
     )
     p.add_argument("--host", help="address to bind (default: SCHEDSIGHT_BIND_HOST, 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8421)
-    p.add_argument("--max-batch", type=int, default=32, help="sequences decoded together")
-    p.add_argument("--max-seq-len", type=int, default=4096, help="context per sequence")
-    p.add_argument("--max-waiting", type=int, default=64, help="queue bound before HTTP 429")
-    p.add_argument("--timeout", type=float, default=300.0, help="per-request limit in seconds")
+    p.add_argument(
+        "--insecure-no-key",
+        action="store_true",
+        help="allow a non-loopback --host without SCHEDSIGHT_LLM_API_KEY (anyone who can reach "
+        "the port can use the model)",
+    )
+    p.add_argument("--port", type=int_in(0, 65535), default=8421)
+    p.add_argument("--max-batch", type=int_in(1, 4096), default=32,
+                   help="sequences decoded together")  # fmt: skip
+    p.add_argument("--max-seq-len", type=int_in(1, 1_048_576), default=4096,
+                   help="context per sequence")  # fmt: skip
+    p.add_argument("--max-waiting", type=int_in(1, 1_000_000), default=64,
+                   help="queue bound before HTTP 429")  # fmt: skip
+    p.add_argument("--timeout", type=float_in(0.0, 7 * 86400.0, open_low=True), default=300.0,
+                   help="per-request limit in seconds")  # fmt: skip
     p.add_argument(
         "--draft-tokens",
-        type=int,
+        type=int_in(0, 64),
         default=6,
         help="prompt-lookup speculative decoding for greedy requests: draft tokens per step "
         "(0: off; used only where verification reproduces decoding exactly)",
@@ -65,6 +80,22 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
 
     settings = Settings()
     host = args.host or settings.bind_host
+    api_key = settings.llm_api_key.get_secret_value() or None
+    if api_key is None and not is_loopback(host):
+        # Checked before the model loads: a refused start should cost nothing.
+        if not args.insecure_no_key:
+            print(
+                f"schedsight: error: serve-llm would listen on {host} without an API key, open "
+                "to anyone who can reach it: set SCHEDSIGHT_LLM_API_KEY, bind 127.0.0.1, or "
+                "pass --insecure-no-key",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"schedsight: warning: serving on {host}:{args.port} without an API key "
+            "(--insecure-no-key): anyone who can reach the port can use the model",
+            file=sys.stderr,
+        )
     config = EngineConfig(
         max_batch=args.max_batch,
         max_seq_len=args.max_seq_len,
@@ -79,7 +110,6 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     )
     loaded = load_model(args.model or default_model_path())
     engine = Engine(loaded, config)
-    api_key = os.environ.get("SCHEDSIGHT_LLM_API_KEY") or None
     app = create_app(
         engine, model_name=loaded.name, api_key=api_key, request_timeout_s=args.timeout
     )

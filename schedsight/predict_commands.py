@@ -26,43 +26,51 @@ from hpc.predict.likely import Likely
 from hpc.predict.predictor import Band, Predictor, inside_wait_band
 from hpc.workload.cleaning import clean, machine_for
 from hpc.workload.loading import LoadedWorkload, load_workload
+from schedsight.arguments import MAX_HOURS, MAX_ID, MAX_PROCS, float_in, int_in
 
 if TYPE_CHECKING:
     from schedsight.storage import Store
 
 MODEL_NAME = "lightgbm-quantile"  # the predictions' model, as stored
+_JOB = int_in(0, 2**53)  # SWF job numbers (the reader's bound)
+_HOURS = float_in(0.0, MAX_HOURS, open_low=True)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("predict", help="predict start time and runtime (p10/p50/p90)")
     _source(p)
-    p.add_argument("--job", type=int, help="SWF job number (default: accuracy on the test part)")
+    p.add_argument("--job", type=_JOB, help="SWF job number (default: accuracy on the test part)")
     p.add_argument("--save", action="store_true", help="store the job's predictions")
     p.set_defaults(run=cmd_predict)
 
     e = sub.add_parser("explain", help="why a job waits: SHAP, a sentence and alternatives")
-    e.add_argument("job", type=int, help="SWF job number")
+    e.add_argument("job", type=_JOB, help="SWF job number")
     _source(e)
     e.add_argument("--png-dir", type=Path, help="write waterfall, bar and beeswarm PNGs here")
     e.add_argument("--save", action="store_true", help="store the predictions and explanation")
     e.set_defaults(run=cmd_explain)
 
     a = sub.add_parser("alternatives", help="other requests for the same work, ranked")
-    a.add_argument("job", type=int, help="SWF job number")
+    a.add_argument("job", type=_JOB, help="SWF job number")
     _source(a)
-    a.add_argument("--deadline-h", type=float, help="prescriptive: finish within H hours")
-    a.add_argument("--procs", type=int, help="what if: this many processors")
-    a.add_argument("--walltime-h", type=float, help="what if: this walltime")
-    a.add_argument("--partition", type=int, help="what if: this partition number")
-    a.add_argument("--delay-h", type=float, default=0.0, help="what if: submit H hours later")
+    a.add_argument("--deadline-h", type=_HOURS, help="prescriptive: finish within H hours")
+    a.add_argument("--procs", type=int_in(1, MAX_PROCS), help="what if: this many processors")
+    a.add_argument("--walltime-h", type=_HOURS, help="what if: this walltime")
+    a.add_argument("--partition", type=int_in(0, MAX_ID), help="what if: this partition number")
+    a.add_argument("--delay-h", type=float_in(0.0, MAX_HOURS), default=0.0,
+                   help="what if: submit H hours later")  # fmt: skip
     a.set_defaults(run=cmd_alternatives)
 
 
 def _source(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", help="SWF file to learn from")
-    p.add_argument("--workload", type=int, help="stored workload id (`schedsight db`)")
-    p.add_argument("--procs-machine", type=int, dest="machine_procs", help="machine size")
-    p.add_argument("--train-share", type=float, default=0.7, help="past share (default 0.7)")
+    p.add_argument(
+        "--workload", type=int_in(1, MAX_ID), help="stored workload id (`schedsight db`)"
+    )
+    p.add_argument("--procs-machine", type=int_in(1, MAX_PROCS), dest="machine_procs",
+                   help="machine size")  # fmt: skip
+    p.add_argument("--train-share", type=float_in(0.1, 0.95), default=0.7,
+                   help="past share (default 0.7)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 

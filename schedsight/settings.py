@@ -6,12 +6,20 @@ Defaults are safe: data stays in the user's data directory and services bind to 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "SCHEDSIGHT_"
+
+
+class SettingsError(ValueError):
+    """The environment (or the values given) do not make valid settings; one line per field,
+    naming the variable and the rule, never the value (which may hold or sit next to a secret).
+    """
 
 
 def _default_data_dir() -> Path:
@@ -26,7 +34,16 @@ def _default_traces_dir() -> Path:
 class Settings(BaseSettings):
     """Validated configuration; build it once in the composition root and pass it down."""
 
-    model_config = SettingsConfigDict(env_prefix="SCHEDSIGHT_", extra="ignore")
+    # hide_input_in_errors: pydantic would print the input otherwise, and the input of a
+    # model-level check is every setting at once, secrets included.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore",
+                                      hide_input_in_errors=True)  # fmt: skip
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(settings_error_text(exc)) from None
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     traces_dir: Path = Field(default_factory=_default_traces_dir)
@@ -38,7 +55,7 @@ class Settings(BaseSettings):
     # started on demand; any OpenAI-compatible /v1 URL otherwise (vLLM, a hosted API).
     llm_base_url: str = ""
     llm_model: str = ""
-    llm_api_key: str = ""  # from the environment only; a local server needs none
+    llm_api_key: SecretStr = SecretStr("")  # from the environment only; a local server needs none
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=10)
     # How long the dashboard reuses a what-if answer for the same question and cluster state
@@ -83,22 +100,25 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
-    @model_validator(mode="after")
-    def _jwt_stays_local(self) -> Settings:
-        url = self.slurm_rest_url
+    @field_validator("slurm_rest_url")
+    @classmethod
+    def _jwt_stays_local(cls, url: str) -> str:
         if url.startswith("unix:"):
-            return self
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return url
+        # The URL is not echoed: it may carry user:password@, and errors end up in logs.
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError:  # an unbalanced [ or a bad port
+            raise ValueError("must be unix:/path or http(s)://host:port") from None
+        if parts.scheme not in ("http", "https") or not hostname:
+            raise ValueError("must be unix:/path or http(s)://host:port")
+        if parts.scheme == "http" and hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(
-                f"slurm_rest_url must be unix:/path or http(s)://host:port, not {url!r}"
-            )
-        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(
-                f"slurm_rest_url {url!r} would send the JWT in clear text off this machine: "
+                "would send the JWT in clear text off this machine: "
                 "use https:// or a loopback address"
             )
-        return self
+        return url
 
     @field_validator("bind_host")
     @classmethod
@@ -106,3 +126,13 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("bind_host must not be empty (use 127.0.0.1 for local-only)")
         return value.strip()
+
+
+def settings_error_text(exc: ValidationError) -> str:
+    """One line per bad setting, `SCHEDSIGHT_X (x): rule`; input values are never shown."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        where = f"{ENV_PREFIX}{field.upper()} ({field})" if field else "settings"
+        lines.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
+    return "invalid settings: " + "\n  ".join(lines)

@@ -1,4 +1,8 @@
-"""Wiring between the simulator and the database: open the store, save or reuse a run."""
+"""Wiring between the simulator and the database: open the store, save or reuse a run.
+
+Opening the store also closes what dead processes left open: runs still `running` whose
+owner is gone are marked failed ("process ended without finishing").
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.migrate import require_current
-from db.runs import RunResults, finish_run, recording_run, reusable_run
+from db.runs import RunResults, fail_stale_runs, finish_run, recording_run, reusable_run
 from db.scenarios import ScenarioSpec, get_or_create_scenario
 from db.session import make_engine, session_factory, transaction
 from db.workloads import import_workload
@@ -27,9 +31,12 @@ class Store:
     @classmethod
     def open(cls, settings: Settings, *, check_schema: bool = True) -> Store:
         engine = make_engine(settings.resolved_database_url())
+        store = cls(engine, session_factory(engine))
         if check_schema:
             require_current(engine)
-        return cls(engine, session_factory(engine))
+            with transaction(store.sessions) as session:
+                fail_stale_runs(session)
+        return store
 
 
 @dataclass(frozen=True, slots=True)

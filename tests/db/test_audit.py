@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete, text, update
-from sqlalchemy.exc import DBAPIError
 
 from db.audit import append_audit, list_audit
 from db.decisions import record_decision
@@ -60,7 +59,10 @@ def test_deleting_an_entry_through_the_orm_is_refused(store: Store) -> None:
 )
 def test_the_database_itself_refuses_changes(store: Store, statement: object) -> None:
     _append(store)
-    with pytest.raises(DBAPIError, match="append-only"), transaction(store.sessions) as session:
+    with (
+        pytest.raises(AppendOnlyError, match="append-only"),
+        transaction(store.sessions) as session,
+    ):
         session.execute(statement)  # type: ignore[call-overload]
     with transaction(store.sessions) as session:
         assert [e.actor for e in list_audit(session)] == ["admin"]
@@ -68,7 +70,7 @@ def test_the_database_itself_refuses_changes(store: Store, statement: object) ->
 
 def test_raw_sql_cannot_change_it_either(store: Store) -> None:
     _append(store)
-    with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+    with pytest.raises(AppendOnlyError, match="append-only"), store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET detail = 'x'"))
 
 
