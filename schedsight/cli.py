@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from db.errors import DbError
+from db.errors import DbError, first_line
 from db.scenarios import ScenarioSpec
 from hpc.errors import HpcError
 from hpc.metrics import GroupRow, Summary, breakdown, summarize
@@ -43,7 +44,14 @@ from schedsight.arguments import (
     float_in,
     int_in,
 )
-from schedsight.db_commands import cmd_db_status, cmd_db_upgrade, cmd_runs_list, cmd_runs_show
+from schedsight.db_commands import (
+    cmd_db_grant_app_role,
+    cmd_db_status,
+    cmd_db_upgrade,
+    cmd_runs_list,
+    cmd_runs_show,
+    run_limit,
+)
 from schedsight.settings import Settings, SettingsError
 from schedsight.storage import Store, run_and_save
 from schedsight.tables import format_breakdown, format_summaries
@@ -100,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbp.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=cmd_db_upgrade)
     dbp.add_parser("status", help="schema revision and database").set_defaults(run=cmd_db_status)
+    grant = dbp.add_parser("grant-app-role", help="PostgreSQL: privileges for the app's own role")
+    grant.add_argument("role", help="an existing role; run this as the tables' owner")
+    grant.set_defaults(run=cmd_db_grant_app_role)
 
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
@@ -112,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="runs_command", required=True
     )
     listing = runs.add_parser("list", help="newest first")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=run_limit, default=20, help="how many (1 to 10000)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(run=cmd_runs_list)
     show = runs.add_parser("show", help="one run in full")
@@ -269,6 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except OSError as exc:
         print(f"schedsight: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_USAGE
+    except SQLAlchemyError as exc:
+        # The store turns driver errors into DbError; this catches any that slip past it,
+        # with the driver's first line only (the rest would dump SQL and its parameters).
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        print(f"schedsight: error: database: {first_line(cause)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
