@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from db.audit import check_length
+from db.errors import InvalidValueError
 from db.migrate import current_revision, head_revision, upgrade
 from db.models import SimulationRun
 from db.roles import grant_app_role
@@ -48,6 +50,14 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     state = "up to date" if current == head else "run `schedsight db upgrade`"
     print(f"{_where(url)}: revision {current or 'none'} (code needs {head}): {state}")
     return 0
+
+
+def actor_name(text: str) -> str:
+    """argparse type of `--actor`: a name the audit log's actor column can hold."""
+    try:
+        return check_length("actor", text)
+    except InvalidValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_db_grant_app_role(args: argparse.Namespace) -> int:

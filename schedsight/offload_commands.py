@@ -25,6 +25,7 @@ from hpc.offload.profiles import DiompPaths, GpuVendor, Runtime
 from hpc.offload.run import OffloadRun, Placement, profile_for, run_on_slurm
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff
+from schedsight.db_commands import actor_name
 from schedsight.settings import Settings
 from schedsight.slurm_commands import open_backend
 from schedsight.storage import Store
@@ -59,7 +60,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     size.add_argument("--gpu-size", action="store_true", help="the example's GPU-sized problem")
     size.add_argument("--args", nargs="+", metavar="ARG", help="the example's own arguments")
     run.add_argument("--timeout-s", type=float, default=600, help="wait at most this long")
-    run.add_argument("--actor", help="who asks (audit log; default: your user name)")
+    run.add_argument(
+        "--actor", type=actor_name, help="who asks (audit log; default: your user name)"
+    )
     run.add_argument("--json", action="store_true")
     run.set_defaults(run=cmd_run)
 

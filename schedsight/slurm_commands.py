@@ -31,6 +31,7 @@ from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import FINISHED_STATES, ClusterState, LiveJob
 from hpc.workload.cleaning import Estimate, clean
+from schedsight.db_commands import actor_name
 from schedsight.settings import Settings
 from schedsight.storage import Store
 from schedsight.tables import format_duration, format_table
@@ -57,7 +58,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     submit = cmds.add_parser("submit", help="submit a job (idempotent with --token)")
     _add_spec_options(submit)
     submit.add_argument("--token", help="client token: a retried submit with it never duplicates")
-    submit.add_argument("--actor", help="who asks (audit log; default: your user name)")
+    submit.add_argument(
+        "--actor", type=actor_name, help="who asks (audit log; default: your user name)"
+    )
     submit.set_defaults(run=cmd_submit)
 
     est = cmds.add_parser("estimate", help="Slurm's start estimate: a pending job or a spec")
@@ -69,7 +72,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     apply.add_argument("job_id", type=int)
     apply.add_argument("action", help="hold release nice priority begin dependency")
     apply.add_argument("value", nargs="?", help="nice/priority number, begin time, dependency")
-    apply.add_argument("--actor", help="who asks (audit log; default: your user name)")
+    apply.add_argument(
+        "--actor", type=actor_name, help="who asks (audit log; default: your user name)"
+    )
     apply.set_defaults(run=cmd_apply)
 
 

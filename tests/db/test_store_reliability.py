@@ -471,12 +471,26 @@ def test_an_actor_longer_than_its_column_is_refused_on_both_databases(store: Sto
         assert list_audit(session) == []
 
 
-def test_slurm_submit_with_a_huge_actor_sends_nothing(
-    store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["slurm", "submit", "--name", "probe14", "--hold", "--actor", "a" * 200, "--", "true"],
+        ["slurm", "apply", "7", "hold", "--actor", "a" * 200],
+        ["offload", "run", "saxpy", "--actor", "a" * 200],
+    ],
+)
+def test_a_huge_actor_is_refused_before_anything_is_sent(
+    argv: list[str],
+    store: Store,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SCHEDSIGHT_DATABASE_URL", store.engine.url.render_as_string(False))
-    argv = ["slurm", "submit", "--name", "probe14", "--hold", "--actor", "a" * 200, "--", "true"]
-    assert main(argv) == 2
-    assert "actor is at most 128 characters" in one_error_line(capsys.readouterr().err)
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "--actor" in err and "actor is at most 128 characters, got 200" in err
     with transaction(store.sessions) as session:
         assert list_audit(session) == []
