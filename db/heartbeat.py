@@ -44,9 +44,6 @@ class Owner:
     def this_process(cls) -> Owner:
         return cls(socket.gethostname()[:255], os.getpid(), _instance())
 
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.host}"
-
 
 def _instance() -> str:
     boot = _read("/proc/sys/kernel/random/boot_id") or "no-boot-id"
