@@ -16,6 +16,7 @@ import uvicorn
 
 from inference.config import EngineConfig
 from inference.engine import Engine
+from inference.limits import DEFAULT_MAX_BODY_BYTES
 from inference.loading import default_model_path, load_model
 from inference.server import create_app
 
@@ -28,12 +29,22 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    config: EngineConfig | None = None, *, api_key: str | None = None, timeout_s: float = 120.0
+    config: EngineConfig | None = None,
+    *,
+    api_key: str | None = None,
+    timeout_s: float = 120.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Iterator[tuple[str, Engine]]:
     """Yield (base URL of /v1, engine) for a server on the embedded model."""
     loaded = load_model(default_model_path())
     engine = Engine(loaded, config or EngineConfig(max_seq_len=2048))
-    app = create_app(engine, model_name=loaded.name, api_key=api_key, request_timeout_s=timeout_s)
+    app = create_app(
+        engine,
+        model_name=loaded.name,
+        api_key=api_key,
+        request_timeout_s=timeout_s,
+        max_body_bytes=max_body_bytes,
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,9 +14,9 @@ import pytest
 
 from inference.config import EngineConfig
 from inference.engine import CLOSING_TOKENS, Engine
+from inference.events import coalesce
 from inference.launcher import running_server
 from inference.sequence import Event
-from inference.events import coalesce
 
 PERSON = {
     "type": "object",
