@@ -59,6 +59,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="queue bound before HTTP 429")  # fmt: skip
     p.add_argument("--timeout", type=float_in(0.0, 7 * 86400.0, open_low=True), default=300.0,
                    help="per-request limit in seconds")  # fmt: skip
+    p.add_argument("--max-body-mb", type=float_in(0.0, 1024.0, open_low=True), default=4.0,
+                   help="largest request body in MiB; bigger ones get HTTP 413")  # fmt: skip
     p.add_argument(
         "--draft-tokens",
         type=int_in(0, 64),
@@ -111,7 +113,11 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     loaded = load_model(args.model or default_model_path())
     engine = Engine(loaded, config)
     app = create_app(
-        engine, model_name=loaded.name, api_key=api_key, request_timeout_s=args.timeout
+        engine,
+        model_name=loaded.name,
+        api_key=api_key,
+        request_timeout_s=args.timeout,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
     )
     print(
         f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "

@@ -184,6 +184,6 @@ def test_overview_live_from_the_dev_slurm_cluster(dash_env: Path) -> None:
     at.run()
     _ok(at)
     assert not at.error, [e.value for e in at.error]
-    assert "Slurm 22.05" in at.caption[0].value
+    assert r"Slurm 22\.05" in at.caption[0].value  # escaped: renders as "Slurm 22.05"
     nodes = at.dataframe[-1].value
     assert {"node", "state", "cpus", "gpus"} <= set(nodes.columns) and len(nodes) >= 1

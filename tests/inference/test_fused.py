@@ -17,15 +17,22 @@ from inference.chat_template import render_chat
 from inference.config import EngineConfig
 from inference.engine import Engine
 from inference.kv_cache import KVCache
+from inference.linears import can_pack
 from inference.loading import default_model_path, load_model
 from inference.model import Transformer
 from inference.sequence import Event, SamplingParams
 from tests.inference.tiny_model import random_weights, tiny_args
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("c++") is None,
-    reason="no C++ compiler here: the fused decode step cannot be built (decoding runs in Python)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("c++") is None,
+        reason="no C++ compiler here: the fused decode step cannot be built (decoding in Python)",
+    ),
+    pytest.mark.skipif(
+        not can_pack(torch.bfloat16, torch.device("cpu")),
+        reason="this CPU has no oneDNN bf16: the fused blocks run on int4/int8 bf16 weights only",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
