@@ -18,8 +18,8 @@ checks() {
     local status=0
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
-    "$PY" -m pytest -q -p no:cacheprovider tests/inference/test_hybrid.py \
-        tests/inference/test_placement.py || status=1
+    "$PY" -m pytest -q -p no:cacheprovider tests/inference/hybrid/test_hybrid.py \
+        tests/inference/hybrid/test_placement.py || status=1
     for share in 0.4 0.2; do
         "$PY" bench/hybrid.py --random --device cuda --kv-share "$share" || status=1
     done

@@ -6,7 +6,7 @@ too small for the KV cache of all streams (issue: Inference speed, GPU target).
 
 The model (the embedded SmolLM2-135M, bf16, or random weights of its shape) runs on the
 device; `--kv-share` of the streams' KV fits in the GPU budget beside the weights. Both
-devices are profiled (`inference.device_profile.measure`) and the planner's choice printed;
+devices are profiled (`inference.hybrid.device_profile.measure`) and the planner's choice printed;
 then the same streams decode `--steps` greedy tokens three ways:
 
 - host offload: the overflow streams' KV lives in pinned host memory and is copied to the
@@ -41,19 +41,19 @@ import torch
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from inference.config import ModelArgs  # noqa: E402
-from inference.device_profile import measure  # noqa: E402
-from inference.hybrid import HybridDecoder  # noqa: E402
-from inference.loading import DEFAULT_ARGS  # noqa: E402
-from inference.model import Transformer  # noqa: E402
-from inference.placement import Mode, ModelFootprint, fill, kv_capacity, plan  # noqa: E402
-from inference.weights import expected_shapes, random_weights  # noqa: E402
+from inference.hybrid.decoder import HybridDecoder  # noqa: E402
+from inference.hybrid.device_profile import measure  # noqa: E402
+from inference.hybrid.placement import Mode, ModelFootprint, fill, kv_capacity, plan  # noqa: E402
+from inference.loading.loader import DEFAULT_ARGS  # noqa: E402
+from inference.loading.weights import expected_shapes, random_weights  # noqa: E402
+from inference.model.transformer import Transformer  # noqa: E402
 
 
 def load(random: bool, device: torch.device) -> Transformer:
     if random:
         args, weights = DEFAULT_ARGS, random_weights(DEFAULT_ARGS, scale=0.02)
     else:
-        from inference.loading import default_model_path, load_model
+        from inference.loading.loader import default_model_path, load_model
 
         loaded = load_model(default_model_path())
         args, weights = loaded.args, loaded.state_dict

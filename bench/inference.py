@@ -283,7 +283,7 @@ def llama_cpp_streams(llm: Any, n: int) -> float:
     import llama_cpp
     import numpy as np
 
-    from inference.chat_template import render_chat
+    from inference.loading.chat_template import render_chat
 
     threads = torch.get_num_threads()
     params = type(llm.context_params).from_buffer_copy(llm.context_params)  # llm's stay as is
@@ -388,7 +388,7 @@ def main() -> int:
         help="run decode steps in Python, not through the compiled C++ blocks",
     )
     args = parser.parse_args()
-    from inference.loading import default_model_path
+    from inference.loading.loader import default_model_path
 
     model_path = str(default_model_path())
     lines = Path("/proc/cpuinfo").read_text().splitlines()

@@ -3,12 +3,12 @@
     .venv/bin/python bench/model_speed.py [--model PATH] [--random] [--steps 32] [--layouts]
         [--fused ROUNDS]
 
-Weights come from `inference.loading` (the embedded SmolLM2-135M GGUF by default); `--random`
+Weights come from `inference.loading.loader` (the embedded SmolLM2-135M GGUF by default); `--random`
 uses random weights of the same shape, which run exactly as fast. `--layouts` first times one
 block's matmuls by row count for each weight layout (int4, int8, bf16 packed: where the dense
 copies pay) and bf16 RMSNorm against LayerNorm over [x, -x]. `--fused N` first times decode
 steps (int4 + copies) in N alternating rounds through the compiled C++ blocks
-(inference/fused.py) and through Python: one sequence at 200 and 1,000 cached tokens, and
+(inference/fused/) and through Python: one sequence at 200 and 1,000 cached tokens, and
 batches of 4, 8 and 32 at ~200.
 """
 
@@ -32,11 +32,11 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from inference import fused  # noqa: E402
 from inference.config import ModelArgs  # noqa: E402
-from inference.kv_cache import KVCache  # noqa: E402
-from inference.linears import Int4Linear, Int8Linear, PackedLinear, can_pack  # noqa: E402
-from inference.loading import DEFAULT_ARGS  # noqa: E402
-from inference.model import Transformer  # noqa: E402
-from inference.weights import random_weights  # noqa: E402
+from inference.loading.loader import DEFAULT_ARGS  # noqa: E402
+from inference.loading.weights import random_weights  # noqa: E402
+from inference.model.kv_cache import KVCache  # noqa: E402
+from inference.model.linears import Int4Linear, Int8Linear, PackedLinear, can_pack  # noqa: E402
+from inference.model.transformer import Transformer  # noqa: E402
 
 PROMPT_LEN = 200
 BATCHES = (1, 8, 32)
@@ -45,7 +45,7 @@ BATCHES = (1, 8, 32)
 def load_weights(path: str | None, random: bool) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     if random:
         return DEFAULT_ARGS, random_weights(DEFAULT_ARGS, scale=0.02)
-    from inference.loading import default_model_path, load_model
+    from inference.loading.loader import default_model_path, load_model
 
     loaded = load_model(path or default_model_path())
     return loaded.args, loaded.state_dict

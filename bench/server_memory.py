@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from inference.launcher import free_port
+from inference.serve.launcher import free_port
 
 
 def rss_mb(pid: int) -> float:

@@ -29,12 +29,12 @@ import statistics
 import threading
 import time
 
-from inference.chat_template import render_chat
 from inference.config import EngineConfig
-from inference.engine import Engine
-from inference.loading import default_model_path, load_model
-from inference.sequence import Event, SamplingParams
-from inference.speculation import StepCosts
+from inference.engine.engine import Engine
+from inference.engine.sequence import Event, SamplingParams
+from inference.engine.speculation import StepCosts
+from inference.loading.chat_template import render_chat
+from inference.loading.loader import default_model_path, load_model
 
 NEW_TOKENS = 160
 PROMPTS = {

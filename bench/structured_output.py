@@ -26,7 +26,7 @@ import jsonschema
 import openai
 
 from inference.config import EngineConfig
-from inference.launcher import running_server
+from inference.serve.launcher import running_server
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "job": {

@@ -80,12 +80,12 @@ class EngineConfig:
     # 270 MB more for the embedded model.
     dense_copies: bool = True
     threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)
-    # Prompt-lookup speculative decoding for greedy requests (inference/speculation.py): draft
-    # tokens verified per step at most; 0 turns it off. The engine drafts only at widths it
+    # Prompt-lookup speculative decoding for greedy requests (inference/engine/speculation.py):
+    # draft tokens verified per step at most; 0 turns it off. The engine drafts only at widths it
     # found, at start-up, to reproduce decoding bit for bit, so greedy output is unchanged.
     draft_tokens: int = 6
     # Decode steps and one sequence's verifications through the blocks as one C++ call
-    # (inference/fused.py: the same operators, the same bits; one sequence 1.2-1.7x faster
+    # (inference/fused/: the same operators, the same bits; one sequence 1.2-1.7x faster
     # on 2 cores), with int4/int8 weights on a CPU. Built by `make install`; else compiled
     # in the background at start-up while decoding runs in Python.
     fused: bool = True

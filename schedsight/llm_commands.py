@@ -75,9 +75,9 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     import uvicorn
 
     from inference.config import EngineConfig
-    from inference.engine import Engine
-    from inference.loading import default_model_path, load_model
-    from inference.server import create_app
+    from inference.engine.engine import Engine
+    from inference.loading.loader import default_model_path, load_model
+    from inference.serve.app import create_app
     from schedsight.settings import Settings
 
     settings = Settings()

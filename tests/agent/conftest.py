@@ -76,7 +76,7 @@ def recorded() -> Callable[[list[Reply]], tuple[LLMClient, Recorded]]:
 def real_llm() -> Iterator[LLMClient]:
     """The embedded model on a real local server (in process, as the inference tests do)."""
     from inference.config import EngineConfig
-    from inference.launcher import running_server
+    from inference.serve.launcher import running_server
 
     with running_server(EngineConfig(max_seq_len=2048)) as (url, _engine):
         client = LLMClient(LLMConfig(base_url=url, timeout_s=120, max_retries=0))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from inference import weights
 from inference.config import ModelArgs
+from inference.loading import weights
 
 
 def tiny_args() -> ModelArgs:
