@@ -2,5 +2,6 @@
 
 One `SlurmBackend` interface (`backend.py`) with three implementations: the command-line
 tools (`cli_backend.py`), slurmrestd (`rest_backend.py`) and pyslurm (`pyslurm_backend.py`).
-Safety (remit, audit, retries, idempotent submit) lives above them in `actions.py`.
+The job-action vocabulary is `job_action.py`; safety (remit, audit, retries, idempotent
+submit) lives above the backends in `actions.py`.
 """

@@ -19,10 +19,10 @@ from typing import Any
 
 from hpc.slurm import json_v0038
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.actions import Action, ActionKind
 from hpc.slurm.backend import StartEstimate
 from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.output import decode, load_json, raw_bytes, readable
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob, Partition, select_jobs

@@ -20,7 +20,6 @@ import httpx
 
 from hpc.slurm import json_v0038
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.actions import Action, ActionKind
 from hpc.slurm.backend import StartEstimate
 from hpc.slurm.errors import (
     BackendUnavailableError,
@@ -29,6 +28,7 @@ from hpc.slurm.errors import (
     SlurmDataError,
     SlurmError,
 )
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.output import load_json, readable
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob, select_jobs

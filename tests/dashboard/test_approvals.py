@@ -12,7 +12,7 @@ from db.audit import list_audit
 from db.decisions import get_decision, record_decision
 from db.migrate import upgrade
 from db.session import make_engine, transaction
-from hpc.slurm.actions import Action, ActionKind
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff
 from hpc.slurm.state import LiveJob
