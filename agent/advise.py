@@ -25,11 +25,13 @@ from agent.prompts import quote
 from agent.records import DecisionRecord
 from hpc.metrics import job_metrics, summarize
 from hpc.model import JobTable, Machine
-from hpc.sim import MultifactorWeights, Policy, SimResult, simulate
+from hpc.sim import MultifactorWeights, Policy, QueueOrder, SimResult, simulate
+from hpc.sim.policy import backfill_names
 
 BASELINE = "fcfs:easy"
-ORDERS = ("fcfs", "sjf", "wfp3", "unicep", "f1")
-BACKFILLS = ("none", "easy", "conservative")
+# Multifactor is searched separately, over WEIGHTS.
+ORDERS = tuple(o.value for o in QueueOrder if o is not QueueOrder.MULTIFACTOR)
+BACKFILLS = backfill_names()
 WEIGHTS = (  # (age, fairshare, job_size): age-led, fair-share-led, small-job-led, balanced
     (1000.0, 100.0, 100.0),
     (100.0, 1000.0, 100.0),

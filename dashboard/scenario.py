@@ -12,14 +12,11 @@ from typing import Any
 from hpc.errors import HpcError
 from hpc.metrics import breakdown, jain_index, summarize
 from hpc.sim import CapacityChange, MultifactorWeights, Policy, simulate
+from hpc.sim.policy import policy_names
 from hpc.workload.loading import LoadedWorkload
 
 DEFAULT_POLICIES = ("fcfs:easy", "sjf:easy", "wfp3:easy", "multifactor:easy")
-ALL_POLICIES = tuple(
-    f"{order}:{backfill}"
-    for order in ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor")
-    for backfill in ("none", "easy", "conservative")
-)
+ALL_POLICIES = policy_names()
 WEIGHT_NAMES = ("age", "fairshare", "job_size", "qos")
 # What a what-if may ask for: the page's inputs take these ranges, and a shared link outside
 # them is refused with a message (not a traceback from the widget).

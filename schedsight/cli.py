@@ -71,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from hpc.sim.policy import backfill_names, order_names
+
     sim = sub.add_parser("simulate", help="replay a workload under one policy")
     _add_workload_options(sim)
-    sim.add_argument(
-        "--policy", default="fcfs", help="queue order: fcfs sjf wfp3 unicep f1 multifactor"
-    )
-    sim.add_argument("--backfill", default="easy", help="none, easy or conservative")
+    sim.add_argument("--policy", default="fcfs", help=f"queue order: {' '.join(order_names())}")
+    sim.add_argument("--backfill", default="easy", help=f"one of: {', '.join(backfill_names())}")
     sim.add_argument("--by", choices=["user", "partition"], help="also print a breakdown")
     sim.add_argument("--save", action="store_true", help="store the run in the database")
     sim.add_argument(
