@@ -239,10 +239,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     policies = [_policy(name, args) for name in names]  # validate all before the long part
     changes = _capacity(args)
     loaded = _load(args)
-    summaries = [
-        summarize(simulate(loaded.jobs, loaded.machine, p, capacity_changes=changes))
-        for p in policies
-    ]
+    from hpc.compare import replay_policies
+
+    results = replay_policies(loaded.jobs, loaded.machine, policies, capacity_changes=changes)
+    summaries = [summarize(r) for r in results]
     if args.json:
         print(json.dumps([s.as_dict() for s in summaries], indent=2))
     else:
