@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.errors import LLMError
-from agent.guard import Action, ActionKind, Guard, Verdict
+from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm import LLMClient
 from agent.prompts import quote
 from agent.records import DecisionRecord
@@ -219,7 +219,7 @@ def advise(
             reasons.append(f"model pick unusable: {exc}")
     recommended, verdict = BASELINE, Verdict(True, ("no candidate beat the baseline",), baseline)
     for k, name in enumerate(order):
-        action = Action(ActionKind.SET_POLICY, policy=name)
+        action = Proposal(AgentKind.SET_POLICY, policy=name)
         v = guard.check_policy(action, lambda n: held_back(n), baseline, goals.primary
                                if goals.primary in LOWER_IS_BETTER else "mean_wait_s")  # fmt: skip
         if v.accepted:
@@ -235,7 +235,7 @@ def advise(
     after = llm.usage.snapshot() if llm else (0, 0, 0)
     record = DecisionRecord(
         question=f"advise: {goals_text}",
-        action=Action(ActionKind.SET_POLICY, policy=recommended).as_dict(),
+        action=Proposal(AgentKind.SET_POLICY, policy=recommended).as_dict(),
         rationale=why,
         objectives={"goals": goals.model_dump(), "held_back": dict(verdict.recomputed),
                     "baseline_held_back": baseline,

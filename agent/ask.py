@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from agent.answer_cache import AnswerCache, Hit, state_version
 from agent.errors import LLMError
-from agent.guard import Action, ActionKind, Guard, Verdict
+from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm import LLMClient, dumps
 from agent.react import ReActLoop, ReActResult
 from agent.records import DecisionRecord
@@ -258,7 +258,7 @@ def _explore(
         return brief(summarize(workspace.run(policy, changes)))
 
     baseline = evaluate(whatif.policy)
-    proposal = Action(ActionKind.SET_POLICY, policy=str(result.answer["policy"]))
+    proposal = Proposal(AgentKind.SET_POLICY, policy=str(result.answer["policy"]))
     verdict = guard.check_policy(proposal, evaluate, baseline, "mean_wait_s")
     return result, {
         "policy": proposal.policy,

@@ -86,7 +86,7 @@ def test_a_wrong_or_missing_secret_decides_nothing(
 
 def test_only_job_actions_map_to_slurm() -> None:
     assert slurm_action({"kind": "set_policy", "policy": "sjf:easy"}) is None
-    assert slurm_action({"kind": "set_priority", "job_id": 3, "value": 9}) == (
+    assert slurm_action({"kind": "priority", "job_id": 3, "value": 9}) == (
         3,
         Action(ActionKind.PRIORITY, 9),
     )
