@@ -3,7 +3,8 @@
 FCFS, SJF and F1 depend only on a job's own request, so the queue stays sorted by a
 precomputed rank and an arrival is one binary insertion. WFP3, UNICEP and multifactor
 depend on the current time (and fair-share usage), so the queue is re-sorted at each
-scheduling pass; ties always fall back to submit order (job index).
+scheduling pass; ties always fall back to submit order (job index). `ORDERS` is the one
+registry: every `QueueOrder` has its entry there (checked at import), none falls through.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Commands run without a shell (argv lists); a batch script goes to sbatch on stdin. Each
 JSON answer is read by the adapter for the data version it declares (`meta.plugin`), so a
-new Slurm release gets a new adapter module rather than branches here. Output is read as
-bytes and decoded by `hpc.slurm.output` (a job's name may be any bytes, even in the JSON).
+new Slurm release gets a new adapter (a row in `hpc.slurm.dialects`) rather than branches
+here. Output is read as bytes and decoded by `hpc.slurm.output` (a job's name may be any
+bytes, even in the JSON).
 """
 
 from __future__ import annotations
