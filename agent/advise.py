@@ -19,17 +19,20 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.errors import LLMError
-from agent.guard import Action, ActionKind, Guard, Verdict
+from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm import LLMClient
 from agent.prompts import quote
 from agent.records import DecisionRecord
+from hpc.compare import pareto_front, replay_policies
 from hpc.metrics import job_metrics, summarize
 from hpc.model import JobTable, Machine
-from hpc.sim import MultifactorWeights, Policy, SimResult, simulate
+from hpc.sim import MultifactorWeights, Policy, QueueOrder, SimResult, simulate
+from hpc.sim.policy import backfill_names
 
 BASELINE = "fcfs:easy"
-ORDERS = ("fcfs", "sjf", "wfp3", "unicep", "f1")
-BACKFILLS = ("none", "easy", "conservative")
+# Multifactor is searched separately, over WEIGHTS.
+ORDERS = tuple(o.value for o in QueueOrder if o is not QueueOrder.MULTIFACTOR)
+BACKFILLS = backfill_names()
 WEIGHTS = (  # (age, fairshare, job_size): age-led, fair-share-led, small-job-led, balanced
     (1000.0, 100.0, 100.0),
     (100.0, 1000.0, 100.0),
@@ -152,20 +155,8 @@ def candidates() -> list[tuple[str, Policy]]:
 
 
 def pareto(cands: list[Candidate], metrics: tuple[str, ...]) -> list[Candidate]:
-    def key(c: Candidate) -> list[float]:
-        return [c.figures[m] if m in LOWER_IS_BETTER else -c.figures[m] for m in metrics]
-
-    keys = [key(c) for c in cands]
-    front = []
-    for i, ki in enumerate(keys):
-        dominated = any(
-            all(a <= b for a, b in zip(kj, ki, strict=True)) and kj != ki
-            for j, kj in enumerate(keys)
-            if j != i
-        )
-        if not dominated:
-            front.append(cands[i])
-    return front
+    objectives = {m: m in LOWER_IS_BETTER for m in metrics}
+    return [cands[i] for i in pareto_front([c.figures for c in cands], objectives)]
 
 
 def score(c: Candidate, goals: Goals) -> tuple[float, float]:
@@ -199,9 +190,11 @@ def advise(
     train, test = jobs.take(slice(0, cut)), jobs.take(slice(cut, len(jobs)))
     units = machine.units_for(jobs.procs, jobs.req_mem_kb)
     small_units = int(max(np.percentile(units, 25), 1))
+    named = candidates()
+    replays = replay_policies(train, machine, [p for _, p in named])
     searched = [
-        Candidate(name, p, figures(simulate(train, machine, p), small_units))
-        for name, p in candidates()
+        Candidate(name, p, figures(result, small_units))
+        for (name, p), result in zip(named, replays, strict=True)
     ]
     metrics = tuple(dict.fromkeys(("mean_wait_s", goals.primary, "small_max_wait_s",
                                    "utilization")))  # fmt: skip
@@ -226,7 +219,7 @@ def advise(
             reasons.append(f"model pick unusable: {exc}")
     recommended, verdict = BASELINE, Verdict(True, ("no candidate beat the baseline",), baseline)
     for k, name in enumerate(order):
-        action = Action(ActionKind.SET_POLICY, policy=name)
+        action = Proposal(AgentKind.SET_POLICY, policy=name)
         v = guard.check_policy(action, lambda n: held_back(n), baseline, goals.primary
                                if goals.primary in LOWER_IS_BETTER else "mean_wait_s")  # fmt: skip
         if v.accepted:
@@ -242,7 +235,7 @@ def advise(
     after = llm.usage.snapshot() if llm else (0, 0, 0)
     record = DecisionRecord(
         question=f"advise: {goals_text}",
-        action=Action(ActionKind.SET_POLICY, policy=recommended).as_dict(),
+        action=Proposal(AgentKind.SET_POLICY, policy=recommended).as_dict(),
         rationale=why,
         objectives={"goals": goals.model_dump(), "held_back": dict(verdict.recomputed),
                     "baseline_held_back": baseline,

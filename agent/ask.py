@@ -19,13 +19,14 @@ from pydantic import BaseModel, Field
 
 from agent.answer_cache import AnswerCache, Hit, state_version
 from agent.errors import LLMError
-from agent.guard import Action, ActionKind, Guard, Verdict
+from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm import LLMClient, dumps
 from agent.react import ReActLoop, ReActResult
 from agent.records import DecisionRecord
 from agent.tools import tool
 from agent.workspace import PolicyName, Workspace, brief, toolbox
 from hpc.metrics import summarize
+from hpc.sim.policy import order_names
 
 SYSTEM = (
     "You turn an HPC admin's what-if question into a scenario. Reply JSON only. lost_nodes: "
@@ -83,7 +84,7 @@ def rule_reading(question: str, default_policy: str) -> dict[str, Any]:
         found["duration_hours"] = count * _UNITS_H[m.group(2)]
     if "duration_hours" not in found and not re.search(r"\b(for|until|during|while)\b", q):
         found["duration_hours"] = 0.0  # no duration stated: the nodes do not come back
-    for name in ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor"):
+    for name in order_names():
         if re.search(rf"\b{name}\b", q):
             backfill = "conservative" if "conservative" in q else "easy"
             found["policy"] = f"{name}:{backfill}"
@@ -257,7 +258,7 @@ def _explore(
         return brief(summarize(workspace.run(policy, changes)))
 
     baseline = evaluate(whatif.policy)
-    proposal = Action(ActionKind.SET_POLICY, policy=str(result.answer["policy"]))
+    proposal = Proposal(AgentKind.SET_POLICY, policy=str(result.answer["policy"]))
     verdict = guard.check_policy(proposal, evaluate, baseline, "mean_wait_s")
     return result, {
         "policy": proposal.policy,

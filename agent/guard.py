@@ -1,14 +1,15 @@
 """The guard: a deterministic check of every action the agent proposes, before it counts.
 
-It checks that the action kind and its target are within the remit (accounts, partitions,
-allowed kinds), that the resources exist and are free, that the resulting plan is feasible,
-and it recomputes every objective with the simulator: a number the model claims is compared,
-never used. A rejected action is replaced by the best heuristic's action for that decision.
+It checks that the action kind is one it may propose and its target is within the remit
+(accounts, partitions), that the resources exist and are free, that the resulting plan is
+feasible, and it recomputes every objective with the simulator: a number the model claims
+is compared, never used. A rejected action is replaced by the best heuristic's action for
+that decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -17,54 +18,67 @@ import numpy as np
 
 from agent.schedule import Batch, Objective, Plan
 from hpc.model import IntArray
+from hpc.slurm.job_action import Action, ActionKind
+from hpc.slurm.remit import Remit
 
 CLAIM_TOLERANCE = 0.05  # a claimed objective more than 5% off the simulator's is false
 
 
-class ActionKind(Enum):
-    """What an agent may propose; the remit says which of these it may do at all."""
+class AgentKind(Enum):
+    """What only the agent proposes; job actions (hold, nice, ...) are `hpc.slurm`'s kinds."""
 
     START = "start"  # start a pending job now
     WAIT = "wait"  # start nothing more at this decision point
     SET_POLICY = "set_policy"  # recommend a queue order, backfill mode and weights
-    HOLD = "hold"
-    RELEASE = "release"
-    SET_PRIORITY = "set_priority"
-    CANCEL = "cancel"
+
+
+Kind = AgentKind | ActionKind
+AGENT_KINDS: frozenset[Kind] = frozenset(AgentKind)
+
+
+def parse_kind(text: str) -> Kind:
+    """A kind from its stored name: an agent kind or a Slurm job action's."""
+    for kinds in (AgentKind, ActionKind):
+        try:
+            return kinds(text)
+        except ValueError:
+            pass
+    names = ", ".join([k.value for k in AgentKind] + [k.value for k in ActionKind])
+    raise ValueError(f"unknown action kind {text!r}: use one of {names}")
+
+
+def user_remit(accounts: Iterable[int] | None) -> Remit:
+    """The remit over a simulated workload's user ids (None: every user), any partition."""
+    if accounts is None:
+        return Remit.everything()
+    return Remit(frozenset(str(a) for a in accounts), any_partition=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Remit:
-    """What the agent may touch: accounts (user ids), partitions (None: all) and action kinds."""
+class Proposal:
+    """A proposed action, with any objective values its proposer claims. A job action
+    (`ActionKind`) carries its `value` where the kind takes one (nice, priority, ...)."""
 
-    accounts: frozenset[int] | None = None
-    partitions: frozenset[int] | None = None
-    kinds: frozenset[ActionKind] = frozenset(
-        {ActionKind.START, ActionKind.WAIT, ActionKind.SET_POLICY}
-    )
-
-    def covers(self, account: int, partition: int) -> bool:
-        return (self.accounts is None or account in self.accounts) and (
-            self.partitions is None or partition in self.partitions
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """A proposed action, with any objective values its proposer claims."""
-
-    kind: ActionKind
+    kind: Kind
     job_id: int | None = None
     policy: str | None = None
     claims: Mapping[str, float] = field(default_factory=dict)
+    value: int | str | None = None
+
+    def job_action(self) -> Action | None:
+        """The Slurm job action this stands for (None for the agent's own kinds)."""
+        if isinstance(self.kind, ActionKind):
+            return Action(self.kind, self.value)
+        return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind.value,
             "job_id": self.job_id,
             "policy": self.policy,
             "claims": dict(self.claims),
         }
+        return out if self.value is None else {**out, "value": self.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +101,12 @@ class Verdict:
 class Guard:
     """Checks actions against `remit`; holds no state between checks."""
 
-    remit: Remit = field(default_factory=Remit)
+    remit: Remit = field(default_factory=Remit.everything)
+    kinds: frozenset[Kind] = AGENT_KINDS  # what it may propose at all
 
     def check_dispatch(
         self,
-        action: Action,
+        action: Proposal,
         batch: Batch,
         fixed: IntArray,
         now: int,
@@ -101,9 +116,9 @@ class Guard:
     ) -> Verdict:
         """A START or WAIT at `now`, whose consequence is `plan`, against the incumbent."""
         reasons = list(self._kind_reasons(action))
-        if action.kind is ActionKind.START:
+        if action.kind is AgentKind.START:
             reasons += self._start_reasons(action, batch, fixed, now)
-        elif action.kind is not ActionKind.WAIT:
+        elif action.kind is not AgentKind.WAIT:
             reasons.append(f"{action.kind.value} is not a dispatch action")
         if reasons:
             return Verdict(False, tuple(reasons))
@@ -119,14 +134,14 @@ class Guard:
 
     def check_policy(
         self,
-        action: Action,
+        action: Proposal,
         evaluate: Callable[[str], Mapping[str, float]],
         baseline: Mapping[str, float],
         objective: str,
     ) -> Verdict:
         """A policy recommendation: simulated here, and no worse than `baseline` on `objective`."""
         reasons = list(self._kind_reasons(action))
-        if action.kind is not ActionKind.SET_POLICY or not action.policy:
+        if action.kind is not AgentKind.SET_POLICY or not action.policy:
             reasons.append("a policy recommendation must name a policy")
         if reasons:
             return Verdict(False, tuple(reasons))
@@ -143,20 +158,22 @@ class Guard:
         reasons += _claim_reasons(action.claims, recomputed)
         return Verdict(not reasons, tuple(reasons), recomputed)
 
-    def _kind_reasons(self, action: Action) -> list[str]:
-        if action.kind not in self.remit.kinds:
-            allowed = ", ".join(sorted(k.value for k in self.remit.kinds))
+    def _kind_reasons(self, action: Proposal) -> list[str]:
+        if action.kind not in self.kinds:
+            allowed = ", ".join(sorted(k.value for k in self.kinds))
             return [f"action {action.kind.value!r} is outside the remit (allowed: {allowed})"]
         return []
 
-    def _start_reasons(self, action: Action, batch: Batch, fixed: IntArray, now: int) -> list[str]:
+    def _start_reasons(
+        self, action: Proposal, batch: Batch, fixed: IntArray, now: int
+    ) -> list[str]:
         jobs = batch.jobs
         where = np.flatnonzero(jobs.job_id == action.job_id)
         if action.job_id is None or len(where) == 0:
             return [f"job {action.job_id} does not exist"]
         j = int(where[0])
         reasons: list[str] = []
-        if not self.remit.covers(int(jobs.user[j]), int(jobs.partition[j])):
+        if not self.remit.covers(str(int(jobs.user[j])), str(int(jobs.partition[j]))):
             reasons.append(
                 f"job {action.job_id} (account {int(jobs.user[j])}, partition "
                 f"{int(jobs.partition[j])}) is outside the remit"
@@ -173,14 +190,14 @@ class Guard:
 
     @staticmethod
     def _plan_reasons(
-        action: Action, batch: Batch, fixed: IntArray, now: int, plan: Plan
+        action: Proposal, batch: Batch, fixed: IntArray, now: int, plan: Plan
     ) -> list[str]:
         start = plan.start_s
         was_fixed = fixed >= 0
         if bool(np.any(start[was_fixed] != fixed[was_fixed])):
             return ["the plan moves a job that has already started"]
         open_ = ~was_fixed
-        if action.kind is ActionKind.START:
+        if action.kind is AgentKind.START:
             j = int(np.flatnonzero(batch.jobs.job_id == action.job_id)[0])
             if int(start[j]) != now:
                 return [f"the plan does not start job {action.job_id} now"]

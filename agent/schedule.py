@@ -18,8 +18,8 @@ import numpy as np
 from hpc.metrics import BSLD_THRESHOLD_S, Summary, jain_index, summarize
 from hpc.model import IntArray, JobTable, Machine
 from hpc.sim import BackfillMode, Policy, QueueOrder, SimResult, simulate
-from hpc.sim.engine import COMPLETED
-from hpc.sim.profile import NEVER, Profile
+from hpc.sim.profile import Profile
+from hpc.sim.state import COMPLETED, NEVER
 
 HEURISTICS = tuple(
     Policy(order, backfill)

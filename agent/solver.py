@@ -21,7 +21,8 @@ import numpy as np
 
 from agent.schedule import Batch, Objective, Plan
 from hpc.model import IntArray
-from hpc.sim.profile import NEVER, Profile
+from hpc.sim.profile import Profile
+from hpc.sim.state import NEVER
 
 SUPPORTED = (Objective.MAKESPAN, Objective.MEAN_WAIT, Objective.WEIGHTED_WAIT)
 

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from hpc.sim.policy import backfill_names, order_names
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TRACES = Path(os.environ.get("SCHEDSIGHT_TRACES_DIR", ROOT.parent / "shared" / "traces"))
@@ -30,8 +32,8 @@ INPUTS = {
     "kth": "KTH-SP2-1996-2.1-cln.swf.gz",
     "gen1m": "generated: Lublin-Feitelson, 1,000,000 jobs, 256 procs, seed 1",
 }
-ORDERS = ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor")
-MODES = ("none", "easy", "conservative")
+ORDERS = order_names()
+MODES = backfill_names()
 
 
 def run_one(name: str, policy_text: str) -> dict[str, object]:

@@ -25,6 +25,7 @@ from typing import Any
 import jsonschema
 import openai
 
+from hpc.sim.policy import backfill_names, order_names
 from inference.config import EngineConfig
 from inference.serve.launcher import running_server
 
@@ -59,8 +60,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "policy": {
         "type": "object",
         "properties": {
-            "order": {"enum": ["fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor"]},
-            "backfill": {"enum": ["none", "easy", "conservative"]},
+            "order": {"enum": list(order_names())},
+            "backfill": {"enum": list(backfill_names())},
             "weights": {
                 "type": "object",
                 "properties": {"age": {"type": "number"}, "fairshare": {"type": "number"}},

@@ -14,7 +14,7 @@ from typing import Any
 from db.audit import AuditTrail, append_audit
 from db.decisions import decide, list_decisions, record_outcome
 from db.session import transaction
-from hpc.slurm.actions import Action, ActionKind, apply_action
+from hpc.slurm.actions import Action, apply_action
 from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.errors import SlurmError
 from hpc.slurm.remit import Remit
@@ -22,9 +22,6 @@ from hpc.slurm.retry import Backoff
 from schedsight.storage import Store
 
 ADMIN_TOKEN_ENV = "SCHEDSIGHT_ADMIN_TOKEN"
-# Agent action kinds that are Slurm job actions (agent.guard.ActionKind values).
-_SLURM_KINDS = {"hold": ActionKind.HOLD, "release": ActionKind.RELEASE,
-                "set_priority": ActionKind.PRIORITY}  # fmt: skip
 
 
 class NotAdminError(PermissionError):
@@ -68,14 +65,26 @@ def decision_rows(store: Store, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def slurm_action(action: dict[str, Any] | None) -> tuple[int, Action] | None:
-    """The Slurm job action a proposal stands for; None for policy advice and what-ifs."""
-    if not action or action.get("kind") not in _SLURM_KINDS or action.get("job_id") is None:
+    """The Slurm job action a proposal stands for; None for policy advice and what-ifs.
+
+    A stored proposal names its kind in the one vocabulary (`agent.guard.parse_kind`); a
+    priority's value may be stored as "value" or "priority".
+    """
+    from agent.guard import parse_kind
+    from hpc.slurm.job_action import ActionKind as Kind
+
+    if not action or action.get("job_id") is None:
         return None
-    kind = _SLURM_KINDS[str(action["kind"])]
-    if kind is not ActionKind.PRIORITY:
-        return int(action["job_id"]), Action(kind)
-    value = action.get("value", action.get("priority"))
-    return None if value is None else (int(action["job_id"]), Action(kind, int(value)))
+    try:
+        kind = parse_kind(str(action.get("kind")))
+    except ValueError:
+        return None
+    if not isinstance(kind, Kind):
+        return None
+    raw = action.get("value", action.get("priority") if kind is Kind.PRIORITY else None)
+    if raw is None and kind not in (Kind.HOLD, Kind.RELEASE):
+        return None  # a kind that needs a value, without one: nothing to send
+    return int(action["job_id"]), Action.parse(kind.value, None if raw is None else str(raw))
 
 
 def reject(store: Store, decision_id: int, *, token: str, actor: str = "admin") -> str:

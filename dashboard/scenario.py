@@ -9,17 +9,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hpc.compare import replay_policies
 from hpc.errors import HpcError
 from hpc.metrics import breakdown, jain_index, summarize
-from hpc.sim import CapacityChange, MultifactorWeights, Policy, simulate
+from hpc.sim import CapacityChange, MultifactorWeights, Policy
+from hpc.sim.policy import policy_names
 from hpc.workload.loading import LoadedWorkload
 
 DEFAULT_POLICIES = ("fcfs:easy", "sjf:easy", "wfp3:easy", "multifactor:easy")
-ALL_POLICIES = tuple(
-    f"{order}:{backfill}"
-    for order in ("fcfs", "sjf", "wfp3", "unicep", "f1", "multifactor")
-    for backfill in ("none", "easy", "conservative")
-)
+ALL_POLICIES = policy_names()
 WEIGHT_NAMES = ("age", "fairshare", "job_size", "qos")
 # What a what-if may ask for: the page's inputs take these ranges, and a shared link outside
 # them is refused with a message (not a traceback from the widget).
@@ -178,19 +176,10 @@ class WhatIfOutcome:
 
 def pareto_front(outcomes: list[PolicyOutcome]) -> set[str]:
     """Policies no other policy beats on both lower mean wait and higher utilization."""
+    from hpc.compare import pareto_front as front_of
 
-    def point(o: PolicyOutcome) -> tuple[float, float]:
-        return float(o.summary[PARETO_X]), -float(o.summary[PARETO_Y])
-
-    front: set[str] = set()
-    for o in outcomes:
-        a = point(o)
-        dominated = any(
-            (b := point(other))[0] <= a[0] and b[1] <= a[1] and b != a for other in outcomes
-        )
-        if not dominated:
-            front.add(o.name)
-    return front
+    rows = [o.summary for o in outcomes]
+    return {outcomes[i].name for i in front_of(rows, {PARETO_X: True, PARETO_Y: False})}
 
 
 def run_whatif(
@@ -199,23 +188,30 @@ def run_whatif(
     """Replay `loaded` under each policy of `request`, reporting progress after each one."""
     t0 = time.perf_counter()
     policies, changes = request.parsed_policies(), request.parsed_capacity()
-    outcomes: list[PolicyOutcome] = []
-    for k, policy in enumerate(policies):
+    current = policies[0] if policies else None
+
+    def started(k: int, policy: Policy) -> None:
+        nonlocal current
+        current = policy
         if progress:
             progress(k, len(policies), f"simulating {policy.name}")
-        try:
-            result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=changes)
-        except HpcError as exc:
-            raise ScenarioError(f"{policy.name}: {exc}") from None
-        outcomes.append(
-            PolicyOutcome(
-                policy.name,
-                summarize(result).as_dict(),
-                [r.as_dict() for r in breakdown(result, "user")],
-                [r.as_dict() for r in breakdown(result, "partition")],
-                {"start_s": result.start_s, "end_s": result.end_s},
-            )
+
+    try:
+        results = replay_policies(
+            loaded.jobs, loaded.machine, policies, capacity_changes=changes, on_start=started
         )
+    except HpcError as exc:
+        raise ScenarioError(f"{current.name if current else '?'}: {exc}") from None
+    outcomes = [
+        PolicyOutcome(
+            policy.name,
+            summarize(result).as_dict(),
+            [r.as_dict() for r in breakdown(result, "user")],
+            [r.as_dict() for r in breakdown(result, "partition")],
+            {"start_s": result.start_s, "end_s": result.end_s},
+        )
+        for policy, result in zip(policies, results, strict=True)
+    ]
     if progress:
         progress(len(policies), len(policies), "done")
     return WhatIfOutcome(request, loaded.machine.describe(), outcomes, time.perf_counter() - t0)

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hpc.sim.engine import NODE_FAIL, TIMEOUT, SimResult
+from hpc.sim.engine import SimResult
+from hpc.sim.state import NODE_FAIL, TIMEOUT
 
 BSLD_THRESHOLD_S = 10
 

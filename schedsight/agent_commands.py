@@ -17,7 +17,7 @@ from agent.advise import advise
 from agent.ask import ask
 from agent.dispatch import DispatchConfig, dispatch, result_json
 from agent.errors import AgentError
-from agent.guard import Guard, Remit
+from agent.guard import Guard
 from agent.llm import LLMClient, LLMConfig
 from agent.local_server import llm_endpoint
 from agent.records import DecisionRecord, save_records
@@ -125,10 +125,12 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     if not args.no_store:
         Store.open(settings)  # fail early on a stale schema
     scenario = make_scenario(args.family, args.jobs, args.seed)
+    from agent.guard import user_remit
+
     accounts = frozenset(int(a) for a in args.accounts.split(",")) if args.accounts else None
     config = DispatchConfig(objective=Objective(args.objective))
     with _llm(args, settings) as llm:
-        result = dispatch(scenario, llm, config=config, guard=Guard(Remit(accounts=accounts)))
+        result = dispatch(scenario, llm, config=config, guard=Guard(user_remit(accounts)))
     _store(args, settings, result.decisions)
     out = result_json(result)
     if args.json:

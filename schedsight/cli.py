@@ -71,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from hpc.sim.policy import backfill_names, order_names
+
     sim = sub.add_parser("simulate", help="replay a workload under one policy")
     _add_workload_options(sim)
-    sim.add_argument(
-        "--policy", default="fcfs", help="queue order: fcfs sjf wfp3 unicep f1 multifactor"
-    )
-    sim.add_argument("--backfill", default="easy", help="none, easy or conservative")
+    sim.add_argument("--policy", default="fcfs", help=f"queue order: {' '.join(order_names())}")
+    sim.add_argument("--backfill", default="easy", help=f"one of: {', '.join(backfill_names())}")
     sim.add_argument("--by", choices=["user", "partition"], help="also print a breakdown")
     sim.add_argument("--save", action="store_true", help="store the run in the database")
     sim.add_argument(
@@ -239,10 +239,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     policies = [_policy(name, args) for name in names]  # validate all before the long part
     changes = _capacity(args)
     loaded = _load(args)
-    summaries = [
-        summarize(simulate(loaded.jobs, loaded.machine, p, capacity_changes=changes))
-        for p in policies
-    ]
+    from hpc.compare import replay_policies
+
+    results = replay_policies(loaded.jobs, loaded.machine, policies, capacity_changes=changes)
+    summaries = [summarize(r) for r in results]
     if args.json:
         print(json.dumps([s.as_dict() for s in summaries], indent=2))
     else:

@@ -38,10 +38,12 @@ from schedsight.tables import format_duration, format_table
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hpc.slurm.backends import BACKENDS
+
     slurm = sub.add_parser("slurm", help="a live Slurm cluster: read, import, submit, act")
     slurm.add_argument(
         "--backend",
-        choices=["cli", "rest", "pyslurm"],
+        choices=list(BACKENDS),
         help="how to reach Slurm (default: SCHEDSIGHT_SLURM_BACKEND, cli)",
     )
     cmds = slurm.add_subparsers(dest="slurm_command", required=True)
@@ -102,24 +104,17 @@ def _add_spec_options(p: argparse.ArgumentParser, *, required: bool = True) -> N
 # ---------------------------------------------------------------- wiring
 def open_backend(settings: Settings, kind: str | None = None) -> SlurmBackend:
     """The backend that settings (or `kind`) name."""
-    kind = kind or settings.slurm_backend
-    if kind == "rest":
-        from hpc.slurm.rest_backend import RestBackend
+    from hpc.slurm.backends import BackendOptions
+    from hpc.slurm.backends import open_backend as open_named
 
-        jwt = settings.slurm_jwt.get_secret_value() if settings.slurm_jwt else None
-        return RestBackend(
-            settings.slurm_rest_url,
-            user=settings.slurm_rest_user or None,
-            token=jwt,
-            timeout_s=settings.slurm_timeout_s,
-        )
-    if kind == "pyslurm":
-        from hpc.slurm.pyslurm_backend import PyslurmBackend
-
-        return PyslurmBackend()
-    from hpc.slurm.cli_backend import CliBackend
-
-    return CliBackend(timeout_s=settings.slurm_timeout_s)
+    jwt = settings.slurm_jwt.get_secret_value() if settings.slurm_jwt else None
+    options = BackendOptions(
+        timeout_s=settings.slurm_timeout_s,
+        rest_url=settings.slurm_rest_url,
+        rest_user=settings.slurm_rest_user or None,
+        rest_token=jwt,
+    )
+    return open_named(kind or settings.slurm_backend, options)
 
 
 def _backoff(settings: Settings) -> Backoff:

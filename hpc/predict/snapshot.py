@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hpc.predict.history import History, JobRequest
-from hpc.sim.profile import NEVER, Profile
+from hpc.sim.profile import Profile
+from hpc.sim.state import NEVER
 
 IntArray = npt.NDArray[np.int64]
 OVERRUN_GRACE_S = 60

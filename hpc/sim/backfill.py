@@ -12,17 +12,15 @@ extra, which is exact because nothing else changed; so an arrival costs O(log qu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from hpc.errors import SimulationError
+from hpc.sim.conservative import ConservativeBackfill
 from hpc.sim.policy import BackfillMode
 from hpc.sim.priority import StaticOrder
-
-if TYPE_CHECKING:
-    from hpc.sim.engine import Engine
-
-_RUNNING = 1
-_NEVER = 1 << 62
+from hpc.sim.state import NEVER, RUNNING, Replay
 
 
 class Backfill(Protocol):
@@ -41,7 +39,7 @@ class Backfill(Protocol):
 class NoBackfill:
     """Strict queue order: nothing passes a blocked head."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Replay) -> None:
         self.engine = engine
 
     def on_finish(self, job: int, now: int) -> None:
@@ -78,9 +76,9 @@ class NoBackfill:
 class EasyBackfill(NoBackfill):
     """EASY (aggressive) backfilling: only the queue head holds a reservation."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Replay) -> None:
         super().__init__(engine)
-        self.shadow = _NEVER
+        self.shadow = NEVER
         self.extra = 0
         self.valid = False  # shadow/extra describe the current head and can be reused
 
@@ -125,7 +123,7 @@ class EasyBackfill(NoBackfill):
         e = self.engine
         need = e.units[e.queue[0]]
         if need > e.capacity:  # cannot run until capacity returns: no reservation
-            self.shadow, self.extra, self.valid = _NEVER, e.capacity, False
+            self.shadow, self.extra, self.valid = NEVER, e.capacity, False
             return
         expected, state, units = e.expected, e.state, e.units
         available = e.free
@@ -135,7 +133,7 @@ class EasyBackfill(NoBackfill):
         # same moment too: their units are free at the shadow time as well (extra units).
         while expected and (available < need or expected[0][0] == shadow):
             entry = heappop(expected)
-            if state[entry[1]] != _RUNNING:
+            if state[entry[1]] != RUNNING:
                 continue  # ended early or was killed: drop for good
             if available >= need and entry[0] != shadow:
                 heappush(expected, entry)
@@ -173,15 +171,22 @@ class EasyBackfill(NoBackfill):
             started = True
         if started:
             state = e.state
-            queue[:] = [j for j in queue if state[j] != _RUNNING]
+            queue[:] = [j for j in queue if state[j] != RUNNING]
 
 
-def make_backfill(mode: BackfillMode, engine: Engine) -> Backfill:
+BACKFILLS: Mapping[BackfillMode, Callable[[Replay], Backfill]] = {
+    BackfillMode.NONE: NoBackfill,
+    BackfillMode.EASY: EasyBackfill,
+    BackfillMode.CONSERVATIVE: ConservativeBackfill,
+}
+_unregistered = [m.value for m in BackfillMode if m not in BACKFILLS]
+if _unregistered:  # a new BackfillMode member must come with its pass above
+    raise SimulationError(f"backfill modes without a pass in BACKFILLS: {', '.join(_unregistered)}")
+
+
+def make_backfill(mode: BackfillMode, engine: Replay) -> Backfill:
     """The scheduling pass for `mode`, bound to `engine`."""
-    if mode is BackfillMode.NONE:
-        return NoBackfill(engine)
-    if mode is BackfillMode.EASY:
-        return EasyBackfill(engine)
-    from hpc.sim.conservative import ConservativeBackfill
-
-    return ConservativeBackfill(engine)
+    factory = BACKFILLS.get(mode)
+    if factory is None:
+        raise SimulationError(f"backfill mode {mode!r} has no entry in hpc.sim.backfill.BACKFILLS")
+    return factory(engine)

@@ -9,20 +9,15 @@ one it held. Capacity changes rebuild the profile from the running jobs.
 from __future__ import annotations
 
 from heapq import heapify, heappop
-from typing import TYPE_CHECKING
 
-from hpc.sim.profile import NEVER, Profile
-
-if TYPE_CHECKING:
-    from hpc.sim.engine import Engine
-
-_RUNNING = 1
+from hpc.sim.profile import Profile
+from hpc.sim.state import NEVER, RUNNING, Replay
 
 
 class ConservativeBackfill:
     """Reservations for all; compression after early completions."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Replay) -> None:
         self.engine = engine
         self.reservation = [NEVER] * len(engine.submit)
         self.profile = Profile(0, engine.capacity, [])
@@ -70,7 +65,7 @@ class ConservativeBackfill:
                 self.stale = True
         if started:
             state = e.state
-            queue[:] = [j for j in queue if state[j] != _RUNNING]
+            queue[:] = [j for j in queue if state[j] != RUNNING]
         # A reservation may fall where no job ends (its slot was freed by compression):
         # make sure a pass runs then.
         if next_start != NEVER and next_start != self.wake:
@@ -80,7 +75,7 @@ class ConservativeBackfill:
     def _overrun(self, now: int) -> bool:
         """A running job is past its requested end (only when jobs are not killed there)."""
         expected, state = self.engine.expected, self.engine.state
-        while expected and state[expected[0][1]] != _RUNNING:
+        while expected and state[expected[0][1]] != RUNNING:
             heappop(expected)  # ended early or killed
         return bool(expected) and expected[0][0] < now
 
@@ -102,7 +97,7 @@ class ConservativeBackfill:
 
     def _rebuild(self, now: int) -> None:
         e = self.engine
-        e.expected[:] = [x for x in e.expected if e.state[x[1]] == _RUNNING]
+        e.expected[:] = [x for x in e.expected if e.state[x[1]] == RUNNING]
         heapify(e.expected)
         releases = [(max(end, now + 1), e.units[job]) for end, job in e.expected]
         self.profile = profile = Profile(now, e.free, releases)

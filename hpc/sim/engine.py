@@ -25,17 +25,7 @@ from hpc.sim.backfill import make_backfill
 from hpc.sim.capacity import CapacityChange, CapacityKind
 from hpc.sim.policy import Policy
 from hpc.sim.priority import make_order
-
-# Job state codes in `SimResult.state` (uint8), indexing `STATE_CODES`.
-PENDING, RUNNING, COMPLETED, TIMEOUT, NODE_FAIL = range(5)
-STATE_CODES: tuple[JobState, ...] = (
-    JobState.PENDING,
-    JobState.RUNNING,
-    JobState.COMPLETED,
-    JobState.TIMEOUT,
-    JobState.NODE_FAIL,
-)
-_NEVER = 1 << 62
+from hpc.sim.state import COMPLETED, NEVER, NODE_FAIL, RUNNING, STATE_CODES, TIMEOUT
 
 
 @dataclass(slots=True)
@@ -130,12 +120,12 @@ class Engine:
             self.capacity_steps.append((first, self.capacity))
         while True:
             now = min(
-                submit[i] if i < n else _NEVER,
-                finishing[0][0] if finishing else _NEVER,
-                changes[c].time_s if c < n_changes else _NEVER,
-                timers[0] if timers else _NEVER,
+                submit[i] if i < n else NEVER,
+                finishing[0][0] if finishing else NEVER,
+                changes[c].time_s if c < n_changes else NEVER,
+                timers[0] if timers else NEVER,
             )
-            if now == _NEVER:
+            if now == NEVER:
                 break
             woken = False
             while timers and timers[0] <= now:

@@ -90,6 +90,24 @@ class Policy:
         return cls(order, backfill, **options)  # type: ignore[arg-type]
 
 
+def order_names() -> tuple[str, ...]:
+    """Every queue order's name, in declaration order (for help texts and menus)."""
+    return tuple(o.value for o in QueueOrder)
+
+
+def backfill_names() -> tuple[str, ...]:
+    """Every backfill mode's name, in declaration order."""
+    return tuple(m.value for m in BackfillMode)
+
+
+def policy_names(
+    orders: tuple[QueueOrder, ...] = tuple(QueueOrder),
+    backfills: tuple[BackfillMode, ...] = tuple(BackfillMode),
+) -> tuple[str, ...]:
+    """`order:backfill` for every pair of `orders` x `backfills` (default: all of each)."""
+    return tuple(f"{o.value}:{b.value}" for o in orders for b in backfills)
+
+
 E = TypeVar("E", bound=Enum)
 
 

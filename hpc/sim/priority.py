@@ -3,23 +3,28 @@
 FCFS, SJF and F1 depend only on a job's own request, so the queue stays sorted by a
 precomputed rank and an arrival is one binary insertion. WFP3, UNICEP and multifactor
 depend on the current time (and fair-share usage), so the queue is re-sorted at each
-scheduling pass; ties always fall back to submit order (job index).
+scheduling pass; ties always fall back to submit order (job index). `ORDERS` is the one
+registry: every `QueueOrder` has its entry there (checked at import), none falls through.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import insort
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from hpc.errors import SimulationError
 from hpc.model import JobTable
 from hpc.sim.policy import MultifactorWeights, QueueOrder
 
 # Below this queue length a Python sort beats building numpy arrays.
 _NUMPY_SORT_MIN = 48
+
+FloatArray = npt.NDArray[np.float64]
 
 
 class StaticOrder:
@@ -48,13 +53,22 @@ class StaticOrder:
         """Nothing to do: usage does not affect a static order."""
 
 
+@dataclass(frozen=True, slots=True)
+class WaitKey:
+    """A priority key from a job's wait (s), requested time (s) and size (units); smallest
+    first. The same formula twice: over numpy arrays for long queues, over floats for short."""
+
+    vector: Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
+    scalar: Callable[[float, float, float], float]
+
+
 class DynamicOrder:
     """A queue order whose keys depend on the time: re-sorted at every pass."""
 
     dynamic = True
 
-    def __init__(self, order: QueueOrder, jobs: JobTable, units: Sequence[int]) -> None:
-        self.order = order
+    def __init__(self, key: WaitKey | None, jobs: JobTable, units: Sequence[int]) -> None:
+        self.key = key
         self.submit = jobs.submit_s.astype(np.float64)
         self.req = np.maximum(jobs.req_time_s, 1).astype(np.float64)
         self.size = np.asarray(units, dtype=np.float64)
@@ -72,28 +86,14 @@ class DynamicOrder:
         """Order `queue` by priority at time `now` (smallest key first, ties by job index)."""
         if len(queue) < 2:
             return
+        assert self.key is not None  # only multifactor, which overrides sort, has none
         if len(queue) < _NUMPY_SORT_MIN:
-            key = self._python_key(now)
-            queue.sort(key=lambda j: (key(j), j))
+            scalar, submit, req, size = self.key.scalar, self._submit_l, self._req_l, self._size_l
+            queue.sort(key=lambda j: (scalar(now - submit[j], req[j], size[j]), j))
             return
         idx = np.fromiter(queue, dtype=np.int64, count=len(queue))
-        keys = self._numpy_keys(idx, now)
+        keys = self.key.vector(now - self.submit[idx], self.req[idx], self.size[idx])
         queue[:] = idx[np.lexsort((idx, keys))].tolist()
-
-    def _numpy_keys(self, idx: npt.NDArray[np.int64], now: int) -> npt.NDArray[np.float64]:
-        wait = now - self.submit[idx]
-        req = self.req[idx]
-        if self.order is QueueOrder.WFP3:
-            return -((wait / req) ** 3) * self.size[idx]
-        # UNICEP; log2(1) = 0 would divide by zero for serial jobs, hence the epsilon
-        # (the convention of the RLScheduler reference code).
-        return -wait / (np.log2(self.size[idx] + 1e-15) * req)
-
-    def _python_key(self, now: int) -> Callable[[int], float]:
-        submit, req, size = self._submit_l, self._req_l, self._size_l
-        if self.order is QueueOrder.WFP3:
-            return lambda j: -(((now - submit[j]) / req[j]) ** 3) * size[j]
-        return lambda j: -(now - submit[j]) / (math.log2(size[j] + 1e-15) * req[j])
 
 
 class MultifactorOrder(DynamicOrder):
@@ -106,7 +106,7 @@ class MultifactorOrder(DynamicOrder):
     def __init__(
         self, jobs: JobTable, units: Sequence[int], capacity: int, weights: MultifactorWeights
     ) -> None:
-        super().__init__(QueueOrder.MULTIFACTOR, jobs, units)
+        super().__init__(None, jobs, units)
         self.w = weights
         users, self.user_index = np.unique(jobs.user, return_inverse=True)
         self._user_l: list[int] = self.user_index.tolist()
@@ -150,24 +150,92 @@ class MultifactorOrder(DynamicOrder):
         return w.age * age + w.fairshare * fairshare + self.static[idx]
 
 
+Order = StaticOrder | DynamicOrder
+OrderFactory = Callable[[JobTable, Sequence[int], int, MultifactorWeights], Order]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEntry:
+    """One queue order: its name (the enum member), what it favours, and how it is built
+    over a table of jobs, their allocation units and the machine's capacity (units)."""
+
+    order: QueueOrder
+    description: str
+    build: OrderFactory
+
+
+def _static(keys: Callable[[JobTable, Sequence[int]], FloatArray]) -> OrderFactory:
+    return lambda jobs, units, capacity, weights: StaticOrder(keys(jobs, units))
+
+
+def _dynamic(key: WaitKey) -> OrderFactory:
+    return lambda jobs, units, capacity, weights: DynamicOrder(key, jobs, units)
+
+
+def _f1_keys(jobs: JobTable, units: Sequence[int]) -> FloatArray:
+    req = np.maximum(jobs.req_time_s, 1).astype(np.float64)
+    origin = int(jobs.submit_s[0]) if len(jobs) else 0  # seconds since the trace starts
+    submit = np.maximum(jobs.submit_s - origin, 1).astype(np.float64)
+    size = np.asarray(units, dtype=np.float64)
+    return np.log10(req) * size + 870.0 * np.log10(submit)
+
+
+# UNICEP: log2(1) = 0 would divide by zero for serial jobs, hence the epsilon (the
+# convention of the RLScheduler reference code).
+_WFP3 = WaitKey(
+    vector=lambda wait, req, size: -((wait / req) ** 3) * size,
+    scalar=lambda wait, req, size: -((wait / req) ** 3) * size,
+)
+_UNICEP = WaitKey(
+    vector=lambda wait, req, size: -wait / (np.log2(size + 1e-15) * req),
+    scalar=lambda wait, req, size: -wait / (math.log2(size + 1e-15) * req),
+)
+
+ORDERS: Mapping[QueueOrder, OrderEntry] = {
+    entry.order: entry
+    for entry in (
+        OrderEntry(
+            QueueOrder.FCFS,
+            "first come, first served (submit time)",
+            _static(lambda jobs, units: np.zeros(len(jobs))),
+        ),
+        OrderEntry(
+            QueueOrder.SJF,
+            "shortest requested time first",
+            _static(lambda jobs, units: jobs.req_time_s.astype(np.float64)),
+        ),
+        OrderEntry(
+            QueueOrder.WFP3,
+            "-(wait/req)^3 * size: favours long-waiting, short, large jobs",
+            _dynamic(_WFP3),
+        ),
+        OrderEntry(QueueOrder.UNICEP, "-wait / (log2(size) * req)", _dynamic(_UNICEP)),
+        OrderEntry(
+            QueueOrder.F1,
+            "log10(req) * size + 870 * log10(submit) (Carastan-Santos & de Camargo 2017)",
+            _static(_f1_keys),
+        ),
+        OrderEntry(
+            QueueOrder.MULTIFACTOR,
+            "Slurm-like weighted age, fair-share, size and QOS",
+            lambda jobs, units, capacity, weights: MultifactorOrder(jobs, units, capacity, weights),
+        ),
+    )
+}
+_unregistered = [o.value for o in QueueOrder if o not in ORDERS]
+if _unregistered:  # a new QueueOrder member must come with its entry above
+    raise SimulationError(f"queue orders without an entry in ORDERS: {', '.join(_unregistered)}")
+
+
 def make_order(
     order: QueueOrder,
     jobs: JobTable,
     units: Sequence[int],
     capacity: int,
     weights: MultifactorWeights,
-) -> StaticOrder | DynamicOrder:
+) -> Order:
     """The queue-order object for `order` over `jobs` (units: allocation units per job)."""
-    if order is QueueOrder.FCFS:
-        return StaticOrder(np.zeros(len(jobs)))
-    if order is QueueOrder.SJF:
-        return StaticOrder(jobs.req_time_s.astype(np.float64))
-    if order is QueueOrder.F1:
-        req = np.maximum(jobs.req_time_s, 1).astype(np.float64)
-        origin = int(jobs.submit_s[0]) if len(jobs) else 0  # seconds since the trace starts
-        submit = np.maximum(jobs.submit_s - origin, 1).astype(np.float64)
-        size = np.asarray(units, dtype=np.float64)
-        return StaticOrder(np.log10(req) * size + 870.0 * np.log10(submit))
-    if order is QueueOrder.MULTIFACTOR:
-        return MultifactorOrder(jobs, units, capacity, weights)
-    return DynamicOrder(order, jobs, units)
+    entry = ORDERS.get(order)
+    if entry is None:
+        raise SimulationError(f"queue order {order!r} has no entry in hpc.sim.priority.ORDERS")
+    return entry.build(jobs, units, capacity, weights)

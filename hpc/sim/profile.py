@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-NEVER = 1 << 62  # a start time that never comes (the job cannot fit the machine)
+from hpc.sim.state import NEVER  # a start that never comes (the job cannot fit the machine)
 
 
 class Profile:

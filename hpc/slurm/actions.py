@@ -10,70 +10,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Protocol
 
 from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmError
+from hpc.slurm.job_action import Action as Action
+from hpc.slurm.job_action import ActionKind as ActionKind
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff, with_retry
-from hpc.slurm.spec import JobSpec, check_begin, check_dependency, new_token, tag_comment
+from hpc.slurm.spec import JobSpec, new_token, tag_comment
 from hpc.slurm.state import LiveJob
 
 TOKEN_LOOKBACK_S = 7 * 86400  # how far back accounting is searched for a submit's token
 CLOCK_SLACK_S = 3600  # the controller's clock may run this far behind ours
-
-
-class ActionKind(Enum):
-    HOLD = "hold"
-    RELEASE = "release"
-    NICE = "nice"  # value: -10000..10000, higher waits longer
-    PRIORITY = "priority"  # value: an absolute priority (admins only)
-    BEGIN = "begin"  # value: YYYY-MM-DDTHH:MM[:SS] or now+N[units]
-    DEPENDENCY = "dependency"  # value: afterok:123,... ("" clears it)
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    kind: ActionKind
-    value: int | str | None = None
-
-    def __post_init__(self) -> None:
-        kind, value = self.kind, self.value
-        if kind in (ActionKind.HOLD, ActionKind.RELEASE) and value is not None:
-            raise SlurmError(f"{kind.value} takes no value")
-        if kind in (ActionKind.NICE, ActionKind.PRIORITY) and not isinstance(value, int):
-            raise SlurmError(f"{kind.value} needs an integer value, got {value!r}")
-        if kind is ActionKind.NICE and isinstance(value, int) and abs(value) > 10000:
-            raise SlurmError(f"nice must be within -10000..10000, got {value}")
-        if kind is ActionKind.PRIORITY and isinstance(value, int) and value < 0:
-            raise SlurmError(f"priority must not be negative, got {value}")
-        if kind is ActionKind.BEGIN:
-            check_begin(str(value))
-        if kind is ActionKind.DEPENDENCY and value:
-            check_dependency(str(value))
-
-    @classmethod
-    def parse(cls, kind: str, value: str | None = None) -> Action:
-        """From words: ("nice", "100"), ("hold", None), ("begin", "now+1hours")."""
-        try:
-            k = ActionKind(kind)
-        except ValueError:
-            names = ", ".join(a.value for a in ActionKind)
-            raise SlurmError(f"unknown action {kind!r}: use one of {names}") from None
-        if k in (ActionKind.NICE, ActionKind.PRIORITY):
-            try:
-                return cls(k, int(value or ""))
-            except ValueError:
-                raise SlurmError(f"{kind} needs an integer value, got {value!r}") from None
-        if k in (ActionKind.BEGIN, ActionKind.DEPENDENCY):
-            if value is None:
-                raise SlurmError(f"{kind} needs a value")
-            return cls(k, value)
-        return cls(k, value)
-
-    def describe(self) -> str:
-        return self.kind.value if self.value is None else f"{self.kind.value} {self.value}"
 
 
 def check_keeps_hold(job_id: int, job: LiveJob, action: Action) -> None:

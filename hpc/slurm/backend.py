@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from hpc.slurm.accounting import AccountingRecord
+from hpc.slurm.job_action import Action
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob
-
-if TYPE_CHECKING:
-    from hpc.slurm.actions import Action
 
 
 @dataclass(frozen=True, slots=True)

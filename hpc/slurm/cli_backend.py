@@ -2,8 +2,9 @@
 
 Commands run without a shell (argv lists); a batch script goes to sbatch on stdin. Each
 JSON answer is read by the adapter for the data version it declares (`meta.plugin`), so a
-new Slurm release gets a new adapter module rather than branches here. Output is read as
-bytes and decoded by `hpc.slurm.output` (a job's name may be any bytes, even in the JSON).
+new Slurm release gets a new adapter (a row in `hpc.slurm.dialects`) rather than branches
+here. Output is read as bytes and decoded by `hpc.slurm.output` (a job's name may be any
+bytes, even in the JSON).
 """
 
 from __future__ import annotations
@@ -14,23 +15,22 @@ import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
-from hpc.slurm import json_v0038
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.actions import Action, ActionKind
 from hpc.slurm.backend import StartEstimate
+from hpc.slurm.dialects import BY_PLUGIN, JsonAdapter, releases
 from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.output import decode, load_json, raw_bytes, readable
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob, Partition, select_jobs
 
 Runner = Callable[[Sequence[str], bytes | None, float], "subprocess.CompletedProcess[bytes]"]
 
-# Data versions (meta.plugin.type) -> the adapter that reads them.
-ADAPTERS: dict[str, ModuleType] = {"openapi/v0.0.38": json_v0038, "openapi/dbv0.0.38": json_v0038}
+# Data versions (meta.plugin.type) -> the adapter that reads them (see `hpc.slurm.dialects`).
+ADAPTERS = BY_PLUGIN
 
 # What the Slurm tools print when a daemon does not answer (as opposed to refusing).
 _UNREACHABLE = re.compile(
@@ -140,7 +140,7 @@ class CliBackend:
         """A command's output, byte-faithful (see `hpc.slurm.output.decode`)."""
         return decode(self._call(argv).stdout)
 
-    def _json(self, argv: Sequence[str]) -> tuple[ModuleType, Mapping[str, Any]]:
+    def _json(self, argv: Sequence[str]) -> tuple[JsonAdapter, Mapping[str, Any]]:
         out = self._call(argv).stdout
         try:
             doc = load_json(out)
@@ -159,7 +159,7 @@ class CliBackend:
             raise SlurmDataError(
                 f"`{argv[0]}` speaks {plugin or 'an unknown data version'} (Slurm "
                 f"{doc.get('meta', {}).get('Slurm', {}).get('release', '?')}); this version of "
-                f"schedsight reads {known} (Slurm 22.05)"
+                f"schedsight reads {known} ({releases()})"
             )
         return adapter, doc
 

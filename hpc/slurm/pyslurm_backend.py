@@ -13,9 +13,9 @@ from collections.abc import Collection
 from typing import Any
 
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.actions import Action, ActionKind
 from hpc.slurm.backend import StartEstimate
 from hpc.slurm.errors import BackendUnavailableError, SlurmCommandError
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.spec import JobSpec, split_comment
 from hpc.slurm.state import ClusterState, LiveJob, Node, Partition
 

@@ -13,15 +13,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Collection, Mapping
-from types import ModuleType
 from typing import Any
 
 import httpx
 
-from hpc.slurm import json_v0038
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.actions import Action, ActionKind
 from hpc.slurm.backend import StartEstimate
+from hpc.slurm.dialects import BY_API_VERSION, JsonAdapter
 from hpc.slurm.errors import (
     BackendUnavailableError,
     ControllerUnreachableError,
@@ -29,11 +27,12 @@ from hpc.slurm.errors import (
     SlurmDataError,
     SlurmError,
 )
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.output import load_json, readable
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import ClusterState, LiveJob, select_jobs
 
-ADAPTERS: dict[str, ModuleType] = {"v0.0.38": json_v0038}
+ADAPTERS = BY_API_VERSION  # API version -> adapter (see `hpc.slurm.dialects`)
 _VERSION = re.compile(r"^/slurm/(v(\d+)\.(\d+)\.(\d+))/ping$")
 _UNREACHABLE = re.compile(
     r"Unable to contact slurm controller|Socket timed out|Connection refused|"
@@ -153,7 +152,7 @@ class RestBackend:
             self._version = pick_version(offered_versions(self._request("GET", "/openapi/v3")))
         return self._version
 
-    def _adapter(self) -> ModuleType:
+    def _adapter(self) -> JsonAdapter:
         return ADAPTERS[self.version]
 
     def _get(self, path: str, what: str, **params: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agent.dispatch import dispatch
-from agent.guard import Guard, Remit
+from agent.guard import Guard, user_remit
 from agent.scenarios import FAMILIES, HOSTILE_NAME, make_scenario
 from tests.agent.conftest import content
 
@@ -37,7 +37,7 @@ def test_a_hostile_job_name_leads_to_no_action_outside_the_remit(recorded) -> No
     assert HOSTILE_NAME in scenario.names.values()
     # The "model" obeys the name: it answers with a cancel, then with an impossible option.
     llm, sent = recorded([content('{"action": "cancel", "job": "all"}'), content('{"pick": 9}')])
-    remit = Remit(accounts=frozenset(range(2, 8)))
+    remit = user_remit(range(2, 8))
     result = dispatch(scenario, llm, guard=Guard(remit))
     prompts = [m["content"] for r in sent.requests for m in r["messages"] if m["role"] == "user"]
     assert any(json.dumps(HOSTILE_NAME) in p for p in prompts)  # quoted, as data
@@ -48,6 +48,6 @@ def test_a_hostile_job_name_leads_to_no_action_outside_the_remit(recorded) -> No
         if d.action["kind"] == "start" and d.chosen_by != "heuristic":
             job = int(d.action["job_id"])
             user = int(scenario.jobs.user[list(scenario.jobs.job_id).index(job)])
-            assert user in remit.accounts  # type: ignore[operator]
+            assert str(user) in remit.accounts
     assert result.guard_rejections > 0
     assert result.value <= result.best_heuristic_value + 1e-9

@@ -12,7 +12,7 @@ from db.audit import list_audit
 from db.decisions import get_decision, record_decision
 from db.migrate import upgrade
 from db.session import make_engine, transaction
-from hpc.slurm.actions import Action, ActionKind
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff
 from hpc.slurm.state import LiveJob
@@ -86,7 +86,7 @@ def test_a_wrong_or_missing_secret_decides_nothing(
 
 def test_only_job_actions_map_to_slurm() -> None:
     assert slurm_action({"kind": "set_policy", "policy": "sjf:easy"}) is None
-    assert slurm_action({"kind": "set_priority", "job_id": 3, "value": 9}) == (
+    assert slurm_action({"kind": "priority", "job_id": 3, "value": 9}) == (
         3,
         Action(ActionKind.PRIORITY, 9),
     )

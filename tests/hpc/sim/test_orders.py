@@ -157,3 +157,14 @@ def test_multifactor_time_knobs_must_be_positive_and_finite(knob: str) -> None:
     for value in (0, -5, math.inf, math.nan):
         with pytest.raises(SimulationError, match="must be positive"):
             MultifactorWeights(**{knob: value})  # type: ignore[arg-type]
+
+
+def test_every_queue_order_and_backfill_mode_is_registered() -> None:
+    from hpc.sim.backfill import BACKFILLS
+    from hpc.sim.policy import BackfillMode, QueueOrder, order_names
+    from hpc.sim.priority import ORDERS
+
+    assert set(ORDERS) == set(QueueOrder)
+    assert set(BACKFILLS) == set(BackfillMode)
+    assert all(ORDERS[o].description for o in QueueOrder)
+    assert order_names() == tuple(o.value for o in QueueOrder)

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.audit import AuditTrail, list_audit
 from db.session import transaction
 from hpc.slurm.accounting import AccountingRecord
-from hpc.slurm.actions import Action, ActionKind, apply_action, find_by_token, submit_idempotent
+from hpc.slurm.actions import apply_action, find_by_token, submit_idempotent
 from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.errors import BackendUnavailableError, ControllerUnreachableError, RemitError
 from hpc.slurm.estimate import estimate_start, planned_start
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.retry import Backoff, with_retry
 from hpc.slurm.spec import JobSpec, new_token
 from hpc.slurm.state import FINISHED_STATES, LiveJob

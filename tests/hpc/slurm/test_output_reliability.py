@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dashboard import live
 from db.audit import AuditTrail, list_audit
 from db.session import transaction
-from hpc.slurm.actions import Action, ActionKind, MemoryAudit, apply_action, submit_idempotent
+from hpc.slurm.actions import MemoryAudit, apply_action, submit_idempotent
 from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.errors import JobSpecError, SlurmError
+from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.output import raw_bytes
 from hpc.slurm.rest_backend import RestBackend
 from hpc.slurm.retry import Backoff

@@ -93,3 +93,11 @@ def test_retry_backs_off_then_gives_up_with_a_clear_message() -> None:
         return answer
 
     assert with_retry(flaky, Backoff(3, 0.0), what="reading", sleep=slept.append) == 7
+
+
+def test_an_empty_remit_allows_nothing_and_everything_is_said_outright() -> None:
+    assert not Remit().covers("physics", "batch")
+    assert not Remit(any_account=True).covers("physics", "batch")  # no partition named
+    assert Remit.everything().covers("anyone", "batch,gpu")
+    narrow = Remit(frozenset({"physics"}), any_partition=True)
+    assert narrow.covers("physics", "gpu") and not narrow.covers("chemistry", "gpu")
