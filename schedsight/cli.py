@@ -137,7 +137,8 @@ class _Version(argparse.Action):
             found = version("schedsight")
         except PackageNotFoundError:  # a checkout run without installing it
             found = "(not installed)"
-        parser.exit(0, f"schedsight {found}\n")
+        print(f"schedsight {found}")
+        parser.exit(0)
 
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:

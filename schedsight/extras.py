@@ -18,7 +18,6 @@ EXTRA_OF_MODULE = {
     "httpx": "agent",
     "streamlit": "dashboard",
     "altair": "dashboard",
-    "pandas": "predict",
     "lightgbm": "predict",
     "matplotlib": "predict",
     "ortools": "solver",
