@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import schedsight
 from schedsight.cli import main
 from schedsight.extras import EXTRA_OF_MODULE
 
@@ -34,6 +35,7 @@ def test_a_missing_predict_extra(
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     for name in [m for m in sys.modules if m.startswith(("hpc.predict", "schedsight.predicting"))]:
         monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delattr(schedsight, "predicting", raising=False)  # an earlier test loaded it
     assert main(["predict", "--trace", str(tmp_path / "none.swf")]) == 2
     assert "needs the predict extra: pip install 'schedsight[predict]'" in capsys.readouterr().err
 
