@@ -1,15 +1,23 @@
-"""The dashboard's entry point: `streamlit run dashboard/app.py` (or `schedsight dashboard`)."""
+"""The dashboard's pages and navigation. Its entry script, which builds the configuration, is
+`schedsight/dashboard_app.py` (`schedsight dashboard`, or `streamlit run` on that file)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="schedsight", page_icon=":material/monitoring:", layout="wide")
-PAGES = [
-    st.Page("views/overview.py", title="Overview", url_path="overview", default=True),
-    st.Page("views/whatif.py", title="What-if", url_path="whatif"),
-    st.Page("views/ask.py", title="Ask", url_path="ask"),
-    st.Page("views/decisions.py", title="Decisions", url_path="decisions"),
-    st.Page("views/explain.py", title="Explain", url_path="explain"),
-]
-st.navigation(PAGES).run()
+VIEWS = Path(__file__).resolve().parent / "views"
+
+
+def run() -> None:
+    """Draw the page the session is on (the entry script has called `context.use` first)."""
+    st.set_page_config(page_title="schedsight", page_icon=":material/monitoring:", layout="wide")
+    pages = [
+        st.Page(VIEWS / "overview.py", title="Overview", url_path="overview", default=True),
+        st.Page(VIEWS / "whatif.py", title="What-if", url_path="whatif"),
+        st.Page(VIEWS / "ask.py", title="Ask", url_path="ask"),
+        st.Page(VIEWS / "decisions.py", title="Decisions", url_path="decisions"),
+        st.Page(VIEWS / "explain.py", title="Explain", url_path="explain"),
+    ]
+    st.navigation(pages).run()

@@ -1,25 +1,27 @@
-"""Approving the agent's proposals: only an admin holding the secret from the environment
-(SCHEDSIGHT_ADMIN_TOKEN) may; a job action then goes through the Slurm backend within the
-remit, and every approval, rejection and action is written to the audit log.
+"""Approving the agent's proposals: only an admin holding the secret configured where the
+dashboard runs (SCHEDSIGHT_ADMIN_TOKEN, handed over as `DashboardConfig.admin_token`) may;
+a job action then goes through the Slurm backend within the remit, and every approval,
+rejection and action is written to the audit log.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from db.audit import AuditTrail, append_audit
 from db.decisions import decide, list_decisions, record_outcome
 from db.session import transaction
+from db.store import Store
 from hpc.slurm.actions import Action, apply_action
 from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.errors import SlurmError
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff
-from schedsight.storage import Store
 
 ADMIN_TOKEN_ENV = "SCHEDSIGHT_ADMIN_TOKEN"
 
@@ -28,12 +30,12 @@ class NotAdminError(PermissionError):
     """The token given does not match SCHEDSIGHT_ADMIN_TOKEN (or none is configured)."""
 
 
-def admin_configured() -> bool:
-    return bool(os.environ.get(ADMIN_TOKEN_ENV, ""))
+def admin_configured(admin_token: SecretStr) -> bool:
+    return bool(admin_token.get_secret_value())
 
 
-def check_admin(given: str) -> None:
-    expected = os.environ.get(ADMIN_TOKEN_ENV, "")
+def check_admin(given: str, admin_token: SecretStr) -> None:
+    expected = admin_token.get_secret_value()
     if not expected:
         raise NotAdminError(
             f"approvals are disabled: set {ADMIN_TOKEN_ENV} where the dashboard runs"
@@ -87,8 +89,10 @@ def slurm_action(action: dict[str, Any] | None) -> tuple[int, Action] | None:
     return int(action["job_id"]), Action.parse(kind.value, None if raw is None else str(raw))
 
 
-def reject(store: Store, decision_id: int, *, token: str, actor: str = "admin") -> str:
-    check_admin(token)
+def reject(
+    store: Store, decision_id: int, *, token: str, admin_token: SecretStr, actor: str = "admin"
+) -> str:
+    check_admin(token, admin_token)
     with transaction(store.sessions) as session:
         decide(session, decision_id=decision_id, approve=False, by=actor)
         _note(session, actor, decision_id, "reject", "rejected in the dashboard")
@@ -96,10 +100,16 @@ def reject(store: Store, decision_id: int, *, token: str, actor: str = "admin") 
 
 
 def approve(
-    store: Store, decision_id: int, *, token: str, slurm: SlurmSide, actor: str = "admin"
+    store: Store,
+    decision_id: int,
+    *,
+    token: str,
+    admin_token: SecretStr,
+    slurm: SlurmSide,
+    actor: str = "admin",
 ) -> str:
     """Approve; send a job action to Slurm (audited) or record advice as approved."""
-    check_admin(token)
+    check_admin(token, admin_token)
     with transaction(store.sessions) as session:
         decision = decide(session, decision_id=decision_id, approve=True, by=actor)
         target = slurm_action(decision.proposal.get("action"))

@@ -1,67 +1,48 @@
-"""What every page shares, cached the Streamlit way: settings and the database as resources
-(one per server), generated workloads and replays as data (per arguments), the LLM on demand.
+"""What every page shares, cached the Streamlit way: the configuration its entry script
+handed over, the database as a resource (one per server), generated workloads and replays as
+data (per arguments), the LLM on demand.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import os
-from dataclasses import dataclass
-from typing import Literal
 
 import streamlit as st
 
 from agent.answer_cache import AnswerCache, answer_cache
-from agent.llm import LLMClient, LLMConfig
+from agent.llm import LLMClient
 from agent.local_server import llm_endpoint
+from dashboard.config import DashboardConfig, Source
 from dashboard.replay import generated_workload, replay
 from dashboard.text import clip, escape_markdown
-from db.migrate import upgrade
-from db.session import make_engine
+from db.store import Store
 from hpc.sim import SimResult
 from hpc.slurm.backend import SlurmBackend
 from hpc.workload.loading import LoadedWorkload
-from schedsight.settings import Settings
-from schedsight.storage import Store
 
-Source = Literal["simulated", "slurm"]
+__all__ = ["DashboardConfig", "Source", "config", "use"]
+_config: list[DashboardConfig] = []
 
 
-@dataclass(frozen=True, slots=True)
-class DashboardConfig:
-    """The dashboard's own knobs (SCHEDSIGHT_DASHBOARD_*), set by `schedsight dashboard`."""
+def use(config: DashboardConfig) -> None:
+    """The entry script hands the pages their configuration (on every run; the same one)."""
+    _config[:] = [config]
 
-    source: Source = "simulated"
-    jobs: int = 2000
-    seed: int = 7
-    procs: int = 256
 
-    @classmethod
-    def from_env(cls) -> DashboardConfig:
-        env = os.environ
-        source = env.get("SCHEDSIGHT_DASHBOARD_SOURCE", "simulated")
-        return cls(
-            source="slurm" if source == "slurm" else "simulated",
-            jobs=int(env.get("SCHEDSIGHT_DASHBOARD_JOBS", "2000")),
-            seed=int(env.get("SCHEDSIGHT_DASHBOARD_SEED", "7")),
-            procs=int(env.get("SCHEDSIGHT_DASHBOARD_PROCS", "256")),
+def config() -> DashboardConfig:
+    if not _config:
+        raise RuntimeError(
+            "the dashboard has no configuration: start it with `schedsight dashboard` "
+            "(or `streamlit run schedsight/dashboard_app.py`)"
         )
-
-
-@st.cache_resource
-def settings() -> Settings:
-    return Settings()
+    return _config[0]
 
 
 @st.cache_resource
 def store() -> Store:
     """The database; an embedded SQLite one is created and migrated on first use."""
-    s = settings()
-    if not s.database_url:
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade(make_engine(s.resolved_database_url()))
-    return Store.open(s)
+    return Store.open(config().database_url)
 
 
 @st.cache_data(show_spinner="generating the workload ...", max_entries=8)
@@ -77,14 +58,9 @@ def replayed(jobs: int, seed: int, procs: int, policy: str) -> SimResult:
 @st.cache_resource(show_spinner="starting the language model (first use only) ...")
 def llm() -> LLMClient:
     """The agent's model: the configured server, or the embedded one started now and kept."""
-    s = settings()
-    config = LLMConfig(base_url=s.llm_base_url, model=s.llm_model,
-                       api_key=s.llm_api_key.get_secret_value() or "unused",
-                       timeout_s=s.llm_timeout_s,
-                       max_retries=s.llm_max_retries)  # fmt: skip
     # The server lives as long as the dashboard process and is stopped when it exits.
     stack = contextlib.ExitStack()
-    endpoint = stack.enter_context(llm_endpoint(config))
+    endpoint = stack.enter_context(llm_endpoint(config().llm))
     atexit.register(stack.close)
     return LLMClient(endpoint)
 
@@ -130,11 +106,9 @@ def _ignored(key: str, text: str, expected: str) -> None:
 def answers() -> AnswerCache:
     """What-if answers shared by every session, reused for the same question and state
     within SCHEDSIGHT_ANSWER_TTL_S seconds."""
-    return answer_cache(ttl_s=settings().answer_ttl_s)
+    return answer_cache(ttl_s=config().answer_ttl_s)
 
 
 @st.cache_resource
 def slurm_backend() -> SlurmBackend:
-    from schedsight.slurm_commands import open_backend
-
-    return open_backend(settings())
+    return config().slurm_backend()

@@ -15,10 +15,10 @@ from dashboard.scenario import PolicyOutcome, WhatIfOutcome, WhatIfRequest
 from db.runs import RunResults, finish_run, recording_run
 from db.scenarios import ScenarioSpec, get_or_create_scenario
 from db.session import transaction
+from db.store import Store
 from db.workloads import import_workload
 from hpc.sim import Policy
 from hpc.workload.loading import LoadedWorkload
-from schedsight.storage import Store
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 

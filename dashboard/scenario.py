@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dashboard.config import JOBS_RANGE, PROCS_RANGE, SEED_RANGE
 from hpc.compare import replay_policies
 from hpc.errors import HpcError
 from hpc.metrics import breakdown, jain_index, summarize
@@ -19,11 +20,7 @@ from hpc.workload.loading import LoadedWorkload
 DEFAULT_POLICIES = ("fcfs:easy", "sjf:easy", "wfp3:easy", "multifactor:easy")
 ALL_POLICIES = policy_names()
 WEIGHT_NAMES = ("age", "fairshare", "job_size", "qos")
-# What a what-if may ask for: the page's inputs take these ranges, and a shared link outside
-# them is refused with a message (not a traceback from the widget).
-JOBS_RANGE = (10, 200_000)
-SEED_RANGE = (0, 1_000_000)
-PROCS_RANGE = (1, 1_000_000)
+# What a what-if may ask for (JOBS_RANGE, SEED_RANGE, PROCS_RANGE) lives in dashboard.config.
 WEIGHT_MAX = 1e9
 # Trade-off axes: both are "lower is better" once utilization is negated.
 PARETO_X, PARETO_Y = "mean_wait_s", "utilization"

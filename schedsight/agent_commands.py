@@ -11,23 +11,8 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.advise import advise
-from agent.ask import ask
-from agent.dispatch import DispatchConfig, dispatch, result_json
-from agent.errors import AgentError
-from agent.guard import Guard
-from agent.llm import LLMClient, LLMConfig
-from agent.local_server import llm_endpoint
-from agent.records import DecisionRecord, save_records
-from agent.scenarios import FAMILIES, make_scenario
-from agent.schedule import Objective
-from agent.workspace import Workspace
-from hpc.model import Machine
-from hpc.workload.cleaning import clean
-from hpc.workload.loading import load_workload
-from hpc.workload.lublin import generate
 from schedsight.arguments import (
     MAX_CORES_PER_NODE,
     MAX_JOBS,
@@ -36,8 +21,17 @@ from schedsight.arguments import (
     MAX_SEED,
     int_in,
 )
-from schedsight.settings import Settings
-from schedsight.storage import Store
+from schedsight.wiring import Wiring, wiring_of
+
+if TYPE_CHECKING:
+    from agent.llm import LLMClient
+    from agent.records import DecisionRecord
+    from hpc.model import Machine
+
+# agent.scenarios.FAMILIES and agent.schedule.Objective, spelled out so that building the
+# parser loads no agent code (tests/schedsight/test_startup.py keeps them in step).
+FAMILIES = ("heterogeneous", "bursty", "adversarial", "tiny", "long", "gpu", "fairness")
+OBJECTIVES = ("mean_wait", "weighted_wait", "makespan", "mean_bsld")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--family", choices=list(FAMILIES), default="heterogeneous")
     d.add_argument("--jobs", type=int_in(3, 1000), default=20)
     d.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
-    d.add_argument("--objective", choices=[o.value for o in Objective], default="mean_wait")
+    d.add_argument("--objective", choices=OBJECTIVES, default="mean_wait")
     d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
     _common(d, _cmd_dispatch)
 
@@ -83,6 +77,8 @@ def _common(p: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]
 
 
 def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from agent.errors import AgentError
+
     try:
         return run(args)
     except (AgentError, ValueError) as exc:
@@ -91,17 +87,14 @@ def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 
 @contextmanager
-def _llm(args: argparse.Namespace, settings: Settings) -> Iterator[LLMClient | None]:
+def _llm(args: argparse.Namespace, wiring: Wiring) -> Iterator[LLMClient | None]:
     if args.no_llm:
         yield None
         return
-    config = LLMConfig(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key.get_secret_value() or "unused",
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
-    )
+    from agent.llm import LLMClient
+    from agent.local_server import llm_endpoint
+
+    config = wiring.llm_config()
     if not config.base_url:
         print("schedsight: starting the local LLM server ...", file=sys.stderr)
     with llm_endpoint(config) as endpoint:
@@ -112,26 +105,31 @@ def _llm(args: argparse.Namespace, settings: Settings) -> Iterator[LLMClient | N
             client.close()
 
 
-def _store(args: argparse.Namespace, settings: Settings, records: list[DecisionRecord]) -> None:
+def _store(args: argparse.Namespace, wiring: Wiring, records: list[DecisionRecord]) -> None:
     if args.no_store or not records:
         return
-    store = Store.open(settings)
+    from agent.records import save_records
+
+    store = wiring.open_store()
     ids = save_records(store.sessions, records)
     print(f"schedsight: stored {len(ids)} decisions ({ids[0]}..{ids[-1]})", file=sys.stderr)
 
 
 def _cmd_dispatch(args: argparse.Namespace) -> int:
-    settings = Settings()
-    if not args.no_store:
-        Store.open(settings)  # fail early on a stale schema
-    scenario = make_scenario(args.family, args.jobs, args.seed)
-    from agent.guard import user_remit
+    from agent.dispatch import DispatchConfig, dispatch, result_json
+    from agent.guard import Guard, user_remit
+    from agent.scenarios import make_scenario
+    from agent.schedule import Objective
 
+    wiring = wiring_of(args)
+    if not args.no_store:
+        wiring.open_store()  # fail early on a stale schema
+    scenario = make_scenario(args.family, args.jobs, args.seed)
     accounts = frozenset(int(a) for a in args.accounts.split(",")) if args.accounts else None
     config = DispatchConfig(objective=Objective(args.objective))
-    with _llm(args, settings) as llm:
+    with _llm(args, wiring) as llm:
         result = dispatch(scenario, llm, config=config, guard=Guard(user_remit(accounts)))
-    _store(args, settings, result.decisions)
+    _store(args, wiring, result.decisions)
     out = result_json(result)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -148,6 +146,10 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
 
 
 def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]:
+    from hpc.workload.cleaning import clean
+    from hpc.workload.loading import load_workload
+    from hpc.workload.lublin import generate
+
     if args.trace:
         loaded = load_workload(args.trace)
         return loaded.jobs, loaded.machine
@@ -157,13 +159,16 @@ def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
-    settings = Settings()
+    from agent.advise import advise
+    from hpc.model import Machine
+
+    wiring = wiring_of(args)
     if not args.no_store:
-        Store.open(settings)
+        wiring.open_store()
     jobs, machine = _workload(args, Machine.procs_only(args.procs))
-    with _llm(args, settings) as llm:
+    with _llm(args, wiring) as llm:
         result = advise(jobs, machine, args.goals, llm)
-    _store(args, settings, [result.record])
+    _store(args, wiring, [result.record])
     if args.json:
         print(json.dumps(result.record.as_dict(), indent=2, default=str))
         return 0
@@ -180,15 +185,19 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    settings = Settings()
+    from agent.ask import ask
+    from agent.workspace import Workspace
+    from hpc.model import Machine
+
+    wiring = wiring_of(args)
     if not args.no_store:
-        Store.open(settings)
+        wiring.open_store()
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
     workspace = Workspace(jobs, machine)
-    with _llm(args, settings) as llm:
+    with _llm(args, wiring) as llm:
         result = ask(args.question, workspace, llm, explore=not args.no_explore)
     if result.record is not None:
-        _store(args, settings, [result.record])
+        _store(args, wiring, [result.record])
     if args.json:
         out = {"whatif": result.whatif.model_dump(), "read_by": result.interpreted_by,
                "notes": result.notes, "baseline": result.baseline, "scenario": result.scenario,

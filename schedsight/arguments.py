@@ -20,6 +20,13 @@ MAX_MEM_PER_NODE_MB = 1_000_000_000  # 1 PB
 MAX_SEED = 2**63 - 1  # stored in a BIGINT column
 MAX_ID = 2**63 - 1  # job numbers and database ids
 MAX_HOURS = 24.0 * 366 * 10  # ten years
+# hpc.workload.cleaning.Estimate's values, spelled out so that building the parser loads no
+# domain code (tests/schedsight/test_startup.py keeps the two in step).
+ESTIMATES = ("requested", "actual")
+
+
+class CliError(Exception):
+    """A problem with the command line itself (exit status 2)."""
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,60 +8,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
-from db.errors import DbError, first_line
-from db.scenarios import ScenarioSpec
-from hpc.errors import HpcError
-from hpc.metrics import GroupRow, Summary, breakdown, summarize
-from hpc.sim import CapacityChange, MultifactorWeights, Policy, simulate
-from hpc.workload.cleaning import Estimate
-from hpc.workload.loading import LoadedWorkload, load_workload
-from hpc.workload.lublin import generate
-from hpc.workload.swf import write_swf
-from inference.errors import InferenceError
 from schedsight import (
     agent_commands,
     dashboard_commands,
+    db_commands,
     llm_commands,
     offload_commands,
     predict_commands,
     slurm_commands,
 )
 from schedsight.arguments import (
+    ESTIMATES,
     MAX_CORES_PER_NODE,
     MAX_JOBS,
     MAX_MEM_PER_NODE_MB,
     MAX_NODES,
     MAX_PROCS,
     MAX_SEED,
+    CliError,
     Parser,
     float_in,
     int_in,
 )
-from schedsight.db_commands import (
-    cmd_db_grant_app_role,
-    cmd_db_status,
-    cmd_db_upgrade,
-    cmd_runs_list,
-    cmd_runs_show,
-    run_limit,
-)
-from schedsight.settings import Settings, SettingsError
-from schedsight.storage import Store, run_and_save
-from schedsight.tables import format_breakdown, format_summaries
+from schedsight.extras import needs_extra
+from schedsight.progress import progress_for
+from schedsight.wiring import wiring_of
+
+if TYPE_CHECKING:
+    from hpc.sim import CapacityChange, Policy
+    from hpc.workload.loading import LoadedWorkload
 
 EXIT_USAGE = 2
 MAIN_POLICIES = "fcfs:none,fcfs:easy,fcfs:conservative,sjf:easy,wfp3:easy,f1:easy,multifactor:easy"
-
-
-class CliError(Exception):
-    """A problem with the command line itself (exit status 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = Parser(
         prog="schedsight", description="HPC job-scheduling decision support."
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv: debug)")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
     sub = parser.add_subparsers(dest="command", required=True)
 
     from hpc.sim.policy import backfill_names, order_names
@@ -106,11 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
-    dbp.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=cmd_db_upgrade)
-    dbp.add_parser("status", help="schema revision and database").set_defaults(run=cmd_db_status)
+    upgrade = dbp.add_parser("upgrade", help="create or migrate the schema")
+    upgrade.set_defaults(run=db_commands.cmd_db_upgrade)
+    status = dbp.add_parser("status", help="schema revision and database")
+    status.set_defaults(run=db_commands.cmd_db_status)
     grant = dbp.add_parser("grant-app-role", help="PostgreSQL: privileges for the app's own role")
     grant.add_argument("role", help="an existing role; run this as the tables' owner")
-    grant.set_defaults(run=cmd_db_grant_app_role)
+    grant.set_defaults(run=db_commands.cmd_db_grant_app_role)
 
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
@@ -123,14 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
         dest="runs_command", required=True
     )
     listing = runs.add_parser("list", help="newest first")
-    listing.add_argument("--limit", type=run_limit, default=20, help="how many (1 to 10000)")
+    listing.add_argument("--limit", type=db_commands.run_limit, default=20,
+                         help="how many (1 to 10000)")  # fmt: skip
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(run=cmd_runs_list)
+    listing.set_defaults(run=db_commands.cmd_runs_list)
     show = runs.add_parser("show", help="one run in full")
     show.add_argument("run_id", type=int)
     show.add_argument("--json", action="store_true")
-    show.set_defaults(run=cmd_runs_show)
+    show.set_defaults(run=db_commands.cmd_runs_show)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`, read from the installed package's metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("schedsight")
+        except PackageNotFoundError:  # a checkout run without installing it
+            found = "(not installed)"
+        print(f"schedsight {found}")
+        parser.exit(0)
 
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
@@ -146,8 +154,8 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
                          help="memory per node in MB (with --nodes)")  # fmt: skip
     p.add_argument(
         "--estimate",
-        choices=[e.value for e in Estimate],
-        default=Estimate.REQUESTED.value,
+        choices=ESTIMATES,
+        default="requested",
         help="what the scheduler sees as a job's time: its request (falls back to the actual "
         "runtime where the trace has none) or the actual runtime",
     )
@@ -168,6 +176,9 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> LoadedWorkload:
+    from hpc.workload.cleaning import Estimate
+    from hpc.workload.loading import load_workload
+
     loaded = load_workload(
         args.trace,
         procs=args.procs,
@@ -183,6 +194,8 @@ def _load(args: argparse.Namespace) -> LoadedWorkload:
 
 
 def _policy(text: str, args: argparse.Namespace) -> Policy:
+    from hpc.sim import MultifactorWeights, Policy
+
     given = {
         n: getattr(args, f"w_{n}")
         for n in ("age", "fairshare", "job_size", "qos")
@@ -192,21 +205,31 @@ def _policy(text: str, args: argparse.Namespace) -> Policy:
 
 
 def _capacity(args: argparse.Namespace) -> list[CapacityChange]:
+    from hpc.sim import CapacityChange
+
     return [CapacityChange.parse(text) for text in args.capacity]
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from hpc.metrics import GroupRow, Summary, breakdown, summarize
+    from hpc.sim import simulate
+    from hpc.workload.cleaning import Estimate
+    from schedsight.tables import format_breakdown, format_summaries
+
     policy = _policy(f"{args.policy}:{args.backfill}", args)
     changes = _capacity(args)
     if args.recompute and not args.save:
         raise CliError("--recompute only makes sense with --save")
-    store = Store.open(Settings()) if args.save else None  # fail early on a stale schema
+    store = wiring_of(args).open_store() if args.save else None  # fail early on a stale schema
     loaded = _load(args)
     if store is None:
         result = simulate(loaded.jobs, loaded.machine, policy, capacity_changes=changes)
         summary = summarize(result)
         rows = breakdown(result, args.by) if args.by else []
     else:
+        from db.scenarios import ScenarioSpec
+        from schedsight.storage import run_and_save
+
         spec = ScenarioSpec(policy, loaded.machine, Estimate(args.estimate), tuple(changes))
         saved = run_and_save(store, loaded, spec, recompute=args.recompute)
         how = "reused stored run" if saved.reused else "saved run"
@@ -233,6 +256,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from hpc.metrics import summarize
+    from schedsight.tables import format_summaries
+
     names = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not names:
         raise CliError("--policies is empty: give e.g. fcfs:none,sjf:easy")
@@ -241,7 +267,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     loaded = _load(args)
     from hpc.compare import replay_policies
 
-    results = replay_policies(loaded.jobs, loaded.machine, policies, capacity_changes=changes)
+    with progress_for(args, total=len(policies), what="policies") as advance:
+        results = replay_policies(
+            loaded.jobs,
+            loaded.machine,
+            policies,
+            capacity_changes=changes,
+            on_start=lambda _i, _p: advance(1),
+        )
     summaries = [summarize(r) for r in results]
     if args.json:
         print(json.dumps([s.as_dict() for s in summaries], indent=2))
@@ -252,8 +285,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    trace = generate(args.jobs, seed=args.seed, procs=args.procs)
-    write_swf(trace, args.output)
+    from hpc.workload.lublin import generate
+    from hpc.workload.swf import write_swf
+
+    with progress_for(args, total=2, what="generate, write") as advance:
+        trace = generate(args.jobs, seed=args.seed, procs=args.procs)
+        advance(1)
+        write_swf(trace, args.output)
+        advance(1)
     print(f"wrote {len(trace)} jobs (seed {args.seed}, {args.procs} procs) to {args.output}")
     return 0
 
@@ -269,25 +308,72 @@ def _on_sigterm(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        from schedsight.settings import Settings
+        from schedsight.wiring import Wiring
+
+        # The composition root: settings are read here, once, and handed down.
+        args.wiring = Wiring(Settings())
         return int(args.run(args))
     except Terminated as exc:
         print(f"schedsight: {exc}", file=sys.stderr)
         return 143
-    except (HpcError, CliError, DbError, InferenceError, SettingsError, ValidationError) as exc:
-        print(f"schedsight: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except ImportError as exc:
+        missing = needs_extra(exc, args.command)
+        if missing is None:
+            raise
+        print(f"schedsight: error: {missing}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"schedsight: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return EXIT_USAGE
-    except SQLAlchemyError as exc:
-        # The store turns driver errors into DbError; this catches any that slip past it,
-        # with the driver's first line only (the rest would dump SQL and its parameters).
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        print(f"schedsight: error: database: {first_line(cause)}", file=sys.stderr)
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        print(f"schedsight: error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO)[min(verbose, 1)]
+    if verbose >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="schedsight: %(levelname)s: %(name)s: %(message)s")
+
+
+# User errors by the module that defines them: a module not loaded raised nothing, so the
+# check never imports one (the database and the LLM server are not loaded for a simulate).
+_USER_ERRORS = (
+    ("hpc.errors", "HpcError"),
+    ("db.errors", "DbError"),
+    ("inference.errors", "InferenceError"),
+    ("schedsight.settings", "SettingsError"),
+    ("pydantic", "ValidationError"),
+)
+
+
+def _user_error(exc: Exception) -> str | None:
+    """The one line a user error prints; None for a bug (which keeps its traceback)."""
+    if isinstance(exc, CliError):
+        return str(exc)
+    for module_name, name in _USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, name)):
+            return str(exc)
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
+        from db.errors import first_line
+
+        # The store turns driver errors into DbError; this catches any that slip past it,
+        # with the driver's first line only (the rest would dump SQL and its parameters).
+        orig = getattr(exc, "orig", None)
+        cause = orig if isinstance(exc, sqlalchemy_exc.DBAPIError) and orig is not None else exc
+        return f"database: {first_line(cause)}"
+    return None

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
-import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dashboard
-from dashboard.scenario import JOBS_RANGE, PROCS_RANGE, SEED_RANGE
+from dashboard.config import JOBS_RANGE, PROCS_RANGE, SEED_RANGE
 from schedsight.arguments import int_in
 from schedsight.binding import is_loopback
+from schedsight.wiring import wiring_of
 
-APP = Path(dashboard.__file__).resolve().parent / "app.py"
+if TYPE_CHECKING:
+    from dashboard.config import DashboardConfig
+
+APP = Path(__file__).resolve().parent / "dashboard_app.py"  # the entry script
+_launched: list[DashboardConfig] = []  # what `schedsight dashboard` hands its entry script
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,16 +34,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--source",
         choices=["simulated", "slurm"],
-        default="simulated",
-        help="what the Overview shows first: a simulated replay or the live Slurm cluster",
+        help="what the Overview shows first: a simulated replay (default) or the live cluster",
     )
     # The pages' own input ranges: a value outside them would fail inside every page.
-    p.add_argument("--jobs", type=int_in(*JOBS_RANGE), default=2000,
-                   help="jobs in the generated workload")  # fmt: skip
-    p.add_argument("--seed", type=int_in(*SEED_RANGE), default=7,
-                   help="seed of the generated workload")  # fmt: skip
-    p.add_argument("--procs", type=int_in(*PROCS_RANGE), default=256,
-                   help="processors of the simulated machine")  # fmt: skip
+    p.add_argument("--jobs", type=int_in(*JOBS_RANGE),
+                   help="jobs in the generated workload (default 2000)")  # fmt: skip
+    p.add_argument("--seed", type=int_in(*SEED_RANGE),
+                   help="seed of the generated workload (default 7)")  # fmt: skip
+    p.add_argument("--procs", type=int_in(*PROCS_RANGE),
+                   help="processors of the simulated machine (default 256)")  # fmt: skip
     p.set_defaults(run=cmd_dashboard)
 
 
@@ -46,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 # (not the modules that declare Streamlit caches: those want a running server).
 WARM_MODULES = ("altair", "pandas", "matplotlib.pyplot", "agent.ask", "agent.llm",
                 "agent.local_server", "agent.records", "db.migrate", "db.audit",
-                "schedsight.storage", "dashboard.replay", "dashboard.scenario", "dashboard.saved",
+                "db.store", "dashboard.replay", "dashboard.scenario", "dashboard.saved",
                 "dashboard.approvals", "dashboard.charts")  # fmt: skip
 
 
@@ -58,12 +62,17 @@ def streamlit_flags(host: str, port: int) -> dict[str, object]:
     }  # fmt: skip
 
 
+def launched() -> DashboardConfig | None:
+    """The configuration `schedsight dashboard` built in this process; None under a plain
+    `streamlit run` (the entry script then reads the settings itself)."""
+    return _launched[-1] if _launched else None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from streamlit.web import bootstrap
 
-    from schedsight.settings import Settings
-
-    host = args.host or Settings().bind_host
+    wiring = wiring_of(args)
+    host = args.host or wiring.settings.bind_host
     if not is_loopback(host):
         if not args.insecure_no_auth:
             print(
@@ -78,16 +87,15 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             "(--insecure-no-auth)",
             file=sys.stderr,
         )
-    os.environ.update(
-        SCHEDSIGHT_DASHBOARD_SOURCE=args.source,
-        SCHEDSIGHT_DASHBOARD_JOBS=str(args.jobs),
-        SCHEDSIGHT_DASHBOARD_SEED=str(args.seed),
-        SCHEDSIGHT_DASHBOARD_PROCS=str(args.procs),
-    )
+    # Flags on top of the settings (SCHEDSIGHT_DASHBOARD_*).
+    given = {
+        k: v for k in ("source", "jobs", "seed", "procs") if (v := getattr(args, k)) is not None
+    }
+    _launched.append(dataclasses.replace(wiring.dashboard_config(), **given))
     for name in WARM_MODULES:
         importlib.import_module(name)
-    flags = streamlit_flags(host, args.port)
-    bootstrap.load_config_options(flags)
+    server = streamlit_flags(host, args.port)
+    bootstrap.load_config_options(server)
     print(f"schedsight dashboard: http://{host}:{args.port}", flush=True)
-    bootstrap.run(str(APP), False, [], flags)  # blocks; Ctrl-C or SIGTERM stops the server
+    bootstrap.run(str(APP), False, [], server)  # blocks; Ctrl-C or SIGTERM stops the server
     return 0

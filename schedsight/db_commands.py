@@ -5,21 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db.audit import check_length
-from db.errors import InvalidValueError
-from db.migrate import current_revision, head_revision, upgrade
-from db.models import SimulationRun
-from db.roles import grant_app_role
-from db.runs import MAX_LIST_LIMIT, get_run, list_runs
-from db.session import make_engine, redacted, transaction
-from schedsight.settings import Settings
-from schedsight.storage import Store
 from schedsight.tables import format_duration, format_table
+from schedsight.wiring import wiring_of
+
+if TYPE_CHECKING:
+    from db.models import SimulationRun
+
+MAX_LIST_LIMIT = 10_000  # db.runs.MAX_LIST_LIMIT, without loading the database to parse
 
 
 def _where(url: str) -> str:
+    from db.session import redacted
+
     return redacted(url)
 
 
@@ -35,7 +34,10 @@ def run_limit(text: str) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    url = Settings().resolved_database_url()
+    from db.migrate import upgrade
+    from db.session import make_engine
+
+    url = wiring_of(args).database_url
     before, after = upgrade(make_engine(url))
     if before == after:
         print(f"{_where(url)}: schema already at {after}")
@@ -45,7 +47,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_status(args: argparse.Namespace) -> int:
-    url = Settings().resolved_database_url()
+    from db.migrate import current_revision, head_revision
+    from db.session import make_engine
+
+    url = wiring_of(args).database_url
     current, head = current_revision(make_engine(url)), head_revision()
     state = "up to date" if current == head else "run `schedsight db upgrade`"
     print(f"{_where(url)}: revision {current or 'none'} (code needs {head}): {state}")
@@ -54,6 +59,9 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 
 def actor_name(text: str) -> str:
     """argparse type of `--actor`: a name the audit log's actor column can hold."""
+    from db.audit import check_length
+    from db.errors import InvalidValueError
+
     try:
         return check_length("actor", text)
     except InvalidValueError as exc:
@@ -62,7 +70,10 @@ def actor_name(text: str) -> str:
 
 def cmd_db_grant_app_role(args: argparse.Namespace) -> int:
     """Run as the tables' owner: `args.role` gets what the application needs, no more."""
-    url = Settings().resolved_database_url()
+    from db.roles import grant_app_role
+    from db.session import make_engine
+
+    url = wiring_of(args).database_url
     statements = grant_app_role(make_engine(url), args.role)
     for statement in statements:
         print(f"{statement};")
@@ -93,7 +104,10 @@ def _run_row(run: SimulationRun) -> dict[str, Any]:
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    store = Store.open(Settings())
+    from db.runs import list_runs
+    from db.session import transaction
+
+    store = wiring_of(args).open_store()
     with transaction(store.sessions) as session:
         rows = [_run_row(r) for r in list_runs(session, limit=args.limit)]
     if args.json:
@@ -131,7 +145,10 @@ def _clip(text: str, width: int) -> str:
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
-    store = Store.open(Settings())
+    from db.runs import get_run
+    from db.session import transaction
+
+    store = wiring_of(args).open_store()
     with transaction(store.sessions) as session:
         run = get_run(session, run_id=args.run_id)
         out = _run_row(run)

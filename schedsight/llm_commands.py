@@ -8,6 +8,7 @@ import sys
 
 from schedsight.arguments import float_in, int_in
 from schedsight.binding import is_loopback
+from schedsight.wiring import wiring_of
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,9 +79,8 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     from inference.engine.engine import Engine
     from inference.loading.loader import default_model_path, load_model
     from inference.serve.app import create_app
-    from schedsight.settings import Settings
 
-    settings = Settings()
+    settings = wiring_of(args).settings
     host = args.host or settings.bind_host
     api_key = settings.llm_api_key.get_secret_value() or None
     if api_key is None and not is_loopback(host):

@@ -13,23 +13,19 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db.audit import AuditTrail
-from db.offload import list_offload_runs, record_offload_run
-from db.session import transaction
 from hpc.offload.errors import ProfileUnavailableError
 from hpc.offload.examples import EXAMPLES, example
 from hpc.offload.job import OffloadJob, OffloadPolicy
 from hpc.offload.profiles import DiompPaths, GpuVendor, Runtime
-from hpc.offload.run import OffloadRun, Placement, profile_for, run_on_slurm
-from hpc.slurm.remit import Remit
-from hpc.slurm.retry import Backoff
 from schedsight.db_commands import actor_name
-from schedsight.settings import Settings
-from schedsight.slurm_commands import open_backend
-from schedsight.storage import Store
 from schedsight.tables import format_table
+from schedsight.wiring import wiring_of
+
+if TYPE_CHECKING:
+    from hpc.offload.run import OffloadRun, Placement
+    from schedsight.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,7 +89,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = Settings()
+    from hpc.offload.run import profile_for
+
+    settings = wiring_of(args).settings
     probe = OffloadJob(
         name="check",
         source=example("halo_mpi" if args.mpi else "saxpy").source,
@@ -113,7 +111,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    from db.audit import AuditTrail
+    from db.offload import record_offload_run
+    from db.session import transaction
+    from hpc.offload.run import Placement, profile_for, run_on_slurm
+
+    wiring = wiring_of(args)
+    settings = wiring.settings
     ex = example(args.example)
     nodes = args.nodes or (2 if ex.mpi and args.ranks >= 2 else 1)
     job = OffloadJob(
@@ -130,8 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         mpi=args.mpi if ex.mpi else None,
     )
     profile = profile_for(job, arch=settings.offload_gpu_arch, diomp=_diomp(settings))
-    store = Store.open(settings)  # fail early on a stale schema
-    backend = open_backend(settings)
+    store = wiring.open_store()  # fail early on a stale schema
+    backend = wiring.slurm_backend()
     root = settings.offload_dir or settings.data_dir / "offload"
     workdir = root / f"{ex.name}-{uuid.uuid4().hex[:12]}"
     place = Placement(
@@ -146,9 +150,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         workdir=workdir,
         profile=profile,
         place=place,
-        remit=Remit.of(settings.slurm_accounts, settings.slurm_partitions),
+        remit=wiring.remit(),
         audit=AuditTrail(store.sessions, actor=args.actor or getpass.getuser()),
-        backoff=Backoff(attempts=settings.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0),
+        backoff=wiring.backoff(),
         timeout_s=args.timeout_s,
     )
     cluster = backend.cluster_state().cluster
@@ -200,7 +204,10 @@ def _row(done: OffloadRun, cluster: str, place: Placement, workdir: Path) -> dic
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    store = Store.open(Settings())
+    from db.offload import list_offload_runs
+    from db.session import transaction
+
+    store = wiring_of(args).open_store()
     with transaction(store.sessions) as session:
         rows = list_offload_runs(session, name=args.name, limit=args.limit)
         out = [

@@ -1,39 +1,36 @@
 """`schedsight predict`, `explain JOB` and `alternatives JOB`: start-time predictions for users.
 
-Models are trained on the workload given (`--trace FILE` or `--workload ID` from the
-database) with a time-ordered split; a job's prediction uses only what was known when it
-was submitted.
+The options are parsed here; the work (`schedsight.predicting`: LightGBM, pandas) is loaded
+only when one of these commands runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-
-from hpc.predict.advice import Advice, advise
-from hpc.predict.alternatives import Alternative, Change, prescriptive, what_if
-from hpc.predict.calibration import QUEUED_S
-from hpc.predict.errors import PredictError
-from hpc.predict.explain import Explanation, global_importance
-from hpc.predict.features import duration_text, request_of
-from hpc.predict.history import history_of
-from hpc.predict.likely import Likely
-from hpc.predict.predictor import Band, Predictor, inside_wait_band
-from hpc.workload.cleaning import clean, machine_for
-from hpc.workload.loading import LoadedWorkload, load_workload
 from schedsight.arguments import MAX_HOURS, MAX_ID, MAX_PROCS, float_in, int_in
 
-if TYPE_CHECKING:
-    from schedsight.storage import Store
-
-MODEL_NAME = "lightgbm-quantile"  # the predictions' model, as stored
 _JOB = int_in(0, 2**53)  # SWF job numbers (the reader's bound)
 _HOURS = float_in(0.0, MAX_HOURS, open_low=True)
+
+
+def _later(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from schedsight import predicting
+
+        command: Callable[[argparse.Namespace], int] = getattr(predicting, name)
+        return command(args)
+
+    return run
+
+
+cmd_predict, cmd_explain, cmd_alternatives = (
+    _later("cmd_predict"),
+    _later("cmd_explain"),
+    _later("cmd_alternatives"),
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,216 +69,3 @@ def _source(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-share", type=float_in(0.1, 0.95), default=0.7,
                    help="past share (default 0.7)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
-
-
-def _trained(args: argparse.Namespace) -> Predictor:
-    if (args.trace is None) == (args.workload is None):
-        raise PredictError("give exactly one of --trace FILE or --workload ID")
-    history = history_of(_loaded(args))
-    job = getattr(args, "job", None)
-    if job is not None:
-        history.index_of(job)  # an unknown job fails before the training
-    print(f"schedsight: training on {len(history):,} jobs of {history.source}", file=sys.stderr)
-    return Predictor.train(history, history.split(args.train_share))
-
-
-def _loaded(args: argparse.Namespace) -> LoadedWorkload:
-    if args.trace is not None:
-        return load_workload(args.trace, procs=args.machine_procs)
-    from db.workloads import load_trace
-
-    store = _store()
-    with store.sessions() as session:
-        trace = load_trace(session, workload_id=args.workload)
-    machine = machine_for(trace, procs=args.machine_procs)
-    jobs, report = clean(trace, machine=machine)
-    return LoadedWorkload(trace, machine, jobs, report)
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    if args.save and args.job is None:
-        raise PredictError("--save stores one job's predictions: give --job N")
-    store = _store() if args.save else None  # fail early on a stale schema
-    predictor = _trained(args)
-    history = predictor.history
-    if args.job is not None:
-        advice = advise(predictor, args.job)
-        if store is not None:
-            _save(store, args, predictor, advice)
-        if args.json:
-            print(json.dumps(advice.as_dict(), indent=2))
-            return 0
-        p = advice.prediction
-        print(f"job {args.job}: wait {_band(p.wait)}, runtime {_band(p.runtime)}")
-        print(f"  {_likely(p.likely)}; actual wait {duration_text(advice.actual_wait_s or 0)}")
-        return 0
-    test = np.arange(history.split(args.train_share), len(history), dtype=np.int64)
-    preds = predictor.predict_rows(test)
-    actual = history.wait_s[test]
-    p50 = np.array([q.wait.p50_s for q in preds])
-    inside = inside_wait_band(preds, actual)
-    err = np.abs(p50 - actual)
-    likely_err = np.abs(np.array([q.likely.centre_s for q in preds]) - actual)
-    out: dict[str, float | int] = {
-        "test_jobs": len(test),
-        **{f"within_{m}_min": float(np.mean(err <= m * 60)) for m in (1, 10, 60)},
-        "median_abs_error_s": float(np.median(err)),
-        "likely_within_10_min": float(np.mean(likely_err <= 600)),
-        "likely_stated_chance": float(np.mean([q.likely.chance for q in preds])),
-        "p10_p90_coverage": float(np.mean(inside)),
-    }
-    # Jobs still pending after a minute, with the band a user asking about them gets.
-    waited = actual > QUEUED_S
-    if waited.any():
-        bands = predictor.predict_rows(test[waited], queued=True)
-        out["queued_jobs"] = int(waited.sum())
-        out["queued_p10_p90_coverage"] = float(np.mean(inside_wait_band(bands, actual[waited])))
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        for key, value in out.items():
-            print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
-    return 0
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    store = _store() if args.save else None  # fail early on a stale schema
-    predictor = _trained(args)
-    advice = advise(predictor, args.job)
-    if store is not None:
-        _save(store, args, predictor, advice)
-    if args.png_dir is not None:
-        _pngs(predictor, advice.explanation, args.png_dir, args.job)
-    if args.json:
-        print(json.dumps(advice.as_dict(), indent=2))
-        return 0
-    print(advice.explanation.sentence())
-    actual = duration_text(advice.actual_wait_s or 0)
-    print(f"wait {_band(advice.prediction.wait)} (actual {actual})")
-    print(_likely(advice.prediction.likely))
-    for a in advice.explanation.attributions:
-        sign = "+" if a.effect_s >= 0 else "-"
-        print(f"  {a.feature:>20} = {a.value:10.3g}  {sign}{duration_text(a.effect_s)}")
-    print("best alternatives:")
-    nodes = predictor.history.machine.node_exclusive
-    for alt in advice.alternatives[:3]:
-        print(f"  {_alt(alt, nodes=nodes)}")
-    return 0
-
-
-def cmd_alternatives(args: argparse.Namespace) -> int:
-    predictor = _trained(args)
-    history = predictor.history
-    nodes = history.machine.node_exclusive
-    row = history.index_of(args.job)
-    base = request_of(history, row)
-    change = Change(
-        procs=args.procs,
-        req_time_s=None if args.walltime_h is None else int(args.walltime_h * 3600),
-        partition=args.partition,
-        delay_s=int(args.delay_h * 3600),
-    )
-    if args.deadline_h is not None:
-        options = prescriptive(predictor, base, base.submit_s + int(args.deadline_h * 3600))
-        if not options:
-            print(f"no option finishes within {args.deadline_h} h at p90")
-        for alt in options:
-            print(_alt(alt, nodes=nodes))
-        return 0
-    if change == Change():
-        advice = advise(predictor, args.job)
-        for alt in advice.alternatives:
-            print(_alt(alt, nodes=nodes))
-        return 0
-    asked, changed = what_if(predictor, base, change, upper=row)
-    print(f"as asked: {_alt(asked, nodes=nodes)}")
-    print(f"what if:  {_alt(changed, nodes=nodes)}")
-    print(f"(counterfactual: job {args.job} actually waited {duration_text(history.wait_s[row])})")
-    return 0
-
-
-def _store() -> Store:
-    from schedsight.settings import Settings
-    from schedsight.storage import Store
-
-    return Store.open(Settings())
-
-
-def _save(store: Store, args: argparse.Namespace, predictor: Predictor, advice: Advice) -> None:
-    """One start and one runtime prediction, with the explanation and the known outcome."""
-    from db.predictions import save_prediction
-    from db.session import transaction
-
-    history = predictor.history
-    row, p = advice.row, advice.prediction
-    source = f"workload:{args.workload}" if args.workload is not None else Path(args.trace).name
-    ref = f"{source}:{advice.job_id}"
-    detail = advice.as_dict()
-    explanation = {
-        "times": "seconds since the trace start",
-        "submit_s": p.submit_s,
-        "queued_band": advice.queued_band,
-        "sentence": detail["sentence"],
-        "attributions": detail["attributions"],
-        "alternatives": detail["alternatives"],
-    }
-    start, run = p.start, p.runtime
-    with transaction(store.sessions) as session:
-        ids = [
-            save_prediction(
-                session,
-                kind=kind,
-                model=MODEL_NAME,
-                job_ref=ref,
-                p10_s=band.p10_s,
-                p50_s=band.p50_s,
-                p90_s=band.p90_s,
-                explanation=explanation if kind == "start" else {"times": "seconds"},
-                workload_id=args.workload,
-                actual_s=actual,
-            ).id
-            for kind, band, actual in (
-                ("start", start, float(history.start_s[row])),
-                ("runtime", run, float(max(history.jobs.run_s[row], 0))),
-            )
-        ]
-    print(
-        f"schedsight: stored predictions {ids[0]} (start) and {ids[1]} (runtime)", file=sys.stderr
-    )
-
-
-def _pngs(predictor: Predictor, explanation: Explanation, folder: Path, job: int) -> None:
-    from hpc.predict.plots import bar_png, beeswarm_png, waterfall_png  # matplotlib: only here
-
-    folder.mkdir(parents=True, exist_ok=True)
-    sample = predictor.train_x[-2000:]
-    shap = global_importance(predictor, sample)
-    paths = [
-        waterfall_png(explanation, folder / f"waterfall_{job}.png", title=f"job {job}"),
-        bar_png(shap, folder / "shap_bar.png"),
-        beeswarm_png(shap, sample, folder / "shap_beeswarm.png"),
-    ]
-    print(f"schedsight: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
-
-
-def _likely(w: Likely) -> str:
-    """`most likely start: 0 s-20 min after submission (chance 41%)`."""
-    span = f"{duration_text(w.lo_s)}-{duration_text(w.hi_s)}"
-    return f"most likely start: {span} after submission (chance {w.chance:.0%})"
-
-
-def _band(b: Band) -> str:
-    return f"{duration_text(b.p50_s)} (p10 {duration_text(b.p10_s)}, p90 {duration_text(b.p90_s)})"
-
-
-def _alt(a: Alternative, *, nodes: bool) -> str:
-    """One option; times are counted from the original submit."""
-    unit = "node" if nodes else "proc"
-    origin = a.request.submit_s - a.change.delay_s
-    start = duration_text(a.prediction.start.p50_s - origin)
-    finish, finish90 = (duration_text(v - origin) for v in (a.finish.p50_s, a.finish.p90_s))
-    risk = ", may be killed at its limit" if a.kill_risk else ""
-    return (
-        f"{a.change.describe():<32} score {a.score:7.2f}  start +{start}  finish +{finish} "
-        f"(p90 +{finish90})  {a.node_hours.p50_s:.1f} {unit}-h  distance {a.distance:.2f}{risk}"
-    )

@@ -13,6 +13,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dashboard.config import JOBS_RANGE, PROCS_RANGE, SEED_RANGE
+
 ENV_PREFIX = "SCHEDSIGHT_"
 
 
@@ -61,6 +63,13 @@ class Settings(BaseSettings):
     # How long the dashboard reuses a what-if answer for the same question and cluster state
     # (agent/answer_cache.py); 0 turns reuse off.
     answer_ttl_s: float = Field(default=300.0, ge=0)
+    # Who may approve the agent's proposals in the dashboard (environment only; empty: nobody).
+    admin_token: SecretStr = SecretStr("")
+    # The dashboard's first view (`schedsight dashboard --source/--jobs/--seed/--procs`).
+    dashboard_source: Literal["simulated", "slurm"] = "simulated"
+    dashboard_jobs: int = Field(default=2000, ge=JOBS_RANGE[0], le=JOBS_RANGE[1])
+    dashboard_seed: int = Field(default=7, ge=SEED_RANGE[0], le=SEED_RANGE[1])
+    dashboard_procs: int = Field(default=256, ge=PROCS_RANGE[0], le=PROCS_RANGE[1])
 
     # Slurm. The remit (accounts and partitions schedsight may act on) is empty by default,
     # which refuses every action: set both, comma-separated. The JWT comes from the

@@ -15,26 +15,20 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db.audit import AuditTrail
-from db.clusters import NodeSpec, save_cluster
-from db.session import transaction
-from db.workloads import import_workload
-from hpc.slurm.actions import Action, apply_action, submit_idempotent
-from hpc.slurm.backend import SlurmBackend, StartEstimate
-from hpc.slurm.errors import SlurmError
-from hpc.slurm.estimate import estimate_start, planned_start
 from hpc.slurm.output import is_utf8, shown
-from hpc.slurm.remit import Remit
-from hpc.slurm.retry import Backoff, with_retry
-from hpc.slurm.spec import JobSpec
-from hpc.slurm.state import FINISHED_STATES, ClusterState, LiveJob
-from hpc.workload.cleaning import Estimate, clean
 from schedsight.db_commands import actor_name
-from schedsight.settings import Settings
-from schedsight.storage import Store
+from schedsight.progress import progress_for
 from schedsight.tables import format_duration, format_table
+from schedsight.wiring import Wiring, wiring_of
+
+if TYPE_CHECKING:
+    from db.audit import AuditTrail
+    from hpc.slurm.backend import StartEstimate
+    from hpc.slurm.errors import SlurmError
+    from hpc.slurm.spec import JobSpec
+    from hpc.slurm.state import ClusterState, LiveJob
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,31 +96,8 @@ def _add_spec_options(p: argparse.ArgumentParser, *, required: bool = True) -> N
 
 
 # ---------------------------------------------------------------- wiring
-def open_backend(settings: Settings, kind: str | None = None) -> SlurmBackend:
-    """The backend that settings (or `kind`) name."""
-    from hpc.slurm.backends import BackendOptions
-    from hpc.slurm.backends import open_backend as open_named
-
-    jwt = settings.slurm_jwt.get_secret_value() if settings.slurm_jwt else None
-    options = BackendOptions(
-        timeout_s=settings.slurm_timeout_s,
-        rest_url=settings.slurm_rest_url,
-        rest_user=settings.slurm_rest_user or None,
-        rest_token=jwt,
-    )
-    return open_named(kind or settings.slurm_backend, options)
-
-
-def _backoff(settings: Settings) -> Backoff:
-    return Backoff(attempts=settings.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0)
-
-
 def _say_retry(attempt: int, delay: float, exc: SlurmError) -> None:
     print(f"schedsight: attempt {attempt} failed ({exc}); retrying in {delay:g} s", file=sys.stderr)
-
-
-def _remit(settings: Settings) -> Remit:
-    return Remit.of(settings.slurm_accounts, settings.slurm_partitions)
 
 
 def _when(t: int | None) -> str:
@@ -189,10 +160,12 @@ def _state_dict(state: ClusterState) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = Settings()
-    backend = open_backend(settings, args.backend)
+    from hpc.slurm.retry import with_retry
+
+    wiring = wiring_of(args)
+    backend = wiring.slurm_backend(args.backend)
     state = with_retry(
-        backend.cluster_state, _backoff(settings), what="reading the cluster", on_retry=_say_retry
+        backend.cluster_state, wiring.backoff(), what="reading the cluster", on_retry=_say_retry
     )
     if args.json:
         print(json.dumps(_state_dict(state), indent=2))
@@ -258,42 +231,57 @@ def print_queue(jobs: Sequence[LiveJob]) -> None:
 
 # ---------------------------------------------------------------- import
 def cmd_import(args: argparse.Namespace) -> int:
+    from db.clusters import NodeSpec, save_cluster
+    from db.session import transaction
+    from db.workloads import import_workload
+    from hpc.slurm.accounting import to_swf
+    from hpc.slurm.errors import SlurmError
+    from hpc.slurm.retry import with_retry
+    from hpc.slurm.state import FINISHED_STATES
+    from hpc.workload.cleaning import Estimate, clean
+
     if args.name is not None and not is_utf8(args.name):
         raise SlurmError(f"workload name '{shown(args.name)}' is not valid UTF-8: type it in UTF-8")
-    settings = Settings()
-    store = Store.open(settings)  # fail early on a stale schema
-    backend = open_backend(settings, args.backend)
-    backoff = _backoff(settings)
-    state = with_retry(backend.cluster_state, backoff, what="reading the cluster")
-    start_s = int(time.time() - args.days * 86400)
-    records = with_retry(
-        lambda: backend.history(start_s=start_s),
-        backoff,
-        what="reading the accounting history",
-        on_retry=_say_retry,
-    )
-    finished = [r for r in records if r.state in FINISHED_STATES and r.started]
-    if not finished:
-        raise SlurmError(f"no finished jobs in the last {args.days:g} days on {state.cluster}")
-    from hpc.slurm.accounting import to_swf
-
-    name = args.name or f"slurm-{state.cluster}-{time.strftime('%Y%m%d')}"
-    trace = to_swf(finished, source=f"slurm:{state.cluster}:{backend.name}", cluster=state.cluster)
-    machine = state.machine()
-    _, report = clean(trace, machine=machine, estimate=Estimate.REQUESTED)
-    with transaction(store.sessions) as session:
-        save_cluster(
-            session,
-            name=state.cluster,
-            source=backend.name,
-            nodes=[
-                NodeSpec(n.name, n.cpus, n.gpus, n.mem_mb, n.label, n.partitions)
-                for n in state.nodes
-            ],
-            partitions={p.name: p.max_time_s for p in state.partitions},
+    wiring = wiring_of(args)
+    store = wiring.open_store()  # fail early on a stale schema
+    backend = wiring.slurm_backend(args.backend)
+    backoff = wiring.backoff()
+    with progress_for(args, total=4, what="cluster, history, clean, store") as advance:
+        state = with_retry(backend.cluster_state, backoff, what="reading the cluster")
+        advance(1)
+        start_s = int(time.time() - args.days * 86400)
+        records = with_retry(
+            lambda: backend.history(start_s=start_s),
+            backoff,
+            what="reading the accounting history",
+            on_retry=_say_retry,
         )
-        result = import_workload(session, trace=trace, name=name, cleaning=report)
-        workload_id = result.workload.id
+        advance(1)
+        finished = [r for r in records if r.state in FINISHED_STATES and r.started]
+        if not finished:
+            raise SlurmError(f"no finished jobs in the last {args.days:g} days on {state.cluster}")
+
+        name = args.name or f"slurm-{state.cluster}-{time.strftime('%Y%m%d')}"
+        trace = to_swf(
+            finished, source=f"slurm:{state.cluster}:{backend.name}", cluster=state.cluster
+        )
+        machine = state.machine()
+        _, report = clean(trace, machine=machine, estimate=Estimate.REQUESTED)
+        advance(1)
+        with transaction(store.sessions) as session:
+            save_cluster(
+                session,
+                name=state.cluster,
+                source=backend.name,
+                nodes=[
+                    NodeSpec(n.name, n.cpus, n.gpus, n.mem_mb, n.label, n.partitions)
+                    for n in state.nodes
+                ],
+                partitions={p.name: p.max_time_s for p in state.partitions},
+            )
+            result = import_workload(session, trace=trace, name=name, cleaning=report)
+            workload_id = result.workload.id
+        advance(1)
     waits = sorted(w for r in finished if (w := r.wait_s) is not None)
     states = Counter(r.state for r in finished)
     how = "stored as new" if result.created else "already stored as"
@@ -313,7 +301,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- submit / estimate / apply
-def _spec(args: argparse.Namespace, settings: Settings) -> JobSpec:
+def _spec(args: argparse.Namespace, wiring: Wiring) -> JobSpec:
+    from hpc.slurm.errors import SlurmError
+    from hpc.slurm.spec import JobSpec
+
+    settings = wiring.settings
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
@@ -341,21 +333,25 @@ def _spec(args: argparse.Namespace, settings: Settings) -> JobSpec:
     )
 
 
-def _audit(settings: Settings, actor: str | None) -> AuditTrail:
-    return AuditTrail(Store.open(settings).sessions, actor=actor or getpass.getuser())
+def _audit(wiring: Wiring, actor: str | None) -> AuditTrail:
+    from db.audit import AuditTrail
+
+    return AuditTrail(wiring.open_store().sessions, actor=actor or getpass.getuser())
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    settings = Settings()
-    spec = _spec(args, settings)
-    audit = _audit(settings, args.actor)
-    backend = open_backend(settings, args.backend)
+    from hpc.slurm.actions import submit_idempotent
+
+    wiring = wiring_of(args)
+    spec = _spec(args, wiring)
+    audit = _audit(wiring, args.actor)
+    backend = wiring.slurm_backend(args.backend)
     result = submit_idempotent(
         backend,
         spec,
-        remit=_remit(settings),
+        remit=wiring.remit(),
         audit=audit,
-        backoff=_backoff(settings),
+        backoff=wiring.backoff(),
         token=args.token,
     )
     note = "" if result.created else " (already submitted with this token)"
@@ -377,27 +373,31 @@ def _print_estimate(est: StartEstimate) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    settings = Settings()
-    backend = open_backend(settings, args.backend)
+    from hpc.slurm.estimate import estimate_start, planned_start
+
+    wiring = wiring_of(args)
+    backend = wiring.slurm_backend(args.backend)
     if args.job is not None:
-        _print_estimate(planned_start(backend, args.job, backoff=_backoff(settings)))
+        _print_estimate(planned_start(backend, args.job, backoff=wiring.backoff()))
     else:
-        _print_estimate(estimate_start(backend, _spec(args, settings), backoff=_backoff(settings)))
+        _print_estimate(estimate_start(backend, _spec(args, wiring), backoff=wiring.backoff()))
     return 0
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    settings = Settings()
+    from hpc.slurm.actions import Action, apply_action
+
+    wiring = wiring_of(args)
     action = Action.parse(args.action, args.value)
-    audit = _audit(settings, args.actor)
-    backend = open_backend(settings, args.backend)
+    audit = _audit(wiring, args.actor)
+    backend = wiring.slurm_backend(args.backend)
     apply_action(
         backend,
         args.job_id,
         action,
-        remit=_remit(settings),
+        remit=wiring.remit(),
         audit=audit,
-        backoff=_backoff(settings),
+        backoff=wiring.backoff(),
     )
     print(f"{action.describe()}: sent to job {args.job_id} (recorded in the audit log)")
     return 0

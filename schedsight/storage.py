@@ -1,42 +1,20 @@
-"""Wiring between the simulator and the database: open the store, save or reuse a run.
-
-Opening the store also closes what dead processes left open: runs still `running` whose
-owner is gone are marked failed ("process ended without finishing").
-"""
+"""Wiring between the simulator and the database: save or reuse a run (`db.store.Store`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from db.migrate import require_current
-from db.runs import RunResults, fail_stale_runs, finish_run, recording_run, reusable_run
+from db.runs import RunResults, finish_run, recording_run, reusable_run
 from db.scenarios import ScenarioSpec, get_or_create_scenario
-from db.session import make_engine, session_factory, transaction
+from db.session import transaction
+from db.store import Store
 from db.workloads import import_workload
 from hpc.metrics import breakdown, summarize
 from hpc.sim import simulate
 from hpc.workload.loading import LoadedWorkload
-from schedsight.settings import Settings
 
-
-@dataclass(slots=True)
-class Store:
-    engine: Engine
-    sessions: sessionmaker[Session]
-
-    @classmethod
-    def open(cls, settings: Settings, *, check_schema: bool = True) -> Store:
-        engine = make_engine(settings.resolved_database_url())
-        store = cls(engine, session_factory(engine))
-        if check_schema:
-            require_current(engine)
-            with transaction(store.sessions) as session:
-                fail_stale_runs(session)
-        return store
+__all__ = ["SavedRun", "Store", "run_and_save"]
 
 
 @dataclass(frozen=True, slots=True)

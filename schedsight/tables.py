@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from hpc.metrics import GroupRow, Summary
+if TYPE_CHECKING:
+    from hpc.metrics import GroupRow, Summary
 
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (header, Summary attribute, format)

@@ -21,7 +21,7 @@ def workspace(jobs: int, seed: int) -> Workspace:
     return Workspace(loaded.jobs, loaded.machine)
 
 
-cfg = context.DashboardConfig.from_env()
+cfg = context.config()
 st.title("Ask the agent")
 st.caption(f"A generated workload of {cfg.jobs} jobs on {NODES} nodes x {CORES} cores; the "
            "numbers in every answer come from the simulator.")  # fmt: skip

@@ -17,21 +17,20 @@ from dashboard.approvals import (
 from dashboard.text import clip, escape_markdown
 from db.audit import list_audit
 from db.session import transaction
-from hpc.slurm.remit import Remit
-from hpc.slurm.retry import Backoff
 
 st.title("Agent decisions")
+cfg = context.config()
 store = context.store()
 if msg := st.session_state.pop("decision_msg", None):
     st.info(escape_markdown(msg))
 
 token = st.text_input("Admin token (only an admin may approve)", type="password")
 is_admin = False
-if not admin_configured():
+if not admin_configured(cfg.admin_token):
     st.caption("Approvals are disabled: SCHEDSIGHT_ADMIN_TOKEN is not set where this runs.")
 elif token:
     try:
-        check_admin(token)
+        check_admin(token, cfg.admin_token)
         is_admin = True
         st.caption("Signed in as admin.")
     except NotAdminError as exc:
@@ -41,9 +40,7 @@ status = st.selectbox("Show", ["all", "proposed", "approved", "applied", "reject
 rows = [r for r in decision_rows(store) if status == "all" or r["status"] == status]
 if not rows:
     st.caption("No decisions yet: ask the agent (Ask page) or run `schedsight agent advise`.")
-s = context.settings()
-backoff = Backoff(attempts=s.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0)
-slurm = SlurmSide(context.slurm_backend, Remit.of(s.slurm_accounts, s.slurm_partitions), backoff)
+slurm = SlurmSide(context.slurm_backend, cfg.remit, cfg.backoff)
 for r in rows:
     # Questions come from the Ask page, which needs no login: never render them as markdown.
     label = f"#{r['id']} · {r['status']} · {escape_markdown(clip(r['question'], 90))}"
@@ -63,10 +60,14 @@ for r in rows:
         if r["status"] == "proposed":
             a, b = st.columns(2)
             if a.button("Approve", key=f"approve-{r['id']}", disabled=not is_admin):
-                st.session_state["decision_msg"] = approve(store, r["id"], token=token, slurm=slurm)
+                st.session_state["decision_msg"] = approve(
+                    store, r["id"], token=token, admin_token=cfg.admin_token, slurm=slurm
+                )
                 st.rerun()
             if b.button("Reject", key=f"reject-{r['id']}", disabled=not is_admin):
-                st.session_state["decision_msg"] = reject(store, r["id"], token=token)
+                st.session_state["decision_msg"] = reject(
+                    store, r["id"], token=token, admin_token=cfg.admin_token
+                )
                 st.rerun()
 
 st.subheader("Audit log")

@@ -18,7 +18,7 @@ from hpc.errors import HpcError  # noqa: E402
 from hpc.predict.features import duration_text  # noqa: E402
 from hpc.predict.predictor import Predictor  # noqa: E402
 
-cfg = context.DashboardConfig.from_env()
+cfg = context.config()
 
 
 @st.cache_resource(show_spinner="training the start-time predictor (once per workload) ...")

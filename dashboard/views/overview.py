@@ -11,7 +11,7 @@ from dashboard.replay import snapshot, utilization_series
 from dashboard.text import escape_markdown
 from hpc.slurm.errors import SlurmError
 
-cfg = context.DashboardConfig.from_env()
+cfg = context.config()
 st.title("Cluster and queue")
 sources = ["simulated", "slurm"]
 source = st.radio(

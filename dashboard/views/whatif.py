@@ -6,12 +6,10 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.charts import fairness_chart, pareto_chart
+from dashboard.config import JOBS_RANGE, PROCS_RANGE, SEED_RANGE
 from dashboard.saved import list_saved, open_saved, save_whatif
 from dashboard.scenario import (
     ALL_POLICIES,
-    JOBS_RANGE,
-    PROCS_RANGE,
-    SEED_RANGE,
     WEIGHT_MAX,
     WEIGHT_NAMES,
     ScenarioError,
@@ -92,7 +90,7 @@ if outcome is not None:
         if not outcome.outcomes[0].stored:
             st.info("This what-if was reopened from a save; it is saved already.")
         else:
-            s = context.settings()
+            s = context.config()
             try:
                 path = save_whatif(context.store(), s.data_dir, name, outcome,
                                    context.workload(r.jobs, r.seed, r.procs))  # fmt: skip
@@ -102,7 +100,7 @@ if outcome is not None:
             st.success(f"Saved as {escape_markdown(path.stem)} (runs stored in the database)")
 
 st.subheader("Saved what-ifs")
-saved = list_saved(context.settings().data_dir)
+saved = list_saved(context.config().data_dir)
 if not saved:
     st.caption("None yet.")
 else:
@@ -110,5 +108,5 @@ else:
                        format_func=lambda k: next(f"{s['name']} ({s['saved_at']})"
                                                   for s in saved if s["key"] == k))  # fmt: skip
     if st.button("Open saved"):
-        st.session_state["whatif"] = open_saved(context.settings().data_dir, str(key))
+        st.session_state["whatif"] = open_saved(context.config().data_dir, str(key))
         st.rerun()

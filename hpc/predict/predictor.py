@@ -8,6 +8,7 @@ that gives each job its most likely start window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,6 +22,7 @@ from hpc.predict.history import History, JobRequest
 from hpc.predict.likely import Likely, likely_windows
 from hpc.predict.quantile import GRID, QuantileModel, TreeParams
 
+TRAIN_STEPS = 3  # what Predictor.train reports: features, the wait model, the run model
 NEIGHBOUR_SAMPLE = 2000  # training rows kept to measure how unusual a new request is
 
 
@@ -99,9 +101,17 @@ class Predictor:
 
     @classmethod
     def train(
-        cls, history: History, train_rows: int, params: TreeParams | None = None
+        cls,
+        history: History,
+        train_rows: int,
+        params: TreeParams | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> Predictor:
-        """Learn from the first `train_rows` jobs (the past of a time-ordered split)."""
+        """Learn from the first `train_rows` jobs (the past of a time-ordered split).
+
+        `on_progress(1)` is called after each of its TRAIN_STEPS steps (a progress bar's hook).
+        """
+        step_done = on_progress or (lambda n: None)
         if train_rows < 100:
             raise HistoryError(f"{train_rows} training jobs: at least 100 are needed")
         self = cls(history, params)
@@ -109,8 +119,11 @@ class Predictor:
         x = self.index.rows(self.train_rows)
         wait = np.maximum(history.wait_s[:train_rows], 0).astype(np.float64)
         run = np.maximum(history.jobs.run_s[:train_rows], 0).astype(np.float64)
+        step_done(1)
         self.wait_model.fit(x, np.log1p(wait))
+        step_done(1)
         self.run_model.fit(x, np.log1p(run))
+        step_done(1)
         self.train_x = x
         self._sorted_cols = np.sort(np.nan_to_num(x, nan=-1.0), axis=0)
         step = max(1, train_rows // NEIGHBOUR_SAMPLE)

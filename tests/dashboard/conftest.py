@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "schedsight" / "dashboard_app.py")
 ADMIN_TOKEN = "test-admin-secret"
 
 
@@ -32,5 +32,5 @@ def page(name: str) -> AppTest:
     """The app opened on one page (not run yet)."""
     at = AppTest.from_file(APP, default_timeout=60)
     if name != "overview":
-        at.switch_page(f"views/{name}.py")
+        at.switch_page(f"../dashboard/views/{name}.py")
     return at

@@ -6,18 +6,18 @@ from collections.abc import Collection
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from dashboard.approvals import NotAdminError, SlurmSide, approve, reject, slurm_action
 from db.audit import list_audit
 from db.decisions import get_decision, record_decision
-from db.migrate import upgrade
-from db.session import make_engine, transaction
+from db.session import transaction
+from db.store import Store
 from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff
 from hpc.slurm.state import LiveJob
 from schedsight.settings import Settings
-from schedsight.storage import Store
 from tests.dashboard.conftest import ADMIN_TOKEN
 
 
@@ -34,12 +34,12 @@ class FakeSlurm:
         self.sent.append((job_id, action))
 
 
+SECRET = SecretStr(ADMIN_TOKEN)
+
+
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    monkeypatch.setenv("SCHEDSIGHT_ADMIN_TOKEN", ADMIN_TOKEN)
-    settings = Settings(data_dir=tmp_path)
-    upgrade(make_engine(settings.resolved_database_url()))
-    return Store.open(settings)
+def store(tmp_path: Path) -> Store:
+    return Store.open(Settings(data_dir=tmp_path).resolved_database_url())
 
 
 def _propose(store: Store, action: dict[str, object]) -> int:
@@ -52,7 +52,7 @@ def test_an_approved_hold_is_sent_to_slurm_and_audited(store: Store) -> None:
     fake = FakeSlurm()
     side = SlurmSide(lambda: fake, Remit.of(["physics"], ["batch"]), Backoff(attempts=1))  # type: ignore[arg-type,return-value]
     decision_id = _propose(store, {"kind": "hold", "job_id": 7})
-    message = approve(store, decision_id, token=ADMIN_TOKEN, slurm=side)
+    message = approve(store, decision_id, token=ADMIN_TOKEN, admin_token=SECRET, slurm=side)
     assert "hold sent to job 7" in message
     assert fake.sent == [(7, Action(ActionKind.HOLD))]
     with transaction(store.sessions) as s:
@@ -64,22 +64,20 @@ def test_outside_the_remit_nothing_is_sent(store: Store) -> None:
     fake = FakeSlurm()
     side = SlurmSide(lambda: fake, Remit.of([], []), Backoff(attempts=1))  # type: ignore[arg-type,return-value]
     decision_id = _propose(store, {"kind": "release", "job_id": 7})
-    assert "Slurm refused it" in approve(store, decision_id, token=ADMIN_TOKEN, slurm=side)
+    message = approve(store, decision_id, token=ADMIN_TOKEN, admin_token=SECRET, slurm=side)
+    assert "Slurm refused it" in message
     assert fake.sent == []
     with transaction(store.sessions) as s:
         assert get_decision(s, decision_id=decision_id).status.value == "failed"
         assert [e.result for e in list_audit(s)] == ["refused"]
 
 
-def test_a_wrong_or_missing_secret_decides_nothing(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_wrong_or_missing_secret_decides_nothing(store: Store) -> None:
     decision_id = _propose(store, {"kind": "set_policy", "policy": "sjf:easy"})
     with pytest.raises(NotAdminError):
-        reject(store, decision_id, token="guess")
-    monkeypatch.delenv("SCHEDSIGHT_ADMIN_TOKEN")
+        reject(store, decision_id, token="guess", admin_token=SECRET)
     with pytest.raises(NotAdminError, match="disabled"):
-        reject(store, decision_id, token="")
+        reject(store, decision_id, token="", admin_token=SecretStr(""))
     with transaction(store.sessions) as s:
         assert get_decision(s, decision_id=decision_id).status.value == "proposed"
 

@@ -52,7 +52,8 @@ def test_whatif_compares_reports_progress_and_saves(tmp_path: Path) -> None:
 
     settings = Settings(data_dir=tmp_path)
     upgrade(make_engine(settings.resolved_database_url()))
-    path = save_whatif(Store.open(settings), tmp_path, "My what-if!", outcome, loaded)
+    store = Store.open(settings.resolved_database_url())
+    path = save_whatif(store, tmp_path, "My what-if!", outcome, loaded)
     assert path.name == "my-what-if.json"
     [saved] = list_saved(tmp_path)
     assert len(saved["run_ids"]) == 4

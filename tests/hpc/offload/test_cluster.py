@@ -82,7 +82,7 @@ def test_example_builds_runs_checks_and_is_stored(
     rc = main(argv)
     out, err = capsys.readouterr()
     assert rc == 0, out + err
-    with transaction(Store.open(settings_env).sessions) as session:
+    with transaction(Store.open(settings_env.resolved_database_url()).sessions) as session:
         row = session.scalars(select(OffloadRunRow)).one()
         assert (row.name, row.runtime, row.ranks, row.nodes) == (
             f"offload-{name}",

@@ -52,7 +52,7 @@ def test_predictions_are_stored_with_explanation_and_outcome(
     assert main(["predict", "--job", "450", "--trace", str(trace_file), "--save"]) == 0
     assert main(["predict", "--trace", str(trace_file), "--save"]) == 2
     assert "give --job N" in capsys.readouterr().err
-    store = Store.open(Settings())
+    store = Store.open(Settings().resolved_database_url())
     with store.sessions() as session:
         stored = predictions_for(session, job_ref="workload:1:450")
         assert [p.kind for p in stored] == ["start", "runtime"]

@@ -213,7 +213,7 @@ def test_import_history_into_a_workload(
         assert "stored as new workload" in out
         assert time.monotonic() < deadline, f"each import stored a new workload: {out}"
         time.sleep(2)
-    store = Store.open(Settings())
+    store = Store.open(Settings().resolved_database_url())
     with transaction(store.sessions) as session:
         trace = load_trace(session, workload_id=int(same.group(1)))
     ids = set(trace.column("job_number").astype(int).tolist())
