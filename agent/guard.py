@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.schedule import Batch, Objective, Plan
+from agent.batch.schedule import Batch, Objective, Plan
 from hpc.model import IntArray
 from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.remit import Remit

@@ -1,7 +1,7 @@
 """The agent against its baselines on seven seeded scenario families at 10, 50 and 100 jobs.
 
 Baselines: FCFS, SJF (no backfilling), EASY and conservative backfilling (FCFS order), all
-from the simulator, and CP-SAT (`agent.solver`, the model the agent also uses as a candidate
+from the simulator, and CP-SAT (`agent.batch.solver`, the model the agent also uses as a candidate
 plan; OR-Tools, when installed) schedules minimizing makespan and
 mean weighted wait under a time limit. The agent dispatches with the embedded model through
 the local server (started here) unless --no-llm. Prints a table and the machine, and saves
@@ -28,12 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.dispatch import DispatchConfig, dispatch, result_json  # noqa: E402
-from agent.llm import LLMClient, LLMConfig  # noqa: E402
-from agent.local_server import llm_endpoint  # noqa: E402
-from agent.scenarios import FAMILIES, DispatchScenario, make_scenario  # noqa: E402
-from agent.schedule import Batch, Objective  # noqa: E402
-from agent.solver import solve  # noqa: E402
+from agent.batch.scenarios import FAMILIES, DispatchScenario, make_scenario  # noqa: E402
+from agent.batch.schedule import Batch, Objective  # noqa: E402
+from agent.batch.solver import solve  # noqa: E402
+from agent.llm.client import LLMClient, LLMConfig  # noqa: E402
+from agent.llm.local_server import llm_endpoint  # noqa: E402
+from agent.modes.dispatch import DispatchConfig, dispatch, result_json  # noqa: E402
 from hpc.sim import Policy, simulate  # noqa: E402
 
 BASELINES = {"fcfs": "fcfs:none", "sjf": "sjf:none", "easy": "fcfs:easy",
@@ -42,7 +42,7 @@ SIZES = (10, 50, 100)
 
 
 def cpsat(batch: Batch, objective: str, limit_s: float) -> dict[str, Any] | None:
-    """A CP-SAT schedule (`agent.solver.solve`; None without OR-Tools or a solution)."""
+    """A CP-SAT schedule (`agent.batch.solver.solve`; None without OR-Tools or a solution)."""
     obj = Objective(objective)
     # A feasible hint: the best heuristic's schedule, so a short limit still has an answer.
     hint = min((p.start_s for p in batch.heuristic_plans()), key=lambda s: batch.value(s, obj))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from agent.llm import LLMConfig
+    from agent.llm.client import LLMConfig
     from hpc.slurm.backend import SlurmBackend
     from hpc.slurm.remit import Remit
     from hpc.slurm.retry import Backoff

@@ -10,9 +10,9 @@ import contextlib
 
 import streamlit as st
 
-from agent.answer_cache import AnswerCache, answer_cache
-from agent.llm import LLMClient
-from agent.local_server import llm_endpoint
+from agent.cache.answers import AnswerCache, answer_cache
+from agent.llm.client import LLMClient
+from agent.llm.local_server import llm_endpoint
 from dashboard.config import DashboardConfig, Source
 from dashboard.replay import generated_workload, replay
 from dashboard.text import clip, escape_markdown

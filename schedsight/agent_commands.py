@@ -24,12 +24,12 @@ from schedsight.arguments import (
 from schedsight.wiring import Wiring, wiring_of
 
 if TYPE_CHECKING:
-    from agent.llm import LLMClient
+    from agent.llm.client import LLMClient
     from agent.records import DecisionRecord
     from hpc.model import Machine
 
-# agent.scenarios.FAMILIES and agent.schedule.Objective, spelled out so that building the
-# parser loads no agent code (tests/schedsight/test_startup.py keeps them in step).
+# agent.batch.scenarios.FAMILIES and agent.batch.schedule.Objective, spelled out so that
+# building the parser loads no agent code (tests/schedsight/test_startup.py keeps them in step).
 FAMILIES = ("heterogeneous", "bursty", "adversarial", "tiny", "long", "gpu", "fairness")
 OBJECTIVES = ("mean_wait", "weighted_wait", "makespan", "mean_bsld")
 
@@ -91,8 +91,8 @@ def _llm(args: argparse.Namespace, wiring: Wiring) -> Iterator[LLMClient | None]
     if args.no_llm:
         yield None
         return
-    from agent.llm import LLMClient
-    from agent.local_server import llm_endpoint
+    from agent.llm.client import LLMClient
+    from agent.llm.local_server import llm_endpoint
 
     config = wiring.llm_config()
     if not config.base_url:
@@ -116,10 +116,10 @@ def _store(args: argparse.Namespace, wiring: Wiring, records: list[DecisionRecor
 
 
 def _cmd_dispatch(args: argparse.Namespace) -> int:
-    from agent.dispatch import DispatchConfig, dispatch, result_json
+    from agent.batch.scenarios import make_scenario
+    from agent.batch.schedule import Objective
     from agent.guard import Guard, user_remit
-    from agent.scenarios import make_scenario
-    from agent.schedule import Objective
+    from agent.modes.dispatch import DispatchConfig, dispatch, result_json
 
     wiring = wiring_of(args)
     if not args.no_store:
@@ -159,7 +159,7 @@ def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
-    from agent.advise import advise
+    from agent.modes.advise import advise
     from hpc.model import Machine
 
     wiring = wiring_of(args)
@@ -185,8 +185,8 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agent.ask import ask
-    from agent.workspace import Workspace
+    from agent.modes.ask import ask
+    from agent.tools.workspace import Workspace
     from hpc.model import Machine
 
     wiring = wiring_of(args)

@@ -48,8 +48,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 # Imported before the server starts, so that the first page a user opens does not pay for them
 # (not the modules that declare Streamlit caches: those want a running server).
-WARM_MODULES = ("altair", "pandas", "matplotlib.pyplot", "agent.ask", "agent.llm",
-                "agent.local_server", "agent.records", "db.migrate", "db.audit",
+WARM_MODULES = ("altair", "pandas", "matplotlib.pyplot", "agent.modes.ask", "agent.llm.client",
+                "agent.llm.local_server", "agent.records", "db.migrate", "db.audit",
                 "db.store", "dashboard.replay", "dashboard.scenario", "dashboard.saved",
                 "dashboard.approvals", "dashboard.charts")  # fmt: skip
 

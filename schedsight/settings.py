@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=10)
     # How long the dashboard reuses a what-if answer for the same question and cluster state
-    # (agent/answer_cache.py); 0 turns reuse off.
+    # (agent/cache/answers.py); 0 turns reuse off.
     answer_ttl_s: float = Field(default=300.0, ge=0)
     # Who may approve the agent's proposals in the dashboard (environment only; empty: nobody).
     admin_token: SecretStr = SecretStr("")

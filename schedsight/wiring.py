@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from agent.llm import LLMConfig
+    from agent.llm.client import LLMConfig
     from dashboard.config import DashboardConfig
     from db.store import Store
     from hpc.slurm.backend import SlurmBackend
@@ -75,7 +75,7 @@ class Wiring:
         return Backoff(attempts=self.settings.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0)
 
     def llm_config(self) -> LLMConfig:
-        from agent.llm import LLMConfig
+        from agent.llm.client import LLMConfig
 
         s = self.settings
         return LLMConfig(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from agent.ask import AskResult, ask
 from agent.errors import AgentError
+from agent.modes.ask import AskResult, ask
 from agent.records import save_records
-from agent.workspace import Workspace
+from agent.tools.workspace import Workspace
 from dashboard import context
 from dashboard.replay import cluster_workload
 from dashboard.text import escape_markdown

@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from agent.llm import LLMClient, LLMConfig
+from agent.llm.client import LLMClient, LLMConfig
 
 Reply = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 

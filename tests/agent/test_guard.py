@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.batch.scenarios import make_scenario
+from agent.batch.schedule import Batch, Objective
 from agent.guard import AgentKind, Guard, Proposal, user_remit
-from agent.scenarios import make_scenario
-from agent.schedule import Batch, Objective
 from hpc.slurm.job_action import ActionKind
 
 

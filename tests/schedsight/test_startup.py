@@ -41,8 +41,8 @@ def test_parser_and_simulate_load_no_heavy_library(tmp_path: Path) -> None:
 
 
 def test_spelled_out_choices_match_the_domain() -> None:
-    from agent.scenarios import FAMILIES
-    from agent.schedule import Objective
+    from agent.batch.scenarios import FAMILIES
+    from agent.batch.schedule import Objective
     from db.runs import MAX_LIST_LIMIT
     from hpc.workload.cleaning import Estimate
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.answer_cache import AnswerCache, Hit, state_version
+from agent.cache.answers import AnswerCache, Hit, state_version
 from agent.errors import LLMError
 from agent.guard import AgentKind, Guard, Proposal, Verdict
-from agent.llm import LLMClient, dumps
-from agent.react import ReActLoop, ReActResult
+from agent.llm.client import LLMClient, dumps
+from agent.react.loop import ReActLoop, ReActResult
 from agent.records import DecisionRecord
-from agent.tools import tool
-from agent.workspace import PolicyName, Workspace, brief, toolbox
+from agent.tools.toolbox import tool
+from agent.tools.workspace import PolicyName, Workspace, brief, toolbox
 from hpc.metrics import summarize
 from hpc.sim.policy import order_names
 
@@ -140,7 +140,7 @@ def ask(
 ) -> AskResult:
     """Answer a what-if with the simulator's numbers (and a guarded mitigation, if found).
 
-    With a `cache`, the same question on the same state (agent/answer_cache.py) is answered
+    With a `cache`, the same question on the same state (agent/cache/answers.py) is answered
     from an earlier answer, and a new answer is kept for later.
     """
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agent.errors import AgentError, ToolError
-from agent.llm import dumps, strict_schema
+from agent.llm.client import dumps, strict_schema
 from hpc.errors import HpcError
 
 

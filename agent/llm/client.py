@@ -100,7 +100,9 @@ class LLMClient:
         # `http_client`: a Client of the httpx flavour the installed openai uses (httpx2 for
         # openai 3), e.g. with a MockTransport in tests; None: the client's own.
         if not config.base_url:
-            raise ValueError("LLMClient needs a base URL: use agent.local_server for the default")
+            raise ValueError(
+                "LLMClient needs a base URL: use agent.llm.local_server for the default"
+            )
         self.config = config
         self.usage = Usage()
         self._client = openai.OpenAI(

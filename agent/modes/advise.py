@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from agent.errors import LLMError
 from agent.guard import AgentKind, Guard, Proposal, Verdict
-from agent.llm import LLMClient
-from agent.prompts import quote
+from agent.llm.client import LLMClient
+from agent.llm.prompts import quote
 from agent.records import DecisionRecord
 from hpc.compare import pareto_front, replay_policies
 from hpc.metrics import job_metrics, summarize

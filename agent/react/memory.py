@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.llm import Message
+from agent.llm.client import Message
 
 
 @dataclass(slots=True)

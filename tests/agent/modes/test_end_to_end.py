@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agent.advise import advise
-from agent.ask import ask
-from agent.dispatch import DispatchConfig, dispatch
-from agent.llm import LLMClient
-from agent.scenarios import make_scenario
-from agent.workspace import Workspace
+from agent.batch.scenarios import make_scenario
+from agent.llm.client import LLMClient
+from agent.modes.advise import advise
+from agent.modes.ask import ask
+from agent.modes.dispatch import DispatchConfig, dispatch
+from agent.tools.workspace import Workspace
 from hpc.model import Machine
 from hpc.workload.cleaning import clean
 from hpc.workload.lublin import generate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from agent.memory import ActionStep, FinalStep, Scratchpad, TaskStep, ToolCallRecord
+from agent.react.memory import ActionStep, FinalStep, Scratchpad, TaskStep, ToolCallRecord
 
 
 def test_round_trip_and_replay() -> None:

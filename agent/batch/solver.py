@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.schedule import Batch, Objective, Plan
+from agent.batch.schedule import Batch, Objective, Plan
 from hpc.model import IntArray
 from hpc.sim.profile import Profile
 from hpc.sim.state import NEVER

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import LLMError, ToolError
-from agent.llm import LLMClient
-from agent.memory import ActionStep, FinalStep, Scratchpad, TaskStep, ToolCallRecord
-from agent.tools import Tool, Toolbox
+from agent.llm.client import LLMClient
+from agent.react.memory import ActionStep, FinalStep, Scratchpad, TaskStep, ToolCallRecord
+from agent.tools.toolbox import Tool, Toolbox
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from agent.tools import Toolbox, tool
+from agent.tools.toolbox import Toolbox, tool
 
 
 def hold(job_id: int, mode: Literal["soft", "hard"] = "soft") -> dict[str, object]:

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from agent.dispatch import DispatchConfig, dispatch
-from agent.scenarios import make_scenario
-from agent.schedule import Batch, Objective
-from agent.solver import available, solve
+from agent.batch.scenarios import make_scenario
+from agent.batch.schedule import Batch, Objective
+from agent.batch.solver import available, solve
+from agent.modes.dispatch import DispatchConfig, dispatch
 
 pytestmark = pytest.mark.skipif(not available(), reason="OR-Tools is not installed")
 

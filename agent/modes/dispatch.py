@@ -2,7 +2,7 @@
 
 The loop keeps an *incumbent*: a complete feasible plan that agrees with every start made so
 far, first the best of the simulator's heuristics. When few jobs are still open (at most
-`solver_max_jobs`), an exact solver's plan (CP-SAT, `agent.solver`, under a short time
+`solver_max_jobs`), an exact solver's plan (CP-SAT, `agent.batch.solver`, under a short time
 limit, at a few decision points only) is a candidate too: re-checked for feasibility, it
 replaces the incumbent when it is better. At a decision point each option (start a
 pending job that fits now, or wait) gets a look-ahead: rollouts of the rest of the batch. An
@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from agent.batch.scenarios import DispatchScenario
+from agent.batch.schedule import Batch, Objective, Plan
+from agent.batch.solver import SUPPORTED as SOLVER_OBJECTIVES
+from agent.batch.solver import solve
 from agent.errors import LLMError
 from agent.guard import AgentKind, Guard, Proposal, Verdict
-from agent.llm import LLMClient
-from agent.prompts import quote
+from agent.llm.client import LLMClient
+from agent.llm.prompts import quote
 from agent.records import DecisionRecord
-from agent.scenarios import DispatchScenario
-from agent.schedule import Batch, Objective, Plan
-from agent.solver import SUPPORTED as SOLVER_OBJECTIVES
-from agent.solver import solve
 from hpc.metrics import Summary
 from hpc.model import IntArray
 from hpc.slurm.remit import Remit

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from agent.dispatch import dispatch
+from agent.batch.scenarios import FAMILIES, HOSTILE_NAME, make_scenario
 from agent.guard import Guard, user_remit
-from agent.scenarios import FAMILIES, HOSTILE_NAME, make_scenario
+from agent.modes.dispatch import dispatch
 from tests.agent.conftest import content
 
 

@@ -11,8 +11,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from agent.prompts import quote
-from agent.tools import Tool, Toolbox, tool
+from agent.llm.prompts import quote
+from agent.tools.toolbox import Tool, Toolbox, tool
 from hpc.metrics import Summary, summarize
 from hpc.model import JobTable, Machine
 from hpc.sim import CapacityChange, CapacityKind, Policy, SimResult, simulate

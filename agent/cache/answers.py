@@ -2,12 +2,12 @@
 
 An entry is keyed on the cluster-state version (the workload, machine and policy it was
 simulated on) and the question's *intent*: its deterministic reading (every number, time
-phrase and policy name it states: `agent.ask.rule_reading`, given by the caller) plus the
+phrase and policy name it states: `agent.modes.ask.rule_reading`, given by the caller) plus the
 direction and negation words it uses. A later question reuses an answer only when the state
 version is the same, the entry is younger than `ttl_s`, and its intent equals the entry's.
 
 Candidates come from the normalised text, else from the nearest earlier question by
-sentence embedding (agent/embedding.py) above `min_similarity`. The embedding only proposes:
+sentence embedding (agent/cache/embedding.py) above `min_similarity`. The embedding only proposes:
 "what if we lost 16 nodes next week?" and "... added 16 nodes ..." are 0.87 alike, and their
 intents differ, so the second is answered afresh.
 """
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from agent.errors import EmbeddingUnavailable
-from agent.workspace import Workspace
+from agent.tools.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class AnswerCache:
 
 def answer_cache(ttl_s: float = 300.0) -> AnswerCache:
     """A cache proposing by embedding when the model's package is installed, else by wording."""
-    from agent.embedding import SentenceEncoder
+    from agent.cache.embedding import SentenceEncoder
 
     try:
         encoder: Encoder | None = SentenceEncoder()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.advise import advise, rule_goals
-from agent.ask import ask, rule_reading
+from agent.modes.advise import advise, rule_goals
+from agent.modes.ask import ask, rule_reading
 from agent.records import save_records
-from agent.workspace import Workspace
+from agent.tools.workspace import Workspace
 from db.decisions import list_decisions
 from db.migrate import upgrade
 from db.session import make_engine, session_factory, sqlite_url

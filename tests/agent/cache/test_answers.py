@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent.answer_cache import AnswerCache, intent, normalise, state_version
-from agent.ask import ask, rule_reading
+from agent.cache.answers import AnswerCache, intent, normalise, state_version
 from agent.errors import EmbeddingUnavailable
-from agent.workspace import Workspace
+from agent.modes.ask import ask, rule_reading
+from agent.tools.workspace import Workspace
 from hpc.model import Machine
 from hpc.sim import Policy
 from hpc.workload.cleaning import clean
@@ -23,7 +23,7 @@ POLICY = "fcfs:easy"
 
 @pytest.fixture(scope="module")
 def encoder():  # type: ignore[no-untyped-def]
-    from agent.embedding import SentenceEncoder
+    from agent.cache.embedding import SentenceEncoder
 
     try:
         return SentenceEncoder()

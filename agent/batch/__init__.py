@@ -1,0 +1,1 @@
+"""Small job batches: seeded scenarios, schedules and objectives, the exact CP-SAT solver."""

@@ -1,0 +1,1 @@
+"""The language model: the client (`client`), the default local server, prompt quoting."""

@@ -1,0 +1,1 @@
+"""The ReAct loop (`loop`) and its scratchpad (`memory`)."""

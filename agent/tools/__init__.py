@@ -1,0 +1,1 @@
+"""The agent's tools: typed functions made model tools (`toolbox`), the world they read."""
