@@ -1,8 +1,18 @@
-"""The discrete-event scheduling simulator: policies, capacity events and the engine."""
+"""The discrete-event scheduling simulator: policies, capacity events and the engine.
+
+The engine (and numpy with it) loads on first use of `simulate` or `SimResult`, so that
+reading the policy vocabulary (a CLI's help, say) costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from hpc.sim.capacity import CapacityChange, CapacityKind
-from hpc.sim.engine import SimResult, simulate
 from hpc.sim.policy import BackfillMode, MultifactorWeights, Policy, QueueOrder
+
+if TYPE_CHECKING:
+    from hpc.sim.engine import SimResult, simulate
 
 __all__ = [
     "BackfillMode",
@@ -14,3 +24,11 @@ __all__ = [
     "SimResult",
     "simulate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("SimResult", "simulate"):
+        from hpc.sim import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

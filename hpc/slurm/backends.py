@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.errors import SlurmError
+
+if TYPE_CHECKING:  # the interface loads with the backends themselves, not with this table
+    from hpc.slurm.backend import SlurmBackend
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,16 +29,6 @@ def server() -> Iterator[tuple[str, Engine]]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def client(server: tuple[str, Engine]) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server[0], api_key="unused", max_retries=0, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def model(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
-
-
 def ask(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
