@@ -77,6 +77,16 @@ def test_fields_may_be_separated_by_tabs_and_runs_of_spaces() -> None:
     assert parse_swf(text).records.tolist() == [GOOD_VALUES, GOOD_VALUES]
 
 
+def test_integer_only_and_fractional_records_read_alike() -> None:
+    """Integer-only traces take numpy's fast integer reader; any fraction, exponent or
+    value beyond int64 sends the chunk to the float reader, with the same values."""
+    integers = GOOD.replace("95.5", "95")
+    assert parse_swf(integers + "\n").records.tolist() == [[*GOOD_VALUES[:5], 95, *GOOD_VALUES[6:]]]
+    mixed = parse_swf(integers + "\n" + GOOD.replace("95.5", "9.55e1") + "\n").records
+    assert mixed.dtype == np.float64
+    assert mixed[:, 5].tolist() == [95.0, 95.5]
+
+
 def test_line_numbers_count_every_physical_line() -> None:
     text = "; Version: 2.2\r\n\r\n" + GOOD + "\r\n   \n; a comment\n" + GOOD + "\n\n"
     trace = parse_swf(text)
