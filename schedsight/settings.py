@@ -5,6 +5,7 @@ Defaults are safe: data stays in the user's data directory and services bind to 
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     slurm_jwt: SecretStr | None = None
     slurm_timeout_s: float = Field(default=30.0, gt=0)
     slurm_retries: int = Field(default=5, ge=1, le=20)
+    # The cli backend runs every Slurm command through this prefix, split like a shell line
+    # but run as an argument vector (never a shell): "ssh login1", "chroot /srv/slurm-next".
+    slurm_command_prefix: str = ""
+    # One cluster of a multi-cluster site (sacct/squeue --clusters); empty: the local one.
+    slurm_cluster: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
 
     # OpenMP offload (hpc.offload). Run directories must be on a file system the compute
     # nodes share; empty: data_dir/offload. The GPU architecture goes to the compiler
@@ -108,6 +114,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("slurm_command_prefix")
+    @classmethod
+    def _prefix_splits(cls, value: str) -> str:
+        try:
+            shlex.split(value)
+        except ValueError as exc:  # an unclosed quote
+            raise ValueError(f"cannot be split into arguments ({exc})") from None
+        return value
+
+    def command_prefix(self) -> tuple[str, ...]:
+        """`slurm_command_prefix` as the argument vector it stands for."""
+        return tuple(shlex.split(self.slurm_command_prefix))
 
     @field_validator("slurm_rest_url")
     @classmethod

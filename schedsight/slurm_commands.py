@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -39,6 +40,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--backend",
         choices=list(BACKENDS),
         help="how to reach Slurm (default: SCHEDSIGHT_SLURM_BACKEND, cli)",
+    )
+    slurm.add_argument(
+        "--cluster",
+        type=cluster_name,
+        help="one cluster of a multi-cluster site (default: SCHEDSIGHT_SLURM_CLUSTER, local)",
     )
     cmds = slurm.add_subparsers(dest="slurm_command", required=True)
 
@@ -72,6 +78,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--actor", type=actor_name, help="who asks (audit log; default: your user name)"
     )
     apply.set_defaults(run=cmd_apply)
+
+
+def cluster_name(text: str) -> str:
+    """A Slurm cluster name as `--cluster` takes it (letters, digits, `_.-`)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Slurm cluster name")
+    return text
 
 
 def _add_spec_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -163,7 +176,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from hpc.slurm.retry import with_retry
 
     wiring = wiring_of(args)
-    backend = wiring.slurm_backend(args.backend)
+    backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     state = with_retry(
         backend.cluster_state, wiring.backoff(), what="reading the cluster", on_retry=_say_retry
     )
@@ -244,7 +257,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise SlurmError(f"workload name '{shown(args.name)}' is not valid UTF-8: type it in UTF-8")
     wiring = wiring_of(args)
     store = wiring.open_store()  # fail early on a stale schema
-    backend = wiring.slurm_backend(args.backend)
+    backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     backoff = wiring.backoff()
     with progress_for(args, total=4, what="cluster, history, clean, store") as advance:
         state = with_retry(backend.cluster_state, backoff, what="reading the cluster")
@@ -345,7 +358,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     wiring = wiring_of(args)
     spec = _spec(args, wiring)
     audit = _audit(wiring, args.actor)
-    backend = wiring.slurm_backend(args.backend)
+    backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     result = submit_idempotent(
         backend,
         spec,
@@ -376,7 +389,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from hpc.slurm.estimate import estimate_start, planned_start
 
     wiring = wiring_of(args)
-    backend = wiring.slurm_backend(args.backend)
+    backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     if args.job is not None:
         _print_estimate(planned_start(backend, args.job, backoff=wiring.backoff()))
     else:
@@ -390,7 +403,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     wiring = wiring_of(args)
     action = Action.parse(args.action, args.value)
     audit = _audit(wiring, args.actor)
-    backend = wiring.slurm_backend(args.backend)
+    backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     apply_action(
         backend,
         args.job_id,

@@ -49,8 +49,9 @@ class Wiring:
 
         return Store.open(self.database_url, check_schema=check_schema)
 
-    def slurm_backend(self, kind: str | None = None) -> SlurmBackend:
-        """The backend that settings (or `kind`) name, from the table in `hpc.slurm.backends`."""
+    def slurm_backend(self, kind: str | None = None, *, cluster: str | None = None) -> SlurmBackend:
+        """The backend that settings (or `kind`) name, from the table in `hpc.slurm.backends`,
+        for the settings' cluster (or `cluster`)."""
         from hpc.slurm.backends import BackendOptions, open_backend
 
         s = self.settings
@@ -59,6 +60,8 @@ class Wiring:
             rest_url=s.slurm_rest_url,
             rest_user=s.slurm_rest_user or None,
             rest_token=s.slurm_jwt.get_secret_value() if s.slurm_jwt else None,
+            command_prefix=s.command_prefix(),
+            cluster=cluster or s.slurm_cluster or None,
         )
         return open_backend(kind or s.slurm_backend, options)
 

@@ -24,6 +24,8 @@ class BackendOptions:
     rest_url: str = ""  # `unix:/path/to.sock` or `http://127.0.0.1:6820`
     rest_user: str | None = None
     rest_token: str | None = None  # a JWT from `scontrol token`
+    command_prefix: tuple[str, ...] = ()  # the cli backend's: ("ssh", "login1"), ...
+    cluster: str | None = None  # one cluster of a multi-cluster site; None: the local one
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,9 @@ class BackendEntry:
 def _cli(options: BackendOptions) -> SlurmBackend:
     from hpc.slurm.cli_backend import CliBackend
 
-    return CliBackend(timeout_s=options.timeout_s)
+    return CliBackend(
+        timeout_s=options.timeout_s, prefix=options.command_prefix, cluster=options.cluster
+    )
 
 
 def _rest(options: BackendOptions) -> SlurmBackend:
@@ -47,6 +51,7 @@ def _rest(options: BackendOptions) -> SlurmBackend:
         user=options.rest_user,
         token=options.rest_token,
         timeout_s=options.timeout_s,
+        cluster=options.cluster,
     )
 
 

@@ -1,10 +1,13 @@
-"""The Slurm command-line backend: sbatch, squeue/sinfo/sacct --json, scontrol.
+"""The Slurm command-line backend: sbatch, squeue/sacct/scontrol --json, sinfo.
 
-Commands run without a shell (argv lists); a batch script goes to sbatch on stdin. Each
-JSON answer is read by the adapter for the data version it declares (`meta.plugin`), so a
-new Slurm release gets a new adapter (a row in `hpc.slurm.dialects`) rather than branches
-here. Output is read as bytes and decoded by `hpc.slurm.output` (a job's name may be any
-bytes, even in the JSON).
+Commands run without a shell (argv lists), through an optional prefix (`ssh login1`,
+`chroot /var/lib/slurm-trixie`: also an argv, never a shell string); a batch script goes to
+sbatch on stdin. The data version is chosen once: the newest that both the tools offer
+(`squeue --json=list`, 23.02+) and schedsight reads (`hpc.slurm.dialects`); 22.05's tools
+have no choice and say theirs in `meta.plugin`. Each answer is read by the adapter for the
+version it declares. Output is read as bytes and decoded by `hpc.slurm.output` (a job's
+name may be any bytes, even in the JSON). With `cluster`, every command names it
+(`--clusters`), for sites where one slurmdbd serves several clusters.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from hpc.slurm.accounting import AccountingRecord
 from hpc.slurm.backend import StartEstimate
-from hpc.slurm.dialects import BY_PLUGIN, JsonAdapter, releases
+from hpc.slurm.dialects import Dialect, dialect_of, newest_known
 from hpc.slurm.errors import ControllerUnreachableError, SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
 from hpc.slurm.job_action import Action, ActionKind
@@ -29,9 +32,6 @@ from hpc.slurm.state import ClusterState, LiveJob, Partition, select_jobs
 
 Runner = Callable[[Sequence[str], bytes | None, float], "subprocess.CompletedProcess[bytes]"]
 
-# Data versions (meta.plugin.type) -> the adapter that reads them (see `hpc.slurm.dialects`).
-ADAPTERS = BY_PLUGIN
-
 # What the Slurm tools print when a daemon does not answer (as opposed to refusing).
 _UNREACHABLE = re.compile(
     r"Unable to contact slurm controller|Socket timed out|Connection refused|"
@@ -40,6 +40,8 @@ _UNREACHABLE = re.compile(
     r"Slurm backup controller in standby mode",
     re.IGNORECASE,
 )
+_OFFERED = re.compile(r"data_parser/(v0\.0\.\d+)")
+_NO_SUCH_JOB = re.compile(r"Invalid job id specified", re.IGNORECASE)
 _TEST_ONLY = re.compile(
     r"Job (\d+) to start at (\S+) using (\d+) processors on nodes (\S+) in partition (\S+)"
 )
@@ -99,10 +101,29 @@ class CliBackend:
 
     name = "cli"
 
-    def __init__(self, *, timeout_s: float = 30.0, runner: Runner = run_command) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        runner: Runner = run_command,
+        prefix: Sequence[str] = (),
+        cluster: str | None = None,
+    ) -> None:
         self.timeout_s = timeout_s
-        self._run = runner
+        self.prefix = tuple(prefix)
+        self.cluster = cluster or None
+        self._runner = runner
         self._cluster: str | None = None
+        self._dialect: Dialect | None = None
+        self._json_flag = "--json"
+
+    def _run(
+        self, argv: Sequence[str], stdin: bytes | None, timeout_s: float
+    ) -> subprocess.CompletedProcess[bytes]:
+        """One Slurm command, through the prefix, naming the cluster where one is set."""
+        if self.cluster and argv and argv[0] in ("squeue", "sinfo", "sacct", "scontrol", "sbatch"):
+            argv = [argv[0], f"--clusters={self.cluster}", *argv[1:]]
+        return self._runner([*self.prefix, *argv], stdin, timeout_s)
 
     # ---------------------------------------------------------------- plumbing
     def _call(
@@ -131,7 +152,7 @@ class CliBackend:
         message received"; so every failure is checked against this before it is blamed
         on the request."""
         try:
-            done = self._run(["scontrol", "ping"], None, self.timeout_s)
+            done = self._runner([*self.prefix, "scontrol", "ping"], None, self.timeout_s)
         except (subprocess.TimeoutExpired, OSError):
             return False
         return done.returncode == 0 and b"is UP" in done.stdout
@@ -140,10 +161,27 @@ class CliBackend:
         """A command's output, byte-faithful (see `hpc.slurm.output.decode`)."""
         return decode(self._call(argv).stdout)
 
-    def _json(self, argv: Sequence[str]) -> tuple[JsonAdapter, Mapping[str, Any]]:
-        out = self._call(argv).stdout
+    def dialect(self) -> Dialect:
+        """The data version to ask for: the newest both the tools and schedsight know."""
+        if self._dialect is None:
+            try:
+                listed = self._runner([*self.prefix, "squeue", "--json=list"], None, self.timeout_s)
+                offered = _OFFERED.findall(decode(listed.stdout + listed.stderr))
+            except (subprocess.TimeoutExpired, OSError):
+                offered = []
+            if offered:
+                where = "the Slurm tools (`squeue --json=list`)"
+                self._dialect = newest_known(offered, where=where)
+                self._json_flag = f"--json={self._dialect.version}"
+            else:  # 22.05 has one data version and no list: its answers say which
+                self._dialect = self._json(["squeue"])[0]
+        return self._dialect
+
+    def _json(self, argv: Sequence[str]) -> tuple[Dialect, Mapping[str, Any]]:
+        out = self._call([argv[0], self._json_flag, *argv[1:]]).stdout
+        start = out.find(b"{")  # `--clusters` puts a "CLUSTER: name" line first
         try:
-            doc = load_json(out)
+            doc = load_json(out[start:] if start > 0 else out)
         except ValueError as exc:
             raise SlurmDataError(
                 f"`{argv[0]} --json` printed no JSON: {readable(out[:200])!r}"
@@ -152,16 +190,7 @@ class CliBackend:
             raise SlurmDataError(f"`{argv[0]} --json` printed JSON that is not an object")
         if doc.get("errors") and not self.controller_up():
             raise ControllerUnreachableError(f"`{argv[0]} --json`: {doc['errors']}")
-        plugin = str(((doc.get("meta") or {}).get("plugin") or {}).get("type", ""))
-        adapter = ADAPTERS.get(plugin)
-        if adapter is None:
-            known = ", ".join(sorted(ADAPTERS))
-            raise SlurmDataError(
-                f"`{argv[0]}` speaks {plugin or 'an unknown data version'} (Slurm "
-                f"{doc.get('meta', {}).get('Slurm', {}).get('release', '?')}); this version of "
-                f"schedsight reads {known} ({releases()})"
-            )
-        return adapter, doc
+        return dialect_of(doc, what=f"`{argv[0]}`"), doc
 
     def cluster_name(self) -> str:
         if self._cluster is None:
@@ -176,7 +205,9 @@ class CliBackend:
 
     # ---------------------------------------------------------------- read
     def cluster_state(self) -> ClusterState:
-        adapter, nodes_doc = self._json(["sinfo", "--json"])
+        dialect, nodes_doc = self._json(self.dialect().cli_nodes)
+        adapter = dialect.adapter
+        # Text, not JSON: only it says which partition is the default before 26.05.
         partitions = parse_partitions_text(self._text(["scontrol", "-o", "show", "partition"]))
         return ClusterState(
             cluster=self.cluster_name(),
@@ -188,19 +219,30 @@ class CliBackend:
         )
 
     def jobs(self, job_ids: Collection[int] | None = None) -> list[LiveJob]:
-        adapter, doc = self._json(["squeue", "--json"])  # 22.05 ignores -j: filter here
-        jobs: list[LiveJob] = adapter.parse_jobs(doc)
+        argv = ["squeue"]
+        if self.dialect().cli_filters:  # 22.05 ignores them and lists every job: filter here
+            argv.append("--states=all")  # as 22.05 does: finished jobs the controller still has
+            if job_ids:
+                argv.append("--jobs=" + ",".join(map(str, sorted(job_ids))))
+        try:
+            dialect, doc = self._json(argv)
+        except SlurmCommandError as exc:
+            if job_ids and _NO_SUCH_JOB.search(str(exc)):
+                return []  # every id asked for has left the controller
+            raise
+        jobs: list[LiveJob] = dialect.adapter.parse_jobs(doc)
         return select_jobs(jobs, job_ids)
 
     def history(
         self, *, start_s: int, end_s: int | None = None, job_ids: Collection[int] | None = None
     ) -> list[AccountingRecord]:
-        argv = ["sacct", "--json", "--allusers", f"--starttime={_epoch_arg(start_s)}"]
+        self.dialect()
+        argv = ["sacct", "--allusers", f"--starttime={_epoch_arg(start_s)}"]
         argv.append(f"--endtime={_epoch_arg(end_s) if end_s else 'now'}")
         if job_ids:
             argv.append("--jobs=" + ",".join(str(j) for j in sorted(job_ids)))
-        adapter, doc = self._json(argv)
-        records: list[AccountingRecord] = adapter.parse_accounting(doc)
+        dialect, doc = self._json(argv)
+        records: list[AccountingRecord] = dialect.adapter.parse_accounting(doc)
         return self._fill_exit_codes(records)
 
     def _fill_exit_codes(self, records: list[AccountingRecord]) -> list[AccountingRecord]:

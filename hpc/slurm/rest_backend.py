@@ -1,7 +1,9 @@
 """The slurmrestd backend: Slurm's REST API over a local unix socket or JWT on loopback.
 
-The server's OpenAPI document says which API versions it offers; the newest one that has an
-adapter here is used (22.05 offers v0.0.36-v0.0.38; v0.0.38 is read by `json_v0038`).
+The server's OpenAPI document says which API versions it offers; the newest one that
+schedsight reads is used (`hpc.slurm.dialects`: 22.05 offers v0.0.36-38 and v0.0.38 is
+used; 24.11 offers v0.0.40-42; 26.05 v0.0.42-45). From v0.0.39 numbers in requests are
+objects {set, number}, the environment a list of "K=V", GPUs a TRES (`gres/gpu:2`).
 On the unix socket slurmrestd authenticates the connecting process (`rest_auth/local`) and
 jobs run as the daemon's user; over TCP it wants `X-SLURM-USER-NAME`/`-TOKEN` (JWT from
 `scontrol token`). 22.05's REST has no `--test-only`, so `test_only` says so. Bodies are
@@ -19,7 +21,7 @@ import httpx
 
 from hpc.slurm.accounting import AccountingRecord
 from hpc.slurm.backend import StartEstimate
-from hpc.slurm.dialects import BY_API_VERSION, JsonAdapter
+from hpc.slurm.dialects import BY_VERSION, Dialect, JsonAdapter, newest_known
 from hpc.slurm.errors import (
     BackendUnavailableError,
     ControllerUnreachableError,
@@ -29,11 +31,10 @@ from hpc.slurm.errors import (
 )
 from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.output import load_json, readable
-from hpc.slurm.spec import JobSpec
+from hpc.slurm.spec import JobSpec, begin_epoch
 from hpc.slurm.state import ClusterState, LiveJob, select_jobs
 
-ADAPTERS = BY_API_VERSION  # API version -> adapter (see `hpc.slurm.dialects`)
-_VERSION = re.compile(r"^/slurm/(v(\d+)\.(\d+)\.(\d+))/ping$")
+_VERSION = re.compile(r"^/slurm/(v(\d+)\.(\d+)\.(\d+))/ping/?$")  # 23.11+: a trailing /
 _UNREACHABLE = re.compile(
     r"Unable to contact slurm controller|Socket timed out|Connection refused|"
     r"Zero Bytes were transmitted|Unable to connect to database|persistent connection",
@@ -52,15 +53,14 @@ def offered_versions(openapi: Mapping[str, Any]) -> list[str]:
     return [v for _, v in sorted(found)]
 
 
-def pick_version(offered: list[str]) -> str:
-    """The newest offered version with an adapter here."""
-    usable = [v for v in offered if v in ADAPTERS]
-    if not usable:
-        raise SlurmDataError(
-            f"slurmrestd offers {', '.join(offered) or 'no API versions'}; this version of "
-            f"schedsight reads {', '.join(sorted(ADAPTERS))}"
-        )
-    return usable[-1]
+def pick_version(offered: list[str], *, where: str = "slurmrestd") -> str:
+    """The newest offered version that schedsight reads."""
+    return newest_known(offered, where=where).version
+
+
+def _number(value: int) -> dict[str, Any]:
+    """A number in a v0.0.39+ request: {set, number} (plain integers draw a warning)."""
+    return {"set": True, "infinite": False, "number": value}
 
 
 class RestBackend:
@@ -74,8 +74,10 @@ class RestBackend:
         token: str | None = None,
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        cluster: str | None = None,
     ) -> None:
         self.url = url
+        self.cluster = cluster or None  # slurmdbd is asked for it; the controller must be it
         headers = {"Content-Type": "application/json"}
         if url.startswith("unix:"):
             transport = transport or httpx.HTTPTransport(uds=url.removeprefix("unix:"))
@@ -143,17 +145,21 @@ class RestBackend:
             doc = self._request("GET", f"/slurm/{self.version}/ping")
         except SlurmError:
             return False
-        pings = doc.get("pings") or []
-        return not doc.get("errors") and bool(pings) and all(p.get("ping") == "UP" for p in pings)
+        return self._adapter().controllers_up(doc)
 
     @property
     def version(self) -> str:
         if self._version is None:
-            self._version = pick_version(offered_versions(self._request("GET", "/openapi/v3")))
+            offered = offered_versions(self._request("GET", "/openapi/v3"))
+            self._version = pick_version(offered, where=f"slurmrestd at {self.url}")
         return self._version
 
+    @property
+    def dialect(self) -> Dialect:
+        return BY_VERSION[self.version]
+
     def _adapter(self) -> JsonAdapter:
-        return ADAPTERS[self.version]
+        return self.dialect.adapter
 
     def _get(self, path: str, what: str, **params: str) -> dict[str, Any]:
         doc = self._request("GET", path.format(v=self.version), params=params or None)
@@ -166,8 +172,15 @@ class RestBackend:
         nodes_doc = self._get("/slurm/{v}/nodes", "reading the nodes")
         parts_doc = self._get("/slurm/{v}/partitions", "reading the partitions")
         jobs = self.jobs()
+        cluster = self._cluster or self._cluster_from_accounting()
+        if self.cluster and cluster not in (self.cluster, "unknown"):
+            raise SlurmCommandError(
+                f"reading cluster {self.cluster}",
+                f"slurmrestd at {self.url} serves cluster {cluster}: point "
+                f"SCHEDSIGHT_SLURM_REST_URL at {self.cluster}'s slurmrestd",
+            )
         return ClusterState(
-            cluster=self._cluster or self._cluster_from_accounting(),
+            cluster=cluster,
             release=adapter.release(nodes_doc),
             backend=self.name,
             nodes=tuple(adapter.parse_nodes(nodes_doc)),
@@ -196,6 +209,8 @@ class RestBackend:
     ) -> list[AccountingRecord]:
         # 22.05's query parser takes a date but not a time of day: ask by day, cut here.
         params = {"start_time": time.strftime("%Y-%m-%d", time.localtime(start_s))}
+        if self.cluster:
+            params["cluster"] = self.cluster
         doc = self._get("/slurmdb/{v}/jobs", "reading the accounting records", **params)
         records: list[AccountingRecord] = self._adapter().parse_accounting(doc)
         wanted = set(job_ids or ())
@@ -210,6 +225,7 @@ class RestBackend:
 
     # ---------------------------------------------------------------- act
     def _job_properties(self, spec: JobSpec, comment: str) -> dict[str, Any]:
+        environment = {"PATH": DEFAULT_PATH, **spec.env}
         props: dict[str, Any] = {
             "name": spec.name,
             "nodes": str(spec.nodes),
@@ -219,9 +235,9 @@ class RestBackend:
             "current_working_directory": spec.workdir,
             "standard_output": spec.output or "/dev/null",
             "comment": comment,
-            "environment": {"PATH": DEFAULT_PATH, **spec.env},
+            "environment": environment,
         }
-        optional = {
+        optional: dict[str, Any] = {
             "account": spec.account,
             "partition": spec.partition,
             "gpus": spec.gpu_request,
@@ -231,6 +247,15 @@ class RestBackend:
             "begin_time": spec.begin,
             "hold": True if spec.hold else None,
         }
+        if self.dialect.version != "v0.0.38":  # the data_parser's request shapes
+            props["time_limit"] = _number(spec.time_limit_min)
+            props["environment"] = [f"{k}={v}" for k, v in environment.items()]
+            optional["gpus"] = None
+            optional["tres_per_job"] = f"gres/gpu:{spec.gpu_request}" if spec.gpu_request else None
+            if spec.mem_per_cpu_mb:
+                optional["memory_per_cpu"] = _number(spec.mem_per_cpu_mb)
+            if spec.begin:
+                optional["begin_time"] = _number(begin_epoch(spec.begin, now_s=time.time()))
         props.update({k: v for k, v in optional.items() if v is not None})
         return props
 
@@ -258,6 +283,10 @@ class RestBackend:
                 body = {"begin_time": action.value}
             case ActionKind.DEPENDENCY:
                 body = {"dependency": action.value or ""}
+        if self.dialect.version != "v0.0.38" and action.kind is ActionKind.PRIORITY:
+            body = {"priority": _number(int(str(action.value)))}
+        if self.dialect.version != "v0.0.38" and action.kind is ActionKind.BEGIN:
+            body = {"begin_time": _number(begin_epoch(str(action.value), now_s=time.time()))}
         doc = self._request("POST", f"/slurm/{self.version}/job/{job_id}", json=body)
         self._raise_errors(doc, f"{action.describe()} job {job_id}")
 

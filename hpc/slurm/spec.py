@@ -14,6 +14,7 @@ import re
 import shlex
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hpc.slurm.errors import JobSpecError
 from hpc.slurm.output import is_utf8, shown
@@ -65,6 +66,21 @@ def check_begin(value: str) -> str:
             f"begin time {value!r} not understood: use YYYY-MM-DD[THH:MM[:SS]] or now+N[hours]"
         )
     return value
+
+
+_UNIT_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def begin_epoch(value: str, *, now_s: float) -> int:
+    """A begin time (see `check_begin`) in seconds since the epoch, read as Slurm reads it:
+    `now+N` counts seconds unless a unit follows; a date or date-time is local time."""
+    check_begin(value)
+    if value.startswith("now"):
+        amount = re.match(r"now\+(\d+)([a-z]*?)s?\Z", value)
+        if amount is None:
+            return int(now_s)
+        return int(now_s) + int(amount.group(1)) * _UNIT_S.get(amount.group(2), 1)
+    return int(datetime.fromisoformat(value).timestamp())
 
 
 @dataclass(frozen=True, slots=True)

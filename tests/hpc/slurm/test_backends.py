@@ -6,10 +6,10 @@ from typing import get_args
 
 import pytest
 
-from hpc.slurm import cli_backend, json_v0038, rest_backend
+from hpc.slurm import json_v0038, rest_backend
 from hpc.slurm.backends import BACKENDS, BackendOptions, open_backend
-from hpc.slurm.dialects import BY_API_VERSION, BY_PLUGIN, DIALECTS
-from hpc.slurm.errors import SlurmError
+from hpc.slurm.dialects import BY_VERSION, DIALECTS, newest_known
+from hpc.slurm.errors import SlurmDataError, SlurmError
 from schedsight.settings import Settings
 
 
@@ -23,8 +23,26 @@ def test_a_backend_opens_by_name_and_an_unknown_name_is_refused() -> None:
         open_backend("slurmctl", BackendOptions())
 
 
-def test_both_json_backends_read_the_one_dialect_table() -> None:
-    assert cli_backend.ADAPTERS is BY_PLUGIN and rest_backend.ADAPTERS is BY_API_VERSION
-    assert BY_PLUGIN["openapi/dbv0.0.38"] is json_v0038
-    assert rest_backend.pick_version(["v0.0.36", "v0.0.38"]) == "v0.0.38"
-    assert all(d.plugin_types for d in DIALECTS)
+def test_both_json_backends_pick_the_newest_version_both_sides_know() -> None:
+    assert rest_backend.pick_version(["v0.0.36", "v0.0.37", "v0.0.38"]) == "v0.0.38"
+    assert rest_backend.pick_version(["v0.0.40", "v0.0.41", "v0.0.42"]) == "v0.0.42"
+    assert newest_known(["v0.0.45", "v0.0.43", "v0.0.46"], where="x").version == "v0.0.45"
+    assert [d.release for d in DIALECTS] == [
+        "22.05", "23.02", "23.11", "24.05", "24.11", "25.05", "25.11", "26.05"
+    ]  # fmt: skip
+    assert BY_VERSION["v0.0.38"].adapter is json_v0038
+
+
+def test_a_version_none_of_which_schedsight_reads_names_both_sides() -> None:
+    with pytest.raises(SlurmDataError) as caught:
+        rest_backend.pick_version(["v0.0.46", "v0.0.47"], where="slurmrestd at unix:/x")
+    assert str(caught.value) == (
+        "slurmrestd at unix:/x offers v0.0.46, v0.0.47; this version of schedsight reads "
+        "v0.0.38 to v0.0.45 (Slurm 22.05 to 26.05): upgrade schedsight, or ask Slurm for an "
+        "older version if it still offers one"
+    )
+
+
+def test_openapi_paths_of_23_11_and_later_end_in_a_slash() -> None:
+    paths = {"/slurm/v0.0.42/ping/": {}, "/slurm/v0.0.40/ping/": {}, "/slurmdb/v0.0.42/ping/": {}}
+    assert rest_backend.offered_versions({"paths": paths}) == ["v0.0.40", "v0.0.42"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hpc.slurm import json_v0038
+from hpc.slurm import json_common, json_v0038
 from hpc.slurm.cli_backend import parse_duration_s, parse_partitions_text
 from hpc.slurm.errors import SlurmCommandError
 from hpc.slurm.hostlist import expand_hostlist
@@ -65,9 +65,9 @@ def test_errors_in_json_are_raised() -> None:
 
 
 def test_numbers_from_newer_releases_are_read_too() -> None:
-    assert json_v0038.num({"set": True, "infinite": False, "number": 7}) == 7
-    assert json_v0038.num({"set": False, "number": 0}) is None
-    assert json_v0038.num(None) is None
+    assert json_common.num({"set": True, "infinite": False, "number": 7}) == 7
+    assert json_common.num({"set": False, "number": 0}) is None
+    assert json_common.num(None) is None
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_numbers_from_newer_releases_are_read_too() -> None:
     [("gres:gpu:2", 2), ("gres:gpu:a100:4", 4), ("cpu=1,gres/gpu=3,mem=1G", 3), ("", 0)],
 )
 def test_gpu_count(tres: str, gpus: int) -> None:
-    assert json_v0038.gpu_count(tres) == gpus
+    assert json_common.gpu_count(tres) == gpus
 
 
 def test_partitions_from_scontrol_text() -> None:
