@@ -43,7 +43,9 @@ _UNREACHABLE = re.compile(
 _OFFERED = re.compile(r"data_parser/(v0\.0\.\d+)")
 _NO_SUCH_JOB = re.compile(r"Invalid job id specified", re.IGNORECASE)
 _TEST_ONLY = re.compile(
-    r"Job (\d+) to start at (\S+) using (\d+) processors on nodes (\S+) in partition (\S+)"
+    # 26.05 prints a stray word after the time ("... at 2026-12-05T21:18:10 a using 1 ...")
+    r"Job (\d+) to start at (\S+)(?: \S+)?? using (\d+) processors on nodes (\S+) in "
+    r"partition (\S+)"
 )
 
 

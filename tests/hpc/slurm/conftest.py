@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,83 @@ def wait_finished(ids: Collection[int], *, timeout_s: float = 90) -> dict[int, L
 
 def scancel(*job_ids: int) -> None:
     subprocess.run(["scancel", *map(str, job_ids)], check=False, capture_output=True)
+
+
+# ---------------------------------------------------------------- every supported release
+@dataclass(frozen=True)
+class Release:
+    """One real cluster CI runs: the host's 22.05 and the chroot clusters of
+    `scripts/slurm-chroot-cluster.sh` (24.11 from Debian trixie, 26.05 from sid)."""
+
+    name: str  # "24.11"
+    suite: str | None  # the chroot's Debian suite; None: the host
+    nodes: int
+    gpus_per_node: int
+
+    @property
+    def root(self) -> str | None:
+        return f"/var/lib/slurm-{self.suite}" if self.suite else None
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        return ("chroot", self.root) if self.root else ()
+
+    @property
+    def rest_url(self) -> str:
+        return f"unix:{self.root or ''}/run/slurmrestd/slurmrestd.sock"
+
+    @property
+    def up_command(self) -> str:
+        if self.suite is None:
+            return "sudo scripts/slurm-dev-cluster.sh up"
+        return f"sudo scripts/slurm-chroot-cluster.sh up {self.suite}"
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.prefix, *argv], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    def cli(self) -> CliBackend:
+        return CliBackend(prefix=self.prefix)
+
+    def backend(self, kind: str) -> SlurmBackend:
+        if kind == "cli":
+            return self.cli()
+        from hpc.slurm.rest_backend import RestBackend
+
+        return RestBackend(self.rest_url)
+
+    def env(self, kind: str) -> dict[str, str]:
+        """The settings a new user of this cluster sets, for `schedsight slurm ...`."""
+        if kind == "cli":
+            return {"SCHEDSIGHT_SLURM_BACKEND": "cli",
+                    "SCHEDSIGHT_SLURM_COMMAND_PREFIX": " ".join(self.prefix)}  # fmt: skip
+        return {"SCHEDSIGHT_SLURM_BACKEND": "rest", "SCHEDSIGHT_SLURM_REST_URL": self.rest_url}
+
+    def why_not_up(self) -> str | None:
+        if self.suite is None:
+            return _why_not_up()
+        if os.geteuid() != 0:
+            return f"the Slurm {self.name} chroot cluster needs root (chroot)"
+        if not Path(f"{self.root}/usr/sbin/slurmctld").exists():
+            return f"no Slurm {self.name} chroot in {self.root}: run `{self.up_command}`"
+        ping = self.run("scontrol", "ping")
+        if "is UP" not in ping.stdout:
+            return f"the Slurm {self.name} cluster is down: run `{self.up_command}`"
+        return None
+
+
+RELEASES = (
+    Release("22.05", None, nodes=8, gpus_per_node=4),
+    Release("24.11", "trixie", nodes=4, gpus_per_node=2),
+    Release("26.05", "sid", nodes=4, gpus_per_node=2),
+)
+
+
+@pytest.fixture(params=RELEASES, ids=lambda r: r.name, scope="module")
+def release(request: pytest.FixtureRequest) -> Release:
+    """Each real cluster in turn; skips (fails in CI) when one is not up."""
+    hold_cluster()
+    found: Release = request.param
+    _skip_or_fail(found.why_not_up())
+    return found

@@ -46,3 +46,39 @@ def test_a_version_none_of_which_schedsight_reads_names_both_sides() -> None:
 def test_openapi_paths_of_23_11_and_later_end_in_a_slash() -> None:
     paths = {"/slurm/v0.0.42/ping/": {}, "/slurm/v0.0.40/ping/": {}, "/slurmdb/v0.0.42/ping/": {}}
     assert rest_backend.offered_versions({"paths": paths}) == ["v0.0.40", "v0.0.42"]
+
+
+def test_the_cli_backend_runs_argument_vectors_through_the_prefix_and_names_the_cluster() -> None:
+    import gzip
+    import subprocess
+    from pathlib import Path
+
+    from hpc.slurm.cli_backend import CliBackend
+
+    recorded = Path(__file__).parent / "data" / "releases" / "24.11" / "v0.0.42"
+    seen: list[list[str]] = []
+
+    def runner(argv, stdin, timeout_s):  # type: ignore[no-untyped-def]
+        seen.append(list(argv))
+        out = b"data_parser/v0.0.40\ndata_parser/v0.0.42\ndata_parser/v0.0.41\n"
+        if "--json=list" not in argv:
+            out = gzip.decompress((recorded / "cli-squeue.json.gz").read_bytes())
+        return subprocess.CompletedProcess(argv, 0, out, b"")
+
+    cli = CliBackend(prefix=("ssh", "login1"), cluster="c2", runner=runner)
+    jobs = cli.jobs([7])
+    assert seen == [
+        ["ssh", "login1", "squeue", "--json=list"],
+        ["ssh", "login1", "squeue", "--clusters=c2", "--json=v0.0.42", "--states=all", "--jobs=7"],
+    ]
+    assert [j.job_id for j in jobs] == [7]
+
+
+def test_a_command_prefix_that_does_not_split_is_a_settings_error() -> None:
+    from schedsight.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="SCHEDSIGHT_SLURM_COMMAND_PREFIX .* cannot be split"):
+        Settings(slurm_command_prefix='ssh "login1')
+    assert Settings(slurm_command_prefix="ssh -p 2222 'login 1'").command_prefix() == (
+        "ssh", "-p", "2222", "login 1"
+    )  # fmt: skip
