@@ -77,7 +77,7 @@ def test_the_cli_backend_runs_argument_vectors_through_the_prefix_and_names_the_
 def test_a_command_prefix_that_does_not_split_is_a_settings_error() -> None:
     from schedsight.settings import SettingsError
 
-    with pytest.raises(SettingsError, match="SCHEDSIGHT_SLURM_COMMAND_PREFIX .* cannot be split"):
+    with pytest.raises(SettingsError, match=r"SCHEDSIGHT_SLURM_COMMAND_PREFIX .* cannot be split"):
         Settings(slurm_command_prefix='ssh "login1')
     assert Settings(slurm_command_prefix="ssh -p 2222 'login 1'").command_prefix() == (
         "ssh", "-p", "2222", "login 1"
