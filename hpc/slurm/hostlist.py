@@ -1,35 +1,24 @@
-"""Slurm host lists (`n[1-3,7],gpu01`) expanded into node names."""
+"""Slurm host lists (`n[1-3,7],gpu01`, `r[1-2]n[01-02]`) expanded into node names.
+
+Read by python-hostlist, the maintained library the Slurm community uses for exactly this
+(several bracket groups per name, zero padding, ranges and lists), so that whatever a
+site's node names look like, schedsight reads them as Slurm writes them.
+"""
 
 from __future__ import annotations
 
-import re
+import hostlist as _library
 
 from hpc.slurm.errors import SlurmDataError
 
-_PART = re.compile(r"([^,\[]+)(?:\[([^\]]+)\])?([^,\[]*)")
-
 
 def expand_hostlist(expr: str) -> list[str]:
-    """`n[1-3,05]` -> ["n1", "n2", "n3", "n05"]; leading zeros are kept per range."""
-    names: list[str] = []
-    pos = 0
+    """`n[1-3,05]` -> ["n1", "n2", "n3", "n05"]; `r[1-2]n[01-02]` -> r1n01, r1n02, r2n01, r2n02."""
     expr = expr.strip()
-    while pos < len(expr):
-        match = _PART.match(expr, pos)
-        if match is None:
-            raise SlurmDataError(f"cannot read host list {expr!r} at position {pos}")
-        prefix, ranges, suffix = match.groups()
-        if ranges is None:
-            names.append(prefix + suffix)
-        else:
-            for piece in ranges.split(","):
-                first, _, last = piece.partition("-")
-                if not first.isdigit() or (last and not last.isdigit()):
-                    raise SlurmDataError(f"cannot read host range {piece!r} in {expr!r}")
-                width = len(first)
-                for i in range(int(first), int(last or first) + 1):
-                    names.append(f"{prefix}{i:0{width}d}{suffix}")
-        pos = match.end()
-        if pos < len(expr) and expr[pos] == ",":
-            pos += 1
+    if not expr:
+        return []
+    try:
+        names: list[str] = _library.expand_hostlist(expr)
+    except _library.BadHostlist as exc:
+        raise SlurmDataError(f"cannot read host list {expr!r}: {exc}") from exc
     return names

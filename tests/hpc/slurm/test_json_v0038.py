@@ -10,7 +10,7 @@ import pytest
 
 from hpc.slurm import json_common, json_v0038
 from hpc.slurm.cli_backend import parse_duration_s, parse_partitions_text
-from hpc.slurm.errors import SlurmCommandError
+from hpc.slurm.errors import SlurmCommandError, SlurmDataError
 from hpc.slurm.hostlist import expand_hostlist
 
 DATA = Path(__file__).parent / "data"
@@ -98,3 +98,6 @@ def test_hostlists() -> None:
     assert expand_hostlist("n[1-3,7],gpu01") == ["n1", "n2", "n3", "n7", "gpu01"]
     assert expand_hostlist("n[08-10]") == ["n08", "n09", "n10"]
     assert expand_hostlist("") == []
+    assert expand_hostlist("r[1-2]n[01-02]") == ["r1n01", "r1n02", "r2n01", "r2n02"]
+    with pytest.raises(SlurmDataError, match=r"cannot read host list 'n\[1-'"):
+        expand_hostlist("n[1-")
