@@ -40,15 +40,14 @@ class Dialect:
     adapter: JsonAdapter
     cli_filters: bool  # squeue --json honours -j/-u/-t/-p (22.05 ignores them)
     cli_nodes: tuple[str, ...]  # the command whose JSON lists nodes one by one
-    cli_partitions_json: bool  # `scontrol --json show partition` (22.05: text only)
 
 
 def _since_23_02(version: str, release: str) -> Dialect:
-    return Dialect(version, release, json_v0039, True, ("scontrol", "show", "nodes"), True)
+    return Dialect(version, release, json_v0039, True, ("scontrol", "show", "nodes"))
 
 
 DIALECTS: tuple[Dialect, ...] = (
-    Dialect("v0.0.38", "22.05", json_v0038, False, ("sinfo",), False),
+    Dialect("v0.0.38", "22.05", json_v0038, False, ("sinfo",)),
     _since_23_02("v0.0.39", "23.02"),
     _since_23_02("v0.0.40", "23.11"),
     _since_23_02("v0.0.41", "24.05"),
