@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from hpc.slurm.actions import MemoryAudit, apply_action, submit_idempotent
+from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.errors import BackendUnavailableError, RemitError, SlurmCommandError
 from hpc.slurm.estimate import estimate_start
 from hpc.slurm.job_action import Action, ActionKind
+from hpc.slurm.rest_backend import RestBackend
 from hpc.slurm.retry import Backoff
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import LiveJob
@@ -203,3 +205,15 @@ def test_the_commands_as_a_new_user_runs_them(release: Release, kind: str, tmp_p
         _cancel(release, job_id)
     out = _schedsight(release, kind, tmp_path, "import", "--days", "1", "--name", "rel")
     assert "rel" in out
+
+
+def test_cluster_names_the_cluster_in_every_command(release: Release) -> None:
+    name = release.cli().cluster_name()
+    named = CliBackend(prefix=release.prefix, cluster=name)
+    assert named.cluster_state().cluster == name
+    assert named.history(start_s=int(time.time()) - 600) is not None
+    with pytest.raises(SlurmCommandError, match="nosuch"):
+        CliBackend(prefix=release.prefix, cluster="nosuch").jobs()
+    rest = RestBackend(release.rest_url, cluster="nosuch")
+    with pytest.raises(SlurmCommandError, match=f"serves cluster {name}"):
+        rest.cluster_state()
