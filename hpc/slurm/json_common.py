@@ -63,10 +63,15 @@ def num(value: Any) -> int | None:
     return int(value)
 
 
+NO_VAL = 0xFFFFFFFE  # Slurm's "no value" for 32-bit fields (INFINITE is 0xFFFFFFFF)
+
+
 def epoch(value: Any) -> int | None:
-    """A time in seconds since the epoch; None for unset and for Slurm's 0 ("not yet")."""
+    """A time in seconds since the epoch; None for unset, for Slurm's 0 ("not yet") and for
+    NO_VAL/INFINITE written as numbers (26.05's sacct: a job cancelled while pending
+    "started" at 4294967294)."""
     t = num(value)
-    return t if t else None
+    return t if t and 0 < t < NO_VAL else None
 
 
 def minutes(value: Any) -> int | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from hpc.slurm import json_common
 from hpc.slurm.dialects import BY_VERSION, DIALECTS, dialect_of
 from hpc.slurm.errors import SlurmDataError
 from hpc.slurm.state import LiveJob
@@ -123,6 +124,8 @@ def test_accounting(path: Path) -> None:
     assert _latest(records, "fx-gpu").req_gpus == 1
     task = _latest(records, "fx-array")
     assert task.array_job_id and task.array_task_id == 1
+    times = [t for r in records for t in (r.submit_s, r.eligible_s, r.start_s, r.end_s) if t]
+    assert all(1_600_000_000 < t < 2_500_000_000 for t in times)  # no NO_VAL as a time
 
 
 @pytest.mark.parametrize("path", _recordings(PINGS))
@@ -149,6 +152,12 @@ def test_23_02_signals_drains_and_raw_queue_exit_codes() -> None:
     assert nodes["m4"].flags == ("DRAIN",) and not nodes["m4"].available
     assert nodes["m1"].state == "allocated" and nodes["m3"].available
     assert adapter.release(_load(folder / "rest-jobs.json")) == "23.02.8"
+
+
+def test_no_val_and_infinite_written_as_numbers_are_no_time() -> None:
+    assert json_common.epoch(4294967294) is None and json_common.epoch(4294967295) is None
+    assert json_common.epoch({"set": True, "infinite": False, "number": 0}) is None
+    assert json_common.epoch(1796505205) == 1796505205
 
 
 def test_a_document_of_an_unknown_version_names_what_schedsight_reads() -> None:
