@@ -3,7 +3,8 @@
 HpcError                 base of everything `hpc` raises on purpose
 ├── WorkloadError        a trace cannot be read or used (names file:line and field)
 │   └── SwfParseError    one malformed SWF line
-└── SimulationError      a machine, policy or scenario that cannot be simulated
+├── SimulationError      a machine, policy or scenario that cannot be simulated
+└── SiteError            a site model that is inconsistent or not found (hpc.site)
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class SwfParseError(WorkloadError):
 
 class SimulationError(HpcError):
     """A machine, policy or scenario that the simulator cannot run."""
+
+
+class SiteError(HpcError):
+    """A site (partitions, nodes, QOS...) that is inconsistent, or a name it lacks."""
