@@ -69,13 +69,18 @@ def save_site(session: Session, site: Site) -> SavedSite:
 
 def load_site(session: Session, name: str, version: int | None = None) -> Site:
     """The stored site `name`, its latest version or `version`."""
+    return load_site_version(session, name, version)[1]
+
+
+def load_site_version(session: Session, name: str, version: int | None = None) -> tuple[int, Site]:
+    """The version number (the latest where `version` is None) and the site stored as it."""
     if version is None:
         row = _latest(session, name)
     else:
         query = select(SiteRow).where(SiteRow.name == name, SiteRow.version == version)
         row = session.scalars(query).first()
     if row is not None:
-        return Site.from_json(row.data)
+        return row.version, Site.from_json(row.data)
     versions = list(session.scalars(select(SiteRow.version).where(SiteRow.name == name)))
     if versions:
         have = f"it has {min(versions)} to {max(versions)}"

@@ -138,6 +138,12 @@ class CliBackend:
                 f"`{argv[0]}` timed out after {self.timeout_s:g} s"
             ) from exc
         except FileNotFoundError as exc:
+            if self.prefix:  # the prefix's own program; a Slurm tool missing behind it exits 127
+                raise SlurmCommandError(
+                    argv[0],
+                    f"the command prefix {' '.join(self.prefix)!r} cannot run: {self.prefix[0]} "
+                    "not found (SCHEDSIGHT_SLURM_COMMAND_PREFIX)",
+                ) from exc
             raise SlurmCommandError(
                 argv[0], "command not found: install the Slurm client (slurm-client)"
             ) from exc
