@@ -1,7 +1,7 @@
 """The exceptions of the persistence layer, one small tree, and how driver errors join it.
 
 DbError                  base of everything `db` raises on purpose
-├── NotFoundError             no row with that id (names the entity and id)
+├── NotFoundError             no row with that id or name (names it, and what there is)
 ├── SchemaOutOfDateError      the database needs `schedsight db upgrade`
 ├── AppendOnlyError           an attempt to change or delete an audit-log entry
 ├── InvalidValueError         a value the schema cannot hold (too long, out of range)
@@ -22,9 +22,11 @@ class DbError(Exception):
 
 
 class NotFoundError(DbError):
-    def __init__(self, entity: str, key: object) -> None:
+    """No such row; `message` replaces the default where a name, not an id, was asked for."""
+
+    def __init__(self, entity: str, key: object, message: str | None = None) -> None:
         self.entity, self.key = entity, key
-        super().__init__(f"no {entity} with id {key}")
+        super().__init__(message or f"no {entity} with id {key}")
 
 
 class SchemaOutOfDateError(DbError):

@@ -1,5 +1,6 @@
 """SQLAlchemy 2 typed models: clusters, workloads and jobs, scenarios, runs, predictions,
-agent decisions and the append-only audit log. Every schema change gets an Alembic revision.
+agent decisions, the append-only audit log and versioned sites. Every schema change gets an
+Alembic revision.
 """
 
 from __future__ import annotations
@@ -262,3 +263,21 @@ class OffloadRunRow(Base):
     check_ok: Mapped[bool | None] = mapped_column()
     check_detail: Mapped[str] = mapped_column(Text)
     spec: Mapped[dict[str, Any]] = mapped_column()  # args, env, partition, workdir, ...
+
+
+class SiteRow(Base):
+    """One version of a site (`hpc.site.model.Site`) as read from Slurm: a new version of a
+    name each time its data differs from the latest (`db.sites`)."""
+
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(256))  # "slurm:CLUSTER:cli"
+    release: Mapped[str] = mapped_column(String(64))  # the Slurm release, "" if made up
+    # Plain JSON, not JSONB, on PostgreSQL too: JSONB reorders an object's keys, and a
+    # site's nodes are in Slurm's order.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -21,6 +21,7 @@ from schedsight import (
     llm_commands,
     offload_commands,
     predict_commands,
+    site_commands,
     slurm_commands,
 )
 from schedsight.arguments import (
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
+    site_commands.add_parser(sub)
     predict_commands.add_parser(sub)
     offload_commands.add_parser(sub)
     dashboard_commands.add_parser(sub)

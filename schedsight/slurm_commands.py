@@ -109,7 +109,7 @@ def _add_spec_options(p: argparse.ArgumentParser, *, required: bool = True) -> N
 
 
 # ---------------------------------------------------------------- wiring
-def _say_retry(attempt: int, delay: float, exc: SlurmError) -> None:
+def say_retry(attempt: int, delay: float, exc: SlurmError) -> None:
     print(f"schedsight: attempt {attempt} failed ({exc}); retrying in {delay:g} s", file=sys.stderr)
 
 
@@ -178,7 +178,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     wiring = wiring_of(args)
     backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     state = with_retry(
-        backend.cluster_state, wiring.backoff(), what="reading the cluster", on_retry=_say_retry
+        backend.cluster_state, wiring.backoff(), what="reading the cluster", on_retry=say_retry
     )
     if args.json:
         print(json.dumps(_state_dict(state), indent=2))
@@ -267,7 +267,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             lambda: backend.history(start_s=start_s),
             backoff,
             what="reading the accounting history",
-            on_retry=_say_retry,
+            on_retry=say_retry,
         )
         advance(1)
         finished = [r for r in records if r.state in FINISHED_STATES and r.started]

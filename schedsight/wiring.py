@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dashboard.config import DashboardConfig
     from db.store import Store
     from hpc.slurm.backend import SlurmBackend
+    from hpc.slurm.cli_backend import CliBackend
     from hpc.slurm.remit import Remit
     from hpc.slurm.retry import Backoff
     from schedsight.settings import Settings
@@ -64,6 +65,15 @@ class Wiring:
             cluster=cluster or s.slurm_cluster or None,
         )
         return open_backend(kind or s.slurm_backend, options)
+
+    def slurm_cli(self, *, cluster: str | None = None) -> CliBackend:
+        """The Slurm command-line tools with the settings' prefix and cluster, whichever
+        backend the settings pick: what reads the output only the tools print (a site)."""
+        from hpc.slurm.cli_backend import CliBackend
+
+        backend = self.slurm_backend("cli", cluster=cluster)
+        assert isinstance(backend, CliBackend)  # the table's "cli" entry
+        return backend
 
     def remit(self) -> Remit:
         """The accounts and partitions schedsight may act on (empty: it acts on nothing)."""

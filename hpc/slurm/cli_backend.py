@@ -138,6 +138,12 @@ class CliBackend:
                 f"`{argv[0]}` timed out after {self.timeout_s:g} s"
             ) from exc
         except FileNotFoundError as exc:
+            if self.prefix:  # the prefix's own program; a Slurm tool missing behind it exits 127
+                raise SlurmCommandError(
+                    argv[0],
+                    f"the command prefix {' '.join(self.prefix)!r} cannot run: {self.prefix[0]} "
+                    "not found (SCHEDSIGHT_SLURM_COMMAND_PREFIX)",
+                ) from exc
             raise SlurmCommandError(
                 argv[0], "command not found: install the Slurm client (slurm-client)"
             ) from exc
@@ -159,8 +165,10 @@ class CliBackend:
             return False
         return done.returncode == 0 and b"is UP" in done.stdout
 
-    def _text(self, argv: Sequence[str]) -> str:
-        """A command's output, byte-faithful (see `hpc.slurm.output.decode`)."""
+    def text(self, argv: Sequence[str]) -> str:
+        """A Slurm command's output as text, byte-faithful (see `hpc.slurm.output.decode`),
+        through the prefix and naming the cluster; a failure raises as every call here does.
+        Public for readers of text-only output (`hpc.slurm.site_reader`)."""
         return decode(self._call(argv).stdout)
 
     def dialect(self) -> Dialect:
@@ -196,7 +204,7 @@ class CliBackend:
 
     def cluster_name(self) -> str:
         if self._cluster is None:
-            for line in self._text(["scontrol", "show", "config"]).splitlines():
+            for line in self.text(["scontrol", "show", "config"]).splitlines():
                 key, _, value = line.partition("=")
                 if key.strip() == "ClusterName":
                     self._cluster = value.strip()
@@ -210,7 +218,7 @@ class CliBackend:
         dialect, nodes_doc = self._json(self.dialect().cli_nodes)
         adapter = dialect.adapter
         # Text, not JSON: only it says which partition is the default before 26.05.
-        partitions = parse_partitions_text(self._text(["scontrol", "-o", "show", "partition"]))
+        partitions = parse_partitions_text(self.text(["scontrol", "-o", "show", "partition"]))
         return ClusterState(
             cluster=self.cluster_name(),
             release=adapter.release(nodes_doc),
@@ -252,7 +260,7 @@ class CliBackend:
         unknown = [r.job_id for r in records if r.state == "FAILED" and r.exit_code is None]
         if not unknown:
             return records
-        text = self._text(
+        text = self.text(
             [
                 "sacct",
                 "-X",
