@@ -63,7 +63,7 @@ class SiteResult:
     site: Site
     demand: SiteDemand
     reasons: list[str]  # the last pending reason of each job ("" if it started at once)
-    first_node: IntArray  # index of the first node each job ran on (-1: never started)
+    placements: list[Placement | None]  # where each job ran (None: never started)
 
     def partition_summary(self) -> list[dict[str, float | int | str]]:
         """Per-partition figures: jobs, started, mean and p95 wait, usage share."""
@@ -220,7 +220,10 @@ class SiteEngine:
         blocked: set[int] = set()
         started: set[int] = set()
         budget = self.site.backfill.max_job_test
+        every = len(self.site.partitions)
         for job in order:
+            if mode is BackfillMode.NONE and len(blocked) == every:
+                break  # strict order: nothing behind a blocked head starts
             reason = self.limits.blocked(self.qos[job], self.user[job], self.account[job],
                                          self._tres(job))  # fmt: skip
             if reason is not None:
@@ -254,12 +257,18 @@ class SiteEngine:
     def run(self) -> None:
         submit = self.jobs.submit_s.tolist()
         n, i = len(submit), 0
+        # A reservation's end frees its nodes: a pass must run then, job event or not.
+        timers = sorted({r.end_s for r in self.site.reservations}, reverse=True)
         while True:
             now = min(submit[i] if i < n else NEVER,
-                      self.finishing[0][0] if self.finishing else NEVER)  # fmt: skip
+                      self.finishing[0][0] if self.finishing else NEVER,
+                      timers[-1] if timers else NEVER)  # fmt: skip
             if now == NEVER:
                 break
             freed = False
+            while timers and timers[-1] <= now:
+                timers.pop()
+                freed = True
             while self.finishing and self.finishing[0][0] == now:
                 _, job = heappop(self.finishing)
                 self._finish(job, now)
@@ -269,6 +278,7 @@ class SiteEngine:
                 never = self._never(i)
                 if never is None:
                     self.pending.append(i)
+                    self.reasons[i] = PRIORITY
                     arrived = True
                 else:
                     self.reasons[i] = never
@@ -292,10 +302,7 @@ class SiteEngine:
             capacity_steps=[(first, total)],
             wall_s=wall_s,
         )
-        first_node = np.array(
-            [int(p.nodes[0]) if p is not None else -1 for p in self.placed], dtype=np.int64
-        )
-        return SiteResult(sim, self.site, self.demand, self.reasons, first_node)
+        return SiteResult(sim, self.site, self.demand, self.reasons, list(self.placed))
 
 
 def simulate_site(

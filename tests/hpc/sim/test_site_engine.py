@@ -1,0 +1,214 @@
+"""The site replay: each rule on a hand-computed case, invariants on random sites, and the
+one-partition site replaying traces job for job as the one-pool engine does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hpc.model import JobTable, Machine
+from hpc.sim import Policy, simulate
+from hpc.sim.site_engine import SiteResult, simulate_site
+from hpc.sim.site_jobs import SiteDemand
+from hpc.site.model import (
+    NodeType,
+    PartitionSpec,
+    PriorityWeights,
+    QosSpec,
+    Reservation,
+    Site,
+)
+from hpc.workload.cleaning import clean
+from hpc.workload.lublin import generate
+from tests.hpc.sim.workload import table
+
+# A row: (submit_s, run_s, cores, req_time_s, user, partition, gpus, nodes, qos, mem_mb)
+Row = tuple[int, int, int, int, int, int, int, int, int, int]
+
+
+def _site(**kw: object) -> Site:
+    """Two nodes a, b (8 cores, 2 GPUs, 100 MB) in partition "cpu" (a) and "gpu" (b), and
+    one partition "all" with both; QOS "low" and "high"."""
+    fields: dict[str, object] = {
+        "name": "t",
+        "node_types": {"n": NodeType("n", cores=8, mem_mb=100, gpus=2, gpu_type="a100")},
+        "nodes": {"a": "n", "b": "n"},
+        "partitions": (
+            PartitionSpec("cpu", ("a",), max_time_s=1000, default=True),
+            PartitionSpec("gpu", ("b",)),
+            PartitionSpec("all", ("a", "b")),
+        ),
+        "qos": {"low": QosSpec("low", priority=0), "high": QosSpec("high", priority=100)},
+    }
+    return Site(**(fields | kw))  # type: ignore[arg-type]
+
+
+def _run(rows: Sequence[tuple[int, ...]], site: Site, policy: str = "fcfs:easy") -> SiteResult:
+    full = [(*r, *(0, 0, 0, 0, -1, 0)[len(r) - 4 :]) for r in rows]
+    jobs = table([r[:5] for r in full])
+    col = lambda k: np.array([r[k] for r in full], dtype=np.int64)  # noqa: E731
+    demand = SiteDemand(
+        partition=col(5), gpus=col(6), nodes=col(7), qos=col(8), mem_mb=col(9),
+        account=np.zeros(len(full), dtype=np.int64), accounts=("x",), qos_names=("low", "high"),
+    )  # fmt: skip
+    return simulate_site(jobs, site, Policy.parse(policy), demand)
+
+
+def _starts(result: SiteResult) -> list[int]:
+    return result.result.start_s.tolist()
+
+
+def test_a_job_runs_only_on_its_partitions_nodes() -> None:
+    # Node a is full; the cpu job waits for it although node b is idle.
+    result = _run([(0, 100, 8, 100), (0, 10, 4, 10)], _site())
+    assert _starts(result) == [0, 100]
+    assert result.reasons[1] == "Resources"
+    assert [p.nodes.tolist() for p in result.placements if p] == [[0], [0]]
+
+
+def test_gpus_are_a_resource_like_cores() -> None:
+    # Two jobs of 2 GPUs on node b (2 GPUs): the second waits although 6 cores are free.
+    result = _run([(0, 50, 1, 50, 0, 1, 2), (0, 50, 1, 50, 0, 1, 2)], _site())
+    assert _starts(result) == [0, 50]
+
+
+def test_memory_is_a_resource_where_the_node_declares_it() -> None:
+    rows = [(0, 30, 1, 30, 0, 0, 0, 0, -1, 80), (0, 30, 1, 30, 0, 0, 0, 0, -1, 30)]
+    assert _starts(_run(rows, _site())) == [0, 30]
+
+
+def test_a_job_asking_for_two_nodes_gets_half_on_each() -> None:
+    result = _run([(0, 10, 12, 10, 0, 2, 2, 2)], _site())
+    place = result.placements[0]
+    assert place is not None and place.nodes.tolist() == [0, 1]
+    assert (place.cores, place.gpus) == (6, 1)
+
+
+def test_qos_per_user_cpu_limit_holds_a_users_second_job_back() -> None:
+    site = _site(qos={"low": QosSpec("low", max_tres_per_user={"cpu": 4}), "high": QosSpec("high")})
+    rows = [(0, 100, 4, 100, 1, 2, 0, 0, 0), (0, 100, 4, 100, 1, 2, 0, 0, 0),
+            (0, 100, 4, 100, 2, 2, 0, 0, 0)]  # fmt: skip
+    result = _run(rows, site)
+    assert _starts(result) == [0, 100, 0]  # user 2 is not held back by user 1's limit
+    assert result.reasons[1] == "QOSMaxCpuPerUserLimit"
+
+
+def test_nothing_starts_inside_a_maintenance_reservation() -> None:
+    maint = Reservation("m", ("a",), start_s=100, end_s=200, maintenance=True)
+    rows = [(0, 150, 1, 150), (0, 50, 1, 50)]  # the first would run into the window
+    assert _starts(_run(rows, _site(reservations=(maint,)))) == [200, 0]
+
+
+def test_a_job_longer_than_its_partition_allows_never_starts() -> None:
+    result = _run([(0, 10, 1, 2000)], _site())
+    assert _starts(result) == [-1] and result.reasons[0] == "PartitionTimeLimit"
+
+
+def test_a_job_bigger_than_its_partition_never_starts() -> None:
+    result = _run([(0, 10, 9, 10)], _site())
+    assert _starts(result) == [-1] and result.reasons[0] == "PartitionConfig"
+
+
+def test_multifactor_qos_priority_orders_the_queue() -> None:
+    site = _site(weights=PriorityWeights(qos=1000))
+    # node a busy until 100; then the high-QOS job (submitted later) goes first.
+    rows = [(0, 100, 8, 100, 0, 0, 0, 0, 0), (1, 10, 8, 10, 0, 0, 0, 0, 0),
+            (2, 10, 8, 10, 0, 0, 0, 0, 1)]  # fmt: skip
+    assert _starts(_run(rows, site, "multifactor:easy")) == [0, 110, 100]
+
+
+def test_partition_tier_goes_before_priority() -> None:
+    parts = (PartitionSpec("cpu", ("a",), default=True), PartitionSpec("gpu", ("b",)),
+             PartitionSpec("all", ("a",), priority_tier=2))  # fmt: skip
+    rows = [(0, 100, 8, 100), (1, 10, 8, 10, 0, 0), (2, 10, 8, 10, 0, 2)]
+    assert _starts(_run(rows, _site(partitions=parts))) == [0, 110, 100]
+
+
+def test_easy_backfill_across_shared_nodes_keeps_the_reservation() -> None:
+    # "all" job 1 needs both nodes whole; it is reserved at 100 (when job 0 ends on a).
+    # Job 2 (cpu, 50 s) ends before 100 and backfills on a; job 3 (cpu, 500 s) would delay
+    # job 1 and waits.
+    rows = [(0, 100, 8, 100, 0, 0), (0, 10, 16, 10, 0, 2, 0, 2), (0, 50, 0 + 8, 50, 0, 1),
+            (0, 500, 8, 500, 0, 1)]  # fmt: skip
+    starts = _starts(_run(rows, _site()))
+    assert starts[0] == 0 and starts[2] == 0 and starts[1] == 100 and starts[3] == 110
+
+
+@pytest.mark.parametrize("policy", ["fcfs:easy", "sjf:easy", "fcfs:none"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_one_partition_site_replays_a_trace_as_the_one_pool_engine(
+    policy: str, seed: int
+) -> None:
+    machine = Machine.procs_only(128)
+    jobs, _ = clean(generate(1500, seed=seed, procs=128), machine=machine)
+    pool = simulate(jobs, machine, Policy.parse(policy))
+    site = simulate_site(jobs, Site.one_partition(128), Policy.parse(policy))
+    assert np.array_equal(pool.start_s, site.result.start_s)
+    assert np.array_equal(pool.end_s, site.result.end_s)
+
+
+@st.composite
+def _random_case(draw: st.DrawFn) -> tuple[Site, JobTable, SiteDemand]:
+    n_nodes = draw(st.integers(1, 4))
+    names = [f"n{i}" for i in range(n_nodes)]
+    nodes = dict.fromkeys(names, "t")
+    half = names[: max(1, n_nodes // 2)]
+    parts = (PartitionSpec("p0", tuple(names), default=True), PartitionSpec("p1", tuple(half)))
+    start = draw(st.integers(0, 300))
+    maint = Reservation("m", (names[-1],), start, start + draw(st.integers(1, 300)))
+    site = Site("r", {"t": NodeType("t", cores=4, mem_mb=0, gpus=2)}, nodes, parts,
+                qos={"q": QosSpec("q", max_tres_per_user={"cpu": 6, "gres/gpu": 2})},
+                reservations=(maint,))  # fmt: skip
+    n = draw(st.integers(1, 25))
+    rows = sorted(
+        (
+            draw(st.integers(0, 400)),
+            draw(st.integers(0, 200)),
+            draw(st.integers(1, 4)),
+            draw(st.integers(1, 250)),
+            draw(st.integers(0, 2)),
+        )  # fmt: skip
+        for _ in range(n)
+    )
+    jobs = table(rows)
+    ints = lambda lo, hi: np.array([draw(st.integers(lo, hi)) for _ in range(n)])  # noqa: E731
+    demand = SiteDemand(partition=ints(0, 1), nodes=ints(0, 1), gpus=ints(0, 2),
+                        mem_mb=np.zeros(n, dtype=np.int64), account=np.zeros(n, dtype=np.int64),
+                        qos=ints(-1, 0), accounts=("x",), qos_names=("q",))  # fmt: skip
+    return site, jobs, demand
+
+
+@settings(max_examples=150, deadline=None)
+@given(_random_case(), st.sampled_from(["fcfs:easy", "sjf:conservative", "multifactor:none"]))
+def test_invariants_hold_on_random_sites(
+    case: tuple[Site, JobTable, SiteDemand], policy: str
+) -> None:
+    site, jobs, demand = case
+    out = simulate_site(jobs, site, Policy.parse(policy), demand)
+    start, end = out.result.start_s, out.result.end_s
+    events = sorted({int(t) for t in start if t >= 0})
+    for t in events:
+        live = [j for j in range(len(jobs)) if start[j] >= 0 and start[j] <= t < end[j]]
+        for node in range(len(site.nodes)):
+            on = [out.placements[j] for j in live if node in out.placements[j].nodes]  # type: ignore[union-attr]
+            assert sum(p.cores for p in on) <= 4 and sum(p.gpus for p in on) <= 2  # type: ignore[union-attr]
+        for user in {int(jobs.user[j]) for j in live}:
+            mine = [j for j in live if jobs.user[j] == user and demand.qos[j] == 0]
+            assert sum(int(jobs.procs[j]) for j in mine) <= 6
+            assert sum(int(demand.gpus[j]) for j in mine) <= 2
+    maint = site.reservations[0]
+    last = len(site.nodes) - 1
+    for j in range(len(jobs)):
+        place = out.placements[j]
+        if place is None:
+            continue
+        assert site.partitions[int(demand.partition[j])].nodes.__contains__(
+            list(site.nodes)[int(place.nodes[0])]
+        )
+        req_end = start[j] + max(int(jobs.req_time_s[j]), 1)
+        if last in place.nodes.tolist():
+            assert req_end <= maint.start_s or start[j] >= maint.end_s
