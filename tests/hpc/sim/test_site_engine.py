@@ -171,7 +171,7 @@ def _random_case(draw: st.DrawFn) -> tuple[Site, JobTable, SiteDemand]:
             draw(st.integers(1, 4)),
             draw(st.integers(1, 250)),
             draw(st.integers(0, 2)),
-        )  # fmt: skip
+        )
         for _ in range(n)
     )
     jobs = table(rows)
