@@ -44,6 +44,7 @@ from schedsight.wiring import wiring_of
 if TYPE_CHECKING:
     from hpc.sim import CapacityChange, Policy
     from hpc.workload.loading import LoadedWorkload
+    from hpc.workload.trace import SwfTrace
 
 EXIT_USAGE = 2
 MAIN_POLICIES = "fcfs:none,fcfs:easy,fcfs:conservative,sjf:easy,wfp3:easy,f1:easy,multifactor:easy"
@@ -70,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--save", action="store_true", help="store the run in the database")
     sim.add_argument(
         "--recompute", action="store_true", help="with --save: replay even if a stored run exists"
+    )
+    sim.add_argument(
+        "--site",
+        metavar="NAME[@VERSION]",
+        help="replay on a stored site (`schedsight site import`): partitions, GPUs, QOS, "
+        "reservations, Slurm's priority; prints per-partition figures",
     )
     sim.set_defaults(run=_cmd_simulate)
 
@@ -144,7 +151,7 @@ class _Version(argparse.Action):
 
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", help="SWF file (plain or .gz)")
+    p.add_argument("trace", help="SWF file (plain or .gz), or workload:ID from `slurm import`")
     machine = p.add_argument_group("machine (default: the trace header's MaxProcs/MaxNodes)")
     machine.add_argument("--procs", type=int_in(1, MAX_PROCS),
                          help="processors only, no node structure")  # fmt: skip
@@ -177,10 +184,34 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
+def _stored_trace(args: argparse.Namespace) -> SwfTrace | None:
+    """The stored workload `workload:ID` names (from `slurm import`), or None for a file."""
+    if not args.trace.startswith("workload:"):
+        return None
+    number = args.trace.removeprefix("workload:")
+    if not number.isdigit():
+        raise CliError(f"{args.trace!r}: a stored workload is workload:ID (a number)")
+    from db.session import transaction
+    from db.workloads import load_trace
+
+    store = wiring_of(args).open_store()
+    with transaction(store.sessions) as session:
+        return load_trace(session, workload_id=int(number))
+
+
 def _load(args: argparse.Namespace) -> LoadedWorkload:
     from hpc.workload.cleaning import Estimate
-    from hpc.workload.loading import load_workload
+    from hpc.workload.loading import load_workload, prepare_workload
 
+    stored = _stored_trace(args)
+    if stored is not None:
+        loaded = prepare_workload(
+            stored, procs=args.procs, nodes=args.nodes, cores_per_node=args.cores_per_node,
+            mem_per_node_mb=args.mem_per_node_mb, estimate=Estimate(args.estimate),
+        )  # fmt: skip
+        for line in loaded.report_lines():
+            print(f"schedsight: {line}", file=sys.stderr)
+        return loaded
     loaded = load_workload(
         args.trace,
         procs=args.procs,
@@ -212,6 +243,42 @@ def _capacity(args: argparse.Namespace) -> list[CapacityChange]:
     return [CapacityChange.parse(text) for text in args.capacity]
 
 
+def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
+    from db.session import transaction
+    from db.sites import load_site_version
+    from hpc.metrics import summarize
+    from hpc.sim.site_engine import simulate_site
+    from hpc.sim.site_mapping import demand_from_trace
+    from schedsight.tables import format_partitions, format_summaries
+
+    if args.save or args.capacity:
+        raise CliError("--site replays do not take --save or --capacity yet: drop them")
+    name, _, number = args.site.partition("@")
+    if number and not number.isdigit():
+        raise CliError(f"--site {args.site!r}: give NAME or NAME@VERSION (a number)")
+    store = wiring_of(args).open_store()
+    with transaction(store.sessions) as session:
+        version, site = load_site_version(session, name, int(number) if number else None)
+    if args.procs is None and args.nodes is None:
+        args.procs = site.totals()["cores"]
+    loaded = _load(args)
+    demand = demand_from_trace(loaded.jobs, loaded.trace.header, site)
+    replay = simulate_site(loaded.jobs, site, policy, demand)
+    summary = summarize(replay.result)
+    partitions = replay.partition_summary()
+    where = f"site {site.name} version {version}"
+    if args.json:
+        out: dict[str, object] = {"trace": args.trace, "site": where}
+        out.update(summary.as_dict())
+        out["partitions"] = [row.as_dict() for row in partitions]
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.trace} on {where} ({len(site.nodes)} nodes, {len(site.partitions)} partitions)")
+    print(format_summaries([summary]))
+    print(format_partitions(partitions))
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from hpc.metrics import GroupRow, Summary, breakdown, summarize
     from hpc.sim import simulate
@@ -219,6 +286,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from schedsight.tables import format_breakdown, format_summaries
 
     policy = _policy(f"{args.policy}:{args.backfill}", args)
+    if args.site:
+        return _cmd_simulate_site(args, policy)
     changes = _capacity(args)
     if args.recompute and not args.save:
         raise CliError("--recompute only makes sense with --save")

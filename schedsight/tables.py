@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hpc.metrics import GroupRow, Summary
+    from hpc.sim.site_engine import PartitionRow
 
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (header, Summary attribute, format)
@@ -71,3 +72,19 @@ def format_breakdown(rows: Sequence[GroupRow], by: str) -> str:
         for r in rows
     ]
     return format_table([by, "jobs", "mean wait", "mean bsld", "usage"], body)
+
+
+def format_partitions(rows: Sequence[PartitionRow]) -> str:
+    """A site replay's per-partition rows (`SiteResult.partition_summary`)."""
+    body = [
+        [
+            r.partition,
+            str(r.jobs),
+            str(r.started),
+            format_duration(r.mean_wait_s),
+            format_duration(r.p95_wait_s),
+            f"{r.usage_share:.1%}",
+        ]
+        for r in rows
+    ]
+    return format_table(["partition", "jobs", "started", "mean wait", "p95 wait", "usage"], body)

@@ -17,7 +17,7 @@ SWF traces replay job for job as before (tests hold this).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from heapq import heappop, heappush
 
 import numpy as np
@@ -55,6 +55,19 @@ class _Reservation:
     spare: Free  # free at start_s beyond the reserved job's need (on its nodes)
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionRow:
+    partition: str
+    jobs: int
+    started: int
+    mean_wait_s: float
+    p95_wait_s: float
+    usage_share: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
 @dataclass(slots=True)
 class SiteResult:
     """A site replay: the one-pool `SimResult` (metrics, breakdowns) plus per-job reasons."""
@@ -65,7 +78,7 @@ class SiteResult:
     reasons: list[str]  # the last pending reason of each job ("" if it started at once)
     placements: list[Placement | None]  # where each job ran (None: never started)
 
-    def partition_summary(self) -> list[dict[str, float | int | str]]:
+    def partition_summary(self) -> list[PartitionRow]:
         """Per-partition figures: jobs, started, mean and p95 wait, usage share."""
         from hpc.metrics import job_metrics
 
@@ -73,19 +86,19 @@ class SiteResult:
         parts = self.demand.partition
         used = self.result.units[jm.index] * (jm.response_s - jm.wait_s)
         total = float(used.sum()) or 1.0
-        rows: list[dict[str, float | int | str]] = []
+        rows = []
         for i, p in enumerate(self.site.partitions):
             mine = parts[jm.index] == i
             waits = jm.wait_s[mine]
             rows.append(
-                {
-                    "partition": p.name,
-                    "jobs": int(np.sum(parts == i)),
-                    "started": int(mine.sum()),
-                    "mean_wait_s": float(waits.mean()) if len(waits) else 0.0,
-                    "p95_wait_s": float(np.percentile(waits, 95)) if len(waits) else 0.0,
-                    "usage_share": float(used[mine].sum()) / total,
-                }
+                PartitionRow(
+                    partition=p.name,
+                    jobs=int(np.sum(parts == i)),
+                    started=int(mine.sum()),
+                    mean_wait_s=float(waits.mean()) if len(waits) else 0.0,
+                    p95_wait_s=float(np.percentile(waits, 95)) if len(waits) else 0.0,
+                    usage_share=float(used[mine].sum()) / total,
+                )
             )
         return rows
 

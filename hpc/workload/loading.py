@@ -44,6 +44,22 @@ def load_workload(
 ) -> LoadedWorkload:
     """Read an SWF file and clean it for the machine given (or the one its header names)."""
     trace = read_swf(path, skip_bad=skip_bad)
+    return prepare_workload(
+        trace, procs=procs, nodes=nodes, cores_per_node=cores_per_node,
+        mem_per_node_mb=mem_per_node_mb, estimate=estimate,
+    )  # fmt: skip
+
+
+def prepare_workload(
+    trace: SwfTrace,
+    *,
+    procs: int | None = None,
+    nodes: int | None = None,
+    cores_per_node: int | None = None,
+    mem_per_node_mb: int | None = None,
+    estimate: Estimate = Estimate.REQUESTED,
+) -> LoadedWorkload:
+    """Clean a trace already read (a file's, or one stored in the database) for a machine."""
     machine = machine_for(trace, procs=procs, nodes=nodes, cores_per_node=cores_per_node)
     if mem_per_node_mb is not None:
         machine = dataclasses.replace(machine, mem_per_node_mb=mem_per_node_mb)
