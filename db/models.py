@@ -281,3 +281,19 @@ class SiteRow(Base):
     # Plain JSON, not JSONB, on PostgreSQL too: JSONB reorders an object's keys, and a
     # site's nodes are in Slurm's order.
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WorkloadJobResources(Base):
+    """What a job imported from Slurm asked for beyond SWF's columns: GPUs, its account and
+    QOS (names), and its node count (0: unknown). One row per job of such a workload."""
+
+    __tablename__ = "workload_job_resources"
+
+    workload_id: Mapped[int] = mapped_column(
+        ForeignKey("workloads.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    gpus: Mapped[int] = mapped_column(Integer, default=0)
+    account: Mapped[str] = mapped_column(String(128), default="")
+    qos: Mapped[str] = mapped_column(String(128), default="")
+    nodes: Mapped[int] = mapped_column(Integer, default=0)

@@ -262,7 +262,13 @@ def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
     if args.procs is None and args.nodes is None:
         args.procs = site.totals()["cores"]
     loaded = _load(args)
-    demand = demand_from_trace(loaded.jobs, loaded.trace.header, site)
+    resources = {}
+    if args.trace.startswith("workload:"):  # GPUs, accounts, QOS kept by `slurm import`
+        from db.job_resources import load_job_resources
+
+        with transaction(store.sessions) as session:
+            resources = load_job_resources(session, int(args.trace.removeprefix("workload:")))
+    demand = demand_from_trace(loaded.jobs, loaded.trace.header, site, resources)
     replay = simulate_site(loaded.jobs, site, policy, demand)
     summary = summarize(replay.result)
     partitions = replay.partition_summary()

@@ -245,9 +245,10 @@ def print_queue(jobs: Sequence[LiveJob]) -> None:
 # ---------------------------------------------------------------- import
 def cmd_import(args: argparse.Namespace) -> int:
     from db.clusters import NodeSpec, save_cluster
+    from db.job_resources import save_job_resources
     from db.session import transaction
     from db.workloads import import_workload
-    from hpc.slurm.accounting import to_swf
+    from hpc.slurm.accounting import job_resources, to_swf
     from hpc.slurm.errors import SlurmError
     from hpc.slurm.retry import with_retry
     from hpc.slurm.state import FINISHED_STATES
@@ -294,6 +295,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
             result = import_workload(session, trace=trace, name=name, cleaning=report)
             workload_id = result.workload.id
+            save_job_resources(session, workload_id, job_resources(finished))
         advance(1)
     waits = sorted(w for r in finished if (w := r.wait_s) is not None)
     states = Counter(r.state for r in finished)

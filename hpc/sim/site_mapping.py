@@ -8,12 +8,14 @@ has no GPU or QOS column: jobs ask for none; memory is the trace's per-processor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from hpc.errors import SiteError
-from hpc.model import JobTable
+from hpc.model import IntArray, JobTable
 from hpc.sim.site_jobs import SiteDemand
-from hpc.site.model import Site
+from hpc.site.model import JobResources, Site
 from hpc.workload.trace import SwfHeader
 
 
@@ -27,8 +29,14 @@ def partition_names(header: SwfHeader) -> dict[int, str]:
     return names
 
 
-def demand_from_trace(jobs: JobTable, header: SwfHeader, site: Site) -> SiteDemand:
-    """Each job's partition (by name where the trace names them), memory, and no GPUs."""
+def demand_from_trace(
+    jobs: JobTable,
+    header: SwfHeader,
+    site: Site,
+    resources: Mapping[int, JobResources] | None = None,
+) -> SiteDemand:
+    """Each job's partition (by name where the trace names them) and memory; GPUs, account,
+    QOS and nodes from `resources` (by job number) where a Slurm import kept them."""
     demand = SiteDemand.plain(jobs, site)
     names = partition_names(header)
     if names:
@@ -48,7 +56,33 @@ def demand_from_trace(jobs: JobTable, header: SwfHeader, site: Site) -> SiteDema
         )  # fmt: skip
     per_proc_kb = np.maximum(jobs.req_mem_kb, 0)
     mem_mb = (per_proc_kb * jobs.procs) // 1024
+    if not resources:
+        return SiteDemand(
+            partition=demand.partition, nodes=demand.nodes, gpus=demand.gpus, mem_mb=mem_mb,
+            account=demand.account, qos=demand.qos,
+        )  # fmt: skip
+    return _with_resources(jobs, demand.partition, mem_mb, site, resources)
+
+
+def _with_resources(
+    jobs: JobTable,
+    partition: IntArray,
+    mem_mb: IntArray,
+    site: Site,
+    resources: Mapping[int, JobResources],
+) -> SiteDemand:
+    rows = [resources.get(j, JobResources(j)) for j in jobs.job_id.tolist()]
+    accounts = sorted({r.account for r in rows})
+    qos_names = sorted({r.qos for r in rows if r.qos})
+    account_ix = {a: i for i, a in enumerate(accounts)}
+    qos_ix = {q: i for i, q in enumerate(qos_names)}
     return SiteDemand(
-        partition=demand.partition, nodes=demand.nodes, gpus=demand.gpus, mem_mb=mem_mb,
-        account=demand.account, qos=demand.qos,
-    )  # fmt: skip
+        partition=partition,
+        nodes=np.array([r.nodes for r in rows], dtype=np.int64),
+        gpus=np.array([r.gpus for r in rows], dtype=np.int64),
+        mem_mb=mem_mb,
+        account=np.array([account_ix[r.account] for r in rows], dtype=np.int64),
+        qos=np.array([qos_ix.get(r.qos, -1) for r in rows], dtype=np.int64),
+        accounts=tuple(accounts),
+        qos_names=tuple(qos_names),
+    )

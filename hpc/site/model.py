@@ -130,6 +130,18 @@ class Switch:
 
 
 @dataclass(frozen=True, slots=True)
+class JobResources:
+    """What one job asked of a site beyond processors (SWF has no columns for it): stored
+    beside a workload imported from Slurm, read by the site replay."""
+
+    job_number: int
+    gpus: int = 0
+    account: str = ""
+    qos: str = ""
+    nodes: int = 0  # 0: as few as fit
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """A whole site. `nodes` maps each node name to its type, in Slurm's order."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hpc.site.model import JobResources
 from hpc.workload.trace import COL, N_FIELDS, SwfHeader, SwfTrace
 
 # SWF status field: 1 completed, 0 failed, 5 cancelled (SWF v2.2).
@@ -44,6 +45,8 @@ class AccountingRecord:
     token: str | None = None
     array_job_id: int | None = None
     array_task_id: int | None = None
+    qos: str = ""
+    alloc_nodes: int = 0
 
     @property
     def started(self) -> bool:
@@ -110,3 +113,12 @@ def to_swf(records: Sequence[AccountingRecord], *, source: str, cluster: str) ->
     header.keys["Partitions"] = ",".join(f"{n}={name}" for name, n in partitions.items())
     lines = np.arange(1, len(kept) + 1, dtype=np.int64)
     return SwfTrace(header, records_arr, lines, source=source)
+
+
+def job_resources(records: Sequence[AccountingRecord]) -> list[JobResources]:
+    """GPUs, account, QOS and node count of each record, for the site replay (`to_swf`
+    keeps what SWF has columns for; this keeps the rest, keyed by job number)."""
+    return [
+        JobResources(r.job_id, max(r.req_gpus, r.alloc_gpus), r.account, r.qos, r.alloc_nodes)
+        for r in records
+    ]

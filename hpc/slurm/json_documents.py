@@ -177,6 +177,8 @@ def read_accounting(doc: Json, read_exit: ExitReader) -> list[AccountingRecord]:
                 token=token,
                 array_job_id=array_job or None,
                 array_task_id=num(array.get("task_id")) if array_job else None,
+                qos=str(j.get("qos") or ""),
+                alloc_nodes=alloc.get("node", 0),
             )
         )
     return records
