@@ -116,9 +116,10 @@ def to_swf(records: Sequence[AccountingRecord], *, source: str, cluster: str) ->
 
 
 def job_resources(records: Sequence[AccountingRecord]) -> list[JobResources]:
-    """GPUs, account, QOS and node count of each record, for the site replay (`to_swf`
-    keeps what SWF has columns for; this keeps the rest, keyed by job number)."""
+    """GPUs, account and QOS of each record, for the site replay (`to_swf` keeps what SWF
+    has columns for; this keeps the rest, keyed by job number). The node count stays 0 (as
+    few as fit): accounting records how many nodes a job got, not whether it asked for them,
+    and Slurm spreads a job's tasks over whatever nodes fit it best."""
     return [
-        JobResources(r.job_id, max(r.req_gpus, r.alloc_gpus), r.account, r.qos, r.alloc_nodes)
-        for r in records
+        JobResources(r.job_id, max(r.req_gpus, r.alloc_gpus), r.account, r.qos) for r in records
     ]

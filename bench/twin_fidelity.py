@@ -1,0 +1,193 @@
+"""How close the site twin comes to what Slurm really did, on the same jobs.
+
+Submits a seeded mix of real jobs to the dev cluster (scripts/slurm-dev-cluster.sh): three
+partitions (batch, gpu, debug), CPU and GPU jobs, two QOS (normal, and a temporary
+"twinlow" with a per-user CPU limit), two accounts, runtimes of 5-120 s, most much shorter
+than their time limit. It waits for all of them, reads the site (`site import`'s reader)
+and the accounting (`slurm import`'s), replays the same jobs in the twin, and prints per-job
+start-time error (median and p90, in seconds and as a share of the mean real wait) and the
+Kendall tau of the start order.
+
+    python bench/twin_fidelity.py                 # 220 jobs (about 10 minutes)
+    python bench/twin_fidelity.py --jobs 60       # a quick look
+    python bench/twin_fidelity.py --dump run.json # keep the site and records of the run
+    python bench/twin_fidelity.py --replay run.json   # the twin again on a kept run
+
+It drives the dev cluster alone (the Slurm tests' lock file) and removes its QOS afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fcntl
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hpc.sim.policy import Policy
+from hpc.sim.site_engine import simulate_site
+from hpc.sim.site_mapping import demand_from_trace
+from hpc.site.model import Site
+from hpc.slurm.accounting import AccountingRecord, job_resources, to_swf
+from hpc.slurm.cli_backend import CliBackend
+from hpc.slurm.site_reader import read_site
+from hpc.workload.loading import prepare_workload
+
+LOCK = Path("/tmp/schedsight-slurm-tests.lock")
+QOS = "twinlow"
+
+
+def sh(*argv: str, check: bool = True) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    if check and done.returncode != 0:
+        sys.exit(f"{' '.join(argv)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def make_qos() -> None:
+    sh("sacctmgr", "-i", "add", "qos", QOS, check=False)
+    sh("sacctmgr", "-i", "modify", "qos", QOS, "set", "MaxTRESPerUser=cpu=24", "Priority=0")
+    for account in ("physics", "chemistry"):
+        sh("sacctmgr", "-i", "modify", "account", account, "set", f"qos+={QOS}", check=False)
+        sh("sacctmgr", "-i", "modify", "user", "root", "where", f"account={account}", "set",
+           f"qos+={QOS}", check=False)  # fmt: skip
+
+
+def drop_qos() -> None:
+    for account in ("physics", "chemistry"):
+        sh("sacctmgr", "-i", "modify", "user", "root", "where", f"account={account}", "set",
+           f"qos-={QOS}", check=False)  # fmt: skip
+        sh("sacctmgr", "-i", "modify", "account", account, "set", f"qos-={QOS}", check=False)
+    sh("sacctmgr", "-i", "delete", "qos", QOS, check=False)
+
+
+def job_mix(n: int, seed: int) -> list[list[str]]:
+    """sbatch argument lists: partition, cores, GPUs, account, QOS, time limit, runtime."""
+    rng = random.Random(seed)
+    jobs = []
+    for k in range(n):
+        runtime = rng.randint(5, 120)
+        limit_min = max(1, -(-int(runtime * rng.uniform(1.3, 4.0)) // 60))  # most run short
+        part = rng.choices(["batch", "gpu", "debug"], weights=[6, 3, 1])[0]
+        args = [f"--job-name=twin{k}", f"--partition={part}", f"--time={limit_min}",
+                f"--account={rng.choice(['physics', 'chemistry'])}",
+                f"--qos={rng.choice(['normal', 'normal', QOS])}",
+                f"--ntasks={rng.choice([1, 2, 4, 8, 8, 16])}", "--output=/dev/null",
+                "--chdir=/tmp"]  # fmt: skip
+        if part == "gpu":
+            args.append(f"--gres=gpu:{rng.choice([1, 1, 2, 4])}")
+        jobs.append([*args, f"--wrap=sleep {runtime}"])
+    return jobs
+
+
+def submit_all(mix: list[list[str]], spread_s: float) -> list[int]:
+    ids = []
+    for args in mix:
+        ids.append(int(sh("sbatch", "--parsable", *args).strip().split(";")[0]))
+        time.sleep(spread_s / len(mix))
+    return ids
+
+
+def wait_done(cli: CliBackend, ids: list[int], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        jobs = cli.jobs(ids)
+        if len(jobs) >= len(ids) and all(j.finished for j in jobs):
+            return
+        left = sum(not j.finished for j in jobs)
+        print(f"  {left} jobs not finished", file=sys.stderr)
+        time.sleep(15)
+    sys.exit(f"jobs not finished after {timeout_s:.0f} s")
+
+
+def kendall_tau(a: list[float], b: list[float]) -> float:
+    """Kendall's tau-b of two orders (ties counted as neither)."""
+    x, y = np.asarray(a), np.asarray(b)
+    dx = np.sign(x[:, None] - x[None, :])
+    dy = np.sign(y[:, None] - y[None, :])
+    upper = np.triu_indices(len(x), 1)
+    s, tx, ty = (dx * dy)[upper].sum(), (dx != 0)[upper].sum(), (dy != 0)[upper].sum()
+    return float(s / np.sqrt(tx * ty)) if tx and ty else 1.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=220)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--spread-s", type=float, default=60.0, help="submit over this long")
+    parser.add_argument("--dump", type=Path, help="write the run's site and records here")
+    parser.add_argument("--replay", type=Path, help="no jobs: replay a run --dump wrote")
+    args = parser.parse_args()
+    if args.replay:
+        kept = json.loads(args.replay.read_text())
+        report(Site.from_json(kept["site"]), [AccountingRecord(**r) for r in kept["records"]])
+        return
+    site, records = run_jobs(args)
+    if args.dump:
+        kept = {"site": site.to_json(), "records": [dataclasses.asdict(r) for r in records]}
+        args.dump.write_text(json.dumps(kept))
+    report(site, records)
+
+
+def run_jobs(args: argparse.Namespace) -> tuple[Site, list[AccountingRecord]]:
+    """Submit the mix, wait, and read the site and the jobs' accounting records."""
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # the Slurm tests' lock: drive the dev cluster alone
+    cli = CliBackend()
+    make_qos()
+    try:
+        started = int(time.time()) - 5
+        ids = submit_all(job_mix(args.jobs, args.seed), args.spread_s)
+        print(f"submitted {len(ids)} jobs ({ids[0]}..{ids[-1]}); waiting", file=sys.stderr)
+        wait_done(cli, ids, timeout_s=3600)
+        time.sleep(5)  # slurmdbd records the last ends a moment later
+        site = read_site(cli, name="fidelity")
+        mine = set(ids)
+        records = [r for r in cli.history(start_s=started) if r.job_id in mine and r.started]
+    finally:
+        drop_qos()
+    return site, records
+
+
+def report(site: Site, records: list[AccountingRecord]) -> None:
+    """Replay the jobs in the twin of `site`; print how far its starts are from Slurm's."""
+    trace = to_swf(records, source="bench:twin", cluster=site.name)
+    loaded = prepare_workload(trace, procs=site.totals()["cores"])
+    demand = demand_from_trace(loaded.jobs, trace.header, site,
+                               {r.job_number: r for r in job_resources(records)})  # fmt: skip
+    replay = simulate_site(loaded.jobs, site, Policy.parse("fcfs:easy"), demand)
+    t0 = int(trace.header.keys["UnixStartTime"])
+    real = {r.job_id: (r.start_s or 0) - t0 for r in records}
+    real_wait = {r.job_id: r.wait_s or 0 for r in records}
+    job_ids = loaded.jobs.job_id.tolist()
+    sim = dict(zip(job_ids, replay.result.start_s.tolist(), strict=True))
+    both = [j for j in job_ids if sim[j] >= 0]
+    errors = [abs(sim[j] - real[j]) for j in both]
+    mean_wait = statistics.mean(real_wait[j] for j in both)
+    tau = kendall_tau([real[j] for j in both], [sim[j] for j in both])
+    p90 = float(np.percentile(errors, 90))
+    print(f"jobs: {len(records)} ran on {site.name} (Slurm {site.release}); "
+          f"{len(both)} started in the twin")  # fmt: skip
+    print(f"real wait: mean {mean_wait:.1f} s, median "
+          f"{statistics.median(real_wait[j] for j in both):.1f} s, max "
+          f"{max(real_wait[j] for j in both)} s")  # fmt: skip
+    print(f"start-time error: median {statistics.median(errors):.1f} s, p90 {p90:.1f} s "
+          f"({statistics.median(errors) / max(mean_wait, 1):.1%} and "
+          f"{p90 / max(mean_wait, 1):.1%} of the mean real wait)")  # fmt: skip
+    print(f"start order: Kendall tau {tau:.3f}")
+    print(
+        f"scheduler cycle: bf_interval {site.backfill.interval_s} s "
+        "(a backfilled job starts up to one interval after it could)"
+    )
+
+
+if __name__ == "__main__":
+    main()
