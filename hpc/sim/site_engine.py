@@ -17,14 +17,14 @@ SWF traces replay job for job as before (tests hold this).
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from dataclasses import asdict, dataclass, replace
 from heapq import heappop, heappush
 
 import numpy as np
-import numpy.typing as npt
 
 from hpc.errors import SimulationError
-from hpc.model import IntArray, JobTable, Machine
+from hpc.model import JobTable, Machine
 from hpc.sim.engine import SimResult
 from hpc.sim.policy import BackfillMode, Policy, QueueOrder
 from hpc.sim.site_jobs import SiteDemand
@@ -35,24 +35,13 @@ from hpc.sim.site_limits import (
     QOS_WALL,
     RESOURCES,
     QosUsage,
+    Tres,
 )
-from hpc.sim.site_nodes import NodePool, Placement
+from hpc.sim.site_nodes import NodePool, Placement, Slot, Want, placements
 from hpc.sim.site_priority import SitePriority
+from hpc.sim.site_reservations import Hold, earliest, respects
 from hpc.sim.state import COMPLETED, NEVER, RUNNING, TIMEOUT
 from hpc.site.model import Site
-
-Free = tuple[IntArray, IntArray, IntArray]
-
-
-@dataclass(slots=True)
-class _Reservation:
-    """A blocked job's promise: its nodes from `start_s`, and what others may still use."""
-
-    start_s: int
-    end_s: int
-    nodes: npt.NDArray[np.bool_]
-    need: tuple[int, int, int]  # per node: cores, GPUs, memory
-    spare: Free  # free at start_s beyond the reserved job's need (on its nodes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,33 +105,36 @@ class SiteEngine:
         n = len(jobs)
         self.jobs, self.demand, self.site, self.policy = jobs, demand, site, policy
         self.pool = NodePool(site)
-        self.req = np.maximum(jobs.req_time_s, 1).tolist()
+        self.req: list[int] = np.maximum(jobs.req_time_s, 1).tolist()
         run = np.maximum(jobs.run_s, 0)
         kill = policy.kill_at_limit
-        self.duration = (np.minimum(run, jobs.req_time_s) if kill else run).tolist()
-        self.timeout = ((run > jobs.req_time_s) & kill).tolist()
-        self.want = list(
+        self.duration: list[int] = (np.minimum(run, jobs.req_time_s) if kill else run).tolist()
+        self.timeout: list[bool] = ((run > jobs.req_time_s) & kill).tolist()
+        self.want: list[Want] = list(
             zip(demand.nodes.tolist(), jobs.procs.tolist(), demand.gpus.tolist(),
                 demand.mem_mb.tolist(), strict=True)
         )  # fmt: skip
-        self.part = demand.partition.tolist()
-        self.qos, self.account = demand.qos.tolist(), demand.account.tolist()
-        self.user = jobs.user.tolist()
+        self.part: list[int] = demand.partition.tolist()
+        self.qos: list[int] = demand.qos.tolist()
+        self.account: list[int] = demand.account.tolist()
+        self.user: list[int] = jobs.user.tolist()
         self.tier = [site.partitions[p].priority_tier for p in self.part]
         self.limits = QosUsage(site, demand.qos_names)
         self.priority = SitePriority(jobs, demand, site, policy.order)
+        # fcfs and sjf: the queue stays sorted by each job's fixed rank.
+        self.rank = None if self.priority.dynamic else self.priority.static_rank(self.tier)
         self.start_s, self.end_s = [-1] * n, [-1] * n
         self.state = bytearray(n)
         self.reasons = [""] * n
-        self.placed: list[Placement | None] = [None] * n
-        self.finishing: list[tuple[int, int]] = []
-        self.running: set[int] = set()
+        self.placed: list[Slot | None] = [None] * n
+        self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
+        self.expected: list[tuple[int, int]] = []  # sorted (requested end, job) of running jobs
         self.pending: list[int] = []
 
     # ------------------------------------------------------------ pieces
-    def _tres(self, job: int) -> dict[str, int]:
+    def _tres(self, job: int) -> Tres:
         nodes, cores, gpus, mem = self.want[job]
-        return {"cpu": cores, "gres/gpu": gpus, "mem": mem, "node": max(nodes, 1)}
+        return cores, gpus, mem, max(nodes, 1)
 
     def _never(self, job: int) -> str | None:
         """Why a job can never start on this site, or None."""
@@ -156,115 +148,78 @@ class SiteEngine:
             return PARTITION_SIZE
         return None
 
-    def _start(self, job: int, place: Placement, now: int) -> None:
-        self.pool.take(place)
+    def _start(self, job: int, slot: Slot, now: int) -> None:
+        self.pool.take(slot)
         self.limits.charge(self.qos[job], self.user[job], self.account[job], self._tres(job), 1)
-        self.placed[job] = place
+        self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
         self.state[job] = RUNNING
-        self.running.add(job)
+        insort(self.expected, (now + self.req[job], job))
         heappush(self.finishing, (self.end_s[job], job))
 
     def _finish(self, job: int, now: int) -> None:
-        place = self.placed[job]
-        assert place is not None
-        self.pool.give_back(place)
+        slot = self.placed[job]
+        assert slot is not None
+        self.pool.give_back(slot)
         self.limits.charge(self.qos[job], self.user[job], self.account[job], self._tres(job), -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
-        self.running.discard(job)
-        self.priority.charge(job, place.cores * len(place.nodes), now - self.start_s[job])
-
-    def _earliest(self, job: int, now: int, held: list[_Reservation]) -> _Reservation | None:
-        """The earliest time the job's partition can hold it, after the requested ends of
-        running jobs and around the reservations already made; None: not in the horizon."""
-        req = self.req[job]
-        ends = sorted((self.start_s[j] + self.req[j], j) for j in self.running)
-        later = [r.end_s for r in held] + [end for _, end, _ in self.pool.reservations]
-        times = sorted({now, *(max(e, now) for e, _ in ends), *(t for t in later if t > now)})
-        free = [a.copy() for a in (self.pool.free_cores, self.pool.free_gpus, self.pool.free_mem)]
-        k = 0
-        for t in times:
-            while k < len(ends) and ends[k][0] <= t:
-                place = self.placed[ends[k][1]]
-                assert place is not None
-                free[0][place.nodes] += place.cores
-                free[1][place.nodes] += place.gpus
-                free[2][place.nodes] += place.mem_mb
-                k += 1
-            at_t = [a.copy() for a in free]
-            for r in held:
-                if r.start_s < t + req and t < r.end_s:
-                    for a, need in zip(at_t, r.need, strict=True):
-                        a[r.nodes] -= need
-            mask = self.pool.eligible(self.part[job], t, t + req)
-            place = self.pool.fit(mask, self.want[job], (at_t[0], at_t[1], at_t[2]))
-            if place is not None:
-                nodes = np.zeros(len(mask), dtype=np.bool_)
-                nodes[place.nodes] = True
-                spare = (at_t[0] - place.cores * nodes, at_t[1] - place.gpus * nodes,
-                         at_t[2] - place.mem_mb * nodes)  # fmt: skip
-                return _Reservation(t, t + req, nodes, (place.cores, place.gpus, place.mem_mb),
-                                    spare)  # fmt: skip
-        return None
-
-    def _respects(self, place: Placement, now: int, job: int, held: list[_Reservation]) -> bool:
-        """Starting `job` on `place` now delays no reservation; if so, the spares shrink."""
-        end = now + self.req[job]
-        touched = [r for r in held if end > r.start_s and r.nodes[place.nodes].any()]
-        for r in touched:
-            on = place.nodes[r.nodes[place.nodes]]
-            if (
-                (r.spare[0][on] < place.cores).any()
-                or (r.spare[1][on] < place.gpus).any()
-                or ((r.spare[2][on] < place.mem_mb) & self.pool.mem_known[on]).any()
-            ):
-                return False
-        for r in touched:
-            on = place.nodes[r.nodes[place.nodes]]
-            r.spare[0][on] -= place.cores
-            r.spare[1][on] -= place.gpus
-            r.spare[2][on] -= place.mem_mb
-        return True
+        entry = (self.start_s[job] + self.req[job], job)
+        del self.expected[bisect_left(self.expected, entry)]
+        self.priority.charge(job, slot[1] * len(slot[0]), now - self.start_s[job])
 
     def _pass(self, now: int) -> None:
         mode = self.policy.backfill
-        order = self.priority.order(self.pending, now, self.tier)
-        held: list[_Reservation] = []
-        blocked: set[int] = set()
-        started: set[int] = set()
+        none, easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
+        order = self.pending if self.rank is not None else self.priority.order(
+            self.pending, now, self.tier)  # fmt: skip
+        pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
+        held: list[Hold] = []
+        blocked = [False] * len(self.site.partitions)
+        n_blocked, started = 0, False
         budget = self.site.backfill.max_job_test
-        every = len(self.site.partitions)
+        every = len(blocked)
         for job in order:
-            if mode is BackfillMode.NONE and len(blocked) == every:
+            if none and n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
-            reason = self.limits.blocked(self.qos[job], self.user[job], self.account[job],
-                                         self._tres(job))  # fmt: skip
-            if reason is not None:
-                self.reasons[job] = reason
-                continue
+            q = self.qos[job]
+            if q >= 0:
+                reason = limits.blocked(q, self.user[job], self.account[job], self._tres(job))
+                if reason is not None:
+                    reasons[job] = reason
+                    continue
             p = self.part[job]
-            if p in blocked and mode is BackfillMode.NONE:
-                self.reasons[job] = PRIORITY
+            if none and blocked[p]:
+                reasons[job] = PRIORITY
                 continue
-            place = None
-            if self.pool.may_fit(self.want[job]):
-                mask = self.pool.eligible(p, now, now + self.req[job])
-                place = self.pool.fit(mask, self.want[job])
-            if place is not None and self._respects(place, now, job, held):
-                self._start(job, place, now)
-                started.add(job)
+            want = want_of[job]
+            slot = None
+            if want[1] <= pool.part_cores[p] and want[2] <= pool.part_gpus[p]:
+                end = now + self.req[job]
+                slot = pool.fit(pool.eligible(p, now, end), want)
+            if slot is not None and (not held or respects(slot, end, held, pool.mem_known)):
+                self._start(job, slot, now)
+                started = True
                 continue
-            self.reasons[job] = PRIORITY if p in blocked else RESOURCES
-            reserve = (mode is BackfillMode.EASY and p not in blocked) or (
+            reasons[job] = PRIORITY if blocked[p] else RESOURCES
+            reserve = (easy and not blocked[p]) or (
                 mode is BackfillMode.CONSERVATIVE and len(held) < budget
             )
-            blocked.add(p)
+            if not blocked[p]:
+                blocked[p] = True
+                n_blocked += 1
             if reserve:
-                found = self._earliest(job, now, held)
+                found = earliest(pool, self.expected, self.placed, now,
+                                 (self.req[job], p, want), held)  # fmt: skip
                 if found is not None:
                     held.append(found)
         if started:
-            self.pending = [j for j in self.pending if j not in started]
+            self.pending = [j for j in self.pending if self.state[j] != RUNNING]
+
+    def _enqueue(self, job: int) -> None:
+        if self.rank is None:
+            self.pending.append(job)
+        else:
+            insort(self.pending, job, key=self.rank.__getitem__)
 
     # ------------------------------------------------------------ loop
     def run(self) -> None:
@@ -290,7 +245,7 @@ class SiteEngine:
             while i < n and submit[i] == now:
                 never = self._never(i)
                 if never is None:
-                    self.pending.append(i)
+                    self._enqueue(i)
                     self.reasons[i] = PRIORITY
                     arrived = True
                 else:
@@ -315,7 +270,7 @@ class SiteEngine:
             capacity_steps=[(first, total)],
             wall_s=wall_s,
         )
-        return SiteResult(sim, self.site, self.demand, self.reasons, list(self.placed))
+        return SiteResult(sim, self.site, self.demand, self.reasons, placements(self.placed))
 
 
 def simulate_site(
