@@ -35,7 +35,6 @@ from hpc.sim.site_limits import (
     QOS_WALL,
     RESOURCES,
     QosUsage,
-    Tres,
 )
 from hpc.sim.site_nodes import NodePool, Placement, Slot, Want, placements
 from hpc.sim.site_priority import SitePriority
@@ -132,10 +131,6 @@ class SiteEngine:
         self.pending: list[int] = []
 
     # ------------------------------------------------------------ pieces
-    def _tres(self, job: int) -> Tres:
-        nodes, cores, gpus, mem = self.want[job]
-        return cores, gpus, mem, max(nodes, 1)
-
     def _never(self, job: int) -> str | None:
         """Why a job can never start on this site, or None."""
         p = self.site.partitions[self.part[job]]
@@ -150,7 +145,7 @@ class SiteEngine:
 
     def _start(self, job: int, slot: Slot, now: int) -> None:
         self.pool.take(slot)
-        self.limits.charge(self.qos[job], self.user[job], self.account[job], self._tres(job), 1)
+        self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], 1)
         self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
         self.state[job] = RUNNING
@@ -161,29 +156,36 @@ class SiteEngine:
         slot = self.placed[job]
         assert slot is not None
         self.pool.give_back(slot)
-        self.limits.charge(self.qos[job], self.user[job], self.account[job], self._tres(job), -1)
+        self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
         del self.expected[bisect_left(self.expected, entry)]
         self.priority.charge(job, slot[1] * len(slot[0]), now - self.start_s[job])
 
     def _pass(self, now: int) -> None:
+        """Start what may start now, in priority order; the rest get their reasons.
+
+        A blocked job's hold is worked out only once a later job fits and must be checked
+        against it, then every hold waiting is, in order: no job started in between, so each
+        is the hold it would have been when its job was passed over (`earliest` always finds
+        one for a queued job, so the conservative budget counts holds asked for)."""
         mode = self.policy.backfill
         none, easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
         order = self.pending if self.rank is not None else self.priority.order(
             self.pending, now, self.tier)  # fmt: skip
         pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
         held: list[Hold] = []
+        asked: list[tuple[int, int, Want]] = []  # holds to work out, in order
         blocked = [False] * len(self.site.partitions)
         n_blocked, started = 0, False
-        budget = self.site.backfill.max_job_test
+        budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
         every = len(blocked)
         for job in order:
             if none and n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
             q = self.qos[job]
             if q >= 0:
-                reason = limits.blocked(q, self.user[job], self.account[job], self._tres(job))
+                reason = limits.blocked(q, self.user[job], self.account[job], self.want[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
@@ -192,26 +194,26 @@ class SiteEngine:
                 reasons[job] = PRIORITY
                 continue
             want = want_of[job]
+            end = now + self.req[job]
             slot = None
             if want[1] <= pool.part_cores[p] and want[2] <= pool.part_gpus[p]:
-                end = now + self.req[job]
                 slot = pool.fit(pool.eligible(p, now, end), want)
-            if slot is not None and (not held or respects(slot, end, held, pool.mem_known)):
-                self._start(job, slot, now)
-                started = True
-                continue
+            if slot is not None:
+                for hold in asked:
+                    found = earliest(pool, self.expected, self.placed, now, hold, held)
+                    if found is not None:
+                        held.append(found)
+                asked.clear()
+                if not held or respects(slot, end, held, pool.mem_known):
+                    self._start(job, slot, now)
+                    started = True
+                    continue
             reasons[job] = PRIORITY if blocked[p] else RESOURCES
-            reserve = (easy and not blocked[p]) or (
-                mode is BackfillMode.CONSERVATIVE and len(held) < budget
-            )
+            if (easy and not blocked[p]) or len(held) + len(asked) < budget:
+                asked.append((self.req[job], p, want))
             if not blocked[p]:
                 blocked[p] = True
                 n_blocked += 1
-            if reserve:
-                found = earliest(pool, self.expected, self.placed, now,
-                                 (self.req[job], p, want), held)  # fmt: skip
-                if found is not None:
-                    held.append(found)
         if started:
             self.pending = [j for j in self.pending if self.state[j] != RUNNING]
 

@@ -5,14 +5,16 @@ GrpTRES, MaxJobsPerUser) waits with Slurm's reason and holds no backfill reserva
 that can never run (more than the partition's or QOS's time limit, more than the partition
 has) never starts, with its reason recorded, as Slurm leaves such a job pending.
 
-A job's TRES are a tuple in the order of `TRES_KINDS`; each QOS's limits are compiled once
-into (position, limit, reason) triples, so a check is a few integer comparisons.
+A job's TRES are read from its `Want` (nodes, cores, GPUs, memory; 0 nodes counts as one);
+each QOS's limits are compiled once into (position, limit, reason) triples, so a check is a
+few integer comparisons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hpc.sim.site_nodes import Want
 from hpc.site.model import QosSpec, Site
 
 # Reasons, as Slurm spells them (squeue %r).
@@ -23,10 +25,9 @@ PARTITION_SIZE = "PartitionConfig"  # more than the partition could ever give
 QOS_WALL = "QOSMaxWallDurationPerJobLimit"
 RESERVED = "ReqNodeNotAvail, Reserved for maintenance"
 
-TRES_KINDS = ("cpu", "gres/gpu", "mem", "node")  # the TRES a job asks for, in tuple order
-Tres = tuple[int, int, int, int]
+TRES_KINDS = ("node", "cpu", "gres/gpu", "mem")  # the TRES a job asks for, in `Want` order
 _TRES_NAMES = {"cpu": "Cpu", "gres/gpu": "GRES", "node": "Node", "mem": "Mem"}
-Limits = tuple[tuple[int, int, str], ...]  # (position in Tres, limit, reason)
+Limits = tuple[tuple[int, int, str], ...]  # (position in Want, limit, reason)
 
 
 def _compile(limits: Mapping[str, int], reason: str) -> Limits:
@@ -59,27 +60,29 @@ class QosUsage:
         self.grp: dict[tuple[int, int], list[int]] = {}  # keyed (QOS, -1)
         self.jobs_per_user: dict[tuple[int, int], int] = {}
 
-    def blocked(self, qos: int, user: int, account: int, tres: Tres) -> str | None:
-        """Slurm's reason if starting a job with `tres` now would break a limit, else None."""
+    def blocked(self, qos: int, user: int, account: int, want: Want) -> str | None:
+        """Slurm's reason if starting a job asking `want` now would break a limit, else None."""
         compiled = self.compiled[qos] if qos >= 0 else None
         if compiled is None:
             return None
         max_jobs, per_user, per_account, grp = compiled
         if max_jobs is not None and self.jobs_per_user.get((qos, user), 0) >= max_jobs:
             return "QOSMaxJobsPerUserLimit"
-        for limits, held in (
-            (per_user, self.per_user.get((qos, user))),
-            (per_account, self.per_account.get((qos, account))),
-            (grp, self.grp.get((qos, -1))),
-        ):
-            for k, limit, reason in limits:
-                if (held[k] if held else 0) + tres[k] > limit:
-                    return reason
-        return None
+        if per_user:
+            reason = _over(per_user, self.per_user.get((qos, user)), want)
+            if reason is not None:
+                return reason
+        if per_account:
+            reason = _over(per_account, self.per_account.get((qos, account)), want)
+            if reason is not None:
+                return reason
+        return _over(grp, self.grp.get((qos, -1)), want) if grp else None
 
-    def charge(self, qos: int, user: int, account: int, tres: Tres, sign: int) -> None:
+    def charge(self, qos: int, user: int, account: int, want: Want, sign: int) -> None:
+        """A job asking `want` starts (sign 1) or ends (sign -1)."""
         if qos < 0 or self.specs[qos] is None:
             return
+        amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
         for table, key in (
             (self.per_user, (qos, user)),
             (self.per_account, (qos, account)),
@@ -89,5 +92,13 @@ class QosUsage:
             if held is None:
                 held = table[key] = [0, 0, 0, 0]
             for k in range(4):
-                held[k] += sign * tres[k]
+                held[k] += amounts[k]
         self.jobs_per_user[(qos, user)] = self.jobs_per_user.get((qos, user), 0) + sign
+
+
+def _over(limits: Limits, held: list[int] | None, want: Want) -> str | None:
+    """The reason of the first limit that `want` on top of `held` breaks, or None."""
+    for k, limit, reason in limits:
+        if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+            return reason
+    return None

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpc.model import IntArray
-from hpc.sim.state import NEVER
 from hpc.site.model import Site
 
 Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all in total
@@ -37,13 +36,6 @@ class Placement:
     cores: int
     gpus: int
     mem_mb: int
-
-
-def _least_k(need: int, free: int) -> int:
-    """The fewest nodes k for which ceil(need / k) <= free (NEVER: no k does)."""
-    if need <= 0:
-        return 1 if free >= 0 else NEVER
-    return -(-need // free) if free > 0 else NEVER
 
 
 class NodePool:
@@ -101,24 +93,38 @@ class NodePool:
             if fc[n] >= cores and fg[n] >= gpus and (fm[n] >= mem or not known[n]):
                 return (n,), cores, gpus, mem
         # As few nodes k as fit, each holding at least one of the job's cores: node n
-        # qualifies for every k >= least[n], so k is the first with k nodes qualifying.
-        least = [
-            max(
-                _least_k(cores, fc[n]),
-                _least_k(gpus, fg[n]),
-                _least_k(mem, fm[n]) if known[n] else 1,
-            )
-            for n in nodes
-        ]
+        # qualifies for every k >= least_k(n), so k is the first with k nodes qualifying.
+        # (ceil(x / k) <= f for k >= ceil(x / f) when f > 0; for x = 0 when f >= 0.)
+        least: list[tuple[int, int]] = []
         qualifying = [0] * (top + 1)
-        for k in least:
+        for n in nodes:
+            f = fc[n]
+            if f <= 0:
+                continue
+            k = -(-cores // f)
+            f = fg[n]
+            if gpus:
+                if f <= 0:
+                    continue
+                k = max(k, -(-gpus // f))
+            elif f < 0:
+                continue
+            if known[n]:
+                f = fm[n]
+                if mem:
+                    if f <= 0:
+                        continue
+                    k = max(k, -(-mem // f))
+                elif f < 0:
+                    continue
             if k <= top:
                 qualifying[k] += 1
+                least.append((n, k))
         total = 0
         for k in range(1, top + 1):
             total += qualifying[k]
             if total >= k:
-                picked = tuple([n for n, at in zip(nodes, least, strict=True) if at <= k][:k])
+                picked = tuple([n for n, at in least if at <= k][:k])
                 return picked, -(-cores // k), -(-gpus // k), -(-mem // k)
         return None
 
