@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, insort
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from heapq import heappop, heappush
 
 import numpy as np
@@ -91,6 +91,20 @@ class SiteResult:
         return rows
 
 
+Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked out, and its ask
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Where a pass stands: the partitions blocked, the holds made and asked for."""
+
+    now: int
+    blocked: list[bool]
+    n_blocked: int = 0
+    held: list[Hold] = field(default_factory=list)
+    asked: list[Asked] = field(default_factory=list)
+
+
 class SiteEngine:
     """Mutable state of one site replay; `run()` once."""
 
@@ -129,6 +143,10 @@ class SiteEngine:
         self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
         self.expected: list[tuple[int, int]] = []  # sorted (requested end, job) of running jobs
         self.pending: list[int] = []
+        # The first hold of the last pass and its job, reused while nothing could move it.
+        self.kept: tuple[int, Hold] | None = None
+        self.last: _Walk | None = None  # where the last pass ended, if it started nothing
+        self.reservations_over = max((r.end_s for r in site.reservations), default=-1)
 
     # ------------------------------------------------------------ pieces
     def _never(self, job: int) -> str | None:
@@ -156,32 +174,67 @@ class SiteEngine:
         slot = self.placed[job]
         assert slot is not None
         self.pool.give_back(slot)
+        if self.kept is not None and not self.pool.partition_set[
+            self.part[self.kept[0]]
+        ].isdisjoint(slot[0]):
+            self.kept = None
         self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
         del self.expected[bisect_left(self.expected, entry)]
         self.priority.charge(job, slot[1] * len(slot[0]), now - self.start_s[job])
 
-    def _pass(self, now: int) -> None:
+    def _pass(self, now: int, new: list[int], freed: bool) -> None:
         """Start what may start now, in priority order; the rest get their reasons.
+
+        After a pass that started nothing, a pass for arrivals alone that all rank after
+        every job already waiting walks the arrivals only, from where the last pass ended:
+        the jobs waiting would meet the same free nodes, limits and holds, so they would get
+        the same reasons and start no more than then. That holds while no job ended, the
+        queue order is fixed (fcfs, sjf), every site reservation is over (nodes stay
+        eligible) and every hold made lies at or after now (it comes out the same)."""
+        walk, self.last = self.last, None
+        if self.rank is None:
+            jobs, walk = self.priority.order(self.pending, now, self.tier), None
+        elif (
+            walk is not None
+            and not freed
+            and walk.now >= self.reservations_over
+            and self.pending[-len(new) :] == new
+            and all(h.start_s >= now for h in walk.held)
+        ):
+            jobs = new
+        else:
+            jobs, walk = self.pending, None
+        walk = walk or _Walk(now, [False] * len(self.site.partitions))
+        if self._walk(jobs, walk, now):
+            self.pending = [j for j in self.pending if self.state[j] != RUNNING]
+        else:
+            self.last = walk
+
+    def _walk(self, jobs: list[int], walk: _Walk, now: int) -> bool:
+        """Try `jobs` in order from where `walk` stands; whether any started.
 
         A blocked job's hold is worked out only once a later job fits and must be checked
         against it, then every hold waiting is, in order: no job started in between, so each
         is the hold it would have been when its job was passed over (`earliest` always finds
-        one for a queued job, so the conservative budget counts holds asked for)."""
+        one for a queued job, so the conservative budget counts holds asked for).
+
+        The first hold is kept for the next pass while no job ends on its partition, no
+        reservation ends, and every job started since respects it: then the same job's
+        first hold would come out the same (same time and nodes: what started since either
+        ends before it or fits in its spare, which only narrows the choice down to the same
+        nodes), so it is reused as it is, spare included."""
         mode = self.policy.backfill
         none, easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
-        order = self.pending if self.rank is not None else self.priority.order(
-            self.pending, now, self.tier)  # fmt: skip
         pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
-        held: list[Hold] = []
-        asked: list[tuple[int, int, Want]] = []  # holds to work out, in order
-        blocked = [False] * len(self.site.partitions)
-        n_blocked, started = 0, False
+        held, asked, blocked = walk.held, walk.asked, walk.blocked
+        started = False
         budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
         every = len(blocked)
-        for job in order:
-            if none and n_blocked == every:
+        walk.now = now
+        for job in jobs:
+            if none and walk.n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
             q = self.qos[job]
             if q >= 0:
@@ -199,29 +252,36 @@ class SiteEngine:
             if want[1] <= pool.part_cores[p] and want[2] <= pool.part_gpus[p]:
                 slot = pool.fit(pool.eligible(p, now, end), want)
             if slot is not None:
-                for hold in asked:
-                    found = earliest(pool, self.expected, self.placed, now, hold, held)
-                    if found is not None:
-                        held.append(found)
-                asked.clear()
+                if asked:
+                    self._hold(asked, held, now)
                 if not held or respects(slot, end, held, pool.mem_known):
+                    if self.kept is not None and (not held or held[0] is not self.kept[1]):
+                        self.kept = None
                     self._start(job, slot, now)
                     started = True
                     continue
             reasons[job] = PRIORITY if blocked[p] else RESOURCES
             if (easy and not blocked[p]) or len(held) + len(asked) < budget:
-                asked.append((self.req[job], p, want))
+                asked.append((job, (self.req[job], p, want)))
             if not blocked[p]:
                 blocked[p] = True
-                n_blocked += 1
-        if started:
-            self.pending = [j for j in self.pending if self.state[j] != RUNNING]
+                walk.n_blocked += 1
+        return started
 
-    def _enqueue(self, job: int) -> None:
-        if self.rank is None:
-            self.pending.append(job)
-        else:
-            insort(self.pending, job, key=self.rank.__getitem__)
+    def _hold(self, asked: list[Asked], held: list[Hold], now: int) -> None:
+        """Work out the holds asked for, in order, onto `held`; `asked` empties."""
+        for job, hold in asked:
+            first = not held
+            kept = self.kept
+            if first and kept is not None and kept[0] == job and kept[1].start_s >= now:
+                held.append(kept[1])
+                continue
+            found = earliest(self.pool, self.expected, self.placed, now, hold, held)
+            if found is not None:
+                held.append(found)
+                if first:
+                    self.kept = (job, found)
+        asked.clear()
 
     # ------------------------------------------------------------ loop
     def run(self) -> None:
@@ -239,22 +299,28 @@ class SiteEngine:
             while timers and timers[-1] <= now:
                 timers.pop()
                 freed = True
+                self.kept = None
             while self.finishing and self.finishing[0][0] == now:
                 _, job = heappop(self.finishing)
                 self._finish(job, now)
                 freed = True
-            arrived = False
+            new: list[int] = []
             while i < n and submit[i] == now:
                 never = self._never(i)
                 if never is None:
-                    self._enqueue(i)
+                    new.append(i)
                     self.reasons[i] = PRIORITY
-                    arrived = True
                 else:
                     self.reasons[i] = never
                 i += 1
-            if self.pending and (arrived or freed):
-                self._pass(now)
+            if self.rank is None:
+                self.pending.extend(new)
+            else:
+                new.sort(key=self.rank.__getitem__)
+                for job in new:
+                    insort(self.pending, job, key=self.rank.__getitem__)
+            if self.pending and (new or freed):
+                self._pass(now, new, freed)
 
     def result(self, wall_s: float) -> SiteResult:
         total = self.site.totals()["cores"]
