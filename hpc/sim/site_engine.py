@@ -228,29 +228,43 @@ class SiteEngine:
         mode = self.policy.backfill
         none, easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
         pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
+        qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
+                                                        self.part, self.req)  # fmt: skip
+        limited = [c is not None for c in limits.compiled]
+        part_cores, part_gpus, fit = pool.part_cores, pool.part_gpus, pool.fit
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
         budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
         every = len(blocked)
         walk.now = now
+        # With every reservation over, where a job fits depends on its ask alone until the
+        # next start: jobs asking the same share one try.
+        tried: dict[tuple[int, Want], Slot | None] | None = (
+            {} if now >= self.reservations_over else None
+        )
         for job in jobs:
             if none and walk.n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
-            q = self.qos[job]
-            if q >= 0:
-                reason = limits.blocked(q, self.user[job], self.account[job], self.want[job])
+            q = qos_of[job]
+            if q >= 0 and limited[q]:
+                reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
-            p = self.part[job]
+            p = part_of[job]
             if none and blocked[p]:
                 reasons[job] = PRIORITY
                 continue
             want = want_of[job]
-            end = now + self.req[job]
+            end = now + req_of[job]
             slot = None
-            if want[1] <= pool.part_cores[p] and want[2] <= pool.part_gpus[p]:
-                slot = pool.fit(pool.eligible(p, now, end), want)
+            if want[1] <= part_cores[p] and want[2] <= part_gpus[p]:
+                if tried is None:
+                    slot = fit(pool.eligible(p, now, end), want)
+                elif (p, want) in tried:
+                    slot = tried[p, want]
+                else:
+                    slot = tried[p, want] = fit(pool.partition_nodes[p], want)
             if slot is not None:
                 if asked:
                     self._hold(asked, held, now)
@@ -259,10 +273,12 @@ class SiteEngine:
                         self.kept = None
                     self._start(job, slot, now)
                     started = True
+                    if tried:
+                        tried.clear()
                     continue
             reasons[job] = PRIORITY if blocked[p] else RESOURCES
             if (easy and not blocked[p]) or len(held) + len(asked) < budget:
-                asked.append((job, (self.req[job], p, want)))
+                asked.append((job, (req_of[job], p, want)))
             if not blocked[p]:
                 blocked[p] = True
                 walk.n_blocked += 1
