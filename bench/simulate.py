@@ -1,13 +1,20 @@
-"""Simulator throughput and peak memory on the large shared traces and a generated 1M-job workload.
+"""Simulator throughput and peak memory on the large shared traces and generated workloads.
 
 Each (workload, policy) runs in its own process so that peak memory is that replay's own.
 Prints jobs simulated per second (simulation only; reading and cleaning are timed apart)
 and the peak resident memory of the process. Traces come from ../shared/traces (or
 SCHEDSIGHT_TRACES_DIR); a missing trace is skipped with a message.
 
+The site-model inputs replay through `hpc.sim.site_engine` (partitions, GPUs, QOS): site200k
+is `hpc.sim.site_workload`'s generated 200,000-job, three-partition workload, lcg-site the
+LCG trace on a one-partition site. After the site replay (and its peak memory), the same
+process replays the same jobs on the one-pool engine and prints how many times faster that
+is ("pool x"). Site inputs run FCFS x {none, easy} unless --policies says otherwise.
+
     python bench/simulate.py                 # FCFS x {none, easy, conservative}, all inputs
     python bench/simulate.py --all-orders    # every order x every backfill mode
     python bench/simulate.py --inputs kth --policies sjf:easy,wfp3:conservative
+    python bench/simulate.py --inputs site200k,lcg-site,site1m
 """
 
 from __future__ import annotations
@@ -31,13 +38,62 @@ INPUTS = {
     "lcg": "LCG.swf.gz",
     "kth": "KTH-SP2-1996-2.1-cln.swf.gz",
     "gen1m": "generated: Lublin-Feitelson, 1,000,000 jobs, 256 procs, seed 1",
+    "site200k": "generated: hpc.sim.site_workload, 200,000 jobs, 3 partitions, seed 1",
+    "lcg-site": "LCG.swf.gz on a one-partition site",
+    "site1m": "generated: hpc.sim.site_workload, 1,000,000 jobs, 3 partitions, seed 1",
 }
+SITE_INPUTS = {"site200k": 200_000, "lcg-site": 0, "site1m": 1_000_000}  # generated job counts
+TRACE_FILES = {"lcg": "LCG.swf.gz", "kth": "KTH-SP2-1996-2.1-cln.swf.gz", "lcg-site": "LCG.swf.gz"}
+SITE_POLICIES = ("fcfs:none", "fcfs:easy")
 ORDERS = order_names()
 MODES = backfill_names()
 
 
+def run_site(name: str, policy_text: str) -> dict[str, object]:
+    """Replay a site-model input once on the site engine, then on the one-pool engine."""
+    from hpc.model import Machine
+    from hpc.sim import Policy, simulate
+    from hpc.sim.site_engine import simulate_site
+    from hpc.sim.site_jobs import SiteDemand
+    from hpc.sim.site_workload import generated_workload
+    from hpc.site.model import Site
+    from hpc.workload.cleaning import Estimate, clean, machine_for
+    from hpc.workload.swf import read_swf
+
+    t0 = time.perf_counter()
+    if SITE_INPUTS[name]:
+        site, jobs, demand = generated_workload(SITE_INPUTS[name], seed=1)
+    else:
+        trace = read_swf(TRACES / TRACE_FILES[name])
+        machine = machine_for(trace)
+        jobs, _ = clean(trace, machine=machine, estimate=Estimate.REQUESTED)
+        del trace
+        site = Site.one_partition(machine.units)
+        demand = SiteDemand.plain(jobs, site)
+    load_s = time.perf_counter() - t0
+    policy = Policy.parse(policy_text)
+    result = simulate_site(jobs, site, policy, demand)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sim_s = result.result.wall_s
+    del result
+    pool = simulate(jobs, Machine.procs_only(site.totals()["cores"]), policy)
+    return {
+        "input": name,
+        "policy": policy_text,
+        "jobs": len(jobs),
+        "load_s": round(load_s, 2),
+        "sim_s": round(sim_s, 3),
+        "jobs_per_s": round(len(jobs) / sim_s),
+        "peak_mb": round(peak_mb),
+        "pool_jobs_per_s": round(len(jobs) / pool.wall_s),
+        "pool_ratio": round(sim_s / max(pool.wall_s, 1e-9), 1),
+    }
+
+
 def run_one(name: str, policy_text: str) -> dict[str, object]:
     """Load one input, replay it once under one policy; figures as a dict."""
+    if name in SITE_INPUTS:
+        return run_site(name, policy_text)
     from hpc.model import Machine
     from hpc.sim import Policy, simulate
     from hpc.workload.cleaning import Estimate, clean, machine_for
@@ -49,7 +105,7 @@ def run_one(name: str, policy_text: str) -> dict[str, object]:
         trace = generate(1_000_000, seed=1, procs=256)
         machine = Machine.procs_only(256)
     else:
-        trace = read_swf(TRACES / INPUTS[name])
+        trace = read_swf(TRACES / TRACE_FILES[name])
         machine = machine_for(trace)
     jobs, _ = clean(trace, machine=machine, estimate=Estimate.REQUESTED)
     del trace
@@ -81,7 +137,11 @@ def machine_line() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inputs", default="lcg,kth,gen1m", help="comma list of lcg, kth, gen1m")
+    parser.add_argument(
+        "--inputs",
+        default="lcg,kth,gen1m,site200k,lcg-site",
+        help=f"comma list of {', '.join(INPUTS)}",
+    )
     parser.add_argument("--policies", help="comma list of ORDER:BACKFILL")
     parser.add_argument("--all-orders", action="store_true", help="every order x backfill mode")
     parser.add_argument("--one", nargs=2, metavar=("INPUT", "POLICY"), help=argparse.SUPPRESS)
@@ -96,14 +156,19 @@ def main() -> int:
         orders = ORDERS if args.all_orders else ("fcfs",)
         policies = [f"{o}:{m}" for o in orders for m in MODES]
     print(f"machine: {machine_line()}")
-    print(f"{'input':6} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'peak MB':>8}")
+    print(
+        f"{'input':8} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'peak MB':>8}"
+        f" {'pool x':>7}"
+    )
     for name in args.inputs.split(","):
         if name not in INPUTS:
             parser.error(f"unknown input {name!r}: choose from {', '.join(INPUTS)}")
-        if name != "gen1m" and not (TRACES / INPUTS[name]).exists():
-            print(f"{name:6} skipped: {TRACES / INPUTS[name]} not found (shared traces absent)")
+        if name in TRACE_FILES and not (TRACES / TRACE_FILES[name]).exists():
+            missing = TRACES / TRACE_FILES[name]
+            print(f"{name:8} skipped: {missing} not found (shared traces absent)")
             continue
-        for policy in policies:
+        site_default = name in SITE_INPUTS and not args.policies
+        for policy in SITE_POLICIES if site_default else policies:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", name, policy],
                 capture_output=True,
@@ -111,12 +176,13 @@ def main() -> int:
                 check=False,
             )
             if out.returncode != 0:
-                print(f"{name:6} {policy:26} FAILED: {out.stderr.strip().splitlines()[-1:]}")
+                print(f"{name:8} {policy:26} FAILED: {out.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(out.stdout)
+            ratio = f"{r['pool_ratio']:>7}" if "pool_ratio" in r else ""
             print(
-                f"{name:6} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
-                f"{r['jobs_per_s']:>10,} {r['peak_mb']:>8,}",
+                f"{name:8} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
+                f"{r['jobs_per_s']:>10,} {r['peak_mb']:>8,} {ratio}",
                 flush=True,
             )
     return 0

@@ -17,14 +17,14 @@ SWF traces replay job for job as before (tests hold this).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from bisect import bisect_left, insort
+from dataclasses import asdict, dataclass, field, replace
 from heapq import heappop, heappush
 
 import numpy as np
-import numpy.typing as npt
 
 from hpc.errors import SimulationError
-from hpc.model import IntArray, JobTable, Machine
+from hpc.model import JobTable, Machine
 from hpc.sim.engine import SimResult
 from hpc.sim.policy import BackfillMode, Policy, QueueOrder
 from hpc.sim.site_jobs import SiteDemand
@@ -36,23 +36,11 @@ from hpc.sim.site_limits import (
     RESOURCES,
     QosUsage,
 )
-from hpc.sim.site_nodes import NodePool, Placement
+from hpc.sim.site_nodes import NodePool, Placement, Slot, Want, placements
 from hpc.sim.site_priority import SitePriority
+from hpc.sim.site_reservations import Hold, earliest, respects
 from hpc.sim.state import COMPLETED, NEVER, RUNNING, TIMEOUT
 from hpc.site.model import Site
-
-Free = tuple[IntArray, IntArray, IntArray]
-
-
-@dataclass(slots=True)
-class _Reservation:
-    """A blocked job's promise: its nodes from `start_s`, and what others may still use."""
-
-    start_s: int
-    end_s: int
-    nodes: npt.NDArray[np.bool_]
-    need: tuple[int, int, int]  # per node: cores, GPUs, memory
-    spare: Free  # free at start_s beyond the reserved job's need (on its nodes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +91,20 @@ class SiteResult:
         return rows
 
 
+Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked out, and its ask
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Where a pass stands: the partitions blocked, the holds made and asked for."""
+
+    now: int
+    blocked: list[bool]
+    n_blocked: int = 0
+    held: list[Hold] = field(default_factory=list)
+    asked: list[Asked] = field(default_factory=list)
+
+
 class SiteEngine:
     """Mutable state of one site replay; `run()` once."""
 
@@ -116,34 +118,37 @@ class SiteEngine:
         n = len(jobs)
         self.jobs, self.demand, self.site, self.policy = jobs, demand, site, policy
         self.pool = NodePool(site)
-        self.req = np.maximum(jobs.req_time_s, 1).tolist()
+        self.req: list[int] = np.maximum(jobs.req_time_s, 1).tolist()
         run = np.maximum(jobs.run_s, 0)
         kill = policy.kill_at_limit
-        self.duration = (np.minimum(run, jobs.req_time_s) if kill else run).tolist()
-        self.timeout = ((run > jobs.req_time_s) & kill).tolist()
-        self.want = list(
+        self.duration: list[int] = (np.minimum(run, jobs.req_time_s) if kill else run).tolist()
+        self.timeout: list[bool] = ((run > jobs.req_time_s) & kill).tolist()
+        self.want: list[Want] = list(
             zip(demand.nodes.tolist(), jobs.procs.tolist(), demand.gpus.tolist(),
                 demand.mem_mb.tolist(), strict=True)
         )  # fmt: skip
-        self.part = demand.partition.tolist()
-        self.qos, self.account = demand.qos.tolist(), demand.account.tolist()
-        self.user = jobs.user.tolist()
+        self.part: list[int] = demand.partition.tolist()
+        self.qos: list[int] = demand.qos.tolist()
+        self.account: list[int] = demand.account.tolist()
+        self.user: list[int] = jobs.user.tolist()
         self.tier = [site.partitions[p].priority_tier for p in self.part]
         self.limits = QosUsage(site, demand.qos_names)
         self.priority = SitePriority(jobs, demand, site, policy.order)
+        # fcfs and sjf: the queue stays sorted by each job's fixed rank.
+        self.rank = None if self.priority.dynamic else self.priority.static_rank(self.tier)
         self.start_s, self.end_s = [-1] * n, [-1] * n
         self.state = bytearray(n)
         self.reasons = [""] * n
-        self.placed: list[Placement | None] = [None] * n
-        self.finishing: list[tuple[int, int]] = []
-        self.running: set[int] = set()
+        self.placed: list[Slot | None] = [None] * n
+        self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
+        self.expected: list[tuple[int, int]] = []  # sorted (requested end, job) of running jobs
         self.pending: list[int] = []
+        # The first hold of the last pass and its job, reused while nothing could move it.
+        self.kept: tuple[int, Hold] | None = None
+        self.last: _Walk | None = None  # where the last pass ended, if it started nothing
+        self.reservations_over = max((r.end_s for r in site.reservations), default=-1)
 
     # ------------------------------------------------------------ pieces
-    def _tres(self, job: int) -> dict[str, int]:
-        nodes, cores, gpus, mem = self.want[job]
-        return {"cpu": cores, "gres/gpu": gpus, "mem": mem, "node": max(nodes, 1)}
-
     def _never(self, job: int) -> str | None:
         """Why a job can never start on this site, or None."""
         p = self.site.partitions[self.part[job]]
@@ -156,115 +161,143 @@ class SiteEngine:
             return PARTITION_SIZE
         return None
 
-    def _start(self, job: int, place: Placement, now: int) -> None:
-        self.pool.take(place)
-        self.limits.charge(self.qos[job], self.user[job], self.account[job], self._tres(job), 1)
-        self.placed[job] = place
+    def _start(self, job: int, slot: Slot, now: int) -> None:
+        self.pool.take(slot)
+        self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], 1)
+        self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
         self.state[job] = RUNNING
-        self.running.add(job)
+        insort(self.expected, (now + self.req[job], job))
         heappush(self.finishing, (self.end_s[job], job))
 
     def _finish(self, job: int, now: int) -> None:
-        place = self.placed[job]
-        assert place is not None
-        self.pool.give_back(place)
-        self.limits.charge(self.qos[job], self.user[job], self.account[job], self._tres(job), -1)
+        slot = self.placed[job]
+        assert slot is not None
+        self.pool.give_back(slot)
+        if self.kept is not None and not self.pool.partition_set[
+            self.part[self.kept[0]]
+        ].isdisjoint(slot[0]):
+            self.kept = None
+        self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
-        self.running.discard(job)
-        self.priority.charge(job, place.cores * len(place.nodes), now - self.start_s[job])
+        entry = (self.start_s[job] + self.req[job], job)
+        del self.expected[bisect_left(self.expected, entry)]
+        self.priority.charge(job, slot[1] * len(slot[0]), now - self.start_s[job])
 
-    def _earliest(self, job: int, now: int, held: list[_Reservation]) -> _Reservation | None:
-        """The earliest time the job's partition can hold it, after the requested ends of
-        running jobs and around the reservations already made; None: not in the horizon."""
-        req = self.req[job]
-        ends = sorted((self.start_s[j] + self.req[j], j) for j in self.running)
-        later = [r.end_s for r in held] + [end for _, end, _ in self.pool.reservations]
-        times = sorted({now, *(max(e, now) for e, _ in ends), *(t for t in later if t > now)})
-        free = [a.copy() for a in (self.pool.free_cores, self.pool.free_gpus, self.pool.free_mem)]
-        k = 0
-        for t in times:
-            while k < len(ends) and ends[k][0] <= t:
-                place = self.placed[ends[k][1]]
-                assert place is not None
-                free[0][place.nodes] += place.cores
-                free[1][place.nodes] += place.gpus
-                free[2][place.nodes] += place.mem_mb
-                k += 1
-            at_t = [a.copy() for a in free]
-            for r in held:
-                if r.start_s < t + req and t < r.end_s:
-                    for a, need in zip(at_t, r.need, strict=True):
-                        a[r.nodes] -= need
-            mask = self.pool.eligible(self.part[job], t, t + req)
-            place = self.pool.fit(mask, self.want[job], (at_t[0], at_t[1], at_t[2]))
-            if place is not None:
-                nodes = np.zeros(len(mask), dtype=np.bool_)
-                nodes[place.nodes] = True
-                spare = (at_t[0] - place.cores * nodes, at_t[1] - place.gpus * nodes,
-                         at_t[2] - place.mem_mb * nodes)  # fmt: skip
-                return _Reservation(t, t + req, nodes, (place.cores, place.gpus, place.mem_mb),
-                                    spare)  # fmt: skip
-        return None
+    def _pass(self, now: int, new: list[int], freed: bool) -> None:
+        """Start what may start now, in priority order; the rest get their reasons.
 
-    def _respects(self, place: Placement, now: int, job: int, held: list[_Reservation]) -> bool:
-        """Starting `job` on `place` now delays no reservation; if so, the spares shrink."""
-        end = now + self.req[job]
-        touched = [r for r in held if end > r.start_s and r.nodes[place.nodes].any()]
-        for r in touched:
-            on = place.nodes[r.nodes[place.nodes]]
-            if (
-                (r.spare[0][on] < place.cores).any()
-                or (r.spare[1][on] < place.gpus).any()
-                or ((r.spare[2][on] < place.mem_mb) & self.pool.mem_known[on]).any()
-            ):
-                return False
-        for r in touched:
-            on = place.nodes[r.nodes[place.nodes]]
-            r.spare[0][on] -= place.cores
-            r.spare[1][on] -= place.gpus
-            r.spare[2][on] -= place.mem_mb
-        return True
+        After a pass that started nothing, a pass for arrivals alone that all rank after
+        every job already waiting walks the arrivals only, from where the last pass ended:
+        the jobs waiting would meet the same free nodes, limits and holds, so they would get
+        the same reasons and start no more than then. That holds while no job ended, the
+        queue order is fixed (fcfs, sjf), every site reservation is over (nodes stay
+        eligible) and every hold made lies at or after now (it comes out the same)."""
+        walk, self.last = self.last, None
+        if self.rank is None:
+            jobs, walk = self.priority.order(self.pending, now, self.tier), None
+        elif (
+            walk is not None
+            and not freed
+            and walk.now >= self.reservations_over
+            and self.pending[-len(new) :] == new
+            and all(h.start_s >= now for h in walk.held)
+        ):
+            jobs = new
+        else:
+            jobs, walk = self.pending, None
+        walk = walk or _Walk(now, [False] * len(self.site.partitions))
+        if self._walk(jobs, walk, now):
+            self.pending = [j for j in self.pending if self.state[j] != RUNNING]
+        else:
+            self.last = walk
 
-    def _pass(self, now: int) -> None:
+    def _walk(self, jobs: list[int], walk: _Walk, now: int) -> bool:
+        """Try `jobs` in order from where `walk` stands; whether any started.
+
+        A blocked job's hold is worked out only once a later job fits and must be checked
+        against it, then every hold waiting is, in order: no job started in between, so each
+        is the hold it would have been when its job was passed over (`earliest` always finds
+        one for a queued job, so the conservative budget counts holds asked for).
+
+        The first hold is kept for the next pass while no job ends on its partition, no
+        reservation ends, and every job started since respects it: then the same job's
+        first hold would come out the same (same time and nodes: what started since either
+        ends before it or fits in its spare, which only narrows the choice down to the same
+        nodes), so it is reused as it is, spare included."""
         mode = self.policy.backfill
-        order = self.priority.order(self.pending, now, self.tier)
-        held: list[_Reservation] = []
-        blocked: set[int] = set()
-        started: set[int] = set()
-        budget = self.site.backfill.max_job_test
-        every = len(self.site.partitions)
-        for job in order:
-            if mode is BackfillMode.NONE and len(blocked) == every:
+        none, easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
+        pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
+        qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
+                                                        self.part, self.req)  # fmt: skip
+        limited = [c is not None for c in limits.compiled]
+        part_cores, part_gpus, fit = pool.part_cores, pool.part_gpus, pool.fit
+        held, asked, blocked = walk.held, walk.asked, walk.blocked
+        started = False
+        budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
+        every = len(blocked)
+        walk.now = now
+        # With every reservation over, where a job fits depends on its ask alone until the
+        # next start: jobs asking the same share one try.
+        tried: dict[tuple[int, Want], Slot | None] | None = (
+            {} if now >= self.reservations_over else None
+        )
+        for job in jobs:
+            if none and walk.n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
-            reason = self.limits.blocked(self.qos[job], self.user[job], self.account[job],
-                                         self._tres(job))  # fmt: skip
-            if reason is not None:
-                self.reasons[job] = reason
+            q = qos_of[job]
+            if q >= 0 and limited[q]:
+                reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
+                if reason is not None:
+                    reasons[job] = reason
+                    continue
+            p = part_of[job]
+            if none and blocked[p]:
+                reasons[job] = PRIORITY
                 continue
-            p = self.part[job]
-            if p in blocked and mode is BackfillMode.NONE:
-                self.reasons[job] = PRIORITY
+            want = want_of[job]
+            end = now + req_of[job]
+            slot = None
+            if want[1] <= part_cores[p] and want[2] <= part_gpus[p]:
+                if tried is None:
+                    slot = fit(pool.eligible(p, now, end), want)
+                elif (p, want) in tried:
+                    slot = tried[p, want]
+                else:
+                    slot = tried[p, want] = fit(pool.partition_nodes[p], want)
+            if slot is not None:
+                if asked:
+                    self._hold(asked, held, now)
+                if not held or respects(slot, end, held, pool.mem_known):
+                    if self.kept is not None and (not held or held[0] is not self.kept[1]):
+                        self.kept = None
+                    self._start(job, slot, now)
+                    started = True
+                    if tried:
+                        tried.clear()
+                    continue
+            reasons[job] = PRIORITY if blocked[p] else RESOURCES
+            if (easy and not blocked[p]) or len(held) + len(asked) < budget:
+                asked.append((job, (req_of[job], p, want)))
+            if not blocked[p]:
+                blocked[p] = True
+                walk.n_blocked += 1
+        return started
+
+    def _hold(self, asked: list[Asked], held: list[Hold], now: int) -> None:
+        """Work out the holds asked for, in order, onto `held`; `asked` empties."""
+        for job, hold in asked:
+            first = not held
+            kept = self.kept
+            if first and kept is not None and kept[0] == job and kept[1].start_s >= now:
+                held.append(kept[1])
                 continue
-            place = None
-            if self.pool.may_fit(self.want[job]):
-                mask = self.pool.eligible(p, now, now + self.req[job])
-                place = self.pool.fit(mask, self.want[job])
-            if place is not None and self._respects(place, now, job, held):
-                self._start(job, place, now)
-                started.add(job)
-                continue
-            self.reasons[job] = PRIORITY if p in blocked else RESOURCES
-            reserve = (mode is BackfillMode.EASY and p not in blocked) or (
-                mode is BackfillMode.CONSERVATIVE and len(held) < budget
-            )
-            blocked.add(p)
-            if reserve:
-                found = self._earliest(job, now, held)
-                if found is not None:
-                    held.append(found)
-        if started:
-            self.pending = [j for j in self.pending if j not in started]
+            found = earliest(self.pool, self.expected, self.placed, now, hold, held)
+            if found is not None:
+                held.append(found)
+                if first:
+                    self.kept = (job, found)
+        asked.clear()
 
     # ------------------------------------------------------------ loop
     def run(self) -> None:
@@ -282,22 +315,28 @@ class SiteEngine:
             while timers and timers[-1] <= now:
                 timers.pop()
                 freed = True
+                self.kept = None
             while self.finishing and self.finishing[0][0] == now:
                 _, job = heappop(self.finishing)
                 self._finish(job, now)
                 freed = True
-            arrived = False
+            new: list[int] = []
             while i < n and submit[i] == now:
                 never = self._never(i)
                 if never is None:
-                    self.pending.append(i)
+                    new.append(i)
                     self.reasons[i] = PRIORITY
-                    arrived = True
                 else:
                     self.reasons[i] = never
                 i += 1
-            if self.pending and (arrived or freed):
-                self._pass(now)
+            if self.rank is None:
+                self.pending.extend(new)
+            else:
+                new.sort(key=self.rank.__getitem__)
+                for job in new:
+                    insort(self.pending, job, key=self.rank.__getitem__)
+            if self.pending and (new or freed):
+                self._pass(now, new, freed)
 
     def result(self, wall_s: float) -> SiteResult:
         total = self.site.totals()["cores"]
@@ -315,7 +354,7 @@ class SiteEngine:
             capacity_steps=[(first, total)],
             wall_s=wall_s,
         )
-        return SiteResult(sim, self.site, self.demand, self.reasons, list(self.placed))
+        return SiteResult(sim, self.site, self.demand, self.reasons, placements(self.placed))
 
 
 def simulate_site(

@@ -4,13 +4,17 @@ A job that breaks a limit only while others run (MaxTRESPerUser, MaxTRESPerAccou
 GrpTRES, MaxJobsPerUser) waits with Slurm's reason and holds no backfill reservation; one
 that can never run (more than the partition's or QOS's time limit, more than the partition
 has) never starts, with its reason recorded, as Slurm leaves such a job pending.
+
+A job's TRES are read from its `Want` (nodes, cores, GPUs, memory; 0 nodes counts as one);
+each QOS's limits are compiled once into (position, limit, reason) triples, so a check is a
+few integer comparisons.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 
+from hpc.sim.site_nodes import Want
 from hpc.site.model import QosSpec, Site
 
 # Reasons, as Slurm spells them (squeue %r).
@@ -21,8 +25,18 @@ PARTITION_SIZE = "PartitionConfig"  # more than the partition could ever give
 QOS_WALL = "QOSMaxWallDurationPerJobLimit"
 RESERVED = "ReqNodeNotAvail, Reserved for maintenance"
 
-
+TRES_KINDS = ("node", "cpu", "gres/gpu", "mem")  # the TRES a job asks for, in `Want` order
 _TRES_NAMES = {"cpu": "Cpu", "gres/gpu": "GRES", "node": "Node", "mem": "Mem"}
+Limits = tuple[tuple[int, int, str], ...]  # (position in Want, limit, reason)
+
+
+def _compile(limits: Mapping[str, int], reason: str) -> Limits:
+    """The limits on TRES a job can ask for (others never bind), in the spec's order."""
+    return tuple(
+        (TRES_KINDS.index(kind), limit, reason.format(_TRES_NAMES[kind]))
+        for kind, limit in limits.items()
+        if kind in TRES_KINDS
+    )
 
 
 class QosUsage:
@@ -30,43 +44,61 @@ class QosUsage:
 
     def __init__(self, site: Site, qos_names: tuple[str, ...]) -> None:
         self.specs: list[QosSpec | None] = [site.qos.get(q) for q in qos_names]
-        self.per_user: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.per_account: dict[tuple[int, int], dict[str, int]] = defaultdict(
-            lambda: defaultdict(int)
-        )
-        self.grp: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.jobs_per_user: dict[tuple[int, int], int] = defaultdict(int)
+        self.compiled = [
+            None
+            if spec is None
+            else (
+                spec.max_jobs_per_user,
+                _compile(spec.max_tres_per_user, "QOSMax{}PerUserLimit"),
+                _compile(spec.max_tres_per_account, "QOSMax{}PerAccountLimit"),
+                _compile(spec.grp_tres, "QOSGrp{}Limit"),
+            )
+            for spec in self.specs
+        ]
+        self.per_user: dict[tuple[int, int], list[int]] = {}
+        self.per_account: dict[tuple[int, int], list[int]] = {}
+        self.grp: dict[tuple[int, int], list[int]] = {}  # keyed (QOS, -1)
+        self.jobs_per_user: dict[tuple[int, int], int] = {}
 
-    def blocked(self, qos: int, user: int, account: int, tres: Mapping[str, int]) -> str | None:
-        """Slurm's reason if starting a job with `tres` now would break a limit, else None."""
-        spec = self.specs[qos] if qos >= 0 else None
-        if spec is None:
+    def blocked(self, qos: int, user: int, account: int, want: Want) -> str | None:
+        """Slurm's reason if starting a job asking `want` now would break a limit, else None."""
+        compiled = self.compiled[qos] if qos >= 0 else None
+        if compiled is None:
             return None
-        if (
-            spec.max_jobs_per_user is not None
-            and self.jobs_per_user[(qos, user)] >= spec.max_jobs_per_user
-        ):
+        max_jobs, per_user, per_account, grp = compiled
+        if max_jobs is not None and self.jobs_per_user.get((qos, user), 0) >= max_jobs:
             return "QOSMaxJobsPerUserLimit"
-        checks = (
-            (spec.max_tres_per_user, self.per_user[(qos, user)], "QOSMax{}PerUserLimit"),
-            (
-                spec.max_tres_per_account,
-                self.per_account[(qos, account)],
-                "QOSMax{}PerAccountLimit",
-            ),
-            (spec.grp_tres, self.grp[qos], "QOSGrp{}Limit"),
-        )
-        for limits, held, reason in checks:
-            for kind, limit in limits.items():
-                if kind in tres and held[kind] + tres[kind] > limit:
-                    return reason.format(_TRES_NAMES.get(kind, kind))
-        return None
+        if per_user:
+            reason = _over(per_user, self.per_user.get((qos, user)), want)
+            if reason is not None:
+                return reason
+        if per_account:
+            reason = _over(per_account, self.per_account.get((qos, account)), want)
+            if reason is not None:
+                return reason
+        return _over(grp, self.grp.get((qos, -1)), want) if grp else None
 
-    def charge(self, qos: int, user: int, account: int, tres: Mapping[str, int], sign: int) -> None:
+    def charge(self, qos: int, user: int, account: int, want: Want, sign: int) -> None:
+        """A job asking `want` starts (sign 1) or ends (sign -1)."""
         if qos < 0 or self.specs[qos] is None:
             return
-        for kind, amount in tres.items():
-            self.per_user[(qos, user)][kind] += sign * amount
-            self.per_account[(qos, account)][kind] += sign * amount
-            self.grp[qos][kind] += sign * amount
-        self.jobs_per_user[(qos, user)] += sign
+        amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
+        for table, key in (
+            (self.per_user, (qos, user)),
+            (self.per_account, (qos, account)),
+            (self.grp, (qos, -1)),
+        ):
+            held = table.get(key)
+            if held is None:
+                held = table[key] = [0, 0, 0, 0]
+            for k in range(4):
+                held[k] += amounts[k]
+        self.jobs_per_user[(qos, user)] = self.jobs_per_user.get((qos, user), 0) + sign
+
+
+def _over(limits: Limits, held: list[int] | None, want: Want) -> str | None:
+    """The reason of the first limit that `want` on top of `held` breaks, or None."""
+    for k, limit, reason in limits:
+        if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+            return reason
+    return None

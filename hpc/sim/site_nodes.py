@@ -6,6 +6,11 @@ Slurm's `--nodes=k` spreads it; it takes the first k eligible nodes in the site'
 A node is eligible for a job starting at t if it is in the job's partition and no
 reservation covers it during [t, t + requested time). Memory is enforced only on node types
 that declare it (an SWF machine does not).
+
+The state is plain Python lists of ints, not numpy arrays: partitions have a few to a few
+hundred nodes, and a replay asks millions of tiny questions of them, where numpy's per-call
+overhead dominates. Each partition's free cores and GPUs are kept as sums too, so that a
+job that cannot fit is turned away without looking at a node.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from hpc.model import IntArray
 from hpc.site.model import Site
 
-BoolArray = npt.NDArray[np.bool_]
+Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all in total
+Slot = tuple[tuple[int, ...], int, int, int]  # node indices; cores, GPUs, memory on each
+Free = tuple[list[int], list[int], list[int]]  # cores, GPUs, memory free per node
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,80 +39,134 @@ class Placement:
 
 
 class NodePool:
-    """Free resources per node, the partitions' node masks and the reservations."""
+    """Free resources per node and per partition, the partitions' nodes, the reservations."""
 
     def __init__(self, site: Site) -> None:
         names = list(site.nodes)
         self.names = names
         index = {n: i for i, n in enumerate(names)}
         types = [site.node_type(n) for n in names]
-        self.cap_cores = np.array([t.cores for t in types], dtype=np.int64)
-        self.cap_gpus = np.array([t.gpus for t in types], dtype=np.int64)
-        self.cap_mem = np.array([t.mem_mb for t in types], dtype=np.int64)
-        self.free_cores = self.cap_cores.copy()
-        self.free_gpus = self.cap_gpus.copy()
-        self.free_mem = self.cap_mem.copy()
-        self.total_free_cores = int(self.cap_cores.sum())  # cheap first test before numpy's
-        self.total_free_gpus = int(self.cap_gpus.sum())
-        self.mem_known = self.cap_mem > 0
-        self.partition_mask: list[BoolArray] = []
-        for p in site.partitions:
-            mask = np.zeros(len(names), dtype=np.bool_)
-            mask[[index[n] for n in p.nodes]] = True
-            self.partition_mask.append(mask)
+        self.cap: Free = ([t.cores for t in types], [t.gpus for t in types],
+                          [t.mem_mb for t in types])  # fmt: skip
+        self.free_cores, self.free_gpus, self.free_mem = (list(a) for a in self.cap)
+        self.mem_known = [t.mem_mb > 0 for t in types]
+        self.partition_nodes = [tuple(sorted(index[n] for n in set(p.nodes)))
+                                for p in site.partitions]  # fmt: skip
+        self.partition_set = [frozenset(nodes) for nodes in self.partition_nodes]
+        # The partitions holding each node, and each partition's free cores and GPUs.
+        self.parts_of: list[tuple[int, ...]] = [
+            tuple(p for p, nodes in enumerate(self.partition_set) if i in nodes)
+            for i in range(len(names))
+        ]
+        self.part_cores = [sum(self.cap[0][i] for i in nodes) for nodes in self.partition_nodes]
+        self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
         self.reservations = [
-            (r.start_s, r.end_s, np.isin(np.arange(len(names)), [index[n] for n in r.nodes]))
-            for r in site.reservations
+            (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
         ]
 
-    def eligible(self, partition: int, start_s: int, end_s: int) -> BoolArray:
+    def eligible(self, partition: int, start_s: int, end_s: int) -> tuple[int, ...]:
         """Nodes of the partition that no reservation covers during [start_s, end_s)."""
-        mask = self.partition_mask[partition]
-        for r_start, r_end, nodes in self.reservations:
+        nodes = self.partition_nodes[partition]
+        for r_start, r_end, taken in self.reservations:
             if r_start < end_s and start_s < r_end:
-                mask = mask & ~nodes
-        return mask
+                nodes = tuple(n for n in nodes if n not in taken)
+        return nodes
 
-    def fit(
-        self,
-        mask: BoolArray,
-        want: tuple[int, int, int, int],
-        free: tuple[IntArray, IntArray, IntArray] | None = None,
-    ) -> Placement | None:
-        """Where (nodes, cores, GPUs, memory) fits on the nodes of `mask` now, or None.
-
-        `free` replaces the pool's free arrays (a look-ahead at a later time)."""
-        nodes, cores, gpus, mem = want
+    def fit(self, nodes: Sequence[int], want: Want, free: Free | None = None) -> Slot | None:
+        """Where `want` fits on `nodes` (in order) now, or None; `free` replaces the pool's
+        free lists (a look-ahead at a later time, where a value may be below zero)."""
+        count, cores, gpus, mem = want
         fc, fg, fm = free or (self.free_cores, self.free_gpus, self.free_mem)
-        # As few nodes as fit, each holding at least one of the job's cores.
-        counts: Sequence[int] = [nodes] if nodes > 0 else range(1, min(int(mask.sum()), cores) + 1)
-        for k in counts:
-            per_c, per_g, per_m = -(-cores // k), -(-gpus // k), -(-mem // k)
-            ok = mask & (fc >= per_c) & (fg >= per_g) & (~self.mem_known | (fm >= per_m))
-            chosen = np.flatnonzero(ok)
-            if len(chosen) >= k:
-                return Placement(chosen[:k], per_c, per_g, per_m)
+        known = self.mem_known
+        if count > 0:
+            per_c, per_g, per_m = -(-cores // count), -(-gpus // count), -(-mem // count)
+            chosen = [
+                n
+                for n in nodes
+                if fc[n] >= per_c and fg[n] >= per_g and (fm[n] >= per_m or not known[n])
+            ]
+            return (tuple(chosen[:count]), per_c, per_g, per_m) if len(chosen) >= count else None
+        top = min(len(nodes), cores)
+        if top <= 0:
+            return None
+        for n in nodes:  # one node is the usual answer: look for it first
+            if fc[n] >= cores and fg[n] >= gpus and (fm[n] >= mem or not known[n]):
+                return (n,), cores, gpus, mem
+        # As few nodes k as fit, each holding at least one of the job's cores: node n
+        # qualifies for every k >= least_k(n), so k is the first with k nodes qualifying.
+        # (ceil(x / k) <= f for k >= ceil(x / f) when f > 0; for x = 0 when f >= 0.)
+        least: list[tuple[int, int]] = []
+        qualifying = [0] * (top + 1)
+        for n in nodes:
+            f = fc[n]
+            if f <= 0:
+                continue
+            k = -(-cores // f)
+            f = fg[n]
+            if gpus:
+                if f <= 0:
+                    continue
+                k = max(k, -(-gpus // f))
+            elif f < 0:
+                continue
+            if known[n]:
+                f = fm[n]
+                if mem:
+                    if f <= 0:
+                        continue
+                    k = max(k, -(-mem // f))
+                elif f < 0:
+                    continue
+            if k <= top:
+                qualifying[k] += 1
+                least.append((n, k))
+        total = 0
+        for k in range(1, top + 1):
+            total += qualifying[k]
+            if total >= k:
+                picked = tuple([n for n, at in least if at <= k][:k])
+                return picked, -(-cores // k), -(-gpus // k), -(-mem // k)
         return None
 
-    def can_ever_fit(self, partition: int, want: tuple[int, int, int, int]) -> bool:
+    def may_fit(self, partition: int, want: Want) -> bool:
+        """False when the partition has fewer free cores or GPUs in all than the job asks."""
+        return want[1] <= self.part_cores[partition] and want[2] <= self.part_gpus[partition]
+
+    def can_ever_fit(self, partition: int, want: Want) -> bool:
         """Whether the job fits on its partition when every node there is empty."""
-        empty = (self.cap_cores, self.cap_gpus, self.cap_mem)
-        return self.fit(self.partition_mask[partition], want, empty) is not None
+        return self.fit(self.partition_nodes[partition], want, self.cap) is not None
 
-    def may_fit(self, want: tuple[int, int, int, int]) -> bool:
-        """False when the whole site has fewer free cores or GPUs than the job asks."""
-        return want[1] <= self.total_free_cores and want[2] <= self.total_free_gpus
+    def take(self, slot: Slot, sign: int = 1) -> None:
+        """Hold `slot`'s resources (sign -1: give them back)."""
+        nodes, cores, gpus, mem = slot
+        cores, gpus, mem = sign * cores, sign * gpus, sign * mem
+        fc, fg, fm = self.free_cores, self.free_gpus, self.free_mem
+        part_cores, part_gpus = self.part_cores, self.part_gpus
+        for n in nodes:
+            fc[n] -= cores
+            fg[n] -= gpus
+            fm[n] -= mem
+            for p in self.parts_of[n]:
+                part_cores[p] -= cores
+                part_gpus[p] -= gpus
 
-    def take(self, place: Placement) -> None:
-        self.total_free_cores -= place.cores * len(place.nodes)
-        self.total_free_gpus -= place.gpus * len(place.nodes)
-        self.free_cores[place.nodes] -= place.cores
-        self.free_gpus[place.nodes] -= place.gpus
-        self.free_mem[place.nodes] -= place.mem_mb
+    def give_back(self, slot: Slot) -> None:
+        self.take(slot, -1)
 
-    def give_back(self, place: Placement) -> None:
-        self.total_free_cores += place.cores * len(place.nodes)
-        self.total_free_gpus += place.gpus * len(place.nodes)
-        self.free_cores[place.nodes] += place.cores
-        self.free_gpus[place.nodes] += place.gpus
-        self.free_mem[place.nodes] += place.mem_mb
+
+def placements(slots: Sequence[Slot | None]) -> list[Placement | None]:
+    """`Placement`s of the slots; jobs on the same nodes share one read-only node array."""
+    arrays: dict[tuple[int, ...], IntArray] = {}
+    out: list[Placement | None] = []
+    for slot in slots:
+        if slot is None:
+            out.append(None)
+            continue
+        nodes, cores, gpus, mem = slot
+        array = arrays.get(nodes)
+        if array is None:
+            array = np.array(nodes, dtype=np.int64)
+            array.flags.writeable = False
+            arrays[nodes] = array
+        out.append(Placement(array, cores, gpus, mem))
+    return out

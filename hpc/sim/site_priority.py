@@ -15,6 +15,10 @@ PriorityDecayHalfLife. A user's share is its account's share of root (from the s
 associations; equal where none are known) split equally among the account's users seen so
 far, as Slurm's classic fair-share does without user-level shares. Ties go to the earlier
 submit, then to the lower job index.
+
+fcfs and sjf (and multifactor with no weight set) never change a job's place: `static_rank`
+ranks every job once, so the engine keeps its queue sorted as jobs arrive. Multifactor
+priorities move with age and usage; `order` recomputes them at each pass.
 """
 
 from __future__ import annotations
@@ -87,6 +91,21 @@ class SitePriority:
             account, user = int(self.account[j]), int(self.user[j])
             share = self.account_share[account] / max(len(self.users_of[account]), 1)
             out[k] = 2.0 ** (-(self.usage.get(user, 0.0) / total) / max(share, 1e-12))
+        return out
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether priorities change while jobs wait (multifactor with a weight set)."""
+        return self.order_kind is QueueOrder.MULTIFACTOR and self.weights.multifactor
+
+    def static_rank(self, tier: list[int]) -> list[int]:
+        """Each job's place in the queue order of every job (only when not `dynamic`)."""
+        jobs = np.arange(len(self.submit), dtype=np.int64)
+        key = self.req if self.order_kind is QueueOrder.SJF else self.submit
+        tiers = -np.array(tier, dtype=np.float64)
+        rank = np.empty(len(jobs), dtype=np.int64)
+        rank[np.lexsort((jobs, self.submit, key, tiers))] = jobs
+        out: list[int] = rank.tolist()
         return out
 
     def order(self, pending: list[int], now: int, tier: list[int]) -> list[int]:
