@@ -1,8 +1,10 @@
 """The nodes of a site during a replay: what each has free, where a job fits, and when.
 
 A job asks for cores, GPUs and memory in total, and for a node count (0: as few nodes as
-fit). On k nodes it needs ceil(cores / k), ceil(GPUs / k) and ceil(memory / k) on each, as
-Slurm's `--nodes=k` spreads it; it takes the first k eligible nodes in the site's order.
+fit). One node is chosen as Slurm's select/cons_tres does (`_best_fit_node`: the run of
+consecutive usable nodes with the fewest usable cores that suffice); on k nodes a job needs
+ceil(cores / k), ceil(GPUs / k) and ceil(memory / k) on each, as Slurm's `--nodes=k`
+spreads it, on the first k eligible nodes in the site's order.
 A node is eligible for a job starting at t if it is in the job's partition and no
 reservation covers it during [t, t + requested time). Memory is enforced only on node types
 that declare it (an SWF machine does not).
@@ -89,9 +91,9 @@ class NodePool:
         top = min(len(nodes), cores)
         if top <= 0:
             return None
-        for n in nodes:  # one node is the usual answer: look for it first
-            if fc[n] >= cores and fg[n] >= gpus and (fm[n] >= mem or not known[n]):
-                return (n,), cores, gpus, mem
+        one = self._best_fit_node(nodes, want, fc, fg, fm)
+        if one is not None:  # one node is the usual answer
+            return (one,), cores, gpus, mem
         # As few nodes k as fit, each holding at least one of the job's cores: node n
         # qualifies for every k >= least_k(n), so k is the first with k nodes qualifying.
         # (ceil(x / k) <= f for k >= ceil(x / f) when f > 0; for x = 0 when f >= 0.)
@@ -127,6 +129,32 @@ class NodePool:
                 picked = tuple([n for n, at in least if at <= k][:k])
                 return picked, -(-cores // k), -(-gpus // k), -(-mem // k)
         return None
+
+    def _best_fit_node(
+        self, nodes: Sequence[int], want: Want, fc: list[int], fg: list[int], fm: list[int]
+    ) -> int | None:
+        """The node Slurm's select/cons_tres would give a job that one node can hold: it
+        splits the usable nodes into runs of consecutive ones, takes the run whose usable
+        cores in all are fewest yet enough ("best fit", which packs jobs onto partly used
+        nodes and leaves whole runs free), and the first node there that holds the job."""
+        _, cores, gpus, mem = want
+        known = self.mem_known
+        best: tuple[int, int] | None = None  # (run's usable cores, the node chosen)
+        total, first_fit, last = 0, -1, -2
+        for n in (*nodes, -2):  # -2 closes the last run
+            usable = n >= 0 and fc[n] > 0 and (fg[n] > 0 or not gpus)
+            if not usable or n != last + 1:
+                if first_fit >= 0 and total >= cores and (best is None or total < best[0]):
+                    best = (total, first_fit)
+                total, first_fit = 0, -1
+            if usable:
+                total += fc[n]
+                if first_fit < 0 and fc[n] >= cores and fg[n] >= gpus and (
+                    fm[n] >= mem or not known[n]
+                ):
+                    first_fit = n
+                last = n
+        return None if best is None else best[1]
 
     def may_fit(self, partition: int, want: Want) -> bool:
         """False when the partition has fewer free cores or GPUs in all than the job asks."""

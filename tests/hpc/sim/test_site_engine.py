@@ -212,3 +212,17 @@ def test_invariants_hold_on_random_sites(
         req_end = start[j] + max(int(jobs.req_time_s[j]), 1)
         if last in place.nodes.tolist():
             assert req_end <= maint.start_s or start[j] >= maint.end_s
+
+
+def test_one_node_jobs_go_where_slurm_best_fit_puts_them() -> None:
+    # Four 8-core nodes; job 0 fills c (its partition has only c). Usable runs are then
+    # a-b (16 cores) and d (8): job 1 goes to d, the smallest run that holds it, as
+    # select/cons_tres packs, not to a, the first node.
+    node = NodeType("n", cores=8, mem_mb=0)
+    site = Site(
+        "bf", {"n": node}, {"a": "n", "b": "n", "c": "n", "d": "n"},
+        (PartitionSpec("all", ("a", "b", "c", "d"), default=True), PartitionSpec("c", ("c",)),
+         PartitionSpec("x", ("a",))),
+    )  # fmt: skip
+    result = _run([(0, 100, 8, 100, 0, 1), (1, 10, 2, 10, 0, 0)], site)
+    assert [p.nodes.tolist() for p in result.placements if p] == [[2], [3]]
