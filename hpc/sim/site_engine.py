@@ -182,7 +182,7 @@ class SiteEngine:
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
         del self.expected[bisect_left(self.expected, entry)]
-        self.priority.charge(job, slot[1] * len(slot[0]), now - self.start_s[job])
+        self.priority.charge(job, sum(slot[1]), now - self.start_s[job])
 
     def _pass(self, now: int, new: list[int], freed: bool) -> None:
         """Start what may start now, in priority order; the rest get their reasons.

@@ -1,10 +1,12 @@
 """The nodes of a site during a replay: what each has free, where a job fits, and when.
 
 A job asks for cores, GPUs and memory in total, and for a node count (0: as few nodes as
-fit). One node is chosen as Slurm's select/cons_tres does (`_best_fit_node`: the run of
-consecutive usable nodes with the fewest usable cores that suffice); on k nodes a job needs
-ceil(cores / k), ceil(GPUs / k) and ceil(memory / k) on each, as Slurm's `--nodes=k`
-spreads it, on the first k eligible nodes in the site's order.
+fit). Nodes are chosen as Slurm's select/cons_tres chooses them: the run of consecutive
+usable nodes with the fewest usable cores that suffice ("best fit"), one node of it where
+one holds the job (`_best_fit_node`), else the job's tasks spread over the run, each node
+giving what it has free (`_spread`); a GPU job, whose GPUs Slurm counts per node, splits
+evenly over as few nodes as fit. With a node count k (Slurm's `--nodes=k`) a job needs
+ceil(cores / k), ceil(GPUs / k) and ceil(memory / k) on each of the first k eligible nodes.
 A node is eligible for a job starting at t if it is in the job's partition and no
 reservation covers it during [t, t + requested time). Memory is enforced only on node types
 that declare it (an SWF machine does not).
@@ -26,7 +28,8 @@ from hpc.model import IntArray
 from hpc.site.model import Site
 
 Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all in total
-Slot = tuple[tuple[int, ...], int, int, int]  # node indices; cores, GPUs, memory on each
+PerNode = tuple[int, ...]
+Slot = tuple[PerNode, PerNode, PerNode, PerNode]  # node indices; cores, GPUs, memory on each
 Free = tuple[list[int], list[int], list[int]]  # cores, GPUs, memory free per node
 
 
@@ -35,9 +38,9 @@ class Placement:
     """Where a job runs: node indices and, on each, the cores, GPUs and memory it holds."""
 
     nodes: IntArray
-    cores: int
-    gpus: int
-    mem_mb: int
+    cores: IntArray  # on each node, aligned with `nodes`
+    gpus: IntArray
+    mem_mb: IntArray
 
 
 class NodePool:
@@ -87,48 +90,81 @@ class NodePool:
                 for n in nodes
                 if fc[n] >= per_c and fg[n] >= per_g and (fm[n] >= per_m or not known[n])
             ]
-            return (tuple(chosen[:count]), per_c, per_g, per_m) if len(chosen) >= count else None
-        top = min(len(nodes), cores)
-        if top <= 0:
+            if len(chosen) < count:
+                return None
+            return tuple(chosen[:count]), (per_c,) * count, (per_g,) * count, (per_m,) * count
+        if cores <= 0 or not nodes:
             return None
         one = self._best_fit_node(nodes, want, fc, fg, fm)
         if one is not None:  # one node is the usual answer
-            return (one,), cores, gpus, mem
-        # As few nodes k as fit, each holding at least one of the job's cores: node n
-        # qualifies for every k >= least_k(n), so k is the first with k nodes qualifying.
-        # (ceil(x / k) <= f for k >= ceil(x / f) when f > 0; for x = 0 when f >= 0.)
-        least: list[tuple[int, int]] = []
-        qualifying = [0] * (top + 1)
+            return (one,), (cores,), (gpus,), (mem,)
+        if gpus:  # GPUs are asked per node (--gres): split evenly over as few nodes as fit
+            for k in range(2, min(len(nodes), cores) + 1):
+                slot = self.fit(nodes, (k, cores, gpus, mem), free)
+                if slot is not None:
+                    return slot
+            return None
+        return self._spread(nodes, want, fc, fg, fm)
+
+    def _spread(
+        self, nodes: Sequence[int], want: Want, fc: list[int], fg: list[int], fm: list[int]
+    ) -> Slot | None:
+        """A CPU job no single node holds, spread as Slurm spreads tasks: over the best-fit
+        run of consecutive usable nodes (else the largest runs together), taking on each
+        node in order as many cores as it has free, and memory in proportion."""
+        _, cores, gpus, mem = want
+        known = self.mem_known
+        per_core = mem / cores if cores else 0.0
+
+        def usable(n: int) -> int:
+            free = fc[n]
+            if known[n] and per_core > 0:
+                free = min(free, int(fm[n] // per_core))
+            return max(free, 0)
+
+        runs: list[list[int]] = []
+        last = -2
         for n in nodes:
-            f = fc[n]
-            if f <= 0:
+            if usable(n) <= 0:
+                last = -2
                 continue
-            k = -(-cores // f)
-            f = fg[n]
-            if gpus:
-                if f <= 0:
-                    continue
-                k = max(k, -(-gpus // f))
-            elif f < 0:
+            if n != last + 1 or not runs:
+                runs.append([])
+            runs[-1].append(n)
+            last = n
+        totals = [(sum(usable(n) for n in run), sum(max(fg[n], 0) for n in run)) for run in runs]
+        enough = [i for i, (c, g) in enumerate(totals) if c >= cores and g >= gpus]
+        if enough:
+            chosen = runs[min(enough, key=lambda i: (totals[i][0], i))]
+        else:  # several runs together, the largest first, kept in node order
+            chosen, have_c, have_g = [], 0, 0
+            for i in sorted(range(len(runs)), key=lambda i: (-totals[i][0], i)):
+                chosen += runs[i]
+                have_c, have_g = have_c + totals[i][0], have_g + totals[i][1]
+                if have_c >= cores and have_g >= gpus:
+                    break
+            else:
+                return None
+            chosen.sort()
+        picked: list[int] = []
+        c_on, g_on, m_on = [], [], []
+        left_c, left_g, left_m = cores, gpus, mem
+        for n in chosen:
+            if left_c <= 0 and left_g <= 0:
+                break
+            c = min(usable(n), left_c)
+            g = min(max(fg[n], 0), left_g)
+            if c <= 0:
                 continue
-            if known[n]:
-                f = fm[n]
-                if mem:
-                    if f <= 0:
-                        continue
-                    k = max(k, -(-mem // f))
-                elif f < 0:
-                    continue
-            if k <= top:
-                qualifying[k] += 1
-                least.append((n, k))
-        total = 0
-        for k in range(1, top + 1):
-            total += qualifying[k]
-            if total >= k:
-                picked = tuple([n for n, at in least if at <= k][:k])
-                return picked, -(-cores // k), -(-gpus // k), -(-mem // k)
-        return None
+            m = min(left_m, -(-int(c * mem) // cores)) if cores else 0
+            picked.append(n)
+            c_on.append(c)
+            g_on.append(g)
+            m_on.append(m)
+            left_c, left_g, left_m = left_c - c, left_g - g, left_m - m
+        if left_c > 0 or left_g > 0:
+            return None
+        return tuple(picked), tuple(c_on), tuple(g_on), tuple(m_on)
 
     def _best_fit_node(
         self, nodes: Sequence[int], want: Want, fc: list[int], fg: list[int], fm: list[int]
@@ -149,8 +185,11 @@ class NodePool:
                 total, first_fit = 0, -1
             if usable:
                 total += fc[n]
-                if first_fit < 0 and fc[n] >= cores and fg[n] >= gpus and (
-                    fm[n] >= mem or not known[n]
+                if (
+                    first_fit < 0
+                    and fc[n] >= cores
+                    and fg[n] >= gpus
+                    and (fm[n] >= mem or not known[n])
                 ):
                     first_fit = n
                 last = n
@@ -166,17 +205,16 @@ class NodePool:
 
     def take(self, slot: Slot, sign: int = 1) -> None:
         """Hold `slot`'s resources (sign -1: give them back)."""
-        nodes, cores, gpus, mem = slot
-        cores, gpus, mem = sign * cores, sign * gpus, sign * mem
         fc, fg, fm = self.free_cores, self.free_gpus, self.free_mem
         part_cores, part_gpus = self.part_cores, self.part_gpus
-        for n in nodes:
-            fc[n] -= cores
-            fg[n] -= gpus
-            fm[n] -= mem
+        for n, c, g, m in zip(*slot, strict=True):
+            c, g, m = sign * c, sign * g, sign * m
+            fc[n] -= c
+            fg[n] -= g
+            fm[n] -= m
             for p in self.parts_of[n]:
-                part_cores[p] -= cores
-                part_gpus[p] -= gpus
+                part_cores[p] -= c
+                part_gpus[p] -= g
 
     def give_back(self, slot: Slot) -> None:
         self.take(slot, -1)
@@ -196,5 +234,5 @@ def placements(slots: Sequence[Slot | None]) -> list[Placement | None]:
             array = np.array(nodes, dtype=np.int64)
             array.flags.writeable = False
             arrays[nodes] = array
-        out.append(Placement(array, cores, gpus, mem))
+        out.append(Placement(array, *(np.array(v, dtype=np.int64) for v in (cores, gpus, mem))))
     return out

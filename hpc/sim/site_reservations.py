@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hpc.sim.site_nodes import Free, NodePool, Slot, Want
+from hpc.sim.site_nodes import Free, NodePool, PerNode, Slot, Want
 from hpc.sim.state import NEVER
 
 
@@ -26,7 +26,7 @@ class Hold:
     end_s: int
     nodes: tuple[int, ...]
     node_set: frozenset[int]
-    need: tuple[int, int, int]  # per node: cores, GPUs, memory
+    need: tuple[PerNode, PerNode, PerNode]  # cores, GPUs, memory on each of `nodes`
     spare: dict[int, list[int]]  # per node held: cores, GPUs, memory free beyond the need
 
 
@@ -54,8 +54,7 @@ def earliest(
         while k < len(expected) and expected[k][0] <= t:
             slot = slots[expected[k][1]]
             assert slot is not None
-            nodes, c, g, m = slot
-            for n in nodes:
+            for n, c, g, m in zip(*slot, strict=True):
                 fc[n] += c
                 fg[n] += g
                 fm[n] += m
@@ -89,29 +88,32 @@ def _hold_at(
         free = (free[0][:], free[1][:], free[2][:])
         for h in over:
             for a, need in zip(free, h.need, strict=True):
-                for n in h.nodes:
-                    a[n] -= need
+                for n, amount in zip(h.nodes, need, strict=True):
+                    a[n] -= amount
     slot = pool.fit(pool.eligible(partition, t, end), want, free)
     if slot is None:
         return None
     nodes, c, g, m = slot
     fc, fg, fm = free
-    spare = {n: [fc[n] - c, fg[n] - g, fm[n] - m] for n in nodes}
+    spare = {
+        n: [fc[n] - cn, fg[n] - gn, fm[n] - mn]
+        for n, cn, gn, mn in zip(nodes, c, g, m, strict=True)
+    }
     return Hold(t, end, nodes, frozenset(nodes), (c, g, m), spare)
 
 
 def respects(slot: Slot, end: int, held: Sequence[Hold], mem_known: Sequence[bool]) -> bool:
     """Whether a job on `slot` until `end` (requested) delays no hold; if so, the holds'
     spares shrink by what it takes."""
-    nodes, c, g, m = slot
+    nodes = slot[0]
     touched = [h for h in held if end > h.start_s and not h.node_set.isdisjoint(nodes)]
     for h in touched:
-        for n in nodes:
+        for n, c, g, m in zip(*slot, strict=True):
             s = h.spare.get(n)
             if s is not None and (s[0] < c or s[1] < g or (s[2] < m and mem_known[n])):
                 return False
     for h in touched:
-        for n in nodes:
+        for n, c, g, m in zip(*slot, strict=True):
             s = h.spare.get(n)
             if s is not None:
                 s[0] -= c

@@ -85,7 +85,16 @@ def test_a_job_asking_for_two_nodes_gets_half_on_each() -> None:
     result = _run([(0, 10, 12, 10, 0, 2, 2, 2)], _site())
     place = result.placements[0]
     assert place is not None and place.nodes.tolist() == [0, 1]
-    assert (place.cores, place.gpus) == (6, 1)
+    assert (place.cores.tolist(), place.gpus.tolist()) == ([6, 6], [1, 1])
+
+
+def test_a_job_no_node_holds_spreads_its_tasks_over_the_best_fit_run() -> None:
+    # Node a has 3 cores free (job 0 holds 5), b is empty: a 10-core "all" job takes 3 on
+    # a and 7 on b, as Slurm spreads tasks, not 5 and 5.
+    result = _run([(0, 100, 5, 100), (1, 10, 10, 10, 0, 2)], _site())
+    place = result.placements[1]
+    assert place is not None
+    assert (place.nodes.tolist(), place.cores.tolist()) == ([0, 1], [3, 7])
 
 
 def test_qos_per_user_cpu_limit_holds_a_users_second_job_back() -> None:
@@ -194,8 +203,13 @@ def test_invariants_hold_on_random_sites(
     for t in events:
         live = [j for j in range(len(jobs)) if start[j] >= 0 and start[j] <= t < end[j]]
         for node in range(len(site.nodes)):
-            on = [out.placements[j] for j in live if node in out.placements[j].nodes]  # type: ignore[union-attr]
-            assert sum(p.cores for p in on) <= 4 and sum(p.gpus for p in on) <= 2  # type: ignore[union-attr]
+            held = [
+                (int(p.cores[k]), int(p.gpus[k]))
+                for j in live
+                if (p := out.placements[j]) is not None
+                for k in np.flatnonzero(p.nodes == node)
+            ]
+            assert sum(c for c, _ in held) <= 4 and sum(g for _, g in held) <= 2
         for user in {int(jobs.user[j]) for j in live}:
             mine = [j for j in live if jobs.user[j] == user and demand.qos[j] == 0]
             assert sum(int(jobs.procs[j]) for j in mine) <= 6
