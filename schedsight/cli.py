@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay on a stored site (`schedsight site import`): partitions, GPUs, QOS, "
         "reservations, Slurm's priority; prints per-partition figures",
     )
+    sim.add_argument(
+        "--change",
+        action="append",
+        default=[],
+        metavar="WHAT-IF",
+        help='with --site, a change to it (repeatable): "add 4 nodes to gpu", "qos normal '
+        'MaxTRESPU=cpu=64", "reserve gpu from 2d for 4h", "fail switch s1" ...',
+    )
     sim.set_defaults(run=_cmd_simulate)
 
     cmp = sub.add_parser("compare", help="replay a workload under several policies")
@@ -249,10 +257,12 @@ def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
     from hpc.metrics import summarize
     from hpc.sim.site_engine import simulate_site
     from hpc.sim.site_mapping import demand_from_trace
+    from hpc.site.changes import apply_changes, parse_change
     from schedsight.tables import format_partitions, format_summaries
 
     if args.save or args.capacity:
         raise CliError("--site replays do not take --save or --capacity yet: drop them")
+    changes = [parse_change(text) for text in args.change]
     name, _, number = args.site.partition("@")
     if number and not number.isdigit():
         raise CliError(f"--site {args.site!r}: give NAME or NAME@VERSION (a number)")
@@ -260,7 +270,10 @@ def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
     with transaction(store.sessions) as session:
         version, site = load_site_version(session, name, int(number) if number else None)
     if args.procs is None and args.nodes is None:
+        # Cleaned for the site as it is: a job the what-if makes impossible stays in, and is
+        # counted as never started, instead of vanishing from the figures.
         args.procs = site.totals()["cores"]
+    site = apply_changes(site, changes)
     loaded = _load(args)
     resources = {}
     if args.trace.startswith("workload:"):  # GPUs, accounts, QOS kept by `slurm import`
@@ -273,6 +286,8 @@ def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
     summary = summarize(replay.result)
     partitions = replay.partition_summary()
     where = f"site {site.name} version {version}"
+    if changes:
+        where += " with " + "; ".join(c.text for c in changes)
     if args.json:
         out: dict[str, object] = {"trace": args.trace, "site": where}
         out.update(summary.as_dict())
@@ -294,6 +309,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     policy = _policy(f"{args.policy}:{args.backfill}", args)
     if args.site:
         return _cmd_simulate_site(args, policy)
+    if args.change:
+        raise CliError("--change changes a site: give --site NAME too")
     changes = _capacity(args)
     if args.recompute and not args.save:
         raise CliError("--recompute only makes sense with --save")

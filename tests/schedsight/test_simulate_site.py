@@ -84,3 +84,20 @@ def test_unknown_sites_are_one_line_errors(
     assert main(["simulate", str(trace), "--site", site]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_what_if_changes_the_site_before_the_replay(
+    trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _json(capsys, "simulate", str(trace), "--site", "two", "--json")
+    smaller = _json(capsys, "simulate", str(trace), "--site", "two", "--json",
+                    "--change", "reserve n[0-3] from 0 for 6h")  # fmt: skip
+    assert smaller["site"] == "site two version 1 with reserve n[0-3] from 0 for 6h"
+    assert float(smaller["mean_wait_s"]) > float(base["mean_wait_s"])  # type: ignore[arg-type]
+    fewer = _json(capsys, "simulate", str(trace), "--site", "two", "--json",
+                  "--change", "remove 4 nodes from batch")  # fmt: skip
+    assert int(fewer["unstarted"]) > int(base["unstarted"])  # type: ignore[call-overload]
+    assert main(["simulate", str(trace), "--change", "add 1 node"]) == 2
+    assert "give --site NAME too" in capsys.readouterr().err
+    assert main(["simulate", str(trace), "--site", "two", "--change", "grow"]) == 2
+    assert "cannot read site change 'grow'" in capsys.readouterr().err
