@@ -34,6 +34,7 @@ GRAMMAR = (
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WEIGHTS = ("age", "fairshare", "job_size", "partition", "qos")
+_VERB_NAMES = ("add", "remove", "move", "qos", "weight", "reserve", "fail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,7 @@ class SiteChange:
 def parse_change(text: str) -> SiteChange:
     """A change from its words; checked against a site only when applied."""
     words = text.split()
-    if not words or words[0].lower() not in ("add", "remove", "move", "qos", "weight",
-                                             "reserve", "fail"):  # fmt: skip
+    if not words or words[0].lower() not in _VERB_NAMES:
         raise SiteError(f"cannot read site change {text!r}: expected {GRAMMAR}")
     return SiteChange(" ".join(words))
 
@@ -73,19 +73,7 @@ def _apply(text: str, site: Site) -> Site:
     words = text.split()
     verb = words[0].lower()
     try:
-        if verb == "add":
-            return _add(site, words)
-        if verb == "remove":
-            return _remove(site, words)
-        if verb == "move":
-            return _move(site, words)
-        if verb == "qos":
-            return _qos(site, words)
-        if verb == "weight":
-            return _weight(site, words)
-        if verb == "reserve":
-            return _reserve(site, words)
-        return _fail(site, words)
+        return _VERBS[verb](site, words)
     except (IndexError, ValueError):
         raise SiteError(f"cannot read site change {text!r}: expected {GRAMMAR}") from None
 
@@ -222,3 +210,7 @@ def _fail(site: Site, words: list[str]) -> Site:
     name = f"failed-{words[2]}"
     reservation = Reservation(name, nodes, start, FOREVER, maintenance=True)
     return dataclasses.replace(site, reservations=(*site.reservations, reservation))
+
+
+_VERBS = {"add": _add, "remove": _remove, "move": _move, "qos": _qos, "weight": _weight,
+          "reserve": _reserve, "fail": _fail}  # fmt: skip
