@@ -23,6 +23,7 @@ from schedsight import (
     predict_commands,
     site_commands,
     slurm_commands,
+    sweep_commands,
 )
 from schedsight.arguments import (
     ESTIMATES,
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
     site_commands.add_parser(sub)
+    sweep_commands.add_parser(sub)
     predict_commands.add_parser(sub)
     offload_commands.add_parser(sub)
     dashboard_commands.add_parser(sub)

@@ -348,7 +348,7 @@ def _spec(args: argparse.Namespace, wiring: Wiring) -> JobSpec:
     )
 
 
-def _audit(wiring: Wiring, actor: str | None) -> AuditTrail:
+def audit_trail(wiring: Wiring, actor: str | None) -> AuditTrail:
     from db.audit import AuditTrail
 
     return AuditTrail(wiring.open_store().sessions, actor=actor or getpass.getuser())
@@ -359,7 +359,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     wiring = wiring_of(args)
     spec = _spec(args, wiring)
-    audit = _audit(wiring, args.actor)
+    audit = audit_trail(wiring, args.actor)
     backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     result = submit_idempotent(
         backend,
@@ -404,7 +404,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     wiring = wiring_of(args)
     action = Action.parse(args.action, args.value)
-    audit = _audit(wiring, args.actor)
+    audit = audit_trail(wiring, args.actor)
     backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     apply_action(
         backend,
