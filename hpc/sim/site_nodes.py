@@ -65,6 +65,7 @@ class NodePool:
         ]
         self.part_cores = [sum(self.cap[0][i] for i in nodes) for nodes in self.partition_nodes]
         self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
+        self._one_node_slots: dict[tuple[int, int, int, int], Slot] = {}
         self.reservations = [
             (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
         ]
@@ -96,8 +97,12 @@ class NodePool:
         if cores <= 0 or not nodes:
             return None
         one = self._best_fit_node(nodes, want, fc, fg, fm)
-        if one is not None:  # one node is the usual answer
-            return (one,), (cores,), (gpus,), (mem,)
+        if one is not None:  # one node is the usual answer; equal slots are shared
+            key = (one, cores, gpus, mem)
+            slot = self._one_node_slots.get(key)
+            if slot is None:
+                slot = self._one_node_slots[key] = ((one,), (cores,), (gpus,), (mem,))
+            return slot
         if gpus:  # GPUs are asked per node (--gres): split evenly over as few nodes as fit
             for k in range(2, min(len(nodes), cores) + 1):
                 slot = self.fit(nodes, (k, cores, gpus, mem), free)
@@ -221,18 +226,18 @@ class NodePool:
 
 
 def placements(slots: Sequence[Slot | None]) -> list[Placement | None]:
-    """`Placement`s of the slots; jobs on the same nodes share one read-only node array."""
-    arrays: dict[tuple[int, ...], IntArray] = {}
+    """`Placement`s of the slots; jobs with equal slots share one read-only `Placement`."""
+    made: dict[Slot, Placement] = {}
     out: list[Placement | None] = []
     for slot in slots:
         if slot is None:
             out.append(None)
             continue
-        nodes, cores, gpus, mem = slot
-        array = arrays.get(nodes)
-        if array is None:
-            array = np.array(nodes, dtype=np.int64)
-            array.flags.writeable = False
-            arrays[nodes] = array
-        out.append(Placement(array, *(np.array(v, dtype=np.int64) for v in (cores, gpus, mem))))
+        place = made.get(slot)
+        if place is None:
+            arrays = [np.array(v, dtype=np.int64) for v in slot]
+            for array in arrays:
+                array.flags.writeable = False
+            place = made[slot] = Placement(*arrays)
+        out.append(place)
     return out
