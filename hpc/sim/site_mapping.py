@@ -8,6 +8,7 @@ has no GPU or QOS column: jobs ask for none; memory is the trace's per-processor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -50,17 +51,10 @@ def demand_from_trace(
         default = site.partitions.index(site.partition(None))
         lookup = {number: index[name] for number, name in names.items()}
         parts = [lookup.get(int(p), default) for p in jobs.partition.tolist()]
-        demand = SiteDemand(
-            partition=np.array(parts, dtype=np.int64), nodes=demand.nodes, gpus=demand.gpus,
-            mem_mb=demand.mem_mb, account=demand.account, qos=demand.qos,
-        )  # fmt: skip
-    per_proc_kb = np.maximum(jobs.req_mem_kb, 0)
-    mem_mb = (per_proc_kb * jobs.procs) // 1024
+        demand = dataclasses.replace(demand, partition=np.array(parts, dtype=np.int64))
+    mem_mb = (np.maximum(jobs.req_mem_kb, 0) * jobs.procs) // 1024
     if not resources:
-        return SiteDemand(
-            partition=demand.partition, nodes=demand.nodes, gpus=demand.gpus, mem_mb=mem_mb,
-            account=demand.account, qos=demand.qos,
-        )  # fmt: skip
+        return dataclasses.replace(demand, mem_mb=mem_mb)
     return _with_resources(jobs, demand.partition, mem_mb, site, resources)
 
 

@@ -109,15 +109,15 @@ class NodePool:
                 if slot is not None:
                     return slot
             return None
-        return self._spread(nodes, want, fc, fg, fm)
+        return self._spread(nodes, want, fc, fm)
 
     def _spread(
-        self, nodes: Sequence[int], want: Want, fc: list[int], fg: list[int], fm: list[int]
+        self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int]
     ) -> Slot | None:
         """A CPU job no single node holds, spread as Slurm spreads tasks: over the best-fit
         run of consecutive usable nodes (else the largest runs together), taking on each
         node in order as many cores as it has free, and memory in proportion."""
-        _, cores, gpus, mem = want
+        _, cores, _, mem = want
         known = self.mem_known
         per_core = mem / cores if cores else 0.0
 
@@ -137,39 +137,33 @@ class NodePool:
                 runs.append([])
             runs[-1].append(n)
             last = n
-        totals = [(sum(usable(n) for n in run), sum(max(fg[n], 0) for n in run)) for run in runs]
-        enough = [i for i, (c, g) in enumerate(totals) if c >= cores and g >= gpus]
+        totals = [sum(usable(n) for n in run) for run in runs]
+        enough = [i for i, total in enumerate(totals) if total >= cores]
         if enough:
-            chosen = runs[min(enough, key=lambda i: (totals[i][0], i))]
-        else:  # several runs together, the largest first, kept in node order
-            chosen, have_c, have_g = [], 0, 0
-            for i in sorted(range(len(runs)), key=lambda i: (-totals[i][0], i)):
+            chosen = runs[min(enough, key=lambda i: (totals[i], i))]
+        elif sum(totals) >= cores:  # several runs together, the largest first, in node order
+            chosen, have = [], 0
+            for i in sorted(range(len(runs)), key=lambda i: (-totals[i], i)):
                 chosen += runs[i]
-                have_c, have_g = have_c + totals[i][0], have_g + totals[i][1]
-                if have_c >= cores and have_g >= gpus:
+                have += totals[i]
+                if have >= cores:
                     break
-            else:
-                return None
             chosen.sort()
+        else:
+            return None
         picked: list[int] = []
-        c_on, g_on, m_on = [], [], []
-        left_c, left_g, left_m = cores, gpus, mem
+        c_on, m_on = [], []
+        left_c, left_m = cores, mem
         for n in chosen:
-            if left_c <= 0 and left_g <= 0:
+            if left_c <= 0:
                 break
             c = min(usable(n), left_c)
-            g = min(max(fg[n], 0), left_g)
-            if c <= 0:
-                continue
-            m = min(left_m, -(-int(c * mem) // cores)) if cores else 0
+            m = min(left_m, -(-c * mem // cores))
             picked.append(n)
             c_on.append(c)
-            g_on.append(g)
             m_on.append(m)
-            left_c, left_g, left_m = left_c - c, left_g - g, left_m - m
-        if left_c > 0 or left_g > 0:
-            return None
-        return tuple(picked), tuple(c_on), tuple(g_on), tuple(m_on)
+            left_c, left_m = left_c - c, left_m - m
+        return tuple(picked), tuple(c_on), (0,) * len(picked), tuple(m_on)
 
     def _best_fit_node(
         self, nodes: Sequence[int], want: Want, fc: list[int], fg: list[int], fm: list[int]

@@ -34,7 +34,6 @@ GRAMMAR = (
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WEIGHTS = ("age", "fairshare", "job_size", "partition", "qos")
-_VERB_NAMES = ("add", "remove", "move", "qos", "weight", "reserve", "fail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ class SiteChange:
 def parse_change(text: str) -> SiteChange:
     """A change from its words; checked against a site only when applied."""
     words = text.split()
-    if not words or words[0].lower() not in _VERB_NAMES:
+    if not words or words[0].lower() not in _VERBS:
         raise SiteError(f"cannot read site change {text!r}: expected {GRAMMAR}")
     return SiteChange(" ".join(words))
 

@@ -151,9 +151,12 @@ def audit(audit_sessions: sessionmaker[Session]) -> AuditTrail:
     return AuditTrail(audit_sessions, actor="pytest")
 
 
-def wait_finished(ids: Collection[int], *, timeout_s: float = 90) -> dict[int, LiveJob]:
-    """Poll the controller until every job (and array task) of `ids` has finished."""
-    cli = CliBackend()
+def wait_finished(
+    ids: Collection[int], *, timeout_s: float = 90, cli: CliBackend | None = None
+) -> dict[int, LiveJob]:
+    """Poll the controller (the host's, or `cli`'s) until every job and array task of `ids`
+    has finished."""
+    cli = cli or CliBackend()
     deadline = time.monotonic() + timeout_s
     while True:
         jobs = cli.jobs(ids)

@@ -25,7 +25,7 @@ from hpc.slurm.rest_backend import RestBackend
 from hpc.slurm.retry import Backoff
 from hpc.slurm.spec import JobSpec
 from hpc.slurm.state import LiveJob
-from tests.hpc.slurm.conftest import REMIT, Release
+from tests.hpc.slurm.conftest import REMIT, Release, wait_finished
 
 pytestmark = pytest.mark.slurm
 FAST = Backoff(attempts=3, first_s=0.2)
@@ -38,16 +38,8 @@ def _spec(name: str, command: tuple[str, ...] = ("true",), **kw: object) -> JobS
     return JobSpec(name=name, command=command, **(fields | kw))  # type: ignore[arg-type]
 
 
-def _wait(release: Release, ids: Collection[int], timeout_s: float = 120) -> dict[int, LiveJob]:
-    cli = release.cli()
-    deadline = time.monotonic() + timeout_s
-    while True:
-        jobs = cli.jobs(ids)
-        seen = {j.job_id for j in jobs} | {j.array_job_id for j in jobs if j.array_job_id}
-        if set(ids) <= seen and all(j.finished for j in jobs):
-            return {j.job_id: j for j in jobs}
-        assert time.monotonic() < deadline, f"{sorted(ids)} unfinished on Slurm {release.name}"
-        time.sleep(0.5)
+def _wait(release: Release, ids: Collection[int]) -> dict[int, LiveJob]:
+    return wait_finished(ids, timeout_s=120, cli=release.cli())
 
 
 def _cancel(release: Release, *ids: int) -> None:
