@@ -91,6 +91,7 @@ class SiteResult:
         return rows
 
 
+UNTRIED: Slot = ((), (), (), ())  # a memo's "not tried yet" (a real slot holds a node)
 Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked out, and its ask
 
 
@@ -103,6 +104,7 @@ class _Walk:
     n_blocked: int = 0
     held: list[Hold] = field(default_factory=list)
     asked: list[Asked] = field(default_factory=list)
+    asked_nodes: set[int] = field(default_factory=set)  # the partitions' nodes of `asked`
 
 
 class SiteEngine:
@@ -182,7 +184,8 @@ class SiteEngine:
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
         del self.expected[bisect_left(self.expected, entry)]
-        self.priority.charge(job, sum(slot[1]), now - self.start_s[job])
+        if self.rank is None:  # usage orders only a queue whose order moves
+            self.priority.charge(job, sum(slot[1]), now - self.start_s[job])
 
     def _pass(self, now: int, new: list[int], freed: bool) -> None:
         """Start what may start now, in priority order; the rest get their reasons.
@@ -215,10 +218,14 @@ class SiteEngine:
     def _walk(self, jobs: list[int], walk: _Walk, now: int) -> bool:
         """Try `jobs` in order from where `walk` stands; whether any started.
 
-        A blocked job's hold is worked out only once a later job fits and must be checked
-        against it, then every hold waiting is, in order: no job started in between, so each
-        is the hold it would have been when its job was passed over (`earliest` always finds
-        one for a queued job, so the conservative budget counts holds asked for).
+        A blocked job's hold is worked out only once a later job fits on a node of its
+        partition and must be checked against it, then every hold waiting is, in order: each
+        is the hold it would have been when its job was passed over, since what started in
+        between used only nodes outside its partition, which `earliest` never looks at (it
+        tries the job on its partition's nodes only, where a job started elsewhere changes
+        neither the free resources nor the times they free up), and which a hold never
+        covers, so the started job needed no check against it. (`earliest` always finds a
+        hold for a queued job, so the conservative budget counts holds asked for.)
 
         The first hold is kept for the next pass while no job ends on its partition, no
         reservation ends, and every job started since respects it: then the same job's
@@ -232,6 +239,7 @@ class SiteEngine:
                                                         self.part, self.req)  # fmt: skip
         limited = [c is not None for c in limits.compiled]
         part_cores, part_gpus, fit = pool.part_cores, pool.part_gpus, pool.fit
+        partition_set = pool.partition_set
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
         budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
@@ -261,32 +269,34 @@ class SiteEngine:
             if want[1] <= part_cores[p] and want[2] <= part_gpus[p]:
                 if tried is None:
                     slot = fit(pool.eligible(p, now, end), want)
-                elif (p, want) in tried:
-                    slot = tried[p, want]
                 else:
-                    slot = tried[p, want] = fit(pool.partition_nodes[p], want)
+                    key = (p, want)
+                    slot = tried.get(key, UNTRIED)
+                    if slot is UNTRIED:
+                        slot = tried[key] = fit(pool.partition_nodes[p], want)
             if slot is not None:
-                if asked:
-                    self._hold(asked, held, now)
+                if asked and not walk.asked_nodes.isdisjoint(slot[0]):
+                    self._hold(walk, now)
                 if not held or respects(slot, end, held, pool.mem_known):
-                    if self.kept is not None and (not held or held[0] is not self.kept[1]):
-                        self.kept = None
+                    self._forget_kept(walk, now)
                     self._start(job, slot, now)
                     started = True
                     if tried:
                         tried.clear()
                     continue
             reasons[job] = PRIORITY if blocked[p] else RESOURCES
-            if (easy and not blocked[p]) or len(held) + len(asked) < budget:
+            if (easy and not blocked[p]) or (budget and len(held) + len(asked) < budget):
                 asked.append((job, (req_of[job], p, want)))
+                walk.asked_nodes.update(partition_set[p])
             if not blocked[p]:
                 blocked[p] = True
                 walk.n_blocked += 1
         return started
 
-    def _hold(self, asked: list[Asked], held: list[Hold], now: int) -> None:
-        """Work out the holds asked for, in order, onto `held`; `asked` empties."""
-        for job, hold in asked:
+    def _hold(self, walk: _Walk, now: int) -> None:
+        """Work out the holds asked for, in order, onto `walk.held`; `walk.asked` empties."""
+        held = walk.held
+        for job, hold in walk.asked:
             first = not held
             kept = self.kept
             if first and kept is not None and kept[0] == job and kept[1].start_s >= now:
@@ -297,7 +307,24 @@ class SiteEngine:
                 held.append(found)
                 if first:
                     self.kept = (job, found)
-        asked.clear()
+        walk.asked.clear()
+        walk.asked_nodes.clear()
+
+    def _forget_kept(self, walk: _Walk, now: int) -> None:
+        """Before a start: keep the kept hold only if it is this pass's first hold. With the
+        holds asked for not yet worked out, it is when `_hold` would reuse it for the first
+        of them; otherwise that one would get a new hold, which is forgotten here instead of
+        kept (kept only spares the work: worked out again, it comes out the same)."""
+        kept = self.kept
+        if kept is None:
+            return
+        if walk.held:
+            first = walk.held[0] is kept[1]
+        else:
+            asked = walk.asked
+            first = bool(asked) and asked[0][0] == kept[0] and kept[1].start_s >= now
+        if not first:
+            self.kept = None
 
     # ------------------------------------------------------------ loop
     def run(self) -> None:

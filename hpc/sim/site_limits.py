@@ -28,6 +28,7 @@ RESERVED = "ReqNodeNotAvail, Reserved for maintenance"
 TRES_KINDS = ("node", "cpu", "gres/gpu", "mem")  # the TRES a job asks for, in `Want` order
 _TRES_NAMES = {"cpu": "Cpu", "gres/gpu": "GRES", "node": "Node", "mem": "Mem"}
 Limits = tuple[tuple[int, int, str], ...]  # (position in Want, limit, reason)
+Compiled = tuple[int | None, Limits, Limits, Limits]  # jobs per user, per user, account, grp
 
 
 def _compile(limits: Mapping[str, int], reason: str) -> Limits:
@@ -44,16 +45,8 @@ class QosUsage:
 
     def __init__(self, site: Site, qos_names: tuple[str, ...]) -> None:
         self.specs: list[QosSpec | None] = [site.qos.get(q) for q in qos_names]
-        self.compiled = [
-            None
-            if spec is None
-            else (
-                spec.max_jobs_per_user,
-                _compile(spec.max_tres_per_user, "QOSMax{}PerUserLimit"),
-                _compile(spec.max_tres_per_account, "QOSMax{}PerAccountLimit"),
-                _compile(spec.grp_tres, "QOSGrp{}Limit"),
-            )
-            for spec in self.specs
+        self.compiled: list[Compiled | None] = [
+            None if spec is None else _compile_spec(spec) for spec in self.specs
         ]
         self.per_user: dict[tuple[int, int], list[int]] = {}
         self.per_account: dict[tuple[int, int], list[int]] = {}
@@ -79,21 +72,42 @@ class QosUsage:
         return _over(grp, self.grp.get((qos, -1)), want) if grp else None
 
     def charge(self, qos: int, user: int, account: int, want: Want, sign: int) -> None:
-        """A job asking `want` starts (sign 1) or ends (sign -1)."""
-        if qos < 0 or self.specs[qos] is None:
+        """A job asking `want` starts (sign 1) or ends (sign -1). Only the usage that a limit
+        of its QOS reads is kept: `blocked` never looks at the rest."""
+        compiled = self.compiled[qos] if qos >= 0 else None
+        if compiled is None:
             return
+        max_jobs, per_user, per_account, grp = compiled
         amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
-        for table, key in (
-            (self.per_user, (qos, user)),
-            (self.per_account, (qos, account)),
-            (self.grp, (qos, -1)),
-        ):
-            held = table.get(key)
-            if held is None:
-                held = table[key] = [0, 0, 0, 0]
-            for k in range(4):
-                held[k] += amounts[k]
-        self.jobs_per_user[(qos, user)] = self.jobs_per_user.get((qos, user), 0) + sign
+        if per_user:
+            _add(self.per_user, (qos, user), amounts)
+        if per_account:
+            _add(self.per_account, (qos, account), amounts)
+        if grp:
+            _add(self.grp, (qos, -1), amounts)
+        if max_jobs is not None:
+            self.jobs_per_user[qos, user] = self.jobs_per_user.get((qos, user), 0) + sign
+
+
+def _compile_spec(spec: QosSpec) -> Compiled | None:
+    """A QOS's limits as `blocked` reads them; None when it has none that a job can break."""
+    compiled = (
+        spec.max_jobs_per_user,
+        _compile(spec.max_tres_per_user, "QOSMax{}PerUserLimit"),
+        _compile(spec.max_tres_per_account, "QOSMax{}PerAccountLimit"),
+        _compile(spec.grp_tres, "QOSGrp{}Limit"),
+    )
+    return compiled if compiled[0] is not None or any(compiled[1:]) else None
+
+
+def _add(table: dict[tuple[int, int], list[int]], key: tuple[int, int], amounts: Want) -> None:
+    held = table.get(key)
+    if held is None:
+        held = table[key] = [0, 0, 0, 0]
+    held[0] += amounts[0]
+    held[1] += amounts[1]
+    held[2] += amounts[2]
+    held[3] += amounts[3]
 
 
 def _over(limits: Limits, held: list[int] | None, want: Want) -> str | None:

@@ -66,6 +66,7 @@ class NodePool:
         self.part_cores = [sum(self.cap[0][i] for i in nodes) for nodes in self.partition_nodes]
         self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
         self._one_node_slots: dict[tuple[int, int, int, int], Slot] = {}
+        self._ever: dict[tuple[int, Want], bool] = {}
         self.reservations = [
             (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
         ]
@@ -120,24 +121,25 @@ class NodePool:
         _, cores, _, mem = want
         known = self.mem_known
         per_core = mem / cores if cores else 0.0
-
-        def usable(n: int) -> int:
-            free = fc[n]
-            if known[n] and per_core > 0:
-                free = min(free, int(fm[n] // per_core))
-            return max(free, 0)
-
+        by_mem = per_core > 0
+        usable: dict[int, int] = {}  # cores a node can give (memory allowing), each node once
         runs: list[list[int]] = []
+        totals: list[int] = []
         last = -2
         for n in nodes:
-            if usable(n) <= 0:
+            free = fc[n]
+            if by_mem and known[n]:
+                free = min(free, int(fm[n] // per_core))
+            if free <= 0:
                 last = -2
                 continue
+            usable[n] = free
             if n != last + 1 or not runs:
                 runs.append([])
+                totals.append(0)
             runs[-1].append(n)
+            totals[-1] += free
             last = n
-        totals = [sum(usable(n) for n in run) for run in runs]
         enough = [i for i, total in enumerate(totals) if total >= cores]
         if enough:
             chosen = runs[min(enough, key=lambda i: (totals[i], i))]
@@ -157,7 +159,7 @@ class NodePool:
         for n in chosen:
             if left_c <= 0:
                 break
-            c = min(usable(n), left_c)
+            c = min(usable[n], left_c)
             m = min(left_m, -(-c * mem // cores))
             picked.append(n)
             c_on.append(c)
@@ -199,8 +201,15 @@ class NodePool:
         return want[1] <= self.part_cores[partition] and want[2] <= self.part_gpus[partition]
 
     def can_ever_fit(self, partition: int, want: Want) -> bool:
-        """Whether the job fits on its partition when every node there is empty."""
-        return self.fit(self.partition_nodes[partition], want, self.cap) is not None
+        """Whether the job fits on its partition when every node there is empty (asked once
+        per partition and ask: the answer depends on nothing else)."""
+        key = (partition, want)
+        ever = self._ever.get(key)
+        if ever is None:
+            ever = self._ever[key] = (
+                self.fit(self.partition_nodes[partition], want, self.cap) is not None
+            )
+        return ever
 
     def take(self, slot: Slot, sign: int = 1) -> None:
         """Hold `slot`'s resources (sign -1: give them back)."""

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpc.model import JobTable, Machine
-from hpc.sim import Policy, simulate
+from hpc.sim import Policy, simulate, site_engine
 from hpc.sim.site_engine import SiteResult, simulate_site
 from hpc.sim.site_jobs import SiteDemand
+from hpc.sim.site_limits import QosUsage
 from hpc.site.model import (
     NodeType,
     PartitionSpec,
@@ -145,6 +146,38 @@ def test_easy_backfill_across_shared_nodes_keeps_the_reservation() -> None:
             (0, 500, 8, 500, 0, 1)]  # fmt: skip
     starts = _starts(_run(rows, _site()))
     assert starts[0] == 0 and starts[2] == 0 and starts[1] == 100 and starts[3] == 110
+
+
+def test_a_hold_is_worked_out_only_when_a_job_fits_on_its_partitions_nodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Job 0 fills a (cpu) until 100; job 1 (cpu) waits for a and asks for a hold. Job 2 fits
+    # on b (gpu), outside cpu's nodes: it starts without job 1's hold being worked out (it
+    # could not delay it). Job 3 (cpu) fits nowhere until 100, when job 1 starts first.
+    calls: list[int] = []
+    real = site_engine.earliest
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(site_engine, "earliest", counted)
+    rows = [(0, 100, 8, 100), (0, 10, 8, 10), (0, 10, 4, 10, 0, 1), (0, 30, 2, 30)]
+    result = _run(rows, _site())
+    assert _starts(result) == [0, 100, 0, 110]
+    assert result.reasons[1] == result.reasons[3] == "Resources"
+    assert calls == []  # job 3 never fits while job 1 waits: no hold was ever needed
+
+
+def test_a_qos_without_limits_keeps_no_usage() -> None:
+    site = _site(qos={"low": QosSpec("low"), "high": QosSpec("high", max_jobs_per_user=1)})
+    usage = QosUsage(site, ("low", "high"))
+    assert usage.compiled[0] is None and usage.compiled[1] is not None
+    usage.charge(0, 1, 0, (1, 4, 0, 0), 1)
+    usage.charge(1, 1, 0, (1, 4, 0, 0), 1)
+    assert usage.jobs_per_user == {(1, 1): 1} and usage.per_user == {}
+    assert usage.blocked(1, 1, 0, (1, 4, 0, 0)) == "QOSMaxJobsPerUserLimit"
+    assert usage.blocked(0, 1, 0, (1, 4, 0, 0)) is None
 
 
 @pytest.mark.parametrize("policy", ["fcfs:easy", "sjf:easy", "fcfs:none"])
