@@ -6,8 +6,9 @@ and the peak resident memory of the process. Traces come from ../shared/traces (
 SCHEDSIGHT_TRACES_DIR); a missing trace is skipped with a message.
 
 The site-model inputs replay through `hpc.sim.site_engine` (partitions, GPUs, QOS): site200k
-is `hpc.sim.site_workload`'s generated 200,000-job, three-partition workload, lcg-site the
-LCG trace on a one-partition site. After the site replay (and its peak memory), the same
+is `hpc.sim.site_workload`'s generated 200,000-job, three-partition workload (site200k-topo:
+the same site with a switch tree, multi-node jobs placed by topology), lcg-site the LCG trace
+on a one-partition site. After the site replay (and its peak memory), the same
 process replays the same jobs on the one-pool engine and prints how many times faster that
 is ("pool x"). Site inputs run FCFS x {none, easy} unless --policies says otherwise.
 
@@ -39,10 +40,16 @@ INPUTS = {
     "kth": "KTH-SP2-1996-2.1-cln.swf.gz",
     "gen1m": "generated: Lublin-Feitelson, 1,000,000 jobs, 256 procs, seed 1",
     "site200k": "generated: hpc.sim.site_workload, 200,000 jobs, 3 partitions, seed 1",
+    "site200k-topo": "site200k on a switch tree (topology-aware placement)",
     "lcg-site": "LCG.swf.gz on a one-partition site",
     "site1m": "generated: hpc.sim.site_workload, 1,000,000 jobs, 3 partitions, seed 1",
 }
-SITE_INPUTS = {"site200k": 200_000, "lcg-site": 0, "site1m": 1_000_000}  # generated job counts
+SITE_INPUTS = {  # generated job counts
+    "site200k": 200_000,
+    "site200k-topo": 200_000,
+    "lcg-site": 0,
+    "site1m": 1_000_000,
+}
 TRACE_FILES = {"lcg": "LCG.swf.gz", "kth": "KTH-SP2-1996-2.1-cln.swf.gz", "lcg-site": "LCG.swf.gz"}
 SITE_POLICIES = ("fcfs:none", "fcfs:easy")
 ORDERS = order_names()
@@ -62,7 +69,8 @@ def run_site(name: str, policy_text: str) -> dict[str, object]:
 
     t0 = time.perf_counter()
     if SITE_INPUTS[name]:
-        site, jobs, demand = generated_workload(SITE_INPUTS[name], seed=1)
+        switched = name.endswith("-topo")
+        site, jobs, demand = generated_workload(SITE_INPUTS[name], seed=1, switched=switched)
     else:
         trace = read_swf(TRACES / TRACE_FILES[name])
         machine = machine_for(trace)
@@ -157,7 +165,7 @@ def main() -> int:
         policies = [f"{o}:{m}" for o in orders for m in MODES]
     print(f"machine: {machine_line()}")
     print(
-        f"{'input':8} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'peak MB':>8}"
+        f"{'input':13} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'peak MB':>8}"
         f" {'pool x':>7}"
     )
     for name in args.inputs.split(","):
@@ -165,7 +173,7 @@ def main() -> int:
             parser.error(f"unknown input {name!r}: choose from {', '.join(INPUTS)}")
         if name in TRACE_FILES and not (TRACES / TRACE_FILES[name]).exists():
             missing = TRACES / TRACE_FILES[name]
-            print(f"{name:8} skipped: {missing} not found (shared traces absent)")
+            print(f"{name:13} skipped: {missing} not found (shared traces absent)")
             continue
         site_default = name in SITE_INPUTS and not args.policies
         for policy in SITE_POLICIES if site_default else policies:
@@ -176,12 +184,12 @@ def main() -> int:
                 check=False,
             )
             if out.returncode != 0:
-                print(f"{name:8} {policy:26} FAILED: {out.stderr.strip().splitlines()[-1:]}")
+                print(f"{name:13} {policy:26} FAILED: {out.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(out.stdout)
             ratio = f"{r['pool_ratio']:>7}" if "pool_ratio" in r else ""
             print(
-                f"{name:8} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
+                f"{name:13} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
                 f"{r['jobs_per_s']:>10,} {r['peak_mb']:>8,} {ratio}",
                 flush=True,
             )

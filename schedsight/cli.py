@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='with --site, a change to it (repeatable): "add 4 nodes to gpu", "qos normal '
         'MaxTRESPU=cpu=64", "reserve gpu from 2d for 4h", "fail switch s1" ...',
     )
+    sim.add_argument(
+        "--placement",
+        choices=["best-fit", "topology"],
+        help="with --site, how a multi-node job's nodes are chosen: topology (Slurm's "
+        "topology/tree: under one switch, on the fewest leaf switches; the default where the "
+        "site has switches) or best-fit (select/cons_tres alone; the default without)",
+    )
     sim.set_defaults(run=_cmd_simulate)
 
     cmp = sub.add_parser("compare", help="replay a workload under several policies")
@@ -284,7 +291,7 @@ def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
         with transaction(store.sessions) as session:
             resources = load_job_resources(session, int(args.trace.removeprefix("workload:")))
     demand = demand_from_trace(loaded.jobs, loaded.trace.header, site, resources)
-    replay = simulate_site(loaded.jobs, site, policy, demand)
+    replay = simulate_site(loaded.jobs, site, policy, demand, placement=args.placement)
     summary = summarize(replay.result)
     partitions = replay.partition_summary()
     where = f"site {site.name} version {version}"
@@ -292,11 +299,15 @@ def _cmd_simulate_site(args: argparse.Namespace, policy: Policy) -> int:
         where += " with " + "; ".join(c.text for c in changes)
     if args.json:
         out: dict[str, object] = {"trace": args.trace, "site": where}
+        out["placement"] = replay.rule.value
         out.update(summary.as_dict())
         out["partitions"] = [row.as_dict() for row in partitions]
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{args.trace} on {where} ({len(site.nodes)} nodes, {len(site.partitions)} partitions)")
+    print(
+        f"{args.trace} on {where} ({len(site.nodes)} nodes, {len(site.partitions)} partitions), "
+        f"{replay.rule.value} placement"
+    )
     print(format_summaries([summary]))
     print(format_partitions(partitions))
     return 0
@@ -311,8 +322,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     policy = _policy(f"{args.policy}:{args.backfill}", args)
     if args.site:
         return _cmd_simulate_site(args, policy)
-    if args.change:
-        raise CliError("--change changes a site: give --site NAME too")
+    if args.change or args.placement:
+        what = "--change changes" if args.change else "--placement places jobs on"
+        raise CliError(f"{what} a site: give --site NAME too")
     changes = _capacity(args)
     if args.recompute and not args.save:
         raise CliError("--recompute only makes sense with --save")

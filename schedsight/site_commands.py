@@ -165,12 +165,22 @@ def _print_site(site: Site) -> None:
         f"{len(site.associations)} in {len(accounts)} accounts; reservations: "
         f"{len(site.reservations)} ({maintenance} maintenance); switches: {len(site.switches)}"
     )
+    if site.associations:
+        print(f"fair-share usage: {_usage(site)}")
     print(f"priority: {_weights(site.weights)}")
     b = site.backfill
     print(
         f"backfill: window {format_duration(b.window_s)}, resolution {b.resolution_s} s, "
         f"max job test {b.max_job_test}, interval {b.interval_s} s"
     )
+
+
+def _usage(site: Site) -> str:
+    users = [a for a in site.associations if a.user is not None and a.raw_usage is not None]
+    if not users:
+        return "not read (a replay's fair-share starts from zero)"
+    hours = sum(a.raw_usage or 0.0 for a in users) / 3600
+    return f"{hours:,.1f} core-hours (decayed) over {len(users)} user associations (sshare)"
 
 
 def _weights(w: PriorityWeights) -> str:

@@ -75,7 +75,8 @@ def format_breakdown(rows: Sequence[GroupRow], by: str) -> str:
 
 
 def format_partitions(rows: Sequence[PartitionRow]) -> str:
-    """A site replay's per-partition rows (`SiteResult.partition_summary`)."""
+    """A site replay's per-partition rows (`SiteResult.partition_summary`); on a site with
+    switches, the jobs on several nodes and the mean leaf switches each spans."""
     body = [
         [
             r.partition,
@@ -87,4 +88,10 @@ def format_partitions(rows: Sequence[PartitionRow]) -> str:
         ]
         for r in rows
     ]
-    return format_table(["partition", "jobs", "started", "mean wait", "p95 wait", "usage"], body)
+    head = ["partition", "jobs", "started", "mean wait", "p95 wait", "usage"]
+    if any(r.mean_leaf_switches is not None for r in rows):  # a site with switches
+        head += ["multi-node", "leaf switches"]
+        for line, r in zip(body, rows, strict=True):
+            spans = r.mean_leaf_switches
+            line += [str(r.multi_node), "-" if spans is None else f"{spans:.2f}"]
+    return format_table(head, body)

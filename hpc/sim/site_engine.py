@@ -39,6 +39,7 @@ from hpc.sim.site_limits import (
 from hpc.sim.site_nodes import NodePool, Placement, Slot, Want, placements
 from hpc.sim.site_priority import SitePriority
 from hpc.sim.site_reservations import Hold, earliest, respects
+from hpc.sim.site_topology import PlacementRule, SwitchTree, leaf_spans, rule_for
 from hpc.sim.state import COMPLETED, NEVER, RUNNING, TIMEOUT
 from hpc.site.model import Site
 
@@ -51,6 +52,8 @@ class PartitionRow:
     mean_wait_s: float
     p95_wait_s: float
     usage_share: float
+    multi_node: int = 0  # jobs started on several nodes
+    mean_leaf_switches: float | None = None  # those jobs' leaf switches (None: no switches)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,6 +68,7 @@ class SiteResult:
     demand: SiteDemand
     reasons: list[str]  # the last pending reason of each job ("" if it started at once)
     placements: list[Placement | None]  # where each job ran (None: never started)
+    rule: PlacementRule = PlacementRule.BEST_FIT
 
     def partition_summary(self) -> list[PartitionRow]:
         """Per-partition figures: jobs, started, mean and p95 wait, usage share."""
@@ -74,10 +78,12 @@ class SiteResult:
         parts = self.demand.partition
         used = self.result.units[jm.index] * (jm.response_s - jm.wait_s)
         total = float(used.sum()) or 1.0
+        spans = leaf_spans(self.site, self.placements)
         rows = []
         for i, p in enumerate(self.site.partitions):
             mine = parts[jm.index] == i
             waits = jm.wait_s[mine]
+            multi = (spans >= 0) & (parts == i)
             rows.append(
                 PartitionRow(
                     partition=p.name,
@@ -86,6 +92,10 @@ class SiteResult:
                     mean_wait_s=float(waits.mean()) if len(waits) else 0.0,
                     p95_wait_s=float(np.percentile(waits, 95)) if len(waits) else 0.0,
                     usage_share=float(used[mine].sum()) / total,
+                    multi_node=int(multi.sum()),
+                    mean_leaf_switches=float(spans[multi].mean())
+                    if self.site.switches and multi.any()
+                    else None,
                 )
             )
         return rows
@@ -110,7 +120,14 @@ class _Walk:
 class SiteEngine:
     """Mutable state of one site replay; `run()` once."""
 
-    def __init__(self, jobs: JobTable, demand: SiteDemand, site: Site, policy: Policy) -> None:
+    def __init__(
+        self,
+        jobs: JobTable,
+        demand: SiteDemand,
+        site: Site,
+        policy: Policy,
+        placement: PlacementRule | str | None = None,
+    ) -> None:
         demand.check(jobs, site)
         if policy.order not in (QueueOrder.FCFS, QueueOrder.SJF, QueueOrder.MULTIFACTOR):
             raise SimulationError(
@@ -120,6 +137,9 @@ class SiteEngine:
         n = len(jobs)
         self.jobs, self.demand, self.site, self.policy = jobs, demand, site, policy
         self.pool = NodePool(site)
+        self.rule = rule_for(site, placement)
+        if self.rule is PlacementRule.TOPOLOGY:
+            self.pool.topology = SwitchTree.of(site)
         self.req: list[int] = np.maximum(jobs.req_time_s, 1).tolist()
         run = np.maximum(jobs.run_s, 0)
         kill = policy.kill_at_limit
@@ -381,14 +401,22 @@ class SiteEngine:
             capacity_steps=[(first, total)],
             wall_s=wall_s,
         )
-        return SiteResult(sim, self.site, self.demand, self.reasons, placements(self.placed))
+        return SiteResult(
+            sim, self.site, self.demand, self.reasons, placements(self.placed), self.rule
+        )
 
 
 def simulate_site(
-    jobs: JobTable, site: Site, policy: Policy, demand: SiteDemand | None = None
+    jobs: JobTable,
+    site: Site,
+    policy: Policy,
+    demand: SiteDemand | None = None,
+    *,
+    placement: PlacementRule | str | None = None,
 ) -> SiteResult:
-    """Replay `jobs` on `site` under `policy` (the demand defaults to processors only)."""
+    """Replay `jobs` on `site` under `policy` (the demand defaults to processors only).
+    `placement` ("best-fit" or "topology") defaults to topology where the site has switches."""
     started = time.perf_counter()
-    engine = SiteEngine(jobs, demand or SiteDemand.plain(jobs, site), site, policy)
+    engine = SiteEngine(jobs, demand or SiteDemand.plain(jobs, site), site, policy, placement)
     engine.run()
     return engine.result(time.perf_counter() - started)

@@ -10,6 +10,8 @@ ceil(cores / k), ceil(GPUs / k) and ceil(memory / k) on each of the first k elig
 A node is eligible for a job starting at t if it is in the job's partition and no
 reservation covers it during [t, t + requested time). Memory is enforced only on node types
 that declare it (an SWF machine does not).
+With `topology` set, a job that no one node holds lands under one switch instead, on the
+fewest leaf switches (`hpc.sim.site_topology`).
 
 The state is plain Python lists of ints, not numpy arrays: partitions have a few to a few
 hundred nodes, and a replay asks millions of tiny questions of them, where numpy's per-call
@@ -21,11 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hpc.model import IntArray
 from hpc.site.model import Site
+
+if TYPE_CHECKING:
+    from hpc.sim.site_topology import SwitchTree
 
 Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all in total
 PerNode = tuple[int, ...]
@@ -67,6 +73,7 @@ class NodePool:
         self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
         self._one_node_slots: dict[tuple[int, int, int, int], Slot] = {}
         self._ever: dict[tuple[int, Want], bool] = {}
+        self.topology: SwitchTree | None = None  # set: multi-node jobs placed by topology
         self.reservations = [
             (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
         ]
@@ -94,6 +101,10 @@ class NodePool:
             ]
             if len(chosen) < count:
                 return None
+            if count > 1 and self.topology is not None:
+                chosen = self.topology.choose(chosen, None, count)
+                if not chosen:
+                    return None
             return tuple(chosen[:count]), (per_c,) * count, (per_g,) * count, (per_m,) * count
         if cores <= 0 or not nodes:
             return None
@@ -110,6 +121,8 @@ class NodePool:
                 if slot is not None:
                     return slot
             return None
+        if self.topology is not None:
+            nodes = self.topology.spread_nodes(nodes, cores, mem, (fc, fg, fm), known)
         return self._spread(nodes, want, fc, fm)
 
     def _spread(

@@ -11,10 +11,12 @@ priority/multifactor with the site's weights (`PriorityWeights`):
              + sum over TRES of weight * amount / site total
 
 Usage is charged per user (core-seconds) when a job ends and decays with
-PriorityDecayHalfLife. A user's share is its account's share of root (from the site's
-associations; equal where none are known) split equally among the account's users seen so
-far, as Slurm's classic fair-share does without user-level shares. Ties go to the earlier
-submit, then to the lower job index.
+PriorityDecayHalfLife; it starts from the usage sshare reported when the site was read
+(`hpc.sim.site_usage`), else from zero. A user's share is its account's share of root
+(sshare's NormShares where read for every account, else from the associations' shares;
+equal where none are known) split equally among the account's users seen so far, as Slurm's
+classic fair-share does without user-level shares. Ties go to the earlier submit, then to
+the lower job index.
 
 fcfs and sjf (and multifactor with no weight set) never change a job's place: `static_rank`
 ranks every job once, so the engine keeps its queue sorted as jobs arrive. Multifactor
@@ -30,6 +32,7 @@ import numpy as np
 from hpc.model import JobTable
 from hpc.sim.policy import QueueOrder
 from hpc.sim.site_jobs import SiteDemand
+from hpc.sim.site_usage import normalised_shares, starting_usage
 from hpc.site.model import Site
 
 
@@ -64,8 +67,13 @@ class SitePriority:
         names = demand.accounts
         raw = np.array([account_shares.get(names[a], 1) for a in range(len(names))], dtype=float)
         self.account_share = raw / raw.sum() if raw.sum() else raw
+        norm = normalised_shares(site, names)
+        if norm is not None:  # Slurm's own, from sshare
+            self.account_share = norm
         self.users_of: dict[int, set[int]] = defaultdict(set)
-        self.usage: dict[int, float] = defaultdict(float)
+        start = starting_usage(site, jobs.user, demand.account, names, demand.users)
+        self.usage: dict[int, float] = defaultdict(float, start.per_user)
+        self.others = start.others  # usage of users outside the workload: in the total
         self.decayed_at = float(jobs.submit_s[0]) if len(jobs) else 0.0
 
     def charge(self, job: int, cores: int, seconds: int) -> None:
@@ -74,16 +82,17 @@ class SitePriority:
 
     def _decay(self, now: int) -> None:
         dt = now - self.decayed_at
-        if dt > 0 and self.usage:
+        if dt > 0 and (self.usage or self.others):
             factor = 0.5 ** (dt / max(self.weights.decay_half_life_s, 1))
             for user in self.usage:
                 self.usage[user] *= factor
+            self.others *= factor
         self.decayed_at = now
 
     def _fairshare(self, jobs: np.ndarray) -> np.ndarray:
         for j in jobs.tolist():
             self.users_of[int(self.account[j])].add(int(self.user[j]))
-        total = sum(self.usage.values())
+        total = sum(self.usage.values()) + self.others
         if total <= 0:
             return np.ones(len(jobs))
         out = np.empty(len(jobs))

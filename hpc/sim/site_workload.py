@@ -18,15 +18,17 @@ import numpy as np
 
 from hpc.model import JobTable, Machine
 from hpc.sim.site_jobs import SiteDemand
-from hpc.site.model import NodeType, PartitionSpec, QosSpec, Site
+from hpc.site.model import NodeType, PartitionSpec, QosSpec, Site, Switch
 
 CORES_PER_NODE = 32
 PARTITION_SHARES = (0.75, 0.15, 0.10)  # batch, gpu, fat
 HIGH_QOS_SHARE = 0.1
 
 
-def generated_site() -> Site:
-    """8 CPU nodes, 4 GPU nodes (4 GPUs each), 2 large-memory nodes; 3 partitions, 2 QOS."""
+def generated_site(*, switched: bool = False) -> Site:
+    """8 CPU nodes, 4 GPU nodes (4 GPUs each), 2 large-memory nodes; 3 partitions, 2 QOS.
+    `switched`: under one top switch, four leaf switches of four CPU, four CPU, four GPU
+    and the two large-memory nodes (the topology-aware placement's workload)."""
     types = {
         "cpu": NodeType("cpu", cores=CORES_PER_NODE, mem_mb=192_000),
         "gpu": NodeType("gpu", cores=CORES_PER_NODE, mem_mb=384_000, gpus=4, gpu_type="a100"),
@@ -36,6 +38,9 @@ def generated_site() -> Site:
     gpu = tuple(f"gpu{i:02d}" for i in range(4))
     fat = tuple(f"fat{i:02d}" for i in range(2))
     nodes = {n: t for names, t in ((cpu, "cpu"), (gpu, "gpu"), (fat, "fat")) for n in names}
+    leaves = [Switch(f"leaf{i}", nodes=group)
+              for i, group in enumerate((cpu[:4], cpu[4:], gpu, fat))]  # fmt: skip
+    switches = (*leaves, Switch("top", switches=tuple(s.name for s in leaves)))
     return Site(
         name="generated",
         node_types=types,
@@ -49,18 +54,20 @@ def generated_site() -> Site:
             "normal": QosSpec("normal", max_tres_per_user={"cpu": 256}),
             "high": QosSpec("high", priority=100, max_tres_per_user={"cpu": 128}),
         },
+        switches=switches if switched else (),
         source="generated",
     )
 
 
 def generated_workload(
-    n_jobs: int, *, seed: int, compress: float = 2.0
+    n_jobs: int, *, seed: int, compress: float = 2.0, switched: bool = False
 ) -> tuple[Site, JobTable, SiteDemand]:
-    """`n_jobs` seeded jobs on `generated_site()`, with their partition, GPU, memory and QOS."""
+    """`n_jobs` seeded jobs on `generated_site(switched=...)`, with their partition, GPU,
+    memory and QOS."""
     from hpc.workload.cleaning import clean
     from hpc.workload.lublin import generate
 
-    site = generated_site()
+    site = generated_site(switched=switched)
     jobs, _ = clean(generate(n_jobs, seed=seed, procs=256), machine=Machine.procs_only(256))
     rng = np.random.Generator(np.random.PCG64(seed + 1))
     n = len(jobs)

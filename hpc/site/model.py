@@ -73,6 +73,11 @@ class Association:
     shares: int = 1
     qos: tuple[str, ...] = ()
     default_qos: str | None = None
+    # From sshare when the site was read (None: not read): the decayed usage in TRES-billing
+    # seconds (CPU-seconds unless billing weights say otherwise), and the share of the
+    # whole machine this association's shares give it (0 to 1).
+    raw_usage: float | None = None
+    norm_shares: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

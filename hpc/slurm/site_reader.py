@@ -3,6 +3,8 @@
 Through the cli backend's command runner, so its prefix (`chroot /var/lib/slurm-trixie`,
 `ssh login1`) and `--cluster` apply to every command. The controller must answer; slurmdbd
 need not: without it the site has no QOS and no associations, and `on_warning` says why.
+The associations carry sshare's usage where sshare answers; where it does not, a replay's
+fair-share starts from zero, and `on_warning` says that in one line.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hpc.slurm.site_text import (
     parse_switches,
     parse_weights,
 )
+from hpc.slurm.sshare_text import SSHARE_FORMAT, parse_sshare, with_usage
 
 Warn = Callable[[str], None]
 
@@ -87,6 +90,28 @@ def _accounting(
             ]
         )
     except (SlurmCommandError, ControllerUnreachableError) as exc:
-        on_warning(f"no QOS or associations: slurmdbd did not answer ({exc})")
+        on_warning(
+            f"no QOS or associations: slurmdbd did not answer ({exc}); a replay's fair-share "
+            "starts from zero"
+        )
         return {}, ()
-    return parse_qos(qos), parse_associations(assoc)
+    return parse_qos(qos), _usage(backend, parse_associations(assoc), on_warning)
+
+
+def _usage(
+    backend: CliBackend, associations: tuple[Association, ...], on_warning: Warn
+) -> tuple[Association, ...]:
+    """The associations with the usage and normalised shares sshare reports."""
+    if not associations:
+        return associations
+    argv = ["sshare", "-a", "-P", "-n", "-o", SSHARE_FORMAT]
+    if backend.cluster:
+        argv.append(f"--clusters={backend.cluster}")
+    try:
+        text = backend.text(argv)
+    except (SlurmCommandError, ControllerUnreachableError) as exc:
+        on_warning(
+            f"no fair-share usage: sshare failed ({exc}); a replay's fair-share starts from zero"
+        )
+        return associations
+    return with_usage(associations, parse_sshare(text))

@@ -36,7 +36,11 @@ def _site(name: str = "big", *, max_time_s: int = 2 * 86400) -> Site:
             PartitionSpec("gpu", ("n10", "n2"), priority_tier=2, allow_qos=("long",)),
         ),
         qos={"long": QosSpec("long", 100, 7 * 86400, {"cpu": 256, "gres/gpu": 8})},
-        associations=(Association("physics", shares=40), Association("physics", "alice")),
+        associations=(
+            Association("physics", shares=40, raw_usage=7200.0, norm_shares=0.4),
+            Association("physics", "alice", raw_usage=7200.0, norm_shares=0.4),
+            Association("theory", "bob"),  # sshare did not list it: usage unknown
+        ),
         reservations=(Reservation("maint", ("n2",), 1_900_000_000, 1_900_003_600, True),),
         weights=PriorityWeights(age=1000, fairshare=10000, tres={"gres/gpu": 3000}),
         switches=(Switch("s0", nodes=("n10", "n2")), Switch("top", switches=("s0",))),
@@ -54,6 +58,21 @@ def test_save_then_load_gives_back_the_same_site(store: Store) -> None:
         back = load_site(session, "big")
     assert back == site
     assert list(back.nodes) == ["n10", "n2", "c1", "a9"]  # Slurm's order, not sorted
+
+
+def test_fair_share_usage_round_trips_and_older_sites_load_without_it(store: Store) -> None:
+    site = _site()
+    with transaction(store.sessions) as session:
+        save_site(session, site)
+        older = dataclasses.replace(site, name="old").to_json()
+        for row in older["associations"]:  # as stored before sshare was read
+            del row["raw_usage"], row["norm_shares"]
+        back = load_site(session, "big")
+    alice = back.associations[1]
+    assert (alice.user, alice.raw_usage, alice.norm_shares) == ("alice", 7200.0, 0.4)
+    assert back.associations[2].raw_usage is None
+    old = Site.from_json(older)
+    assert all(a.raw_usage is None and a.norm_shares is None for a in old.associations)
 
 
 def test_the_same_site_again_is_the_same_version(store: Store) -> None:

@@ -4,6 +4,7 @@ figures; a one-partition site gives the one-pool figures; bad names are one-line
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from db.session import sqlite_url, transaction
 from db.sites import save_site
 from db.store import Store
-from hpc.site.model import NodeType, PartitionSpec, Site
+from hpc.site.model import NodeType, PartitionSpec, Site, Switch
 from hpc.workload.lublin import generate
 from hpc.workload.swf import write_swf
 from schedsight.cli import main
@@ -31,9 +32,13 @@ def trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             PartitionSpec("small", ("n0",)),
         ),
     )
+    leaves = (Switch("s1", nodes=tuple(f"n{i}" for i in range(4))),
+              Switch("s2", nodes=tuple(f"n{i}" for i in range(4, 8))),
+              Switch("top", switches=("s1", "s2")))  # fmt: skip
     with transaction(store.sessions) as session:
         save_site(session, Site.one_partition(256, name="flat"))
         save_site(session, two)
+        save_site(session, replace(two, name="tree", switches=leaves))
     store.engine.dispose()
     path = tmp_path / "w.swf"
     write_swf(generate(400, seed=3, procs=256), path)
@@ -44,6 +49,13 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
     assert main(list(argv)) == 0
     out: dict[str, object] = json.loads(capsys.readouterr().out)
     return out
+
+
+def _on(
+    capsys: pytest.CaptureFixture[str], trace: Path, site: str, *more: str
+) -> dict[str, object]:
+    """`simulate TRACE --site SITE --json MORE...`'s JSON."""
+    return _json(capsys, "simulate", str(trace), "--site", site, "--json", *more)
 
 
 def test_a_one_partition_site_gives_the_one_pool_figures(
@@ -73,7 +85,7 @@ def test_whole_nodes_of_a_multi_node_site_and_per_partition_rows(
 @pytest.mark.parametrize(
     ("site", "message"),
     [
-        ("nosuch", "no site named 'nosuch' is stored (stored: flat, two)"),
+        ("nosuch", "no site named 'nosuch' is stored (stored: flat, tree, two)"),
         ("two@x", "NAME@VERSION"),
         ("two@7", "version 7"),
     ],
@@ -89,15 +101,34 @@ def test_unknown_sites_are_one_line_errors(
 def test_a_what_if_changes_the_site_before_the_replay(
     trace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = _json(capsys, "simulate", str(trace), "--site", "two", "--json")
-    smaller = _json(capsys, "simulate", str(trace), "--site", "two", "--json",
-                    "--change", "reserve n[0-3] from 0 for 6h")  # fmt: skip
+    base = _on(capsys, trace, "two")
+    smaller = _on(capsys, trace, "two", "--change", "reserve n[0-3] from 0 for 6h")
     assert smaller["site"] == "site two version 1 with reserve n[0-3] from 0 for 6h"
     assert float(smaller["mean_wait_s"]) > float(base["mean_wait_s"])  # type: ignore[arg-type]
-    fewer = _json(capsys, "simulate", str(trace), "--site", "two", "--json",
-                  "--change", "remove 4 nodes from batch")  # fmt: skip
+    fewer = _on(capsys, trace, "two", "--change", "remove 4 nodes from batch")
     assert int(fewer["unstarted"]) > int(base["unstarted"])  # type: ignore[call-overload]
     assert main(["simulate", str(trace), "--change", "add 1 node"]) == 2
     assert "give --site NAME too" in capsys.readouterr().err
     assert main(["simulate", str(trace), "--site", "two", "--change", "grow"]) == 2
     assert "cannot read site change 'grow'" in capsys.readouterr().err
+
+
+def test_a_site_with_switches_places_jobs_by_topology_unless_told(
+    trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topo = _on(capsys, trace, "tree")
+    plain = _on(capsys, trace, "tree", "--placement", "best-fit")
+    assert (topo["placement"], plain["placement"]) == ("topology", "best-fit")
+    (t_row, _), (p_row, _) = topo["partitions"], plain["partitions"]  # type: ignore[misc]
+    assert t_row["multi_node"] > 0 and p_row["multi_node"] > 0
+    assert 1.0 <= t_row["mean_leaf_switches"] < p_row["mean_leaf_switches"]
+    assert main(["simulate", str(trace), "--site", "tree"]) == 0
+    text = capsys.readouterr().out
+    assert "topology placement" in text and "leaf switches" in text
+    no_tree = _on(capsys, trace, "two")
+    assert no_tree["placement"] == "best-fit"
+    assert no_tree["partitions"][0]["mean_leaf_switches"] is None  # type: ignore[index]
+    assert main(["simulate", str(trace), "--site", "two", "--placement", "topology"]) == 2
+    assert "site 'two' has no switch tree" in capsys.readouterr().err
+    assert main(["simulate", str(trace), "--placement", "topology"]) == 2
+    assert "--placement places jobs on a site: give --site NAME too" in capsys.readouterr().err
