@@ -35,6 +35,7 @@ import numpy as np
 from hpc.sim.policy import Policy
 from hpc.sim.site_engine import simulate_site
 from hpc.sim.site_mapping import demand_from_trace
+from hpc.sim.site_policy import own_policy
 from hpc.site.model import Site
 from hpc.slurm.accounting import AccountingRecord, job_resources, to_swf
 from hpc.slurm.cli_backend import CliBackend
@@ -158,31 +159,38 @@ def run_jobs(args: argparse.Namespace) -> tuple[Site, list[AccountingRecord]]:
 
 
 def report(site: Site, records: list[AccountingRecord]) -> None:
-    """Replay the jobs in the twin of `site`; print how far its starts are from Slurm's."""
+    """Replay the jobs in the twin of `site`; print how far its starts are from Slurm's,
+    under the site's own policy (the headline) and under EASY for comparison."""
     trace = to_swf(records, source="bench:twin", cluster=site.name)
     loaded = prepare_workload(trace, procs=site.totals()["cores"])
     demand = demand_from_trace(loaded.jobs, trace.header, site,
                                {r.job_number: r for r in job_resources(records)})  # fmt: skip
-    replay = simulate_site(loaded.jobs, site, Policy.parse("fcfs:easy"), demand)
     t0 = int(trace.header.keys["UnixStartTime"])
     real = {r.job_id: (r.start_s or 0) - t0 for r in records}
     real_wait = {r.job_id: r.wait_s or 0 for r in records}
     job_ids = loaded.jobs.job_id.tolist()
-    sim = dict(zip(job_ids, replay.result.start_s.tolist(), strict=True))
-    both = [j for j in job_ids if sim[j] >= 0]
-    errors = [abs(sim[j] - real[j]) for j in both]
-    mean_wait = statistics.mean(real_wait[j] for j in both)
-    tau = kendall_tau([real[j] for j in both], [sim[j] for j in both])
-    p90 = float(np.percentile(errors, 90))
-    print(f"jobs: {len(records)} ran on {site.name} (Slurm {site.release}); "
-          f"{len(both)} started in the twin")  # fmt: skip
-    print(f"real wait: mean {mean_wait:.1f} s, median "
-          f"{statistics.median(real_wait[j] for j in both):.1f} s, max "
-          f"{max(real_wait[j] for j in both)} s")  # fmt: skip
-    print(f"start-time error: median {statistics.median(errors):.1f} s, p90 {p90:.1f} s "
-          f"({statistics.median(errors) / max(mean_wait, 1):.1%} and "
-          f"{p90 / max(mean_wait, 1):.1%} of the mean real wait)")  # fmt: skip
-    print(f"start order: Kendall tau {tau:.3f}")
+    enforced = "enforced" if site.scheduling.limits_enforced else "not enforced"
+    print(f"jobs: {len(records)} ran on {site.name} (Slurm {site.release}, "
+          f"{site.scheduling.scheduler}, QOS limits {enforced})")  # fmt: skip
+    waits = [real_wait[j] for j in job_ids]
+    print(f"real wait: mean {statistics.mean(waits):.1f} s, median "
+          f"{statistics.median(waits):.1f} s, max {max(waits)} s")  # fmt: skip
+    own = own_policy(site)
+    for policy in (own, Policy.parse("fcfs:easy")):
+        if policy.name == own.name and policy is not own:
+            continue
+        replay = simulate_site(loaded.jobs, site, policy, demand)
+        sim = dict(zip(job_ids, replay.result.start_s.tolist(), strict=True))
+        both = [j for j in job_ids if sim[j] >= 0]
+        errors = [abs(sim[j] - real[j]) for j in both]
+        mean_wait = statistics.mean(real_wait[j] for j in both)
+        tau = kendall_tau([real[j] for j in both], [sim[j] for j in both])
+        median, p90 = statistics.median(errors), float(np.percentile(errors, 90))
+        label = "site's own policy" if policy is own else "for comparison"
+        print(f"twin {policy.name} ({label}): {len(both)} started; start-time error median "
+              f"{median:.1f} s, p90 {p90:.1f} s ({median / max(mean_wait, 1):.1%} and "
+              f"{p90 / max(mean_wait, 1):.1%} of the mean real wait); start order Kendall tau "
+              f"{tau:.3f}")  # fmt: skip
     print(
         f"scheduler cycle: bf_interval {site.backfill.interval_s} s "
         "(a backfilled job starts up to one interval after it could)"

@@ -44,7 +44,10 @@ class QosUsage:
     """What running jobs hold per (QOS, user), (QOS, account) and QOS, in TRES terms."""
 
     def __init__(self, site: Site, qos_names: tuple[str, ...]) -> None:
-        self.specs: list[QosSpec | None] = [site.qos.get(q) for q in qos_names]
+        # Limits a site does not enforce hold nobody back (AccountingStorageEnforce).
+        enforced = site.scheduling.limits_enforced
+        self.specs: list[QosSpec | None] = [site.qos.get(q) if enforced else None
+                                            for q in qos_names]  # fmt: skip
         self.compiled: list[Compiled | None] = [
             None if spec is None else _compile_spec(spec) for spec in self.specs
         ]

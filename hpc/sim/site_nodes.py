@@ -21,7 +21,7 @@ job that cannot fit is turned away without looking at a node.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,71 +108,109 @@ class NodePool:
             return tuple(chosen[:count]), (per_c,) * count, (per_g,) * count, (per_m,) * count
         if cores <= 0 or not nodes:
             return None
+        if not gpus:
+            return self._cpu_fit(nodes, want, fc, fm)
         one = self._best_fit_node(nodes, want, fc, fg, fm)
-        if one is not None:  # one node is the usual answer; equal slots are shared
-            key = (one, cores, gpus, mem)
-            slot = self._one_node_slots.get(key)
-            if slot is None:
-                slot = self._one_node_slots[key] = ((one,), (cores,), (gpus,), (mem,))
-            return slot
-        if gpus:  # GPUs are asked per node (--gres): split evenly over as few nodes as fit
-            for k in range(2, min(len(nodes), cores) + 1):
-                slot = self.fit(nodes, (k, cores, gpus, mem), free)
-                if slot is not None:
-                    return slot
-            return None
-        if self.topology is not None:
-            nodes = self.topology.spread_nodes(nodes, cores, mem, (fc, fg, fm), known)
-        return self._spread(nodes, want, fc, fm)
+        if one is not None:  # GPUs are asked per node (--gres): one node if one holds them
+            return self._one_node(one, want)
+        for k in range(2, min(len(nodes), cores) + 1):  # else split evenly over fewest nodes
+            slot = self.fit(nodes, (k, cores, gpus, mem), free)
+            if slot is not None:
+                return slot
+        return None
 
-    def _spread(
+    def _one_node(self, node: int, want: Want) -> Slot:
+        """The slot of a job on one node; equal slots are shared (most jobs take one node)."""
+        key = (node, want[1], want[2], want[3])
+        slot = self._one_node_slots.get(key)
+        if slot is None:
+            slot = self._one_node_slots[key] = ((node,), (want[1],), (want[2],), (want[3],))
+        return slot
+
+    def _cpu_fit(
         self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int]
     ) -> Slot | None:
-        """A CPU job no single node holds, spread as Slurm spreads tasks: over the best-fit
-        run of consecutive usable nodes (else the largest runs together), taking on each
-        node in order as many cores as it has free, and memory in proportion."""
+        """A CPU job's nodes, as select/cons_tres gives tasks that may spread: the run of
+        consecutive usable nodes whose usable cores in all are fewest yet enough ("best
+        fit"); there, the node with the fewest usable cores that holds the whole job, else
+        the job's tasks spread over the run in order, each node giving what it has free.
+        With no run enough alone, the largest runs together. (On the dev cluster Slurm
+        22.05 spreads a 16-task job over three part-used nodes of a small run rather than
+        take a whole free node of a larger one: sacct's NodeList, bench/twin_fidelity.py.)"""
         _, cores, _, mem = want
         known = self.mem_known
-        per_core = mem / cores if cores else 0.0
-        by_mem = per_core > 0
-        usable: dict[int, int] = {}  # cores a node can give (memory allowing), each node once
+        per_core = mem / cores
+
+        def usable(n: int) -> int:
+            free = fc[n]
+            if known[n] and per_core > 0:
+                free = min(free, int(fm[n] // per_core))
+            return max(free, 0)
+
+        best_total, best_one, best_run = -1, -1, (0, 0)  # the run chosen: [start, end)
+        total, one, one_u, start, last = 0, -1, 0, 0, -2
+        for i, n in enumerate((*nodes, -2)):  # -2 closes the last run
+            u = usable(n) if n >= 0 else 0
+            if u <= 0 or n != last + 1:
+                if total >= cores and (best_total < 0 or total < best_total):
+                    best_total, best_one, best_run = total, one, (start, i)
+                total, one, start, last = 0, -1, i, -2
+            if u > 0:
+                total += u
+                if u >= cores and (one < 0 or u < one_u):
+                    one, one_u = n, u
+                last = n
+        if best_one >= 0:
+            return self._one_node(best_one, want)
+        if self.topology is not None:  # under as few switches as hold it (topology/tree)
+            under = self.topology.spread_nodes(nodes, cores, mem, (fc, self.free_gpus, fm), known)
+            return self._spread(under, want, usable) if under else None
+        if best_total >= 0:
+            return self._spread(nodes[best_run[0] : best_run[1]], want, usable)
+        return self._spread_runs(nodes, want, usable)
+
+    def _spread_runs(
+        self, nodes: Sequence[int], want: Want, usable: Callable[[int], int]
+    ) -> Slot | None:
+        """A CPU job no run of consecutive usable nodes holds alone: the largest runs
+        together, in node order, or None if all of them are not enough."""
         runs: list[list[int]] = []
-        totals: list[int] = []
         last = -2
         for n in nodes:
-            free = fc[n]
-            if by_mem and known[n]:
-                free = min(free, int(fm[n] // per_core))
-            if free <= 0:
+            if usable(n) <= 0:
                 last = -2
                 continue
-            usable[n] = free
             if n != last + 1 or not runs:
                 runs.append([])
-                totals.append(0)
             runs[-1].append(n)
-            totals[-1] += free
             last = n
-        enough = [i for i, total in enumerate(totals) if total >= cores]
-        if enough:
-            chosen = runs[min(enough, key=lambda i: (totals[i], i))]
-        elif sum(totals) >= cores:  # several runs together, the largest first, in node order
-            chosen, have = [], 0
-            for i in sorted(range(len(runs)), key=lambda i: (-totals[i], i)):
-                chosen += runs[i]
-                have += totals[i]
-                if have >= cores:
-                    break
-            chosen.sort()
-        else:
+        totals = [sum(usable(n) for n in run) for run in runs]
+        if sum(totals) < want[1]:
             return None
+        chosen: list[int] = []
+        have = 0
+        for i in sorted(range(len(runs)), key=lambda i: (-totals[i], i)):
+            chosen += runs[i]
+            have += totals[i]
+            if have >= want[1]:
+                break
+        return self._spread(sorted(chosen), want, usable)
+
+    @staticmethod
+    def _spread(nodes: Sequence[int], want: Want, usable: Callable[[int], int]) -> Slot:
+        """The job's tasks over `nodes` in order (usable cores enough in all), each node
+        giving as many cores as it has usable, and memory in proportion."""
+        _, cores, _, mem = want
         picked: list[int] = []
-        c_on, m_on = [], []
+        c_on: list[int] = []
+        m_on: list[int] = []
         left_c, left_m = cores, mem
-        for n in chosen:
+        for n in nodes:
             if left_c <= 0:
                 break
-            c = min(usable[n], left_c)
+            c = min(usable(n), left_c)
+            if c <= 0:
+                continue
             m = min(left_m, -(-c * mem // cores))
             picked.append(n)
             c_on.append(c)
@@ -186,26 +224,28 @@ class NodePool:
         """The node Slurm's select/cons_tres would give a job that one node can hold: it
         splits the usable nodes into runs of consecutive ones, takes the run whose usable
         cores in all are fewest yet enough ("best fit", which packs jobs onto partly used
-        nodes and leaves whole runs free), and the first node there that holds the job."""
+        nodes and leaves whole runs free), and there the node with the fewest free cores
+        that holds the job (the first of equals), as Slurm 22.05-26.05 do on the dev
+        cluster (bench/twin_fidelity.py compares with sacct's NodeList)."""
         _, cores, gpus, mem = want
         known = self.mem_known
         best: tuple[int, int] | None = None  # (run's usable cores, the node chosen)
-        total, first_fit, last = 0, -1, -2
+        total, fit, last = 0, -1, -2
         for n in (*nodes, -2):  # -2 closes the last run
             usable = n >= 0 and fc[n] > 0 and (fg[n] > 0 or not gpus)
             if not usable or n != last + 1:
-                if first_fit >= 0 and total >= cores and (best is None or total < best[0]):
-                    best = (total, first_fit)
-                total, first_fit = 0, -1
+                if fit >= 0 and total >= cores and (best is None or total < best[0]):
+                    best = (total, fit)
+                total, fit, last = 0, -1, -2
             if usable:
                 total += fc[n]
                 if (
-                    first_fit < 0
+                    (fit < 0 or fc[n] < fc[fit])
                     and fc[n] >= cores
                     and fg[n] >= gpus
                     and (fm[n] >= mem or not known[n])
                 ):
-                    first_fit = n
+                    fit = n
                 last = n
         return None if best is None else best[1]
 

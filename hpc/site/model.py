@@ -126,6 +126,26 @@ class BackfillParams:
 
 
 @dataclass(frozen=True, slots=True)
+class Scheduling:
+    """How the controller schedules: SchedulerType, and AccountingStorageEnforce's flags.
+
+    QOS limits (MaxTRESPerUser, GrpTRES, MaxWall, ...) hold jobs back only where `limits` (or
+    `safe`, which implies it) is enforced; a site that records QOS limits without enforcing
+    them runs jobs past them, and its twin must too. A made-up site enforces everything."""
+
+    scheduler: str = "sched/backfill"  # SchedulerType
+    enforce: tuple[str, ...] = ("associations", "limits", "qos")  # AccountingStorageEnforce
+
+    @property
+    def limits_enforced(self) -> bool:
+        return "limits" in self.enforce or "safe" in self.enforce
+
+    @property
+    def backfills(self) -> bool:
+        return self.scheduler == "sched/backfill"
+
+
+@dataclass(frozen=True, slots=True)
 class Switch:
     """One switch of topology.conf: its child switches and its nodes."""
 
@@ -160,6 +180,7 @@ class Site:
     weights: PriorityWeights = field(default_factory=PriorityWeights)
     backfill: BackfillParams = field(default_factory=BackfillParams)
     switches: tuple[Switch, ...] = ()
+    scheduling: Scheduling = field(default_factory=Scheduling)
     release: str = ""  # the Slurm release it was read from, "" for a made-up site
     source: str = ""
 
@@ -246,6 +267,7 @@ class Site:
                 weights=PriorityWeights(**(data.get("weights") or {})),
                 backfill=BackfillParams(**(data.get("backfill") or {})),
                 switches=_many(Switch, data.get("switches")),
+                scheduling=Scheduling(**_tuples(data.get("scheduling") or {})),
                 release=data.get("release", ""),
                 source=data.get("source", ""),
             )

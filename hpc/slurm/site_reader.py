@@ -24,6 +24,7 @@ from hpc.slurm.site_text import (
     parse_partition_specs,
     parse_qos,
     parse_reservations,
+    parse_scheduling,
     parse_switches,
     parse_weights,
 )
@@ -58,6 +59,7 @@ def read_site(backend: CliBackend, *, name: str | None = None, on_warning: Warn 
         weights=parse_weights(config),
         backfill=parse_backfill(config.get("SchedulerParameters", "")),
         switches=_switches(backend, on_warning),
+        scheduling=parse_scheduling(config),
         release=config.get("SLURM_VERSION", ""),
         source=f"slurm:{cluster}:{backend.name}",
     )

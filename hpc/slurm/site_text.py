@@ -19,6 +19,7 @@ from hpc.site.model import (
     PriorityWeights,
     QosSpec,
     Reservation,
+    Scheduling,
     Switch,
 )
 from hpc.slurm.cli_backend import parse_duration_s
@@ -156,6 +157,16 @@ def parse_backfill(scheduler_parameters: str) -> BackfillParams:
         resolution_s=value("bf_resolution", defaults.resolution_s),
         max_job_test=value("bf_max_job_test", defaults.max_job_test),
         interval_s=value("bf_interval", defaults.interval_s),
+    )
+
+
+def parse_scheduling(config: dict[str, str]) -> Scheduling:
+    """SchedulerType and AccountingStorageEnforce (`associations,limits,qos`; `none` or
+    absent: nothing enforced) from `scontrol show config`."""
+    enforce = config.get("AccountingStorageEnforce", "")
+    return Scheduling(
+        scheduler=config.get("SchedulerType") or Scheduling().scheduler,
+        enforce=tuple(sorted({f.strip().lower() for f in _names(enforce)} - {"none"})),
     )
 
 

@@ -15,12 +15,14 @@ from hpc.sim import Policy, simulate, site_engine
 from hpc.sim.site_engine import SiteResult, simulate_site
 from hpc.sim.site_jobs import SiteDemand
 from hpc.sim.site_limits import QosUsage
+from hpc.sim.site_policy import own_policy
 from hpc.site.model import (
     NodeType,
     PartitionSpec,
     PriorityWeights,
     QosSpec,
     Reservation,
+    Scheduling,
     Site,
 )
 from hpc.workload.cleaning import clean
@@ -273,3 +275,51 @@ def test_one_node_jobs_go_where_slurm_best_fit_puts_them() -> None:
     )  # fmt: skip
     result = _run([(0, 100, 8, 100, 0, 1), (1, 10, 2, 10, 0, 0)], site)
     assert [p.nodes.tolist() for p in result.placements if p] == [[2], [3]]
+
+
+def _four_nodes() -> Site:
+    node = NodeType("n", cores=8, mem_mb=0)
+    return Site(
+        "bf", {"n": node}, dict.fromkeys(("a", "b", "c", "d"), "n"),
+        (PartitionSpec("all", ("a", "b", "c", "d"), default=True), PartitionSpec("c", ("c",))),
+    )  # fmt: skip
+
+
+def test_within_the_best_fit_run_the_fullest_node_that_holds_the_job_is_chosen() -> None:
+    # Job 0 holds 6 cores of c; every node stays usable, so a-d is one run. A 2-core job goes
+    # to c (2 free, the fewest that hold it), not to a, the run's first node.
+    result = _run([(0, 100, 6, 100, 0, 1), (1, 10, 2, 10, 0, 0)], _four_nodes())
+    assert [p.nodes.tolist() for p in result.placements if p] == [[2], [2]]
+
+
+def test_a_spreading_job_takes_the_smallest_run_even_when_a_whole_node_is_free() -> None:
+    # Five 8-core nodes; job 0 fills c, splitting a-b from d-e. Jobs 1 and 2 leave 2 cores
+    # on a and on b. A 4-core job then spreads 2 + 2 over a-b (4 usable, the smallest run
+    # that is enough) rather than take d, which is free: as Slurm 22.05 did on the dev
+    # cluster (a 16-task job over three part-used nodes; sacct's NodeList).
+    node = NodeType("n", cores=8, mem_mb=0)
+    names = ("a", "b", "c", "d", "e")
+    site = Site(
+        "bf", {"n": node}, dict.fromkeys(names, "n"),
+        (PartitionSpec("all", names, default=True), PartitionSpec("c", ("c",))),
+    )  # fmt: skip
+    rows = [(0, 100, 8, 100, 0, 1), (1, 100, 6, 100), (2, 100, 6, 100), (3, 100, 4, 100)]
+    result = _run(rows, site)
+    places = [(p.nodes.tolist(), p.cores.tolist()) for p in result.placements if p]
+    assert places == [([2], [8]), ([0], [6]), ([1], [6]), ([0, 1], [2, 2])]
+
+
+def test_qos_limits_bind_only_where_the_site_enforces_them() -> None:
+    qos = {"low": QosSpec("low", max_tres_per_user={"cpu": 4}), "high": QosSpec("high")}
+    rows = [(0, 100, 4, 100, 1, 2, 0, 0, 0), (0, 100, 4, 100, 1, 2, 0, 0, 0)]
+    enforced = _run(rows, _site(qos=qos))
+    loose = _run(rows, _site(qos=qos, scheduling=Scheduling(enforce=("associations",))))
+    assert (_starts(enforced), _starts(loose)) == ([0, 100], [0, 0])
+
+
+def test_the_sites_own_policy_is_what_its_controller_runs() -> None:
+    assert own_policy(_site()).name == "fcfs:conservative"  # sched/backfill, priority/basic
+    builtin = _site(
+        scheduling=Scheduling(scheduler="sched/builtin"), weights=PriorityWeights(age=10)
+    )
+    assert own_policy(builtin).name == "multifactor:none"

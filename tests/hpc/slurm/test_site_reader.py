@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hpc.site.model import Association, BackfillParams, Switch
+from hpc.site.model import Association, BackfillParams, Scheduling, Switch
 from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.errors import SlurmDataError
 from hpc.slurm.site_reader import read_site
@@ -25,6 +25,7 @@ from hpc.slurm.site_text import (
     parse_partition_specs,
     parse_qos,
     parse_reservations,
+    parse_scheduling,
     parse_switches,
     parse_tres,
     parse_weights,
@@ -313,3 +314,12 @@ def test_without_slurmdbd_the_site_has_no_qos_and_says_why(
     assert len(site.nodes) == 8 and site.totals()["gpus"] == 32
     (warning,) = warnings
     assert "no QOS or associations" in warning and "Connection refused" in warning
+
+
+def test_scheduling_and_the_limits_a_site_enforces() -> None:
+    config = {"SchedulerType": "sched/backfill", "AccountingStorageEnforce": "associations"}
+    assert parse_scheduling(config) == Scheduling("sched/backfill", ("associations",))
+    assert not parse_scheduling(config).limits_enforced
+    safe = parse_scheduling({"AccountingStorageEnforce": "associations,limits,qos,safe"})
+    assert safe.limits_enforced and safe.backfills
+    assert parse_scheduling({"AccountingStorageEnforce": "none"}).enforce == ()
