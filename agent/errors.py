@@ -7,6 +7,7 @@ AgentError                 base of everything `agent` raises on purpose
 ├── ToolError              a tool was called with bad arguments or failed (an observation)
 ├── GuardRejected          the guard refused a proposed action (carries the verdict's reasons)
 ├── BudgetExceeded         a step or time budget ran out before the loop finished
+├── UnreadableQuestion     a question the rules cannot read (says what they can read)
 └── EmbeddingUnavailable   the sentence-embedding package is missing (the cache goes on
                            proposing by exact wording only)
 """
@@ -48,6 +49,10 @@ class GuardRejected(AgentError):  # noqa: N818 (the name DESIGN uses)
 
 class BudgetExceeded(AgentError):  # noqa: N818
     """A step or time budget ran out."""
+
+
+class UnreadableQuestion(AgentError):  # noqa: N818
+    """No rule reads the question; the message gives examples and the grammar to use."""
 
 
 class EmbeddingUnavailable(AgentError):  # noqa: N818

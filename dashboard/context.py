@@ -15,9 +15,11 @@ from agent.llm.client import LLMClient
 from agent.llm.local_server import llm_endpoint
 from dashboard.config import DashboardConfig, Source
 from dashboard.replay import generated_workload, replay
+from dashboard.site_whatif import site_workload_for, stored_site
 from dashboard.text import clip, escape_markdown
 from db.store import Store
 from hpc.sim import SimResult
+from hpc.site.whatif import SiteWorkload
 from hpc.slurm.backend import SlurmBackend
 from hpc.workload.loading import LoadedWorkload
 
@@ -48,6 +50,12 @@ def store() -> Store:
 @st.cache_data(show_spinner="generating the workload ...", max_entries=8)
 def workload(jobs: int, seed: int, procs: int) -> LoadedWorkload:
     return generated_workload(jobs, seed, procs)
+
+
+@st.cache_data(show_spinner="reading the workload for the site ...", max_entries=8)
+def site_workload(site: str, workload: str, jobs: int, seed: int) -> SiteWorkload:
+    """A site what-if's workload (`dashboard.site_whatif`), by the request's fields."""
+    return site_workload_for(store(), stored_site(store(), site), workload, jobs=jobs, seed=seed)
 
 
 @st.cache_data(show_spinner="replaying the workload ...", max_entries=8)

@@ -1,5 +1,6 @@
 """A what-if: one workload replayed under several policies, compared in a table, on a trade-off
 (Pareto) front and per user. Pure logic, no Streamlit: the What-if page only draws it.
+A request naming a stored site is a site what-if (run by `dashboard.site_whatif`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hpc.errors import HpcError
 from hpc.metrics import breakdown, jain_index, summarize
 from hpc.sim import CapacityChange, MultifactorWeights, Policy
 from hpc.sim.policy import policy_names
+from hpc.site.whatif import SITE_POLICIES
 from hpc.workload.loading import LoadedWorkload
 
 DEFAULT_POLICIES = ("fcfs:easy", "sjf:easy", "wfp3:easy", "multifactor:easy")
@@ -24,6 +26,8 @@ WEIGHT_NAMES = ("age", "fairshare", "job_size", "qos")
 WEIGHT_MAX = 1e9
 # Trade-off axes: both are "lower is better" once utilization is negated.
 PARETO_X, PARETO_Y = "mean_wait_s", "utilization"
+GENERATED = "generated"  # a site what-if's workload: this, or a stored one as workload:ID
+SITE_DEFAULT_POLICIES = tuple(p for p in DEFAULT_POLICIES if p in SITE_POLICIES)
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -42,6 +46,9 @@ class WhatIfRequest:
     policies: tuple[str, ...] = DEFAULT_POLICIES
     capacity: tuple[str, ...] = ()  # KIND@TIME:UNITS, TIME in trace seconds
     weights: tuple[float, float, float, float] = (1000.0, 1000.0, 200.0, 0.0)  # WEIGHT_NAMES
+    site: str = ""  # NAME@VERSION of a stored site; "" for the generated machine
+    workload: str = GENERATED  # with a site: GENERATED (jobs, seed) or workload:ID
+    changes: tuple[str, ...] = ()  # with a site: hpc.site.changes lines, as typed
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in (("jobs", JOBS_RANGE), ("seed", SEED_RANGE),
@@ -62,6 +69,20 @@ class WhatIfRequest:
             raise ScenarioError("each policy may be chosen once")
         self.parsed_policies()
         self.parsed_capacity()
+        if self.site:
+            self._check_site()
+
+    def _check_site(self) -> None:
+        name, at, version = self.site.partition("@")
+        if not name or not at or not version.isdigit():
+            raise ScenarioError(f"site {self.site!r}: give NAME@VERSION, e.g. lab@1")
+        number = self.workload.removeprefix("workload:")
+        if self.workload != GENERATED and (number == self.workload or not number.isdigit()):
+            raise ScenarioError(f"workload {self.workload!r}: {GENERATED} or workload:ID")
+        unknown = [p for p in self.policies if p not in SITE_POLICIES]
+        if unknown:
+            raise ScenarioError(f"a site replay does not run {unknown[0]!r}: choose among "
+                                f"{', '.join(SITE_POLICIES)}")  # fmt: skip
 
     def parsed_weights(self) -> MultifactorWeights:
         age, fairshare, job_size, qos = self.weights
@@ -84,7 +105,7 @@ class WhatIfRequest:
             raise ScenarioError(str(exc)) from None
 
     def to_query(self) -> dict[str, str]:
-        return {
+        query = {
             "jobs": str(self.jobs),
             "seed": str(self.seed),
             "procs": str(self.procs),
@@ -92,6 +113,9 @@ class WhatIfRequest:
             "capacity": ",".join(self.capacity),
             "weights": ",".join(f"{w:g}" for w in self.weights),
         }
+        if self.site:  # a change line may hold commas: one line per line of the parameter
+            query.update(site=self.site, workload=self.workload, changes="\n".join(self.changes))
+        return query
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> WhatIfRequest:
@@ -105,14 +129,19 @@ class WhatIfRequest:
             )
             if len(weights) != 4:
                 raise ScenarioError("weights needs four numbers: age,fairshare,job_size,qos")
+            site = query.get("site", "")
+            policies = SITE_DEFAULT_POLICIES if site else base.policies
             return replace(
                 base,
                 jobs=int(query.get("jobs", base.jobs)),
                 seed=int(query.get("seed", base.seed)),
                 procs=int(query.get("procs", base.procs)),
-                policies=_split(query["policies"]) if "policies" in query else base.policies,
+                policies=_split(query["policies"]) if "policies" in query else policies,
                 capacity=_split(query.get("capacity", "")),
                 weights=(weights[0], weights[1], weights[2], weights[3]),
+                site=site,
+                workload=query.get("workload", GENERATED),
+                changes=change_lines(query.get("changes", "")),
             )
         except ValueError as exc:
             if isinstance(exc, ScenarioError):
@@ -122,6 +151,14 @@ class WhatIfRequest:
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def change_lines(text: str) -> tuple[str, ...]:
+    """A text area's change lines as typed (numbered as shown), less trailing blank ones."""
+    lines = [line.strip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return tuple(lines)
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """Versioned sites: each `schedsight site import` of a name stores a new version when the site
 differs from the latest one, and reuses that version when it does not. A site is stored as
-its JSON (`Site.to_json`), so a version is the data the simulator and a what-if read back.
+its JSON (`Site.to_json`), so a version is the data the simulator and a what-if read back;
+a stored workload is read back for a site what-if with `stored_site_workload`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import NotFoundError
+from db.job_resources import load_job_resources
 from db.models import SiteRow
+from db.workloads import get_workload, load_trace
 from hpc.site.model import Site
+from hpc.site.whatif import SiteWorkload, site_workload
 
 
 class SavedSite(NamedTuple):
@@ -109,3 +113,12 @@ def list_sites(session: Session) -> list[StoredSite]:
         for name, version, created_at, release, source in rows
         if version == latest[name][0]
     ]
+
+
+def stored_site_workload(session: Session, workload_id: int, site: Site) -> SiteWorkload:
+    """A stored workload cleaned for `site`, with the GPUs, accounts and QOS a Slurm import
+    kept beside it (`schedsight slurm import`)."""
+    name = get_workload(session, workload_id=workload_id).name
+    trace = load_trace(session, workload_id=workload_id)
+    resources = load_job_resources(session, workload_id)
+    return site_workload(trace, site, f"workload {workload_id} ({name})", resources)

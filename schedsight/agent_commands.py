@@ -20,6 +20,7 @@ from schedsight.arguments import (
     MAX_PROCS,
     MAX_SEED,
     int_in,
+    site_ref,
 )
 from schedsight.wiring import Wiring, wiring_of
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from agent.llm.client import LLMClient
     from agent.records import DecisionRecord
     from hpc.model import Machine
+    from hpc.site.whatif import SiteWorkload
 
 # agent.batch.scenarios.FAMILIES and agent.batch.schedule.Objective, spelled out so that
 # building the parser loads no agent code (tests/schedsight/test_startup.py keeps them in step).
@@ -58,7 +60,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     q = modes.add_parser("ask", help='a what-if in words: "what if we lost 16 nodes next week?"')
     q.add_argument("question")
-    q.add_argument("--trace", help="SWF file (default: a generated Lublin workload)")
+    q.add_argument(
+        "--site",
+        type=site_ref,
+        metavar="NAME[@VERSION]",
+        help="ask about a stored site (`schedsight site import`): the question is read into "
+        'what-if change lines ("add 4 nodes to gpu") and answered per partition',
+    )
+    q.add_argument("--trace", help="SWF file, or with --site also workload:ID (a stored one); "
+                   "default: a generated Lublin workload")  # fmt: skip
     q.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=5000,
                    help="generated workload size")  # fmt: skip
     q.add_argument("--nodes", type=int_in(1, MAX_NODES), default=64,
@@ -190,6 +200,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from hpc.model import Machine
 
     wiring = wiring_of(args)
+    if args.site:
+        return _cmd_ask_site(args, wiring)
     if not args.no_store:
         wiring.open_store()
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
@@ -207,5 +219,49 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     print(f"scenario ({result.interpreted_by}): {result.whatif.model_dump()}")
     for note in result.notes:
         print(f"  note: {note}")
+    print(result.answer)
+    return 0
+
+
+def _site_workload(args: argparse.Namespace, wiring: Wiring, site: Any) -> SiteWorkload:
+    """--trace (a file or workload:ID) or a generated workload, cleaned for `site`."""
+    from db.session import transaction
+    from db.sites import stored_site_workload
+    from hpc.site.whatif import generated_site_workload, site_workload
+    from hpc.workload.swf import read_swf
+
+    if args.trace is None:
+        return generated_site_workload(args.jobs, args.seed, site)
+    if args.trace.startswith("workload:"):
+        number = args.trace.removeprefix("workload:")
+        if not number.isdigit():
+            raise ValueError(f"{args.trace!r}: a stored workload is workload:ID (a number)")
+        with transaction(wiring.open_store().sessions) as session:
+            return stored_site_workload(session, int(number), site)
+    return site_workload(read_swf(args.trace), site, args.trace)
+
+
+def _cmd_ask_site(args: argparse.Namespace, wiring: Wiring) -> int:
+    """`agent ask --site`: the question read into change lines by rules, no model needed."""
+    from agent.modes.site_ask import ask_site
+    from agent.tools.workspace import Workspace
+    from db.session import transaction
+    from db.sites import load_site_version
+
+    name, version = args.site
+    store = wiring.open_store()
+    with transaction(store.sessions) as session:
+        version, site = load_site_version(session, name, version)
+    workspace = Workspace.for_site(site, f"{name}@{version}", _site_workload(args, wiring, site))
+    result = ask_site(args.question, workspace)
+    _store(args, wiring, [result.record])
+    if args.json:
+        out = {"changes": result.changes, "read_by": "rules", "policy": result.policy,
+               **result.figures, "answer": result.answer}  # fmt: skip
+        print(json.dumps(out, indent=2))
+        return 0
+    print("changes read from the question (rules):")
+    for line in result.changes:
+        print(f"  {line}")
     print(result.answer)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -72,6 +73,16 @@ def float_in(lo: float, hi: float, *, open_low: bool = False) -> Callable[[str],
 
     parse.__name__ = "number"
     return parse
+
+
+def site_ref(text: str) -> tuple[str, int | None]:
+    """An argparse type: a stored site as NAME or NAME@VERSION (None: the latest version)."""
+    name, at, version = text.partition("@")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", name) or (at and not version.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"expected NAME or NAME@VERSION (a number), got {_shown(text)}"
+        )
+    return name, int(version) if at else None
 
 
 def _shown(text: str) -> str:

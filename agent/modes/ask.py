@@ -4,7 +4,8 @@ The model reads the question into a `WhatIf` (schema-constrained, validated, one
 numbers written in the question win over the model's reading (small models misread numeric
 limits), and the guard refuses scenarios the machine cannot have. The answer's numbers all
 come from the simulator. A short ReAct loop may then look for a mitigating policy; the guard
-accepts it only if the simulator shows it helps.
+accepts it only if the simulator shows it helps. A question about a stored site
+(`agent ask --site`) is read into what-if change lines instead: see `agent.modes.site_ask`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The tools' world: one workload on one machine, read and simulated, never changed.
+"""The tools' world: one workload on one machine, read and simulated, never changed; with a
+site, also that workload on the site as it is and as what-if change lines make it.
 
 Every public method is a tool (see `toolbox`): typed, documented, returning small JSON-able
 dicts so that a small model's context stays short. Times are seconds since the trace start.
@@ -6,7 +7,7 @@ dicts so that a small model's context stays short. Times are seconds since the t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -16,6 +17,9 @@ from agent.tools.toolbox import Tool, Toolbox, tool
 from hpc.metrics import Summary, summarize
 from hpc.model import JobTable, Machine
 from hpc.sim import CapacityChange, CapacityKind, Policy, SimResult, simulate
+from hpc.sim.site_engine import SiteResult
+from hpc.site.model import Site
+from hpc.site.whatif import SiteWorkload, changed_site, compare, replay
 
 PolicyName = Literal[
     "fcfs:none",
@@ -29,6 +33,18 @@ PolicyName = Literal[
     "multifactor:easy",
 ]
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
+# The policies a site replay runs (hpc.site.whatif.SITE_POLICIES; a test keeps them in step).
+SitePolicyName = Literal[
+    "fcfs:none",
+    "fcfs:easy",
+    "fcfs:conservative",
+    "sjf:none",
+    "sjf:easy",
+    "sjf:conservative",
+    "multifactor:none",
+    "multifactor:easy",
+    "multifactor:conservative",
+]
 HOUR_S = 3600
 
 
@@ -46,8 +62,20 @@ def brief(summary: Summary) -> dict[str, float]:
     }
 
 
+def _rounded(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A per-partition row with its waits to 0.1 s and its shares to 4 places."""
+    places = {"mean_wait_s": 1, "p95_wait_s": 1, "usage_share": 4}
+    out = dict(row)
+    for key, value in row.items():
+        digits = next((d for k, d in places.items() if key.startswith(k)), None)
+        if digits is not None and value is not None:
+            out[key] = round(value, digits)
+    return out
+
+
 class Workspace:
-    """A workload, its machine, the site's current policy and a snapshot time."""
+    """A workload, its machine, the site's current policy and a snapshot time; optionally a
+    stored site (`site_label` NAME@VERSION) and the workload cleaned for it."""
 
     def __init__(
         self,
@@ -57,7 +85,12 @@ class Workspace:
         policy: Policy | None = None,
         names: Mapping[int, str] | None = None,
         now_s: int | None = None,
+        site: Site | None = None,
+        site_label: str = "",
+        site_workload: SiteWorkload | None = None,
     ) -> None:
+        if (site is None) != (site_workload is None):
+            raise ValueError("a workspace's site comes with its workload: give both or neither")
         self.jobs, self.machine = jobs, machine
         self.policy = policy or Policy()
         self.names = dict(names or {})
@@ -65,6 +98,15 @@ class Workspace:
         self.now_s = now_s if now_s is not None else first
         self.origin_s = first
         self._cache: dict[tuple[Any, ...], SimResult] = {}
+        self.site, self.site_workload = site, site_workload
+        self.site_label = site_label or (site.name if site else "")
+        self._site_cache: dict[tuple[str, tuple[str, ...]], SiteResult] = {}
+
+    @classmethod
+    def for_site(cls, site: Site, label: str, workload: SiteWorkload) -> Workspace:
+        """A workspace on `workload` (its one-pool machine for the other tools) and `site`."""
+        return cls(workload.jobs, workload.machine, site=site, site_label=label,
+                   site_workload=workload)  # fmt: skip
 
     def run(self, policy: str, changes: tuple[CapacityChange, ...] = ()) -> SimResult:
         """A replay (cached: the same question costs one simulation)."""
@@ -182,6 +224,43 @@ class Workspace:
             "units_wanted_ahead": int(result.units[ahead].sum()),
         }
 
+    def site_whatif(
+        self, changes: list[str], policy: SitePolicyName = "fcfs:easy"
+    ) -> dict[str, Any]:
+        """Replay the workload on the site as it is and as changed, and compare per partition.
+
+        Args:
+            changes: one site change per item, in the what-if grammar, e.g. "add 4 nodes to
+                gpu", "remove 2 nodes from batch", "qos long MaxTRESPU=cpu=256", "weight
+                fairshare=5000", "reserve gpu from 2d for 4h", "fail switch s1 at 6h".
+            policy: queue order and backfill mode of both replays.
+        """
+        if self.site is None or self.site_workload is None:
+            raise ValueError("this workspace has no site: start the agent with --site NAME")
+        changed, parsed = changed_site(self.site, changes)  # a bad line: before any replay
+        texts = tuple(c.text for c in parsed)
+        before, after = (
+            self._site_run(policy, self.site, ()),
+            self._site_run(policy, changed, texts),
+        )
+        result = compare(policy, before, after, parsed)
+        return {
+            "site": self.site_label,
+            "workload": self.site_workload.label,
+            "policy": policy,
+            "changes": list(texts),
+            "overall": {"before": brief(result.before), "after": brief(result.after)},
+            "partitions": [_rounded(row) for row in result.partitions()],
+        }
+
+    def _site_run(self, policy: str, site: Site, changes: tuple[str, ...]) -> SiteResult:
+        """A site replay (cached by policy and change lines: the baseline runs once)."""
+        assert self.site_workload is not None
+        key = (policy, changes)
+        if key not in self._site_cache:
+            self._site_cache[key] = replay(self.site_workload, site, policy)
+        return self._site_cache[key]
+
     def _job_row(self, j: int, result: SimResult) -> dict[str, Any]:
         job_id = int(self.jobs.job_id[j])
         return {
@@ -202,15 +281,18 @@ class Workspace:
 
 
 def toolbox(workspace: Workspace) -> Toolbox:
-    """The read-and-simulate tools over `workspace` (none of them acts on anything)."""
-    methods = (
+    """The read-and-simulate tools over `workspace` (none of them acts on anything);
+    `site_whatif` where the workspace has a site."""
+    methods: list[Callable[..., Any]] = [
         workspace.queue_state,
         workspace.cluster_state,
         workspace.simulate_scenario,
         workspace.compare_policies,
         workspace.predict_start,
         workspace.explain_job,
-    )
+    ]
+    if workspace.site is not None:
+        methods.append(workspace.site_whatif)
     return Toolbox(tool(m) for m in methods)
 
 

@@ -1,4 +1,5 @@
-"""What-if: build a scenario, run it with visible progress, compare, save, reopen."""
+"""What-if: build a scenario, run it with visible progress, compare, save, reopen; or, once a
+site is stored, change the site in the what-if grammar and compare it per partition."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from dashboard.scenario import (
     WhatIfRequest,
     run_whatif,
 )
+from dashboard.site_whatif import site_choices
 from dashboard.text import escape_markdown
+from dashboard.views import whatif_site
+
+GENERATED_MODE, SITE_MODE = "the generated machine", "a stored site"
 
 st.title("What-if")
 try:
@@ -27,6 +32,13 @@ except ScenarioError as exc:
         f"The link's scenario is not usable ({escape_markdown(exc)}); showing the default one."
     )
     shared = WhatIfRequest()
+
+sites = site_choices(context.store())
+if sites:
+    modes = [GENERATED_MODE, SITE_MODE]
+    if st.radio("Replay on", modes, index=1 if shared.site else 0, horizontal=True) == SITE_MODE:
+        whatif_site.draw(shared, sites)
+        st.stop()
 
 st.subheader("Scenario")
 c1, c2, c3 = st.columns(3)

@@ -1,7 +1,8 @@
 """The real dashboard in a real browser: Debian's chromium driven headless by Playwright.
 
-Starts `schedsight dashboard` on a free port, opens every page, runs one what-if, checks that
-the comparison table and the charts appear, and saves a screenshot of each page under
+Starts `schedsight dashboard` on a free port (a small site stored), opens every page, runs one
+what-if, checks that the comparison table and the charts appear, runs a site what-if (a bad
+change line first), and saves a screenshot of each page under
 out/screenshots/ (with the measured load times in timings.txt). Skipped where chromium or
 Playwright is missing, except in CI (CI=true), where that is a failure.
 """
@@ -19,6 +20,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+from db.session import sqlite_url
+from tests.lab_site import store_lab_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -60,6 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("dashboard-data")
     port = _free_port()
     env = {**os.environ, "SCHEDSIGHT_DATA_DIR": str(data), "SCHEDSIGHT_DATABASE_URL": ""}
+    store_lab_site(sqlite_url(data / "schedsight.db"))  # the What-if page's site mode
     log = (data / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "schedsight", "dashboard", "--host", "127.0.0.1",
@@ -96,6 +101,28 @@ def _settled(page: Page) -> Page:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
     page.wait_for_timeout(500)
     return page
+
+
+def _site_whatif(page: Page, server: str, timings: dict[str, float]) -> None:
+    """The What-if page on the stored site: a bad line is refused, a good one compared."""
+    page.goto(f"{server}/whatif")
+    _settled(page).get_by_text("a stored site").click()
+    changes = _settled(page).get_by_role("textbox", name="Changes to the site, one per line")
+    changes.fill("add 4 nodes to gpu\nfrobnicate the scheduler")
+    changes.press("Control+Enter")
+    _settled(page).get_by_role("button", name="Run what-if").click()
+    error = page.locator('[data-testid="stAlert"]').filter(has_text="change line 2")
+    error.wait_for(timeout=30_000)
+    assert "fail switch NAME" in error.inner_text()  # the grammar is shown with the error
+    changes.fill("add 4 nodes to gpu\nqos normal MaxTRESPU=cpu=64")
+    changes.press("Control+Enter")
+    _settled(page).get_by_role("button", name="Run what-if").click()
+    t0 = time.perf_counter()
+    page.get_by_role("heading", name="Per partition, before and after").wait_for(timeout=60_000)
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)
+    timings["site what-if (2000 jobs, 3 policies, twice) to tables"] = time.perf_counter() - t0
+    assert "site=lab%401" in page.url and "changes=add" in page.url
+    _settled(page).screenshot(path=SHOTS / "whatif-site.png", full_page=True)
 
 
 def test_every_page_in_a_real_browser(server: str) -> None:
@@ -142,6 +169,7 @@ def test_every_page_in_a_real_browser(server: str) -> None:
             assert "jobs=2000" in page.url  # the scenario is in the shareable link
             page.locator(".vega-embed").nth(1).wait_for(timeout=30_000)  # Pareto and fairness
             _settled(page).screenshot(path=SHOTS / "whatif.png", full_page=True)
+            _site_whatif(page, server, timings)
         finally:
             browser.close()
     # On a shared machine every figure stretches with the oversubscription of its cores: the

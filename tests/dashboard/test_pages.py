@@ -10,9 +10,10 @@ import pytest
 
 from db.audit import list_audit
 from db.decisions import get_decision, record_decision
-from db.session import transaction
+from db.session import sqlite_url, transaction
 from hpc.slurm.state import ClusterState, LiveJob, Node, Partition
 from tests.dashboard.conftest import ADMIN_TOKEN, page
+from tests.lab_site import store_lab_site
 
 
 def _ok(at: Any) -> None:
@@ -91,6 +92,45 @@ def test_whatif_opens_a_shared_link_and_warns_on_a_bad_one(dash_env: Path) -> No
     bad.run()
     _ok(bad)
     assert "not usable" in bad.warning[0].value
+
+
+def test_whatif_on_a_stored_site_refuses_a_bad_line_then_compares_partitions(
+    dash_env: Path,
+) -> None:
+    dash_env.mkdir(parents=True, exist_ok=True)
+    store_lab_site(sqlite_url(dash_env / "schedsight.db"))
+    at = page("whatif").run()
+    _ok(at)
+    at.radio[0].set_value("a stored site").run()
+    assert at.selectbox(key="site_label").value == "lab@1"
+    at.number_input(key="site_jobs").set_value(300)
+    at.multiselect(key="site_policies").set_value(["fcfs:easy"])
+    at.text_area[0].set_value("add 4 nodes to gpu\nfrobnicate the scheduler")
+    next(b for b in at.button if b.label == "Run what-if").click().run()
+    _ok(at)
+    error = at.error[0].value
+    assert "change line 2" in error and "frobnicate the scheduler" in error
+    assert "add N nodes" in error and "fail switch NAME" in error  # the grammar
+    assert not at.dataframe and "site" not in at.query_params  # nothing ran
+
+    at.text_area[0].set_value("add 4 nodes to gpu\nfail switch s0 at 2h")
+    next(b for b in at.button if b.label == "Run what-if").click().run()
+    _ok(at)
+    partitions, overall = at.dataframe[0].value, at.dataframe[1].value
+    assert partitions["partition"].tolist() == ["batch", "gpu"]
+    assert {"started_before", "started_after", "p95_wait_s_after", "usage_share_after"} <= set(
+        partitions.columns
+    )
+    assert overall["site"].tolist() == ["as it is", "changed"]
+    assert at.query_params["site"] == "lab@1"
+    assert at.query_params["changes"] == "add 4 nodes to gpu\nfail switch s0 at 2h"
+
+    shared = page("whatif")
+    shared.query_params.update(at.query_params)
+    shared.run()
+    _ok(shared)
+    assert shared.radio[0].value == "a stored site"
+    assert shared.text_area[0].value == "add 4 nodes to gpu\nfail switch s0 at 2h"
 
 
 def test_ask_shows_the_reading_before_the_answer_and_stores_it(dash_env: Path) -> None:

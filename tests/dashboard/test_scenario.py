@@ -21,9 +21,29 @@ def test_request_round_trips_through_the_query_string() -> None:
     assert WhatIfRequest.from_query(req.to_query()) == req
 
 
+def test_a_site_whatif_round_trips_with_its_change_lines() -> None:
+    changes = ("add 4 nodes to gpu", "", "qos long MaxTRESPU=cpu=256,mem=9")
+    req = WhatIfRequest(jobs=300, seed=2, policies=("multifactor:easy",), site="lab@1",
+                        workload="workload:3", changes=changes)  # fmt: skip
+    query = req.to_query()
+    assert query["changes"].splitlines()[2] == "qos long MaxTRESPU=cpu=256,mem=9"
+    assert WhatIfRequest.from_query(query) == req
+    assert "site" not in WhatIfRequest().to_query()  # a plain what-if's link stays as it was
+    linked = WhatIfRequest.from_query({"site": "lab@2"})
+    assert linked.policies == ("fcfs:easy", "sjf:easy", "multifactor:easy")  # no wfp3 on a site
+
+
 @pytest.mark.parametrize(
     "query",
-    [{"policies": "nope:easy"}, {"capacity": "fail@x:3"}, {"jobs": "many"}, {"weights": "1,2"}],
+    [
+        {"policies": "nope:easy"},
+        {"capacity": "fail@x:3"},
+        {"jobs": "many"},
+        {"weights": "1,2"},
+        {"site": "lab"},
+        {"site": "lab@1", "workload": "mine"},
+        {"site": "lab@1", "policies": "wfp3:easy"},
+    ],
 )
 def test_bad_links_are_refused_with_a_reason(query: dict[str, str]) -> None:
     with pytest.raises(ScenarioError):
