@@ -98,8 +98,7 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     chance = float(np.mean([p.likely.chance for p in preds]))
     inside = inside_wait_band(preds, actual)
     # Runtime p50 for every job up to the last sampled one (the plans need the queue's).
-    upto = np.arange(int(rows[-1]) + 1, dtype=np.int64)
-    x_all = np.concatenate([predictor.train_x, predictor.features(upto[split:])])
+    x_all = predictor.features(np.arange(int(rows[-1]) + 1, dtype=np.int64))
     run_p50 = np.asarray(predictor.run_model.predict_s(x_all)[1]).astype(np.int64)
     lines = []
     predicted = {"model p50": p50, "model likely": likely}
