@@ -1,10 +1,11 @@
 """Trained start-time predictors, stored: trained once per workload version, then loaded.
 
 `trained_predictor` is the one way in for `predict`, `explain`, `alternatives`, the
-dashboard and the API. A model's key is what it learned from and how: the history's digest
-(the jobs as cleaned, their starts, the machine), the feature version, and the training
-parameters (trees, calibrations, train share). A matching key loads the stored model, with
-its calibrations, and trains nothing. Otherwise it trains and stores; when an older model of
+dashboard and the API. A model's key is what it learned from and how: the workload's digest
+(the trace with its recorded waits, the jobs as cleaned, the machine), the feature version,
+and the training parameters (trees, calibrations, train share). A matching key loads the
+stored model, with its calibrations and, for a trace without waits, its replayed history:
+it trains and replays nothing. Otherwise it trains and stores; when an older model of
 the same lineage (the same trace file name or workload name, fewer jobs: older history of
 it) exists with the same features and parameters, its trees are continued with LightGBM's
 `init_model` instead of grown anew, up to `MAX_REFRESHES` times in a row.
@@ -36,10 +37,19 @@ from db.upsert import insert_if_absent
 from hpc.predict.calibration import CalibrationParams
 from hpc.predict.chance import ChanceParams
 from hpc.predict.features import FEATURE_VERSION
-from hpc.predict.history import History
+from hpc.predict.history import history_of
 from hpc.predict.predictor import Predictor
 from hpc.predict.quantile import TreeParams
-from hpc.predict.saved import FORMAT, history_digest, predictor_bytes, restored, saved_models
+from hpc.predict.saved import (
+    FORMAT,
+    history_digest,
+    jobs_digest,
+    predictor_bytes,
+    restored,
+    saved_history,
+    saved_models,
+)
+from hpc.workload.loading import LoadedWorkload
 
 MAX_REFRESHES = 4  # continuations in a row before a model is grown from scratch again
 KEEP = 3  # newest models kept per lineage
@@ -72,10 +82,10 @@ class Outcome:
     train_s: float  # the seconds its training took (then or now)
 
 
-def model_key(history_sha: str, training: Training) -> str:
-    """sha256 of the history digest, the feature version, the format and the parameters."""
+def model_key(jobs_sha: str, training: Training) -> str:
+    """sha256 of the workload's digest, the feature version, the format and the parameters."""
     spec = {
-        "history": history_sha,
+        "jobs": jobs_sha,
         "feature_version": FEATURE_VERSION,
         "format": FORMAT,
         "params": training.as_dict(),
@@ -85,7 +95,7 @@ def model_key(history_sha: str, training: Training) -> str:
 
 def trained_predictor(
     store: Store,
-    history: History,
+    loaded: LoadedWorkload,
     *,
     lineage: str,
     workload_id: int | None = None,
@@ -93,22 +103,22 @@ def trained_predictor(
     on_progress: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Predictor:
-    """The predictor for `history`: the stored one if its key matches, else trained (from
+    """The predictor for `loaded`: the stored one if its key matches, else trained (from
     an older model of `lineage` where one fits) and stored. `on_progress` is the training's
     step hook (`Predictor.train`); `on_outcome` hears which way it went."""
     training = training or Training()
-    digest = history_digest(history)
-    key = model_key(digest, training)
+    key = model_key(jobs_digest(loaded), training)
     with store.sessions() as session:
         row = session.scalars(select(TrainedModel).where(TrainedModel.key == key)).first()
         if row is not None:
-            predictor = restored(history, row.blob)
+            predictor = restored(saved_history(loaded, row.blob), row.blob)
             _tell(on_outcome, Outcome(row.id, False, row.base_id, row.train_s))
             return predictor
-        base = _base(session, lineage, training, len(history))
+        base = _base(session, lineage, training, len(loaded.jobs))
         base_id, refreshes = (None, 0) if base is None else (base.id, base.refreshes + 1)
         base_models = None if base is None else saved_models(base.blob)
     t0 = time.perf_counter()
+    history = history_of(loaded)
     predictor = Predictor.train(
         history,
         history.split(training.train_share),
@@ -121,7 +131,7 @@ def trained_predictor(
         "key": key,
         "lineage": lineage,
         "workload_id": workload_id,
-        "history": digest,
+        "history": history_digest(history),
         "feature_version": FEATURE_VERSION,
         "params": training.as_dict(),
         "job_count": len(history),

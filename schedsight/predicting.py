@@ -22,10 +22,9 @@ import numpy as np
 from hpc.predict.advice import Advice, advise
 from hpc.predict.alternatives import Alternative, Change, prescriptive, what_if
 from hpc.predict.calibration import QUEUED_S
-from hpc.predict.errors import PredictError
+from hpc.predict.errors import PredictError, UnknownJobError
 from hpc.predict.explain import Explanation, global_importance
 from hpc.predict.features import duration_text, request_of
-from hpc.predict.history import history_of
 from hpc.predict.likely import Likely
 from hpc.predict.predictor import TRAIN_STEPS, Band, Predictor, inside_wait_band
 from hpc.workload.cleaning import clean, machine_for
@@ -49,10 +48,9 @@ def _trained(args: argparse.Namespace) -> tuple[Predictor, Store]:
         raise PredictError("give exactly one of --trace FILE or --workload ID")
     store = wiring_of(args).open_store()
     loaded, lineage = _loaded(args, store)
-    history = history_of(loaded)
     job = getattr(args, "job", None)
-    if job is not None:
-        history.index_of(job)  # an unknown job fails before any training
+    if job is not None and not np.any(loaded.jobs.job_id == job):
+        raise UnknownJobError(job, loaded.trace.source)  # before any training
     outcomes: list[Outcome] = []
     with ExitStack() as stack:
         bar: Callable[[int], None] | None = None
@@ -61,7 +59,7 @@ def _trained(args: argparse.Namespace) -> tuple[Predictor, Store]:
             nonlocal bar
             if bar is None:
                 print(
-                    f"schedsight: training on {len(history):,} jobs of {history.source}",
+                    f"schedsight: training on {len(loaded.jobs):,} jobs of {loaded.trace.source}",
                     file=sys.stderr,
                 )
                 bar = stack.enter_context(progress_for(args, total=TRAIN_STEPS, what="training"))
@@ -69,14 +67,14 @@ def _trained(args: argparse.Namespace) -> tuple[Predictor, Store]:
 
         predictor = trained_predictor(
             store,
-            history,
+            loaded,
             lineage=lineage,
             workload_id=args.workload,
             training=Training(train_share=args.train_share),
             on_progress=advance,
             on_outcome=outcomes.append,
         )
-    _report(outcomes[0], len(history))
+    _report(outcomes[0], len(loaded.jobs))
     return predictor, store
 
 

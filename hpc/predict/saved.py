@@ -21,13 +21,33 @@ from hpc.predict.calibration import CalibrationParams
 from hpc.predict.chance import ChanceParams
 from hpc.predict.errors import SavedModelError
 from hpc.predict.features import FEATURE_VERSION, NAMES
-from hpc.predict.history import History
+from hpc.predict.history import GROUND_TRUTH_POLICY, History, history_of
 from hpc.predict.predictor import HeldOut, Predictor
 from hpc.predict.quantile import QuantileModel, TreeParams
+from hpc.workload.loading import LoadedWorkload
 
 FORMAT = 1  # bumped when the layout below changes
 _ARRAYS = ("recent_x", "sorted_cols", "sample_ranks")
 MODELS = ("wait", "run")  # Predictor.wait_model, Predictor.run_model
+
+
+def jobs_digest(loaded: LoadedWorkload) -> str:
+    """sha256 of what a history is made from: the trace (its recorded waits too), the jobs
+    as cleaned, the machine (and, for traces without waits, the replay policy). Known before
+    the history is, so that a stored model is found without replaying a trace."""
+    jobs, machine = loaded.jobs, loaded.machine
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            [
+                loaded.trace.checksum(), machine.nodes, machine.cores_per_node,
+                machine.gpus_per_node, machine.mem_per_node_mb, machine.node_exclusive,
+                str(GROUND_TRUTH_POLICY),
+            ]
+        ).encode()
+    )  # fmt: skip
+    _columns(digest, [getattr(jobs, name) for name in jobs.__slots__])
+    return digest.hexdigest()
 
 
 def history_digest(history: History) -> str:
@@ -41,13 +61,25 @@ def history_digest(history: History) -> str:
             [machine.units, machine.node_exclusive, history.epoch_s, history.simulated]
         ).encode()
     )
-    for column in (
-        jobs.job_id, jobs.submit_s, jobs.run_s, jobs.procs, jobs.req_time_s, jobs.user,
-        jobs.queue, jobs.partition, jobs.req_mem_kb,
-        history.start_s, history.end_s, history.units,
-    ):  # fmt: skip
-        digest.update(np.ascontiguousarray(column, dtype=np.int64).tobytes())
+    columns = [jobs.job_id, jobs.submit_s, jobs.run_s, jobs.procs, jobs.req_time_s, jobs.user]
+    columns += [jobs.queue, jobs.partition, jobs.req_mem_kb]
+    _columns(digest, [*columns, history.start_s, history.end_s, history.units])
     return digest.hexdigest()
+
+
+def _columns(digest: Any, columns: list[npt.NDArray[Any]]) -> None:
+    for column in columns:
+        digest.update(np.ascontiguousarray(column, dtype=np.int64).tobytes())
+
+
+def saved_history(loaded: LoadedWorkload, blob: bytes) -> History:
+    """The history of `loaded` with the replay saved in `blob`, if it needed one: so that
+    loading a model of a trace without recorded waits replays nothing."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        if "replay_start" not in archive.files:
+            return history_of(loaded)
+        replayed = (archive["replay_start"], archive["replay_end"])
+    return history_of(loaded, replayed=replayed)
 
 
 def predictor_bytes(predictor: Predictor) -> bytes:
@@ -71,6 +103,9 @@ def predictor_bytes(predictor: Predictor) -> bytes:
         "held_chance": predictor.held.chance,
         "held_hit": predictor.held.hit,
     }
+    if predictor.history.simulated:  # the replay took seconds: keep its outcome
+        arrays["replay_start"] = predictor.history.start_s
+        arrays["replay_end"] = predictor.history.end_s
     for name, model in _models(predictor):
         for k, text in enumerate(model.to_strings()):
             arrays[f"{name}_{k}"] = _text(text)
