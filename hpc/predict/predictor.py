@@ -173,6 +173,8 @@ class Predictor:
         """Bands for feature rows; `wait_shift` (log space, per row) overrides the wait band's
         static calibration (see `queued_shifts`): the jobs are still queued after QUEUED_S,
         so their most likely window is also read from waits beyond that."""
+        if not len(x):
+            return []
         (w10, w50, w90), grid = self.wait_model.predict_with_distribution(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
         queued = wait_shift is not None
@@ -195,6 +197,8 @@ class Predictor:
     ) -> list[JobPrediction]:
         """History jobs at their submit times; `queued`: known to be still pending after
         QUEUED_S, so the wait band is calibrated on such jobs (what a user asking sees)."""
+        if not len(rows):
+            return []
         submit = self.history.jobs.submit_s[rows]
         shift = self.queued_shifts(submit) if queued else None
         return self.predict_x(self.features(rows), submit, wait_shift=shift)

@@ -46,3 +46,8 @@ def test_a_request_far_from_the_training_data_is_flagged(predictor: Predictor) -
     odd = usual.copy()
     odd[:, :] = 1e9  # every feature beyond anything seen
     assert predictor.distance(odd).min() > predictor.distance(usual).max()
+
+
+def test_no_rows_get_no_predictions(predictor: Predictor) -> None:
+    none = np.zeros(0, dtype=np.int64)
+    assert predictor.predict_rows(none) == predictor.predict_rows(none, queued=True) == []
