@@ -297,3 +297,28 @@ class WorkloadJobResources(Base):
     account: Mapped[str] = mapped_column(String(128), default="")
     qos: Mapped[str] = mapped_column(String(128), default="")
     nodes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TrainedModel(Base):
+    """A trained start-time predictor (`hpc.predict.saved` bytes), keyed by what it learned
+    from: the history's digest, the feature version and the training parameters. `lineage`
+    names the workload across its versions, so newer history can continue its trees."""
+
+    __tablename__ = "trained_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256, see db.trained
+    lineage: Mapped[str] = mapped_column(String(256), index=True)  # "trace:NAME", "workload:NAME"
+    workload_id: Mapped[int | None] = mapped_column(ForeignKey("workloads.id", ondelete="SET NULL"))
+    history: Mapped[str] = mapped_column(String(64))  # hpc.predict.saved.history_digest
+    feature_version: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column()  # tree, calibration, chance, train share
+    job_count: Mapped[int] = mapped_column(Integer)
+    train_rows: Mapped[int] = mapped_column(Integer)
+    base_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trained_models.id", ondelete="SET NULL")
+    )  # the model whose trees this one continued
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)  # continuations since a fresh start
+    train_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)

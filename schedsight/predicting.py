@@ -2,7 +2,8 @@
 `predict_commands`, loaded only when one runs: it needs the predict extra).
 
 Models are trained on the workload given (`--trace FILE` or `--workload ID` from the
-database) with a time-ordered split; a job's prediction uses only what was known when it
+database) with a time-ordered split, once: the trained model is stored in the database and
+loaded by later calls (`db.trained`). A job's prediction uses only what was known when it
 was submitted.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +22,9 @@ import numpy as np
 from hpc.predict.advice import Advice, advise
 from hpc.predict.alternatives import Alternative, Change, prescriptive, what_if
 from hpc.predict.calibration import QUEUED_S
-from hpc.predict.errors import PredictError
+from hpc.predict.errors import PredictError, UnknownJobError
 from hpc.predict.explain import Explanation, global_importance
 from hpc.predict.features import duration_text, request_of
-from hpc.predict.history import history_of
 from hpc.predict.likely import Likely
 from hpc.predict.predictor import TRAIN_STEPS, Band, Predictor, inside_wait_band
 from hpc.workload.cleaning import clean, machine_for
@@ -32,44 +34,88 @@ from schedsight.wiring import wiring_of
 
 if TYPE_CHECKING:
     from db.store import Store
+    from db.trained import Outcome
 
 MODEL_NAME = "lightgbm-quantile"  # the predictions' model, as stored
 
 
-def _trained(args: argparse.Namespace) -> Predictor:
+def _trained(args: argparse.Namespace) -> tuple[Predictor, Store]:
+    """The stored model for the workload given, trained (and stored) only when none fits;
+    and the store, for `--save`."""
+    from db.trained import Training, trained_predictor
+
     if (args.trace is None) == (args.workload is None):
         raise PredictError("give exactly one of --trace FILE or --workload ID")
-    history = history_of(_loaded(args))
-    job = getattr(args, "job", None)
-    if job is not None:
-        history.index_of(job)  # an unknown job fails before the training
-    print(f"schedsight: training on {len(history):,} jobs of {history.source}", file=sys.stderr)
-    with progress_for(args, total=TRAIN_STEPS, what="training") as advance:
-        return Predictor.train(history, history.split(args.train_share), on_progress=advance)
-
-
-def _loaded(args: argparse.Namespace) -> LoadedWorkload:
-    if args.trace is not None:
-        return load_workload(args.trace, procs=args.machine_procs)
-    from db.workloads import load_trace
-
     store = wiring_of(args).open_store()
+    loaded, lineage = _loaded(args, store)
+    job = getattr(args, "job", None)
+    if job is not None and not np.any(loaded.jobs.job_id == job):
+        raise UnknownJobError(job, loaded.trace.source)  # before any training
+    outcomes: list[Outcome] = []
+    with ExitStack() as stack:
+        bar: Callable[[int], None] | None = None
+
+        def advance(n: int) -> None:  # first called when training starts
+            nonlocal bar
+            if bar is None:
+                print(
+                    f"schedsight: training on {len(loaded.jobs):,} jobs of {loaded.trace.source}",
+                    file=sys.stderr,
+                )
+                bar = stack.enter_context(progress_for(args, total=TRAIN_STEPS, what="training"))
+            bar(n)
+
+        predictor = trained_predictor(
+            store,
+            loaded,
+            lineage=lineage,
+            workload_id=args.workload,
+            training=Training(train_share=args.train_share),
+            on_progress=advance,
+            on_outcome=outcomes.append,
+        )
+    _report(outcomes[0], len(loaded.jobs))
+    return predictor, store
+
+
+def _report(outcome: Outcome, jobs: int) -> None:
+    if not outcome.trained:
+        print(
+            f"schedsight: using stored model {outcome.model_id} (trained once on {jobs:,} "
+            f"jobs in {outcome.train_s:.1f} s)",
+            file=sys.stderr,
+        )
+        return
+    how = "" if outcome.base_id is None else f", continuing model {outcome.base_id}"
+    print(
+        f"schedsight: trained in {outcome.train_s:.1f} s{how}; stored as model {outcome.model_id}",
+        file=sys.stderr,
+    )
+
+
+def _loaded(args: argparse.Namespace, store: Store) -> tuple[LoadedWorkload, str]:
+    """The workload and its lineage: what names it across versions (file or workload name)."""
+    if args.trace is not None:
+        lineage = f"trace:{Path(args.trace).name}"
+        return load_workload(args.trace, procs=args.machine_procs), lineage
+    from db.workloads import get_workload, load_trace
+
     with store.sessions() as session:
         trace = load_trace(session, workload_id=args.workload)
+        lineage = f"workload:{get_workload(session, workload_id=args.workload).name}"
     machine = machine_for(trace, procs=args.machine_procs)
     jobs, report = clean(trace, machine=machine)
-    return LoadedWorkload(trace, machine, jobs, report)
+    return LoadedWorkload(trace, machine, jobs, report), lineage
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.save and args.job is None:
         raise PredictError("--save stores one job's predictions: give --job N")
-    store = wiring_of(args).open_store() if args.save else None  # fail early on a stale schema
-    predictor = _trained(args)
+    predictor, store = _trained(args)
     history = predictor.history
     if args.job is not None:
         advice = advise(predictor, args.job)
-        if store is not None:
+        if args.save:
             _save(store, args, predictor, advice)
         if args.json:
             print(json.dumps(advice.as_dict(), indent=2))
@@ -108,10 +154,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    store = wiring_of(args).open_store() if args.save else None  # fail early on a stale schema
-    predictor = _trained(args)
+    predictor, store = _trained(args)
     advice = advise(predictor, args.job)
-    if store is not None:
+    if args.save:
         _save(store, args, predictor, advice)
     if args.png_dir is not None:
         _pngs(predictor, advice.explanation, args.png_dir, args.job)
@@ -133,7 +178,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_alternatives(args: argparse.Namespace) -> int:
-    predictor = _trained(args)
+    predictor, _ = _trained(args)
     history = predictor.history
     nodes = history.machine.node_exclusive
     row = history.index_of(args.job)
@@ -210,7 +255,7 @@ def _pngs(predictor: Predictor, explanation: Explanation, folder: Path, job: int
     from hpc.predict.plots import bar_png, beeswarm_png, waterfall_png  # matplotlib: only here
 
     folder.mkdir(parents=True, exist_ok=True)
-    sample = predictor.train_x[-2000:]
+    sample = predictor.recent_x
     shap = global_importance(predictor, sample)
     paths = [
         waterfall_png(explanation, folder / f"waterfall_{job}.png", title=f"job {job}"),

@@ -2,6 +2,7 @@
 
 PredictError             base: a prediction cannot be made (subclass of `HpcError`)
 ├── HistoryError         too little or unusable history to train on
+├── SavedModelError      saved predictor bytes that do not fit this code or history
 └── UnknownJobError      a job id that is not in the workload
 """
 
@@ -16,6 +17,11 @@ class PredictError(HpcError):
 
 class HistoryError(PredictError):
     """The workload cannot be used to train: too few jobs, or no start times."""
+
+
+class SavedModelError(PredictError):
+    """A saved predictor that this code cannot use: another format, other features, or
+    trained on another history."""
 
 
 class UnknownJobError(PredictError):

@@ -13,9 +13,12 @@ import numpy as np
 import numpy.typing as npt
 
 from hpc.predict.history import History, JobRequest
-from hpc.predict.snapshot import planned_start_s
+from hpc.predict.snapshot import plan_start_s
 
 FloatArray = npt.NDArray[np.float64]
+# Bumped whenever a feature is added, removed or computed differently: saved models keyed
+# to another version are trained again (hpc/predict/saved.py, db/trained.py).
+FEATURE_VERSION = 1
 SIM_QUEUE = 100  # queued jobs planned for the sim_wait_h feature (keeps features fast)
 RECENT_STARTS = 10  # the last jobs started, whose waits describe the queue right now
 
@@ -98,10 +101,25 @@ class FeatureIndex:
             )
 
     def rows(self, rows: npt.NDArray[np.int64]) -> FloatArray:
-        """Features of history jobs at their own submit times (only earlier jobs are seen)."""
+        """Features of history jobs at their own submit times (only earlier jobs are seen).
+
+        One sweep in time order: the jobs still running or queued at each moment are carried
+        from one row to the next, so a row costs what is active then, not the whole past.
+        """
         out = np.empty((len(rows), len(NAMES)))
-        for k, row in enumerate(rows.tolist()):
-            out[k] = self.row(request_of(self.history, row), upper=row)
+        active = np.zeros(0, dtype=np.int64)  # rows before `top` whose end is not yet past
+        top = 0
+        for k in np.argsort(rows, kind="stable").tolist():
+            row = int(rows[k])
+            t = int(self.submit[row])
+            lo = min(self._first_active(t), row)
+            if lo >= top:
+                active = np.arange(lo, row, dtype=np.int64)
+            elif row > top:
+                active = np.concatenate((active, np.arange(top, row, dtype=np.int64)))
+            active = active[self.end[active] >= t]
+            top = max(top, row)
+            out[k] = self._at(request_of(self.history, row), active[active < row])
         return out
 
     def row(self, job: JobRequest, *, upper: int | None = None) -> FloatArray:
@@ -109,20 +127,31 @@ class FeatureIndex:
         t = job.submit_s
         if upper is None:
             upper = int(np.searchsorted(self.submit, t, side="right"))
-        lo = min(int(np.searchsorted(self.end_prefix_max, t, side="right")), upper)
-        start, end = self.start[lo:upper], self.end[lo:upper]
-        units, req = self.units[lo:upper], self.req[lo:upper]
+        lo = min(self._first_active(t), upper)
+        active = np.arange(lo, upper, dtype=np.int64)
+        return self._at(job, active[self.end[active] >= t])
+
+    def _first_active(self, t: int) -> int:
+        """The first row whose job may not have ended before t (all before it have)."""
+        return int(np.searchsorted(self.end_prefix_max, t, side="left"))
+
+    def _at(self, job: JobRequest, active: npt.NDArray[np.int64]) -> FloatArray:
+        """Features of `job` given the earlier rows not ended before its submit time."""
+        t = job.submit_s
+        start, end = self.start[active], self.end[active]
+        units, req = self.units[active], self.req[active]
         running = (start < t) & (end > t)
         queued = start >= t
         cap = self.capacity
         run_units = units[running]
         busy = float(run_units.sum())
         free = cap - busy
-        left = np.maximum(start[running] + req[running] - t, 0).astype(np.float64)
+        run_end = start[running] + req[running]
+        left = np.maximum(run_end - t, 0).astype(np.float64)
         q_units, q_req = units[queued], req[queued]
         q_work = q_units * q_req.astype(np.float64)
         small = q_units <= job.units
-        mine = self.user[lo:upper] == job.user
+        mine = self.user[active] == job.user
         f = np.empty(len(NAMES))
         c = COLUMN
         f[c["req_time_h"]] = job.req_time_s / 3600.0
@@ -146,10 +175,18 @@ class FeatureIndex:
         f[c["queued_share"]] = float(q_units.sum()) / cap
         f[c["queued_work_h"]] = float(q_work.sum()) / cap / 3600.0
         f[c["queued_small_work_h"]] = float(q_work[small].sum()) / cap / 3600.0
-        q_submit = self.submit[lo:upper][queued]
+        q_submit = self.submit[active][queued]
         f[c["head_age_h"]] = (t - float(q_submit.min())) / 3600.0 if len(q_submit) else 0.0
         f[c["recent_wait_h"]] = self._recent_wait_s(t) / 3600.0
-        planned = planned_start_s(self.history, job, upper=upper, max_queue=SIM_QUEUE)
+        first = np.flatnonzero(queued)[:SIM_QUEUE]  # rows are in submit order: the queue's head
+        planned = plan_start_s(
+            t,
+            int(cap),
+            running=(run_end, run_units),
+            queue=(req[first], units[first]),
+            units=job.units,
+            duration_s=job.req_time_s,
+        )
         f[c["sim_wait_h"]] = min(planned - t, 10 * 365 * 86_400) / 3600.0
         return f
 

@@ -70,8 +70,14 @@ class JobRequest:
     req_mem_kb: int = -1
 
 
-def history_of(loaded: LoadedWorkload) -> History:
-    """The history of a loaded trace: recorded waits where known, else a Slurm-like replay."""
+def history_of(
+    loaded: LoadedWorkload, *, replayed: tuple[IntArray, IntArray] | None = None
+) -> History:
+    """The history of a loaded trace: recorded waits where known, else a Slurm-like replay.
+
+    `replayed`: the (start, end) seconds a replay of these very jobs gave before (stored with
+    a trained model, hpc/predict/saved.py), used instead of replaying them again.
+    """
     jobs, machine = loaded.jobs, loaded.machine
     if len(jobs) < MIN_JOBS:
         raise HistoryError(
@@ -84,6 +90,8 @@ def history_of(loaded: LoadedWorkload) -> History:
         start = jobs.submit_s + wait
         end = start + np.maximum(jobs.run_s, 0)
         simulated = False
+    elif replayed is not None:
+        (start, end), simulated = replayed, True
     else:
         result = simulate(jobs, machine, GROUND_TRUTH_POLICY)
         start, end, simulated = result.start_s, result.end_s, True

@@ -20,10 +20,12 @@ from hpc.predict.errors import HistoryError
 from hpc.predict.features import NAMES, FeatureIndex, FloatArray
 from hpc.predict.history import History, JobRequest
 from hpc.predict.likely import Likely, likely_windows
-from hpc.predict.quantile import GRID, QuantileModel, TreeParams
+from hpc.predict.quantile import GRID, QuantileModel, TreeParams, seconds
 
-TRAIN_STEPS = 3  # what Predictor.train reports: features, the wait model, the run model
+TRAIN_STEPS = 4  # what Predictor.train reports: features, wait model, run model, outcomes
 NEIGHBOUR_SAMPLE = 2000  # training rows kept to measure how unusual a new request is
+RANK_SAMPLE = 8192  # training rows whose sorted columns turn a feature into its rank
+RECENT_ROWS = 2000  # newest training rows kept (SHAP plots of typical jobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,13 @@ def _waited_s(queued: bool) -> float:
 
 
 class Predictor:
-    """Trained wait and runtime models over one history."""
+    """Trained wait and runtime models over one history.
+
+    Training also scores every held-out row (those after the trees' own rows) once: its
+    conformity score and its likely window's raw chance and outcome, which the queued-band
+    and chance calibrations replay; so answering a question never computes features of
+    other jobs, and a saved predictor (hpc/predict/saved.py) answers without retraining.
+    """
 
     def __init__(self, history: History, params: TreeParams | None = None) -> None:
         self.history = history
@@ -88,16 +96,13 @@ class Predictor:
         self.wait_model = QuantileModel(self.params, GRID)
         self.run_model = QuantileModel(self.params)
         self.train_rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self.train_x: FloatArray = np.zeros((0, len(NAMES)))
-        self._sorted_cols: FloatArray = np.zeros((0, len(NAMES)))
-        self._sample_ranks: FloatArray = np.zeros((0, len(NAMES)))
+        self.recent_x: FloatArray = np.zeros((0, len(NAMES)))  # the newest training rows
+        self.sorted_cols: FloatArray = np.zeros((0, len(NAMES)))
+        self.sample_ranks: FloatArray = np.zeros((0, len(NAMES)))
         self.calibration = CalibrationParams()
         # The likely windows' chances, calibrated on the newest outcomes (None: raw chances).
         self.chance: ChanceParams | None = ChanceParams()
-        self._scores: dict[int, float] = {}  # conformity score by history row (queued bands)
-        # (queued?, history row) -> its window's raw chance and whether the job started in it
-        self._outcomes: dict[tuple[bool, int], tuple[float, float]] = {}
-        self._later_x: dict[int, FloatArray] = {}  # features of rows after the training
+        self.held = HeldOut.empty()
 
     @classmethod
     def train(
@@ -106,9 +111,13 @@ class Predictor:
         train_rows: int,
         params: TreeParams | None = None,
         on_progress: Callable[[int], None] | None = None,
+        *,
+        base: tuple[QuantileModel, QuantileModel] | None = None,
     ) -> Predictor:
         """Learn from the first `train_rows` jobs (the past of a time-ordered split).
 
+        `base`: the (wait, run) models of a predictor trained on an older history of the same
+        workload: their trees are continued rather than grown anew (`QuantileModel.fit`).
         `on_progress(1)` is called after each of its TRAIN_STEPS steps (a progress bar's hook).
         """
         step_done = on_progress or (lambda n: None)
@@ -116,19 +125,40 @@ class Predictor:
             raise HistoryError(f"{train_rows} training jobs: at least 100 are needed")
         self = cls(history, params)
         self.train_rows = np.arange(train_rows, dtype=np.int64)
-        x = self.index.rows(self.train_rows)
+        x_all = self.index.rows(np.arange(len(history), dtype=np.int64))
+        x = x_all[:train_rows]
         wait = np.maximum(history.wait_s[:train_rows], 0).astype(np.float64)
         run = np.maximum(history.jobs.run_s[:train_rows], 0).astype(np.float64)
         step_done(1)
-        self.wait_model.fit(x, np.log1p(wait))
+        base_wait, base_run = (None, None) if base is None else base
+        self.wait_model.fit(x, np.log1p(wait), base=base_wait)
         step_done(1)
-        self.run_model.fit(x, np.log1p(run))
+        self.run_model.fit(x, np.log1p(run), base=base_run)
         step_done(1)
-        self.train_x = x
-        self._sorted_cols = np.sort(np.nan_to_num(x, nan=-1.0), axis=0)
-        step = max(1, train_rows // NEIGHBOUR_SAMPLE)
-        self._sample_ranks = self._ranks(x[::step])
+        self.recent_x = x[-RECENT_ROWS:].copy()
+        ranked = np.nan_to_num(x[:: max(1, train_rows // RANK_SAMPLE)], nan=-1.0)
+        self.sorted_cols = np.sort(ranked, axis=0)
+        self.sample_ranks = self._ranks(x[:: max(1, train_rows // NEIGHBOUR_SAMPLE)])
+        self.held = self._held_out(x_all)
+        step_done(1)
         return self
+
+    def _held_out(self, x_all: FloatArray) -> HeldOut:
+        """Scores and window outcomes of every row after the trees' own ones."""
+        first = self.wait_model.fitted_rows
+        wait = self.history.wait_s[first:].astype(np.float64)
+        raw = self.wait_model.raw_levels(x_all[first:])
+        scores = self.wait_model.scores_of(raw, np.log1p(np.maximum(wait, 0)))
+        queued = wait > QUEUED_S
+        grid = seconds(np.sort(raw, axis=1))
+        chance = np.full((2, len(wait)), np.nan)
+        hit = np.full((2, len(wait)), np.nan)
+        for flag, rows in ((0, np.arange(len(wait))), (1, np.flatnonzero(queued))):
+            windows = likely_windows(GRID, grid[rows], after_s=_waited_s(bool(flag)))
+            chance[flag, rows] = [w.chance for w in windows]
+            lo, hi = np.array([(w.lo_s, w.hi_s) for w in windows]).reshape(-1, 2).T
+            hit[flag, rows] = (lo <= wait[rows]) & (wait[rows] <= hi)
+        return HeldOut(first, np.where(queued, scores, np.nan), chance, hit)
 
     def features(self, rows: npt.NDArray[np.int64]) -> FloatArray:
         return self.index.rows(rows)
@@ -143,6 +173,8 @@ class Predictor:
         """Bands for feature rows; `wait_shift` (log space, per row) overrides the wait band's
         static calibration (see `queued_shifts`): the jobs are still queued after QUEUED_S,
         so their most likely window is also read from waits beyond that."""
+        if not len(x):
+            return []
         (w10, w50, w90), grid = self.wait_model.predict_with_distribution(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
         queued = wait_shift is not None
@@ -165,6 +197,8 @@ class Predictor:
     ) -> list[JobPrediction]:
         """History jobs at their submit times; `queued`: known to be still pending after
         QUEUED_S, so the wait band is calibrated on such jobs (what a user asking sees)."""
+        if not len(rows):
+            return []
         submit = self.history.jobs.submit_s[rows]
         shift = self.queued_shifts(submit) if queued else None
         return self.predict_x(self.features(rows), submit, wait_shift=shift)
@@ -185,43 +219,18 @@ class Predictor:
         sees only outcomes known at t.
         """
         history = self.history
-        first = self.wait_model.fitted_rows
+        first = self.held.first_row
         upto = int(np.searchsorted(history.jobs.submit_s, int(np.max(times_s)), side="right"))
         rows = np.arange(first, max(first, upto), dtype=np.int64)
         rows = rows[history.wait_s[rows] > QUEUED_S]
-        scores = self._queued_scores(rows)
         return shifts_at(
             times_s,
             history.jobs.submit_s[rows],
             history.start_s[rows],
-            scores,
+            self.held.score[rows - first],
             self.wait_model.band_shift,
             self.calibration,
         )
-
-    def _queued_scores(self, rows: npt.NDArray[np.int64]) -> FloatArray:
-        """Conformity scores of calibration rows, computed once per row and kept."""
-        missing = [r for r in rows.tolist() if r not in self._scores]
-        if missing:
-            todo = np.array(missing, dtype=np.int64)
-            y = np.log1p(np.maximum(self.history.wait_s[todo], 0).astype(np.float64))
-            fresh = self.wait_model.scores(self._features_of(todo), y)
-            self._scores.update(zip(missing, fresh.tolist(), strict=True))
-        return np.array([self._scores[r] for r in rows.tolist()], dtype=np.float64)
-
-    def _features_of(self, rows: npt.NDArray[np.int64]) -> FloatArray:
-        """Features of history rows, computed once per row: those of training rows are kept
-        from the training, later ones as the calibrations first need them."""
-        x = np.empty((len(rows), len(NAMES)))
-        trained = rows < len(self.train_x)
-        x[trained] = self.train_x[rows[trained]]
-        later = rows[~trained].tolist()
-        missing = np.array([r for r in later if r not in self._later_x], dtype=np.int64)
-        if len(missing):
-            self._later_x.update(zip(missing.tolist(), self.features(missing), strict=True))
-        if later:
-            x[~trained] = np.stack([self._later_x[r] for r in later])
-        return x
 
     def window_chances(
         self, times_s: npt.NDArray[np.int64], raw: FloatArray, *, queued: bool
@@ -234,17 +243,14 @@ class Predictor:
         rows = self._outcome_rows(times_s, queued)
         if len(rows) < self.chance.min_outcomes:
             return raw
-        missing = [r for r in rows.tolist() if (queued, r) not in self._outcomes]
-        if missing:
-            todo = np.array(missing, dtype=np.int64)
-            _, grid = self.wait_model.predict_with_distribution(self._features_of(todo))
-            windows = likely_windows(GRID, grid, after_s=_waited_s(queued))
-            waits = self.history.wait_s[todo].tolist()
-            for r, w, y in zip(missing, windows, waits, strict=True):
-                self._outcomes[(queued, r)] = (w.chance, float(w.lo_s <= y <= w.hi_s))
-        outcomes = np.array([self._outcomes[(queued, r)] for r in rows.tolist()])
+        k, at = int(queued), rows - self.held.first_row
         return chances_at(
-            times_s, raw, self.history.start_s[rows], outcomes[:, 0], outcomes[:, 1], self.chance
+            times_s,
+            raw,
+            self.history.start_s[rows],
+            self.held.chance[k, at],
+            self.held.hit[k, at],
+            self.chance,
         )
 
     def _outcome_rows(self, times_s: npt.NDArray[np.int64], queued: bool) -> npt.NDArray[np.int64]:
@@ -252,7 +258,7 @@ class Predictor:
         the first, only the newest `window` (the most any question's fit reads)."""
         assert self.chance is not None
         history = self.history
-        first = self.wait_model.fitted_rows
+        first = self.held.first_row
         last_t, first_t = int(np.max(times_s)), int(np.min(times_s))
         upto = int(np.searchsorted(history.jobs.submit_s, last_t, side="right"))
         rows = np.arange(first, max(first, upto), dtype=np.int64)
@@ -270,18 +276,36 @@ class Predictor:
         """How unlike the training data each row is: nearest-neighbour distance in rank space.
 
         Each feature becomes its empirical CDF over the training rows (so units do not
-        matter); the distance to the nearest of up to 2,000 training rows, divided by the
+        matter; ranks among up to 8,192 training rows); the distance to the nearest of up to
+        2,000 training rows, divided by the
         square root of the feature count, lies in [0, 1]: 0 is a request seen before.
         """
         ranks = self._ranks(x)
-        diff = ranks[:, None, :] - self._sample_ranks[None, :, :]
+        diff = ranks[:, None, :] - self.sample_ranks[None, :, :]
         nearest = np.sqrt(np.min(np.sum(diff * diff, axis=2), axis=1))
         return np.asarray(nearest / np.sqrt(x.shape[1]), dtype=np.float64)
 
     def _ranks(self, x: FloatArray) -> FloatArray:
-        n = max(len(self._sorted_cols), 1)
+        n = max(len(self.sorted_cols), 1)
         out = np.empty_like(x)
         for j in range(x.shape[1]):
             col = np.nan_to_num(x[:, j], nan=-1.0)
-            out[:, j] = np.searchsorted(self._sorted_cols[:, j], col, side="right") / n
+            out[:, j] = np.searchsorted(self.sorted_cols[:, j], col, side="right") / n
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """What the calibrations replay, per history row from `first_row` on (index row - first):
+    `score`, the raw band's conformity score (log space; NaN unless the job waited over
+    QUEUED_S), and for windows read from 0 (index 0) and from QUEUED_S (1, queued jobs
+    only) the window's raw chance and whether the job started in it (1.0/0.0; NaN: n/a)."""
+
+    first_row: int
+    score: FloatArray
+    chance: FloatArray  # (2, rows)
+    hit: FloatArray  # (2, rows)
+
+    @classmethod
+    def empty(cls) -> HeldOut:
+        return cls(0, np.zeros(0), np.zeros((2, 0)), np.zeros((2, 0)))

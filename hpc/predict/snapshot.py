@@ -73,16 +73,54 @@ def planned_start_s(
         past = planned_end <= t
         planned_end = np.where(past, start[running] + req[running], planned_end)
         planned_end = np.maximum(planned_end, t + OVERRUN_GRACE_S)
-    busy = int(units[running].sum())
-    capacity = history.machine.units
-    releases = list(zip(planned_end.tolist(), units[running].tolist(), strict=True))
-    profile = Profile(t, capacity - busy, releases)
-    for q in queued.tolist():
-        need = int(units[q])
-        begin = profile.earliest(need, int(dur[q]), t)
-        if begin < NEVER:
-            profile.add(begin, begin + int(dur[q]), -need)
     own = job.req_time_s
     if flavour is not Flavour.REQUESTED and own_run_s is not None:
         own = min(int(own_run_s), job.req_time_s)
-    return profile.earliest(job.units, max(own, 1), t)
+    return plan_start_s(
+        t,
+        history.machine.units,
+        running=(planned_end, units[running]),
+        queue=(dur[queued], units[queued]),
+        units=job.units,
+        duration_s=own,
+    )
+
+
+def plan_start_s(
+    t: int,
+    capacity: int,
+    *,
+    running: tuple[IntArray, IntArray],
+    queue: tuple[IntArray, IntArray],
+    units: int,
+    duration_s: int,
+) -> int:
+    """The planned start of a job of `units` for `duration_s` submitted at t (seconds since
+    trace start): running jobs free (planned end, units) and the queue, (duration, units) in
+    priority order, takes the earliest slots first. `NEVER` if it cannot fit the machine."""
+    ends, held = running
+    free_now = capacity - int(held.sum())
+    if not len(queue[0]) and free_now >= units:
+        return t  # nothing ahead and room now: the profile only frees units from here on
+    profile = _profile(t, free_now, ends, held)
+    for dur, need in zip(queue[0].tolist(), queue[1].tolist(), strict=True):
+        begin = profile.earliest(need, dur, t)
+        if begin < NEVER:
+            profile.add(begin, begin + dur, -need)
+    return profile.earliest(units, max(duration_s, 1), t)
+
+
+def _profile(t: int, free_now: int, ends: IntArray, units: IntArray) -> Profile:
+    """`Profile(t, free_now, releases)` built with array operations (thousands of releases)."""
+    order = np.argsort(ends, kind="stable")
+    ends, units = ends[order], units[order]
+    past = ends <= t
+    free_now += int(units[past].sum())
+    ends, units = ends[~past], units[~past]
+    profile = Profile(t, free_now, [])
+    if len(ends):
+        times, first = np.unique(ends, return_index=True)
+        free = free_now + np.cumsum(np.add.reduceat(units, first))
+        profile.times.extend(times.tolist())
+        profile.free.extend(free.tolist())
+    return profile

@@ -41,3 +41,10 @@ def trace_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("predict") / "small.swf"
     write_swf(generate(500, seed=4, procs=64, params=LublinParams(interarrival_scale=0.5)), path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def own_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands store trained models: in a SQLite file of each test, never the user's."""
+    monkeypatch.setenv("SCHEDSIGHT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SCHEDSIGHT_DATABASE_URL", "")

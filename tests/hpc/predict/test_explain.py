@@ -21,7 +21,7 @@ def _busy_job(history: History) -> int:
 
 
 def test_attributions_add_up_to_the_prediction(predictor: Predictor, history: History) -> None:
-    x = predictor.train_x[-3:]
+    x = predictor.recent_x[-3:]
     contrib = predictor.wait_model.contributions(x)
     p50_log = predictor.wait_model.predict_log(x)[1]
     np.testing.assert_allclose(contrib.sum(axis=1), p50_log, rtol=1e-6, atol=1e-6)
@@ -52,7 +52,7 @@ def test_advice_for_one_job_takes_under_a_second(predictor: Predictor, history: 
 
 def test_pictures_are_written(predictor: Predictor, history: History, tmp_path: Path) -> None:
     advice = advise(predictor, _busy_job(history))
-    x = predictor.train_x[-300:]
+    x = predictor.recent_x[-300:]
     shap = global_importance(predictor, x)
     paths = [
         waterfall_png(advice.explanation, tmp_path / "w.png"),

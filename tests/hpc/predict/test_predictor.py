@@ -14,7 +14,8 @@ def _test_rows(history: History) -> np.ndarray:
 
 def test_trains_only_on_jobs_before_the_split(predictor: Predictor, history: History) -> None:
     assert predictor.train_rows.max() < history.split(0.7)
-    assert len(predictor.train_x) == history.split(0.7)
+    assert len(predictor.train_rows) == history.split(0.7)
+    assert predictor.wait_model.fitted_rows < history.split(0.7)
 
 
 def test_quantiles_are_ordered_and_the_band_covers_most_future_waits(
@@ -41,7 +42,12 @@ def test_beats_the_training_mean(predictor: Predictor, history: History) -> None
 
 
 def test_a_request_far_from_the_training_data_is_flagged(predictor: Predictor) -> None:
-    usual = predictor.train_x[-5:]
+    usual = predictor.recent_x[-5:]
     odd = usual.copy()
     odd[:, :] = 1e9  # every feature beyond anything seen
     assert predictor.distance(odd).min() > predictor.distance(usual).max()
+
+
+def test_no_rows_get_no_predictions(predictor: Predictor) -> None:
+    none = np.zeros(0, dtype=np.int64)
+    assert predictor.predict_rows(none) == predictor.predict_rows(none, queued=True) == []
