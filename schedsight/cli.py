@@ -18,6 +18,7 @@ from schedsight import (
     agent_commands,
     dashboard_commands,
     db_commands,
+    live,
     llm_commands,
     offload_commands,
     predict_commands,
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
+    live.add_parser(sub)
     site_commands.add_parser(sub)
     sweep_commands.add_parser(sub)
     predict_commands.add_parser(sub)
