@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from schedsight import (
     agent_commands,
+    api_commands,
     dashboard_commands,
     db_commands,
     live,
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
     live.add_parser(sub)
+    api_commands.add_parser(sub)
     site_commands.add_parser(sub)
     sweep_commands.add_parser(sub)
     predict_commands.add_parser(sub)
@@ -453,6 +455,7 @@ _USER_ERRORS = (
     ("db.errors", "DbError"),
     ("inference.errors", "InferenceError"),
     ("schedsight.settings", "SettingsError"),
+    ("api.errors", "ApiError"),
     ("pydantic", "ValidationError"),
 )
 

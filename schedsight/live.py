@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -75,11 +76,10 @@ def _cluster_cores(session: Session, source: str) -> int:
 
 def cluster_workload(store: Store, cluster: str) -> int | None:
     """The newest workload `slurm import` stored from `cluster` (None: none yet)."""
-    from db.workloads import list_workloads
+    from db.workloads import newest_from
 
     with store.sessions() as session:
-        ids = [w.id for w in list_workloads(session) if w.source.startswith(f"slurm:{cluster}:")]
-    return max(ids) if ids else None
+        return newest_from(session, f"slurm:{cluster}:")
 
 
 def cluster_site(store: Store, cluster: str) -> Site | None:
@@ -105,6 +105,7 @@ class LiveSource:
     store: Store | None  # None: no database (no stored site, no model)
     workload_id: int | None = None  # None: the cluster's newest imported workload
     _trained: dict[str, tuple[TrainedHistory | None, str]] = field(default_factory=dict)
+    _training: threading.Lock = field(default_factory=threading.Lock)  # one at a time (API)
 
     def state(self) -> ClusterState:
         from hpc.slurm.retry import with_retry
@@ -125,9 +126,10 @@ class LiveSource:
 
     def trained(self, cluster: str) -> tuple[TrainedHistory | None, str]:
         """The model for `cluster` (trained on first use, kept), or None and why not."""
-        if cluster not in self._trained:
-            self._trained[cluster] = self._train(cluster)
-        return self._trained[cluster]
+        with self._training:
+            if cluster not in self._trained:
+                self._trained[cluster] = self._train(cluster)
+            return self._trained[cluster]
 
     def _train(self, cluster: str) -> tuple[TrainedHistory | None, str]:
         from hpc.predict.errors import PredictError

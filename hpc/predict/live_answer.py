@@ -8,6 +8,7 @@ model's SHAP drivers, and the other ways to ask ranked. Times are seconds since 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ class LiveAnswer:
             out["why"] = {
                 "sentence": a.explanation.sentence(),
                 "drivers": [
-                    {"feature": d.feature, "value": d.value, "effect_s": round(d.effect_s)}
+                    {"feature": d.feature, "value": _known(d.value), "effect_s": round(d.effect_s)}
                     for d in a.explanation.attributions
                 ],
             }
@@ -153,6 +154,11 @@ class LiveAnswer:
                 )
             out.append(f"  (model: {self.model_note})")
         return out
+
+
+def _known(value: float) -> float | None:
+    """A feature value for JSON: None where it is unknown (NaN is not JSON)."""
+    return None if math.isnan(value) else value
 
 
 def _driver(feature: str, value: float, effect_s: float) -> str:
