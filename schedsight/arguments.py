@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -77,3 +78,10 @@ def float_in(lo: float, hi: float, *, open_low: bool = False) -> Callable[[str],
 def _shown(text: str) -> str:
     # A 10,000-digit argument should not become a 10,000-character error line.
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def cluster_name(text: str) -> str:
+    """A Slurm cluster name as `--cluster` takes it (letters, digits, `_.-`)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Slurm cluster name")
+    return text

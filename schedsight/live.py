@@ -189,8 +189,7 @@ def live_source(
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from hpc.slurm.backends import BACKENDS
-    from schedsight.arguments import MAX_ID, int_in
-    from schedsight.slurm_commands import cluster_name
+    from schedsight.arguments import MAX_ID, cluster_name, int_in
 
     when = sub.add_parser("when", help="when will a pending job of the live cluster start, why")
     when.add_argument("job_id", type=int_in(1, 2**53), help="a pending job's id")

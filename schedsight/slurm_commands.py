@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import re
 import sys
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpc.slurm.output import is_utf8, shown
+from schedsight.arguments import cluster_name
 from schedsight.db_commands import actor_name
 from schedsight.progress import progress_for
 from schedsight.tables import format_duration, format_table
@@ -86,13 +86,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--actor", type=actor_name, help="who asks (audit log; default: your user name)"
     )
     apply.set_defaults(run=cmd_apply)
-
-
-def cluster_name(text: str) -> str:
-    """A Slurm cluster name as `--cluster` takes it (letters, digits, `_.-`)."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Slurm cluster name")
-    return text
 
 
 def _add_spec_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
