@@ -109,3 +109,13 @@ def list_sites(session: Session) -> list[StoredSite]:
         for name, version, created_at, release, source in rows
         if version == latest[name][0]
     ]
+
+
+def site_of_cluster(session: Session, cluster: str) -> Site | None:
+    """The stored site read from Slurm cluster `cluster` (`site import`): the one named after
+    it, else the newest read from it; None when none is stored."""
+    stored = [s for s in list_sites(session) if s.source.startswith(f"slurm:{cluster}:")]
+    if not stored:
+        return None
+    named = [s for s in stored if s.name == cluster]
+    return load_site(session, (named[0] if named else max(stored, key=lambda s: s.created_at)).name)

@@ -31,7 +31,6 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.auth import ApiAuth, check_exposure
-    from schedsight.live import LiveSource
 
     wiring = wiring_of(args)
     s = wiring.settings
@@ -43,8 +42,7 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     )
     check_exposure(host, auth, no_auth=args.no_auth)
     store = wiring.open_store()
-    source = LiveSource(wiring.slurm_backend(), wiring.backoff(), store, args.workload)
-    app = create_app(source, store, auth)
+    app = create_app(wiring.live_source(workload_id=args.workload, store=store), store, auth)
     who = f"identity from the {auth.user_header} header" if auth.user_header else "no identity"
     print(
         f"schedsight: portal API on http://{host}:{port} ({'token' if auth.token else 'no'} "

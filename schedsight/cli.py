@@ -19,13 +19,13 @@ from schedsight import (
     api_commands,
     dashboard_commands,
     db_commands,
-    live,
     llm_commands,
     offload_commands,
     predict_commands,
     site_commands,
     slurm_commands,
     sweep_commands,
+    when_commands,
 )
 from schedsight.arguments import (
     ESTIMATES,
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
-    live.add_parser(sub)
+    when_commands.add_parser(sub)
     api_commands.add_parser(sub)
     site_commands.add_parser(sub)
     sweep_commands.add_parser(sub)

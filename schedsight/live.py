@@ -1,7 +1,7 @@
 """Live answers for the site: which imported history, stored site and model answer questions
-about the live queue, and `schedsight when JOBID`.
+about the live queue (for `schedsight when`, `slurm status`, the portal API, the dashboard).
 
-Wiring only: `LiveSource` reads the cluster through the configured backend and the store;
+Wiring only: `LiveSource` reads the cluster through a backend and the store;
 `hpc.predict.live_answer` does the work. The start-time model is trained on the newest
 workload `schedsight slurm import` stored for the cluster (or `--workload ID`), by
 `_trained_for`, the one place a trained predictor comes from.
@@ -9,14 +9,10 @@ workload `schedsight slurm import` stored for the cluster (or `--workload ID`), 
 
 from __future__ import annotations
 
-import argparse
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from schedsight.wiring import Wiring, wiring_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -83,17 +79,11 @@ def cluster_workload(store: Store, cluster: str) -> int | None:
 
 
 def cluster_site(store: Store, cluster: str) -> Site | None:
-    """The stored site of `cluster` (`site import`): the one named after it, else the newest
-    read from it (None: none stored)."""
-    from db.sites import list_sites, load_site
+    """The stored site of `cluster` (`site import`), or None."""
+    from db.sites import site_of_cluster
 
     with store.sessions() as session:
-        stored = [s for s in list_sites(session) if s.source.startswith(f"slurm:{cluster}:")]
-        if not stored:
-            return None
-        named = [s for s in stored if s.name == cluster]
-        pick = named[0] if named else max(stored, key=lambda s: s.created_at)
-        return load_site(session, pick.name)
+        return site_of_cluster(session, cluster)
 
 
 @dataclass(slots=True)
@@ -172,44 +162,3 @@ class LiveSource:
         trained = self.trained(state.cluster)[0] if model else None
         site = self.site(state.cluster)
         return pending_starts(state, self.records(now), now, site=site, trained=trained)
-
-
-def live_source(
-    wiring: Wiring, backend: str | None = None, *, cluster: str | None = None,
-    workload_id: int | None = None,
-) -> LiveSource:  # fmt: skip
-    """The live answers of the settings' cluster (or `cluster`) through `backend`."""
-    return LiveSource(
-        wiring.slurm_backend(backend, cluster=cluster),
-        wiring.backoff(),
-        wiring.open_store(),
-        workload_id,
-    )
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from hpc.slurm.backends import BACKENDS
-    from schedsight.arguments import MAX_ID, cluster_name, int_in
-
-    when = sub.add_parser("when", help="when will a pending job of the live cluster start, why")
-    when.add_argument("job_id", type=int_in(1, 2**53), help="a pending job's id")
-    when.add_argument("--workload", type=int_in(1, MAX_ID),
-                      help="learn from this stored workload (default: the cluster's newest "
-                      "`slurm import`)")  # fmt: skip
-    when.add_argument("--backend", choices=list(BACKENDS),
-                      help="how to reach Slurm (default: SCHEDSIGHT_SLURM_BACKEND)")  # fmt: skip
-    when.add_argument("--cluster", type=cluster_name, help="one cluster of a multi-cluster site")
-    when.add_argument("--json", action="store_true", help="print the answer as one JSON object")
-    when.set_defaults(run=cmd_when)
-
-
-def cmd_when(args: argparse.Namespace) -> int:
-    source = live_source(
-        wiring_of(args), args.backend, cluster=args.cluster, workload_id=args.workload
-    )
-    answer = source.answer(args.job_id)
-    if args.json:
-        print(json.dumps(answer.as_dict(), indent=2))
-    else:
-        print("\n".join(answer.lines()))
-    return 0
