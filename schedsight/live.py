@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from hpc.slurm.state import ClusterState
 
 RECENT_S = 2 * 86_400  # accounting read for the hybrid durations and the users' numbers
+RECORDS_TTL_S = 60  # how long a server reuses what it read of it
 
 
 def _trained_for(store: Store, workload_id: int) -> TrainedHistory:
@@ -95,6 +97,7 @@ class LiveSource:
     store: Store | None  # None: no database (no stored site, no model)
     workload_id: int | None = None  # None: the cluster's newest imported workload
     _trained: dict[str, tuple[TrainedHistory | None, str]] = field(default_factory=dict)
+    _records: tuple[int, list[AccountingRecord]] = (0, [])  # (read at, records)
     _training: threading.Lock = field(default_factory=threading.Lock)  # one at a time (API)
 
     def state(self) -> ClusterState:
@@ -103,13 +106,18 @@ class LiveSource:
         return with_retry(self.backend.cluster_state, self.backoff, what="reading the cluster")
 
     def records(self, now_s: int) -> list[AccountingRecord]:
+        """Recent accounting, read again once RECORDS_TTL_S old (ratios move slowly)."""
         from hpc.slurm.retry import with_retry
 
-        return with_retry(
-            lambda: self.backend.history(start_s=now_s - RECENT_S),
-            self.backoff,
-            what="reading recent accounting",
-        )
+        read_s, records = self._records
+        if now_s - read_s > RECORDS_TTL_S:
+            records = with_retry(
+                lambda: self.backend.history(start_s=now_s - RECENT_S),
+                self.backoff,
+                what="reading recent accounting",
+            )
+            self._records = (now_s, records)
+        return records
 
     def site(self, cluster: str) -> Site | None:
         return None if self.store is None else cluster_site(self.store, cluster)
@@ -139,19 +147,21 @@ class LiveSource:
         """Everything about pending job `job_id`, now."""
         from hpc.predict.live_answer import answer_live, find_pending
 
-        state = self.state()
-        find_pending(state, job_id)  # an unknown or running job fails before the slow part
-        trained, note = self.trained(state.cluster)
         now = int(time.time())
-        return answer_live(
-            state,
-            job_id,
-            self.records(now),
-            now,
-            site=self.site(state.cluster),
-            trained=trained,
-            model_note=note,
-        )
+        with ThreadPoolExecutor(1) as pool:  # the queue and the accounting read at once
+            records = pool.submit(self.records, now)
+            state = self.state()
+            find_pending(state, job_id)  # an unknown or running job fails before the model
+            trained, note = self.trained(state.cluster)
+            return answer_live(
+                state,
+                job_id,
+                records.result(),
+                now,
+                site=self.site(state.cluster),
+                trained=trained,
+                model_note=note,
+            )
 
     def pending_starts(self, state: ClusterState, *, model: bool) -> dict[int, PendingStart]:
         """Each pending job's planned start, and the model's median where `model` is asked

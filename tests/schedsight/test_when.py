@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,16 @@ from db.store import Store
 from db.workloads import import_workload
 from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.retry import Backoff
-from hpc.slurm.spec import JobSpec
 from hpc.workload.cleaning import clean, machine_for
 from hpc.workload.lublin import LublinParams, generate
 from schedsight.cli import main
-from tests.hpc.slurm.conftest import _skip_or_fail, _why_not_up, hold_cluster, scancel
+from tests.hpc.slurm.conftest import (
+    _skip_or_fail,
+    _why_not_up,
+    hold_cluster,
+    pending_behind,
+    scancel,
+)
 
 TOKEN = "k" * 40
 
@@ -73,22 +77,8 @@ def live_store(
 @pytest.fixture
 def pending_job(dev_cluster: str) -> Iterator[tuple[int, int]]:
     """(a job holding or waiting for every batch node, a one-node job pending behind it)."""
-    cli = CliBackend()
-    nodes = [n for n in cli.cluster_state().nodes if "batch" in n.partitions]
-    cores = min(n.cpus for n in nodes)
-
-    def spec(name: str, n: int, limit_s: int) -> JobSpec:
-        return JobSpec(name=name, command=("sleep", "600"), account="physics",
-                       partition="batch", nodes=n, ntasks=n, cpus_per_task=cores,
-                       time_limit_s=limit_s)  # fmt: skip
-
-    wide = cli.submit(spec("when-wide", len(nodes), 900), comment="schedsight tests")
-    behind = cli.submit(spec("when-behind", 1, 300), comment="schedsight tests")
+    wide, behind = pending_behind(CliBackend(), "schedsight tests")
     try:
-        deadline = time.monotonic() + 30
-        while cli.jobs([behind])[0].state != "PENDING":
-            assert time.monotonic() < deadline, "the job behind never pended"
-            time.sleep(0.5)
         yield wide, behind
     finally:
         scancel(wide, behind)
