@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from agent.llm.client import LLMConfig
+    from hpc.predict.live_answer import TrainedHistory
     from hpc.slurm.backend import SlurmBackend
     from hpc.slurm.remit import Remit
     from hpc.slurm.retry import Backoff
@@ -43,3 +44,5 @@ class DashboardConfig:
     jobs: int = 2000  # the generated workload
     seed: int = 7
     procs: int = 256
+    # The live cluster's start-time model by cluster name (None: none); trained on first use.
+    live_model: Callable[[str], TrainedHistory | None] | None = None

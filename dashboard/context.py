@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -22,6 +23,9 @@ from hpc.sim import SimResult
 from hpc.site.whatif import SiteWorkload
 from hpc.slurm.backend import SlurmBackend
 from hpc.workload.loading import LoadedWorkload
+
+if TYPE_CHECKING:
+    from hpc.predict.live_answer import TrainedHistory
 
 __all__ = ["DashboardConfig", "Source", "config", "use"]
 _config: list[DashboardConfig] = []
@@ -120,3 +124,11 @@ def answers() -> AnswerCache:
 @st.cache_resource
 def slurm_backend() -> SlurmBackend:
     return config().slurm_backend()
+
+
+@st.cache_resource(show_spinner="Training the start-time model on the imported history ...")
+def live_model(cluster: str) -> TrainedHistory | None:
+    """The live cluster's start-time model, trained once per dashboard process (None: none
+    configured, or no history to train on)."""
+    make = config().live_model
+    return None if make is None else make(cluster)

@@ -7,10 +7,18 @@ text cell goes through `shown`, so a table always renders (and Arrow can encode 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from hpc.predict.pending import PendingStart, pending_starts
+from hpc.site.model import Site
+from hpc.slurm.backend import SlurmBackend
 from hpc.slurm.output import shown
 from hpc.slurm.state import ClusterState
+from hpc.timetext import clock_text, span_text
+
+if TYPE_CHECKING:
+    from hpc.predict.live_answer import TrainedHistory
 
 
 def busy_fraction(state: ClusterState) -> float:
@@ -29,15 +37,43 @@ def node_rows(state: ClusterState) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def pending_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str, Any]]:
+def pending_rows(
+    state: ClusterState,
+    now_s: int | None = None,
+    starts: Mapping[int, PendingStart] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per pending job; with `starts`, its expected start as the local clock reads
+    it: the forward plan's, and the model's median where there is a model."""
     now = int(time.time()) if now_s is None else now_s
+    starts = starts or {}
     return [
         {"job": j.display_id, "name": shown(j.name), "user": shown(j.user),
          "account": shown(j.account), "partition": shown(j.partition), "cpus": j.cpus,
-         "nodes": j.node_count, "waiting_s": max(0, now - j.submit_s),
+         "nodes": j.node_count, "waiting": span_text(max(0, now - j.submit_s)),
+         **_expected(starts.get(j.job_id), now),
          "reason": shown(j.reason), "why": shown(j.reason_text)}
         for j in state.pending
     ]  # fmt: skip
+
+
+def _expected(start: PendingStart | None, now: int) -> dict[str, str]:
+    if start is None:
+        return {}
+    plan = clock_text(start.plan_s, now) if start.plan_s else "not planned"
+    model = clock_text(start.model_p50_s, now) if start.model_p50_s is not None else ""
+    return {"start (plan)": plan, "start (model median)": model}
+
+
+def expected_starts(
+    backend: SlurmBackend,
+    state: ClusterState,
+    site: Site | None,
+    trained: TrainedHistory | None,
+    now_s: int,
+) -> dict[int, PendingStart]:
+    """Each pending job's expected start (hybrid durations from two days of accounting)."""
+    records = backend.history(start_s=now_s - 2 * 86_400)
+    return pending_starts(state, records, now_s, site=site, trained=trained)
 
 
 def running_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str, Any]]:

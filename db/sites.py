@@ -122,3 +122,13 @@ def stored_site_workload(session: Session, workload_id: int, site: Site) -> Site
     trace = load_trace(session, workload_id=workload_id)
     resources = load_job_resources(session, workload_id)
     return site_workload(trace, site, f"workload {workload_id} ({name})", resources)
+
+
+def site_of_cluster(session: Session, cluster: str) -> Site | None:
+    """The stored site read from Slurm cluster `cluster` (`site import`): the one named after
+    it, else the newest read from it; None when none is stored."""
+    stored = [s for s in list_sites(session) if s.source.startswith(f"slurm:{cluster}:")]
+    if not stored:
+        return None
+    named = [s for s in stored if s.name == cluster]
+    return load_site(session, (named[0] if named else max(stored, key=lambda s: s.created_at)).name)

@@ -105,6 +105,14 @@ def list_workloads(session: Session) -> list[Workload]:
     return list(session.scalars(select(Workload).order_by(Workload.id)))
 
 
+def newest_from(session: Session, source_prefix: str) -> int | None:
+    """The id of the newest workload whose source starts with `source_prefix` (e.g.
+    `slurm:CLUSTER:` for what `slurm import` stored from CLUSTER); None: there is none."""
+    query = select(func.max(Workload.id)).where(Workload.source.startswith(source_prefix))
+    found = session.execute(query).scalar_one()
+    return None if found is None else int(found)
+
+
 def load_trace(session: Session, *, workload_id: int) -> SwfTrace:
     """The stored trace, exactly as imported (same checksum)."""
     workload = get_workload(session, workload_id=workload_id)

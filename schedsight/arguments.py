@@ -88,3 +88,10 @@ def site_ref(text: str) -> tuple[str, int | None]:
 def _shown(text: str) -> str:
     # A 10,000-digit argument should not become a 10,000-character error line.
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def cluster_name(text: str) -> str:
+    """A Slurm cluster name as `--cluster` takes it (letters, digits, `_.-`)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Slurm cluster name")
+    return text

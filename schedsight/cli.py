@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from schedsight import (
     agent_commands,
+    api_commands,
     dashboard_commands,
     db_commands,
     llm_commands,
@@ -24,6 +25,7 @@ from schedsight import (
     site_commands,
     slurm_commands,
     sweep_commands,
+    when_commands,
 )
 from schedsight.arguments import (
     ESTIMATES,
@@ -129,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.add_parser(sub)
     agent_commands.add_parser(sub)
     slurm_commands.add_parser(sub)
+    when_commands.add_parser(sub)
+    api_commands.add_parser(sub)
     site_commands.add_parser(sub)
     sweep_commands.add_parser(sub)
     predict_commands.add_parser(sub)
@@ -463,6 +467,7 @@ _USER_ERRORS = (
     ("db.errors", "DbError"),
     ("inference.errors", "InferenceError"),
     ("schedsight.settings", "SettingsError"),
+    ("api.errors", "ApiError"),
     ("pydantic", "ValidationError"),
 )
 

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from dashboard.config import JOBS_RANGE, PROCS_RANGE, SEED_RANGE
 
 ENV_PREFIX = "SCHEDSIGHT_"
+MIN_TOKEN_CHARS = 32  # an API token shorter than this could be guessed
 
 
 class SettingsError(ValueError):
@@ -72,6 +73,15 @@ class Settings(BaseSettings):
     dashboard_seed: int = Field(default=7, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     dashboard_procs: int = Field(default=256, ge=PROCS_RANGE[0], le=PROCS_RANGE[1])
 
+    # The portal API (`schedsight serve-api`). The token comes from the environment only
+    # (SCHEDSIGHT_API_TOKEN, at least 32 characters); without one the server starts only on
+    # a loopback address with --no-auth. The user header (e.g. REMOTE_USER behind Open
+    # OnDemand's proxy) is trusted only when named here; admins see every job.
+    api_token: SecretStr = SecretStr("")
+    api_port: int = Field(default=8742, ge=1, le=65535)
+    api_user_header: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
+    api_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # Slurm. The remit (accounts and partitions schedsight may act on) is empty by default,
     # which refuses every action: set both, comma-separated. The JWT comes from the
     # environment only (SCHEDSIGHT_SLURM_JWT, e.g. from `scontrol token`).
@@ -108,12 +118,21 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+pysqlite:///{self.data_dir / 'schedsight.db'}"
 
-    @field_validator("slurm_accounts", "slurm_partitions", mode="before")
+    @field_validator("slurm_accounts", "slurm_partitions", "api_admins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_long_enough(cls, token: SecretStr) -> SecretStr:
+        if 0 < len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_CHARS} characters (`openssl rand -hex 32`)"
+            )
+        return token
 
     @field_validator("slurm_command_prefix")
     @classmethod

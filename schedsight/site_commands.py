@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from schedsight.slurm_commands import cluster_name, say_retry
+from schedsight.arguments import cluster_name
+from schedsight.slurm_commands import say_retry
 from schedsight.tables import format_duration, format_table
 from schedsight.wiring import wiring_of
 

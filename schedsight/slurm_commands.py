@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpc.slurm.output import is_utf8, shown
+from schedsight.arguments import cluster_name
 from schedsight.db_commands import actor_name
 from schedsight.progress import progress_for
 from schedsight.tables import format_duration, format_table
@@ -26,6 +26,8 @@ from schedsight.wiring import Wiring, wiring_of
 
 if TYPE_CHECKING:
     from db.audit import AuditTrail
+    from db.store import Store
+    from hpc.predict.pending import PendingStart
     from hpc.slurm.backend import StartEstimate
     from hpc.slurm.errors import SlurmError
     from hpc.slurm.spec import JobSpec
@@ -50,6 +52,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     status = cmds.add_parser("status", help="nodes, partitions and the queue")
     status.add_argument("--json", action="store_true")
+    status.add_argument(
+        "--model",
+        action="store_true",
+        help="also the start-time model's median for each pending job (trains on the "
+        "cluster's imported history first)",
+    )
     status.set_defaults(run=cmd_status)
 
     imp = cmds.add_parser("import", help="accounting history (sacct) -> a stored workload")
@@ -78,13 +86,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--actor", type=actor_name, help="who asks (audit log; default: your user name)"
     )
     apply.set_defaults(run=cmd_apply)
-
-
-def cluster_name(text: str) -> str:
-    """A Slurm cluster name as `--cluster` takes it (letters, digits, `_.-`)."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Slurm cluster name")
-    return text
 
 
 def _add_spec_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -118,7 +119,7 @@ def _when(t: int | None) -> str:
 
 
 # ---------------------------------------------------------------- status
-def _state_dict(state: ClusterState) -> dict[str, Any]:
+def _state_dict(state: ClusterState, starts: Mapping[int, PendingStart]) -> dict[str, Any]:
     return {
         "cluster": state.cluster,
         "release": state.release,
@@ -165,6 +166,7 @@ def _state_dict(state: ClusterState) -> dict[str, Any]:
                 "submit_s": j.submit_s,
                 "start_s": j.start_s,
                 "priority": j.priority,
+                **_expected(starts.get(j.job_id)),
             }
             for j in state.jobs
             if not j.finished
@@ -172,16 +174,40 @@ def _state_dict(state: ClusterState) -> dict[str, Any]:
     }
 
 
+def _expected(start: PendingStart | None) -> dict[str, Any]:
+    if start is None:
+        return {}
+    p50 = None if start.model_p50_s is None else round(start.model_p50_s)
+    return {"planned_start_s": start.plan_s, "predicted_start_s": p50}
+
+
+def _store_for_plans(wiring: Wiring) -> Store | None:
+    """The store, for the stored site and model; None (said on stderr) when it cannot be
+    opened: the queue is then planned on one pool per partition."""
+    from db.errors import DbError
+
+    try:
+        return wiring.open_store()
+    except DbError as exc:
+        print(f"schedsight: planning without a stored site ({exc})", file=sys.stderr)
+        return None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from hpc.slurm.retry import with_retry
+    from schedsight.live import LiveSource
 
     wiring = wiring_of(args)
     backend = wiring.slurm_backend(args.backend, cluster=args.cluster)
     state = with_retry(
         backend.cluster_state, wiring.backoff(), what="reading the cluster", on_retry=say_retry
     )
+    starts: dict[int, PendingStart] = {}
+    if state.pending:
+        source = LiveSource(backend, wiring.backoff(), _store_for_plans(wiring))
+        starts = source.pending_starts(state, model=args.model)
     if args.json:
-        print(json.dumps(_state_dict(state), indent=2))
+        print(json.dumps(_state_dict(state, starts), indent=2))
         return 0
     print(
         f"cluster {state.cluster} (Slurm {state.release}, via {state.backend}): "
@@ -213,12 +239,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print()
     print(format_table(["partition", "state", "nodes", "max time"], part_rows))
     print()
-    print_queue(state.jobs)
+    print_queue(state.jobs, starts)
     return 0
 
 
-def print_queue(jobs: Sequence[LiveJob]) -> None:
-    """The jobs that have not finished, one row each, every text from Slurm `shown`."""
+def print_queue(jobs: Sequence[LiveJob], starts: Mapping[int, PendingStart] | None = None) -> None:
+    """The jobs that have not finished, one row each, every text from Slurm `shown`; with
+    `starts`, each pending job's start as the forward plan (and the model) expect it."""
+    starts = starts or {}
     queue = [j for j in jobs if not j.finished]
     running = sum(j.running for j in queue)
     print(f"queue: {running} running, {sum(j.pending for j in queue)} pending")
@@ -234,12 +262,26 @@ def print_queue(jobs: Sequence[LiveJob]) -> None:
                 str(j.cpus),
                 str(j.gpus),
                 _when(j.start_s),
+                _expected_text(starts.get(j.job_id)),
                 shown(j.reason_text) if j.pending else "",
             ]
             for j in queue
         ]
         headers = ["job", "name", "user", "account", "partition", "state", "cpus", "gpus"]
-        print(format_table([*headers, "start (planned)", "why pending"], rows))
+        print(format_table([*headers, "start (slurm)", "expected", "why pending"], rows))
+
+
+def _expected_text(start: PendingStart | None) -> str:
+    """`plan today 14:05 / model today 14:20` as the local clock reads them."""
+    if start is None:
+        return ""
+    from hpc.timetext import clock_text
+
+    now = time.time()
+    parts = [f"plan {clock_text(start.plan_s, now)}" if start.plan_s else "plan -"]
+    if start.model_p50_s is not None:
+        parts.append(f"model {clock_text(start.model_p50_s, now)}")
+    return " / ".join(parts)
 
 
 # ---------------------------------------------------------------- import

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from agent.llm.client import LLMConfig
     from dashboard.config import DashboardConfig
     from db.store import Store
+    from hpc.predict.live_answer import TrainedHistory
     from hpc.slurm.backend import SlurmBackend
     from hpc.slurm.cli_backend import CliBackend
     from hpc.slurm.remit import Remit
     from hpc.slurm.retry import Backoff
+    from schedsight.live import LiveSource
     from schedsight.settings import Settings
 
 
@@ -87,6 +89,21 @@ class Wiring:
 
         return Backoff(attempts=self.settings.slurm_retries, first_s=0.5, factor=2.0, max_s=8.0)
 
+    def live_source(
+        self, kind: str | None = None, *, cluster: str | None = None,
+        workload_id: int | None = None, store: Store | None = None,
+    ) -> LiveSource:  # fmt: skip
+        """Live answers about the settings' cluster (or `cluster`) through the backend they
+        (or `kind`) name, from the store (opened here unless given)."""
+        from schedsight.live import LiveSource
+
+        backend = self.slurm_backend(kind, cluster=cluster)
+        return LiveSource(backend, self.backoff(), store or self.open_store(), workload_id)
+
+    def live_model(self, cluster: str) -> TrainedHistory | None:
+        """The start-time model of `cluster` (trained here), or None when there is none."""
+        return self.live_source(cluster=cluster).trained(cluster)[0]
+
     def llm_config(self) -> LLMConfig:
         from agent.llm.client import LLMConfig
 
@@ -109,6 +126,7 @@ class Wiring:
             llm=self.llm_config(),
             answer_ttl_s=s.answer_ttl_s,
             slurm_backend=self.slurm_backend,
+            live_model=self.live_model,
             remit=self.remit(),
             backoff=self.backoff(),
             admin_token=s.admin_token,

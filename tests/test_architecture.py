@@ -16,7 +16,7 @@ from importlinter.cli import lint_imports
 from tests.import_graph import cycles
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("schedsight", "dashboard", "agent", "db", "hpc", "inference")
+PACKAGES = ("schedsight", "dashboard", "api", "agent", "db", "hpc", "inference")
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

@@ -9,9 +9,20 @@ import streamlit as st
 from dashboard import context, live
 from dashboard.replay import snapshot, utilization_series
 from dashboard.text import escape_markdown
+from hpc.site.model import Site
 from hpc.slurm.errors import SlurmError
 
 cfg = context.config()
+
+
+def live_site(cluster: str) -> Site | None:
+    """The stored site of `cluster` (`schedsight site import`), if any."""
+    from db.sites import site_of_cluster
+
+    with context.store().sessions() as session:
+        return site_of_cluster(session, cluster)
+
+
 st.title("Cluster and queue")
 sources = ["simulated", "slurm"]
 source = st.radio(
@@ -41,8 +52,20 @@ if source == "slurm":
     st.button("Refresh")
     st.subheader("Utilization over time (this session)")
     st.line_chart(history, x="time", y="utilization")
-    st.subheader("Pending jobs and why they wait")
-    st.dataframe(live.pending_rows(state), hide_index=True)
+    st.subheader("Pending jobs: when they are expected to start, and why they wait")
+    now = int(time.time())
+    try:
+        starts = live.expected_starts(
+            context.slurm_backend(), state, live_site(state.cluster),
+            context.live_model(state.cluster), now,
+        )  # fmt: skip
+    except SlurmError as exc:
+        st.warning(f"No expected starts (accounting unreadable): {escape_markdown(exc)}")
+        starts = {}
+    st.dataframe(live.pending_rows(state, now, starts), hide_index=True)
+    st.caption("Plan: the twin's forward plan of this queue (runtimes as each user's recent "
+               "jobs ran against their requests). Model: the start-time model's median, "
+               "trained on the imported history.")  # fmt: skip
     st.subheader("Running jobs")
     st.dataframe(live.running_rows(state), hide_index=True)
     st.subheader("Nodes")

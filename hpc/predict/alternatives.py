@@ -21,6 +21,7 @@ the job as asked) and counterfactual (the same for a past job, next to what actu
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -51,14 +52,16 @@ class Change:
     partition: int | None = None
     delay_s: int = 0
 
-    def describe(self) -> str:
+    def describe(self, partition_names: Mapping[int, str] | None = None) -> str:
+        """The change in words; partitions by name where `partition_names` has them."""
+        names = partition_names or {}
         parts = []
         if self.procs is not None:
             parts.append(f"{self.procs} processors")
         if self.req_time_s is not None:
             parts.append(f"walltime {self.req_time_s / 3600:.2g} h")
         if self.partition is not None:
-            parts.append(f"partition {self.partition}")
+            parts.append(f"partition {names.get(self.partition, self.partition)}")
         if self.delay_s:
             parts.append(f"submit {self.delay_s / 3600:.2g} h later")
         return ", ".join(parts) or "as asked"

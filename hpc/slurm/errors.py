@@ -4,6 +4,8 @@ SlurmError                    base of everything `hpc.slurm` raises on purpose
 ├── ControllerUnreachableError     slurmctld, slurmdbd or slurmrestd did not answer (after retries)
 ├── SlurmCommandError         Slurm answered and refused or failed the request
 ├── SlurmDataError            Slurm's output is not in a shape this code knows
+├── JobNotFoundError          no such job in the controller's queue
+├── JobNotPendingError        the job asked about is running, held back or done
 ├── BackendUnavailableError        a backend cannot be used here (says why and what to do)
 ├── JobSpecError              a job spec that must not be submitted as it is
 └── RemitError                a job or request outside the configured accounts/partitions
@@ -33,6 +35,14 @@ class SlurmCommandError(SlurmError):
 
 class SlurmDataError(SlurmError):
     """Output from Slurm that cannot be read (unknown version or shape)."""
+
+
+class JobNotFoundError(SlurmError):
+    """The controller does not know the job (never submitted, or finished and purged)."""
+
+
+class JobNotPendingError(SlurmError):
+    """A question that only a pending job has an answer to, asked of another."""
 
 
 class BackendUnavailableError(SlurmError):

@@ -46,6 +46,9 @@ class FakeBackend:
         return ClusterState("dev", "22.05.8", "fake", (node,), (Partition("batch", ("n1",), None),),
                             jobs)  # fmt: skip
 
+    def history(self, *, start_s: int) -> list[object]:
+        return []  # no recent accounting: every job runs for its whole request
+
 
 def test_overview_live_shows_pending_reasons_in_plain_words(
     dash_env: Path, monkeypatch: pytest.MonkeyPatch
@@ -58,8 +61,9 @@ def test_overview_live_shows_pending_reasons_in_plain_words(
     at.run()
     _ok(at)
     assert at.metric[0].value == "50%"
-    why = at.dataframe[0].value["why"].tolist()
-    assert why == ["waiting for enough free nodes, cores, memory or GPUs"]
+    pending = at.dataframe[0].value
+    assert pending["why"].tolist() == ["waiting for enough free nodes, cores, memory or GPUs"]
+    assert pending["start (plan)"].tolist() == ["not planned"]  # 32 cores on a 16-core node
 
 
 def test_whatif_runs_compares_saves_and_reopens(dash_env: Path) -> None:

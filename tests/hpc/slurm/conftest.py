@@ -169,6 +169,30 @@ def wait_finished(
         time.sleep(0.5)
 
 
+def pending_behind(cli: CliBackend, comment: str) -> tuple[int, int]:
+    """Submit a job that wants every batch node, then a one-node job behind it; return both
+    ids once the second is pending (the caller cancels them)."""
+    from hpc.slurm.spec import JobSpec
+
+    nodes = [n for n in cli.cluster_state().nodes if "batch" in n.partitions]
+    cores = min(n.cpus for n in nodes)
+
+    def spec(name: str, n: int, limit_s: int) -> JobSpec:
+        return JobSpec(name=name, command=("sleep", "600"), account="physics",
+                       partition="batch", nodes=n, ntasks=n, cpus_per_task=cores,
+                       time_limit_s=limit_s)  # fmt: skip
+
+    wide = cli.submit(spec("behind-wide", len(nodes), 900), comment=comment)
+    behind = cli.submit(spec("behind-one", 1, 300), comment=comment)
+    deadline = time.monotonic() + 30
+    while cli.jobs([behind])[0].state != "PENDING":
+        if time.monotonic() > deadline:
+            scancel(wide, behind)
+            raise AssertionError(f"job {behind} never pended behind job {wide}")
+        time.sleep(0.5)
+    return wide, behind
+
+
 def scancel(*job_ids: int) -> None:
     subprocess.run(["scancel", *map(str, job_ids)], check=False, capture_output=True)
 
