@@ -32,13 +32,13 @@ RECORDS_TTL_S = 60  # how long a server reuses what it read of it
 
 
 def _trained_for(store: Store, workload_id: int) -> TrainedHistory:
-    """A start-time predictor trained, in this process, on every job of stored workload
-    `workload_id`, with the partition names of the workload's header."""
+    """The start-time predictor of stored workload `workload_id`, trained on every job of it
+    (loaded from the database when it was trained before: `db.trained`), with the partition
+    names of the workload's header."""
+    from db.trained import Training, trained_predictor
     from db.workloads import get_workload, load_trace
     from hpc.model import Machine
-    from hpc.predict.history import history_of
     from hpc.predict.live_answer import TrainedHistory
-    from hpc.predict.predictor import Predictor
     from hpc.sim.site_mapping import partition_names
     from hpc.workload.cleaning import clean, machine_for
     from hpc.workload.loading import LoadedWorkload
@@ -50,8 +50,13 @@ def _trained_for(store: Store, workload_id: int) -> TrainedHistory:
     # A Slurm import's header names no machine size: the cores of the cluster it came from.
     machine = Machine.procs_only(cores) if cores else machine_for(trace)
     jobs, report = clean(trace, machine=machine)
-    history = history_of(LoadedWorkload(trace, machine, jobs, report))
-    predictor = Predictor.train(history, len(history))
+    predictor = trained_predictor(
+        store,
+        LoadedWorkload(trace, machine, jobs, report),
+        lineage=f"workload:{name}",
+        workload_id=workload_id,
+        training=Training(train_share=1.0),
+    )
     return TrainedHistory(
         predictor, partition_names(trace.header), f"workload {workload_id} ({name})"
     )

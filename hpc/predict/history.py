@@ -50,9 +50,10 @@ class History:
         return int(hits[0])
 
     def split(self, train_share: float = 0.7) -> int:
-        """Time-ordered split: rows before the returned index train, the rest test."""
-        if not 0.1 <= train_share <= 0.95:
-            raise HistoryError(f"train share must be in [0.1, 0.95], got {train_share}")
+        """Time-ordered split: rows before the returned index train, the rest test. A share
+        of 1 trains on everything (a live model: the newest jobs matter most)."""
+        if not 0.1 <= train_share <= 1.0:
+            raise HistoryError(f"train share must be in [0.1, 1], got {train_share}")
         return int(len(self) * train_share)
 
 
