@@ -23,6 +23,8 @@ EXTRA_OF_MODULE = {
     "ortools": "solver",
     "psycopg": "postgres",
 }
+# Commands whose web stack comes with another extra than the LLM server's.
+EXTRA_OF_COMMAND = {"serve-api": "api"}
 
 
 def needs_extra(exc: ImportError, command: str | None) -> str | None:
@@ -32,5 +34,7 @@ def needs_extra(exc: ImportError, command: str | None) -> str | None:
     extra = EXTRA_OF_MODULE.get(name)
     if extra is None:
         return None
+    if extra == "llm" and command in EXTRA_OF_COMMAND:
+        extra = EXTRA_OF_COMMAND[command]
     what = f"`{command}`" if command else "this command"
     return f"{what} needs the {extra} extra: pip install 'schedsight[{extra}]'"

@@ -29,6 +29,19 @@ def test_a_missing_extra_is_named_in_one_line(
     )
 
 
+def test_serve_api_names_the_api_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # fastapi/uvicorn come with [api] too
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    for name in [m for m in sys.modules if m.startswith("api")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert main(["serve-api", "--no-auth"]) == 2
+    assert "`serve-api` needs the api extra: pip install 'schedsight[api]'" in (
+        capsys.readouterr().err
+    )
+
+
 def test_a_missing_predict_extra(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
