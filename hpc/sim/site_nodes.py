@@ -23,20 +23,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from hpc.model import IntArray
 from hpc.site.model import Site
 
-if TYPE_CHECKING:
-    from hpc.sim.site_topology import SwitchTree
-
 Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all in total
 PerNode = tuple[int, ...]
 Slot = tuple[PerNode, PerNode, PerNode, PerNode]  # node indices; cores, GPUs, memory on each
 Free = tuple[list[int], list[int], list[int]]  # cores, GPUs, memory free per node
+
+
+class Topology(Protocol):
+    """How multi-node jobs are placed under a switch tree (`hpc.sim.site_topology.SwitchTree`)."""
+
+    def choose(self, nodes: Sequence[int], amounts: Sequence[int] | None, need: int) -> list[int]:
+        """Nodes giving `need` in all under one switch on the fewest leaves; [] if none."""
+        ...
+
+    def spread_nodes(
+        self, nodes: Sequence[int], cores: int, mem_mb: int, free: Free, mem_known: Sequence[bool]
+    ) -> list[int]:
+        """The nodes a CPU job that no node holds spreads over."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +84,7 @@ class NodePool:
         self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
         self._one_node_slots: dict[tuple[int, int, int, int], Slot] = {}
         self._ever: dict[tuple[int, Want], bool] = {}
-        self.topology: SwitchTree | None = None  # set: multi-node jobs placed by topology
+        self.topology: Topology | None = None  # set: multi-node jobs placed by topology
         self.reservations = [
             (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
         ]
