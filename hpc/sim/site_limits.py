@@ -64,15 +64,23 @@ class QosUsage:
         max_jobs, per_user, per_account, grp = compiled
         if max_jobs is not None and self.jobs_per_user.get((qos, user), 0) >= max_jobs:
             return "QOSMaxJobsPerUserLimit"
+        # Each table's limits in order; the first that `want` on top of its usage breaks.
         if per_user:
-            reason = _over(per_user, self.per_user.get((qos, user)), want)
-            if reason is not None:
-                return reason
+            held = self.per_user.get((qos, user))
+            for k, limit, reason in per_user:
+                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                    return reason
         if per_account:
-            reason = _over(per_account, self.per_account.get((qos, account)), want)
-            if reason is not None:
-                return reason
-        return _over(grp, self.grp.get((qos, -1)), want) if grp else None
+            held = self.per_account.get((qos, account))
+            for k, limit, reason in per_account:
+                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                    return reason
+        if grp:
+            held = self.grp.get((qos, -1))
+            for k, limit, reason in grp:
+                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                    return reason
+        return None
 
     def charge(self, qos: int, user: int, account: int, want: Want, sign: int) -> None:
         """A job asking `want` starts (sign 1) or ends (sign -1). Only the usage that a limit
@@ -111,11 +119,3 @@ def _add(table: dict[tuple[int, int], list[int]], key: tuple[int, int], amounts:
     held[1] += amounts[1]
     held[2] += amounts[2]
     held[3] += amounts[3]
-
-
-def _over(limits: Limits, held: list[int] | None, want: Want) -> str | None:
-    """The reason of the first limit that `want` on top of `held` breaks, or None."""
-    for k, limit, reason in limits:
-        if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
-            return reason
-    return None

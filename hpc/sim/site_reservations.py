@@ -55,10 +55,10 @@ def earliest(
             slot = slots[expected[k][1]]
             assert slot is not None
             for n, c, g, m in zip(*slot, strict=True):
-                fc[n] += c
-                fg[n] += g
-                fm[n] += m
-                if n in mine:
+                if n in mine:  # the tries read only the partition's nodes
+                    fc[n] += c
+                    fg[n] += g
+                    fm[n] += m
                     cores += c
                     gpus += g
                     changed = True
