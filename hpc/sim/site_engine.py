@@ -154,6 +154,8 @@ class SiteEngine:
         self.user: list[int] = jobs.user.tolist()
         self.tier = [site.partitions[p].priority_tier for p in self.part]
         self.limits = QosUsage(site, demand.qos_names)
+        # Per job, its QOS verdict and its (QOS, user)'s charge count then (`_walk`).
+        self.verdicts: list[tuple[int, str | None] | None] = [None] * n
         self.priority = SitePriority(jobs, demand, site, policy.order)
         # fcfs and sjf: the queue stays sorted by each job's fixed rank.
         self.rank = None if self.priority.dynamic else self.priority.static_rank(self.tier)
@@ -257,7 +259,8 @@ class SiteEngine:
         qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
                                                         self.part, self.req)  # fmt: skip
         limited = [c is not None for c in limits.compiled]
-        qos_blocked = limits.blocked
+        qos_blocked, user_keyed, charges = limits.blocked, limits.user_keyed, limits.charges
+        verdicts = self.verdicts
         part_cores, part_gpus = pool.part_cores, pool.part_gpus
         fit, fit_now = pool.fit, pool.fit_now
         partition_set = pool.partition_set
@@ -275,7 +278,16 @@ class SiteEngine:
                 break  # strict order: nothing behind a blocked head starts
             q = qos_of[job]
             if q >= 0 and limited[q]:
-                reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                if user_keyed[q]:  # the verdict of the job's last visit, if still good
+                    count = charges.get((q, user_of[job]), 0)
+                    seen = verdicts[job]
+                    if seen is not None and seen[0] == count:
+                        reason = seen[1]
+                    else:
+                        reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                        verdicts[job] = (count, reason)
+                else:
+                    reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
