@@ -199,16 +199,21 @@ class NodePool:
         """A CPU job no run of consecutive usable nodes holds alone: the largest runs
         together, in node order, or None if all of them are not enough."""
         runs: list[list[int]] = []
+        totals: list[int] = []  # each run's usable cores
+        amounts: dict[int, int] = {}  # each usable node's, read again by `_spread`
         last = -2
         for n in nodes:
-            if usable(n) <= 0:
+            u = usable(n)
+            if u <= 0:
                 last = -2
                 continue
             if n != last + 1 or not runs:
                 runs.append([])
+                totals.append(0)
             runs[-1].append(n)
+            totals[-1] += u
+            amounts[n] = u
             last = n
-        totals = [sum(usable(n) for n in run) for run in runs]
         if sum(totals) < want[1]:
             return None
         chosen: list[int] = []
@@ -218,7 +223,7 @@ class NodePool:
             have += totals[i]
             if have >= want[1]:
                 break
-        return self._spread(sorted(chosen), want, usable)
+        return self._spread(sorted(chosen), want, amounts.__getitem__)
 
     @staticmethod
     def _spread(nodes: Sequence[int], want: Want, usable: Callable[[int], int]) -> Slot:
