@@ -101,7 +101,6 @@ class SiteResult:
         return rows
 
 
-UNTRIED: Slot = ((), (), (), ())  # a memo's "not tried yet" (a real slot holds a node)
 Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked out, and its ask
 
 
@@ -155,6 +154,8 @@ class SiteEngine:
         self.user: list[int] = jobs.user.tolist()
         self.tier = [site.partitions[p].priority_tier for p in self.part]
         self.limits = QosUsage(site, demand.qos_names)
+        # Per job, its QOS verdict and its (QOS, user)'s charge count then (`_walk`).
+        self.verdicts: list[tuple[int, str | None] | None] = [None] * n
         self.priority = SitePriority(jobs, demand, site, policy.order)
         # fcfs and sjf: the queue stays sorted by each job's fixed rank.
         self.rank = None if self.priority.dynamic else self.priority.static_rank(self.tier)
@@ -258,42 +259,50 @@ class SiteEngine:
         qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
                                                         self.part, self.req)  # fmt: skip
         limited = [c is not None for c in limits.compiled]
-        part_cores, part_gpus, fit = pool.part_cores, pool.part_gpus, pool.fit
+        qos_blocked, user_keyed, charges = limits.blocked, limits.user_keyed, limits.charges
+        verdicts = self.verdicts
+        part_cores, part_gpus = pool.part_cores, pool.part_gpus
+        fit, fit_now = pool.fit, pool.fit_now
         partition_set = pool.partition_set
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
         budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
         every = len(blocked)
         walk.now = now
-        # With every reservation over, where a job fits depends on its ask alone until the
-        # next start: jobs asking the same share one try.
-        tried: dict[tuple[int, Want], Slot | None] | None = (
-            {} if now >= self.reservations_over else None
-        )
+        # With every reservation over, where a job fits depends on its ask and its
+        # partition's free resources alone: the pool remembers each ask's try until a node
+        # of the partition changes.
+        settled = now >= self.reservations_over
         for job in jobs:
             if none and walk.n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
             q = qos_of[job]
             if q >= 0 and limited[q]:
-                reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
+                if user_keyed[q]:  # the verdict of the job's last visit, if still good
+                    count = charges.get((q, user_of[job]), 0)
+                    seen = verdicts[job]
+                    if seen is not None and seen[0] == count:
+                        reason = seen[1]
+                    else:
+                        reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                        verdicts[job] = (count, reason)
+                else:
+                    reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
             p = part_of[job]
-            if none and blocked[p]:
+            want = want_of[job]
+            fits = want[1] <= part_cores[p] and want[2] <= part_gpus[p]
+            if blocked[p] and (none or not (fits or budget)):
+                # Behind its partition's blocked job and unable to start now (no backfill,
+                # or too few free cores or GPUs there in all), with no hold to ask for.
                 reasons[job] = PRIORITY
                 continue
-            want = want_of[job]
             end = now + req_of[job]
             slot = None
-            if want[1] <= part_cores[p] and want[2] <= part_gpus[p]:
-                if tried is None:
-                    slot = fit(pool.eligible(p, now, end), want)
-                else:
-                    key = (p, want)
-                    slot = tried.get(key, UNTRIED)
-                    if slot is UNTRIED:
-                        slot = tried[key] = fit(pool.partition_nodes[p], want)
+            if fits:
+                slot = fit_now(p, want) if settled else fit(pool.eligible(p, now, end), want)
             if slot is not None:
                 if asked and not walk.asked_nodes.isdisjoint(slot[0]):
                     self._hold(walk, now)
@@ -301,8 +310,6 @@ class SiteEngine:
                     self._forget_kept(walk, now)
                     self._start(job, slot, now)
                     started = True
-                    if tried:
-                        tried.clear()
                     continue
             reasons[job] = PRIORITY if blocked[p] else RESOURCES
             if (easy and not blocked[p]) or (budget and len(held) + len(asked) < budget):

@@ -55,6 +55,11 @@ class QosUsage:
         self.per_account: dict[tuple[int, int], list[int]] = {}
         self.grp: dict[tuple[int, int], list[int]] = {}  # keyed (QOS, -1)
         self.jobs_per_user: dict[tuple[int, int], int] = {}
+        # QOS whose limits all read the user's own usage (jobs and TRES per user): a job's
+        # verdict then changes only when a job of the same (QOS, user) is charged, which
+        # `charges` counts.
+        self.user_keyed = [c is not None and not c[2] and not c[3] for c in self.compiled]
+        self.charges: dict[tuple[int, int], int] = {}
 
     def blocked(self, qos: int, user: int, account: int, want: Want) -> str | None:
         """Slurm's reason if starting a job asking `want` now would break a limit, else None."""
@@ -64,15 +69,23 @@ class QosUsage:
         max_jobs, per_user, per_account, grp = compiled
         if max_jobs is not None and self.jobs_per_user.get((qos, user), 0) >= max_jobs:
             return "QOSMaxJobsPerUserLimit"
+        # Each table's limits in order; the first that `want` on top of its usage breaks.
         if per_user:
-            reason = _over(per_user, self.per_user.get((qos, user)), want)
-            if reason is not None:
-                return reason
+            held = self.per_user.get((qos, user))
+            for k, limit, reason in per_user:
+                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                    return reason
         if per_account:
-            reason = _over(per_account, self.per_account.get((qos, account)), want)
-            if reason is not None:
-                return reason
-        return _over(grp, self.grp.get((qos, -1)), want) if grp else None
+            held = self.per_account.get((qos, account))
+            for k, limit, reason in per_account:
+                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                    return reason
+        if grp:
+            held = self.grp.get((qos, -1))
+            for k, limit, reason in grp:
+                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                    return reason
+        return None
 
     def charge(self, qos: int, user: int, account: int, want: Want, sign: int) -> None:
         """A job asking `want` starts (sign 1) or ends (sign -1). Only the usage that a limit
@@ -81,6 +94,7 @@ class QosUsage:
         if compiled is None:
             return
         max_jobs, per_user, per_account, grp = compiled
+        self.charges[qos, user] = self.charges.get((qos, user), 0) + 1
         amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
         if per_user:
             _add(self.per_user, (qos, user), amounts)
@@ -111,11 +125,3 @@ def _add(table: dict[tuple[int, int], list[int]], key: tuple[int, int], amounts:
     held[1] += amounts[1]
     held[2] += amounts[2]
     held[3] += amounts[3]
-
-
-def _over(limits: Limits, held: list[int] | None, want: Want) -> str | None:
-    """The reason of the first limit that `want` on top of `held` breaks, or None."""
-    for k, limit, reason in limits:
-        if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
-            return reason
-    return None

@@ -83,6 +83,10 @@ class NodePool:
         self.part_cores = [sum(self.cap[0][i] for i in nodes) for nodes in self.partition_nodes]
         self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
         self._one_node_slots: dict[tuple[int, int, int, int], Slot] = {}
+        # Per partition, how many times its nodes' free resources changed; the tries of
+        # `fit_now`, with the count they were made at.
+        self.changes = [0] * len(self.partition_nodes)
+        self._fits: dict[tuple[int, Want], tuple[int, Slot | None]] = {}
         self._ever: dict[tuple[int, Want], bool] = {}
         self.topology: Topology | None = None  # set: multi-node jobs placed by topology
         self.reservations = [
@@ -130,6 +134,19 @@ class NodePool:
                 return slot
         return None
 
+    def fit_now(self, partition: int, want: Want) -> Slot | None:
+        """`fit` on all of the partition's nodes now (for when no site reservation is left):
+        the answer depends on nothing but the ask and those nodes' free resources, so it is
+        remembered until one of them changes."""
+        key = (partition, want)
+        seen = self._fits.get(key)
+        count = self.changes[partition]
+        if seen is not None and seen[0] == count:
+            return seen[1]
+        slot = self.fit(self.partition_nodes[partition], want)
+        self._fits[key] = (count, slot)
+        return slot
+
     def _one_node(self, node: int, want: Want) -> Slot:
         """The slot of a job on one node; equal slots are shared (most jobs take one node)."""
         key = (node, want[1], want[2], want[3])
@@ -151,17 +168,22 @@ class NodePool:
         _, cores, _, mem = want
         known = self.mem_known
         per_core = mem / cores
+        by_mem = per_core > 0
 
         def usable(n: int) -> int:
             free = fc[n]
-            if known[n] and per_core > 0:
+            if known[n] and by_mem:
                 free = min(free, int(fm[n] // per_core))
             return max(free, 0)
 
         best_total, best_one, best_run = -1, -1, (0, 0)  # the run chosen: [start, end)
         total, one, one_u, start, last = 0, -1, 0, 0, -2
-        for i, n in enumerate((*nodes, -2)):  # -2 closes the last run
-            u = usable(n) if n >= 0 else 0
+        for i, n in enumerate(nodes):
+            u = fc[n]  # `usable(n)`, written out: this loop is the replay's hottest
+            if by_mem and known[n]:
+                u_mem = int(fm[n] // per_core)
+                if u_mem < u:
+                    u = u_mem
             if u <= 0 or n != last + 1:
                 if total >= cores and (best_total < 0 or total < best_total):
                     best_total, best_one, best_run = total, one, (start, i)
@@ -171,6 +193,8 @@ class NodePool:
                 if u >= cores and (one < 0 or u < one_u):
                     one, one_u = n, u
                 last = n
+        if total >= cores and (best_total < 0 or total < best_total):  # the last run
+            best_total, best_one, best_run = total, one, (start, len(nodes))
         if best_one >= 0:
             return self._one_node(best_one, want)
         if self.topology is not None:  # under as few switches as hold it (topology/tree)
@@ -186,16 +210,21 @@ class NodePool:
         """A CPU job no run of consecutive usable nodes holds alone: the largest runs
         together, in node order, or None if all of them are not enough."""
         runs: list[list[int]] = []
+        totals: list[int] = []  # each run's usable cores
+        amounts: dict[int, int] = {}  # each usable node's, read again by `_spread`
         last = -2
         for n in nodes:
-            if usable(n) <= 0:
+            u = usable(n)
+            if u <= 0:
                 last = -2
                 continue
             if n != last + 1 or not runs:
                 runs.append([])
+                totals.append(0)
             runs[-1].append(n)
+            totals[-1] += u
+            amounts[n] = u
             last = n
-        totals = [sum(usable(n) for n in run) for run in runs]
         if sum(totals) < want[1]:
             return None
         chosen: list[int] = []
@@ -205,7 +234,7 @@ class NodePool:
             have += totals[i]
             if have >= want[1]:
                 break
-        return self._spread(sorted(chosen), want, usable)
+        return self._spread(sorted(chosen), want, amounts.__getitem__)
 
     @staticmethod
     def _spread(nodes: Sequence[int], want: Want, usable: Callable[[int], int]) -> Slot:
@@ -278,7 +307,7 @@ class NodePool:
     def take(self, slot: Slot, sign: int = 1) -> None:
         """Hold `slot`'s resources (sign -1: give them back)."""
         fc, fg, fm = self.free_cores, self.free_gpus, self.free_mem
-        part_cores, part_gpus = self.part_cores, self.part_gpus
+        part_cores, part_gpus, changes = self.part_cores, self.part_gpus, self.changes
         for n, c, g, m in zip(*slot, strict=True):
             c, g, m = sign * c, sign * g, sign * m
             fc[n] -= c
@@ -287,6 +316,7 @@ class NodePool:
             for p in self.parts_of[n]:
                 part_cores[p] -= c
                 part_gpus[p] -= g
+                changes[p] += 1
 
     def give_back(self, slot: Slot) -> None:
         self.take(slot, -1)

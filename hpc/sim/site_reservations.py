@@ -49,21 +49,22 @@ def earliest(
     ends = (*(h.end_s for h in held), *(r[1] for r in pool.reservations))
     later = sorted({t for t in ends if t > now})
     k = li = 0
+    n_expected, n_later = len(expected), len(later)
     t, changed = now, True
     while True:
-        while k < len(expected) and expected[k][0] <= t:
+        while k < n_expected and expected[k][0] <= t:
             slot = slots[expected[k][1]]
             assert slot is not None
             for n, c, g, m in zip(*slot, strict=True):
-                fc[n] += c
-                fg[n] += g
-                fm[n] += m
-                if n in mine:
+                if n in mine:  # the tries read only the partition's nodes
+                    fc[n] += c
+                    fg[n] += g
+                    fm[n] += m
                     cores += c
                     gpus += g
                     changed = True
             k += 1
-        while li < len(later) and later[li] <= t:
+        while li < n_later and later[li] <= t:
             li += 1
             changed = True
         if changed and want[1] <= cores and want[2] <= gpus:
@@ -71,8 +72,9 @@ def earliest(
             if found is not None:
                 return found
         changed = False
-        t = min(expected[k][0] if k < len(expected) else NEVER,
-                later[li] if li < len(later) else NEVER)  # fmt: skip
+        t = expected[k][0] if k < n_expected else NEVER
+        if li < n_later and later[li] < t:
+            t = later[li]
         if t == NEVER:
             return None
 
