@@ -140,7 +140,7 @@ def test_a_prediction_is_stored_and_judged_once_the_job_starts(
 ) -> None:
     import time
 
-    from db.predictions import live_records
+    from db.predictions import live_records, save_live_predictions
 
     wide, job = pending_job
     assert main(["when", str(job), "--json"]) == 0
@@ -158,5 +158,12 @@ def test_a_prediction_is_stored_and_judged_once_the_job_starts(
     assert record.prediction.p50_s == asked["predicted"]["p50_s"]
     assert record.prediction.plan_s == asked["plan"]["start_s"]
     assert record.actual_s == seen.start_s
+    # A prediction still without its outcome gets it from `slurm import` (the accounting).
+    with transaction(live_store.sessions) as session:
+        save_live_predictions(session, [dataclasses.replace(record.prediction, asked_by="api")])
+    assert main(["slurm", "import", "--days", "1", "--name", "accuracy"]) == 0
+    assert "outcomes: 1 stored predictions" in capsys.readouterr().out
+    with live_store.sessions() as session:
+        assert [r.actual_s for r in live_records(session)] == [seen.start_s] * 2
     assert main(["predict", "report", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["judged"] == 1
+    assert json.loads(capsys.readouterr().out)["judged"] == 2
