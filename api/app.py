@@ -2,7 +2,8 @@
 
 Errors answer JSON `{"detail": ...}`: 401 (token or identity), 403 (someone else's job), 404
 (no such job, site or workload), 409 (the job is not pending), 422 (a bad question), 503
-(Slurm did not answer), 502 (Slurm answered with an error).
+(Slurm did not answer), 502 (Slurm answered with an error). `/metrics` (Prometheus) asks for
+the same token and identity as /v1.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api.auth import ApiAuth
+from api.metrics import PredictionMetrics
 from api.routes import router
 from api.state import ApiState, LiveAnswers
 from db.errors import NotFoundError
@@ -30,7 +32,7 @@ def create_app(live: LiveAnswers, store: Store, auth: ApiAuth) -> FastAPI:
         version="1",
         summary="When will a pending job start, and why; site what-ifs. Read-only.",
     )
-    app.state.api = ApiState(live, store, auth)
+    app.state.api = ApiState(live, store, auth, PredictionMetrics(store))
     _add_error_handlers(app)
     app.include_router(router)
     return app

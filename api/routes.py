@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from api.auth import Asker
 from api.schemas import ErrorBody, Health, JobExplanation, JobStart, SiteBody, WhatIf, WhatIfAnswer
@@ -35,6 +35,14 @@ def _answer(request: Request, asker: Asker, job_id: int) -> LiveAnswer:
 @router.get("/health", response_model=Health)
 def health() -> Health:
     return Health(status="ok")
+
+
+@router.get("/metrics", response_class=Response, responses=_ERRORS)
+def metrics(request: Request, _asker: Asker) -> Response:
+    """Prometheus histograms of the stored predictions: predicted waits per partition and
+    absolute start errors (same token and identity rule as /v1)."""
+    body, content_type = _state(request).metrics.render()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/v1/jobs/{job_id}/start", response_model=JobStart, responses=_ERRORS)

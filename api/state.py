@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from api.auth import ApiAuth
+from api.metrics import PredictionMetrics
 from db.store import Store
 from hpc.predict.live_answer import LiveAnswer
 
@@ -21,3 +22,4 @@ class ApiState:
     live: LiveAnswers
     store: Store
     auth: ApiAuth
+    metrics: PredictionMetrics

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -184,6 +185,7 @@ class SimulationRun(Base):
 
 class Prediction(Base):
     __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_cluster_job", "cluster", "job_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -194,11 +196,26 @@ class Prediction(Base):
     )  # Slurm job id or workload:job number
     workload_id: Mapped[int | None] = mapped_column(ForeignKey("workloads.id", ondelete="SET NULL"))
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"))
-    p10_s: Mapped[float] = mapped_column(Float)
+    p10_s: Mapped[float | None] = mapped_column(Float)  # None: a median only (`slurm status`)
     p50_s: Mapped[float] = mapped_column(Float)
-    p90_s: Mapped[float] = mapped_column(Float)
+    p90_s: Mapped[float | None] = mapped_column(Float)
     actual_s: Mapped[float | None] = mapped_column(Float)
     explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A live job's start (kind "live-start", times in seconds since the epoch): which job,
+    # when and by what it was asked, and the other estimates beside the model's (revision 0007).
+    cluster: Mapped[str | None] = mapped_column(String(128))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    partition: Mapped[str | None] = mapped_column(String(128))
+    asked_by: Mapped[str | None] = mapped_column(String(16))  # "when", "api", "status"
+    made_s: Mapped[int | None] = mapped_column(BigInteger)
+    likely_from_s: Mapped[float | None] = mapped_column(Float)
+    likely_to_s: Mapped[float | None] = mapped_column(Float)
+    likely_chance: Mapped[float | None] = mapped_column(Float)  # the window's stated chance
+    plan_start_s: Mapped[float | None] = mapped_column(Float)  # the twin's forward plan
+    slurm_start_s: Mapped[float | None] = mapped_column(Float)  # Slurm's own planned start
+    model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trained_models.id", ondelete="SET NULL", name="fk_predictions_model_id")
+    )
 
 
 class AgentDecision(Base):

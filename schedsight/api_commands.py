@@ -42,7 +42,9 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     )
     check_exposure(host, auth, no_auth=args.no_auth)
     store = wiring.open_store()
-    app = create_app(wiring.live_source(workload_id=args.workload, store=store), store, auth)
+    app = create_app(
+        wiring.live_source(workload_id=args.workload, store=store, asked_by="api"), store, auth
+    )
     who = f"identity from the {auth.user_header} header" if auth.user_header else "no identity"
     print(
         f"schedsight: portal API on http://{host}:{port} ({'token' if auth.token else 'no'} "

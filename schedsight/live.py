@@ -35,7 +35,7 @@ def _trained_for(store: Store, workload_id: int) -> TrainedHistory:
     """The start-time predictor of stored workload `workload_id`, trained on every job of it
     (loaded from the database when it was trained before: `db.trained`), with the partition
     names of the workload's header."""
-    from db.trained import Training, trained_predictor
+    from db.trained import Outcome, Training, trained_predictor
     from db.workloads import get_workload, load_trace
     from hpc.model import Machine
     from hpc.predict.live_answer import TrainedHistory
@@ -50,15 +50,20 @@ def _trained_for(store: Store, workload_id: int) -> TrainedHistory:
     # A Slurm import's header names no machine size: the cores of the cluster it came from.
     machine = Machine.procs_only(cores) if cores else machine_for(trace)
     jobs, report = clean(trace, machine=machine)
+    outcomes: list[Outcome] = []
     predictor = trained_predictor(
         store,
         LoadedWorkload(trace, machine, jobs, report),
         lineage=f"workload:{name}",
         workload_id=workload_id,
         training=Training(train_share=1.0),
+        on_outcome=outcomes.append,
     )
     return TrainedHistory(
-        predictor, partition_names(trace.header), f"workload {workload_id} ({name})"
+        predictor,
+        partition_names(trace.header),
+        f"workload {workload_id} ({name})",
+        outcomes[-1].model_id if outcomes else None,
     )
 
 
@@ -101,6 +106,7 @@ class LiveSource:
     backoff: Backoff
     store: Store | None  # None: no database (no stored site, no model)
     workload_id: int | None = None  # None: the cluster's newest imported workload
+    asked_by: str = "when"  # who asks, stored with each prediction: "when", "api", "status"
     _trained: dict[str, tuple[TrainedHistory | None, str]] = field(default_factory=dict)
     _records: tuple[int, list[AccountingRecord]] = (0, [])  # (read at, records)
     _training: threading.Lock = field(default_factory=threading.Lock)  # one at a time (API)
@@ -149,16 +155,17 @@ class LiveSource:
         return trained, trained.label
 
     def answer(self, job_id: int) -> LiveAnswer:
-        """Everything about pending job `job_id`, now."""
+        """Everything about pending job `job_id`, now (stored, for its accuracy)."""
         from hpc.predict.live_answer import answer_live, find_pending
 
         now = int(time.time())
         with ThreadPoolExecutor(1) as pool:  # the queue and the accounting read at once
             records = pool.submit(self.records, now)
             state = self.state()
+            self._record_starts(state)
             find_pending(state, job_id)  # an unknown or running job fails before the model
             trained, note = self.trained(state.cluster)
-            return answer_live(
+            answer = answer_live(
                 state,
                 job_id,
                 records.result(),
@@ -167,13 +174,33 @@ class LiveSource:
                 trained=trained,
                 model_note=note,
             )
+        if self.store is not None and trained is not None:
+            from schedsight.accuracy import answer_prediction, store_predictions
+
+            store_predictions(
+                self.store, [answer_prediction(answer, state.cluster, trained, self.asked_by)]
+            )
+        return answer
 
     def pending_starts(self, state: ClusterState, *, model: bool) -> dict[int, PendingStart]:
         """Each pending job's planned start, and the model's median where `model` is asked
-        for and one can be trained."""
+        for and one can be trained (stored, for its accuracy)."""
         from hpc.predict.pending import pending_starts
 
         now = int(time.time())
+        self._record_starts(state)
         trained = self.trained(state.cluster)[0] if model else None
         site = self.site(state.cluster)
-        return pending_starts(state, self.records(now), now, site=site, trained=trained)
+        starts = pending_starts(state, self.records(now), now, site=site, trained=trained)
+        if self.store is not None and trained is not None:
+            from schedsight.accuracy import median_predictions, store_predictions
+
+            store_predictions(self.store, median_predictions(state, starts, now, trained))
+        return starts
+
+    def _record_starts(self, state: ClusterState) -> None:
+        """The actual start of every job the queue shows started, beside its predictions."""
+        if self.store is not None:
+            from schedsight.accuracy import record_state_starts
+
+            record_state_starts(self.store, state)

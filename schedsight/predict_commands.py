@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from schedsight.arguments import MAX_HOURS, MAX_ID, MAX_PROCS, float_in, int_in
+from schedsight.arguments import MAX_HOURS, MAX_ID, MAX_PROCS, cluster_name, float_in, int_in
 
 _JOB = int_in(0, 2**53)  # SWF job numbers (the reader's bound)
 _HOURS = float_in(0.0, MAX_HOURS, open_low=True)
@@ -33,12 +33,24 @@ cmd_predict, cmd_explain, cmd_alternatives = (
 )
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from schedsight.accuracy import cmd_report as run
+
+    return run(args)
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("predict", help="predict start time and runtime (p10/p50/p90)")
     _source(p)
     p.add_argument("--job", type=_JOB, help="SWF job number (default: accuracy on the test part)")
     p.add_argument("--save", action="store_true", help="store the job's predictions")
     p.set_defaults(run=cmd_predict)
+    report = p.add_subparsers(dest="predict_command", required=False).add_parser(
+        "report", help="how right the live predictions were: calibration, band, errors"
+    )
+    report.add_argument("--cluster", type=cluster_name, help="one cluster (default: all)")
+    report.add_argument("--json", action="store_true", help="print JSON on stdout")
+    report.set_defaults(run=cmd_report)
 
     e = sub.add_parser("explain", help="why a job waits: SHAP, a sentence and alternatives")
     e.add_argument("job", type=_JOB, help="SWF job number")

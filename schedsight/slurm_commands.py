@@ -204,7 +204,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     starts: dict[int, PendingStart] = {}
     if state.pending:
-        source = LiveSource(backend, wiring.backoff(), _store_for_plans(wiring))
+        source = LiveSource(backend, wiring.backoff(), _store_for_plans(wiring), asked_by="status")
         starts = source.pending_starts(state, model=args.model)
     if args.json:
         print(json.dumps(_state_dict(state, starts), indent=2))
@@ -295,6 +295,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from hpc.slurm.retry import with_retry
     from hpc.slurm.state import FINISHED_STATES
     from hpc.workload.cleaning import Estimate, clean
+    from schedsight.accuracy import record_starts
 
     if args.name is not None and not is_utf8(args.name):
         raise SlurmError(f"workload name '{shown(args.name)}' is not valid UTF-8: type it in UTF-8")
@@ -338,6 +339,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = import_workload(session, trace=trace, name=name, cleaning=report)
             workload_id = result.workload.id
             save_job_resources(session, workload_id, job_resources(finished))
+        judged = record_starts(
+            store, state.cluster, {r.job_id: r.start_s for r in records if r.start_s and r.started}
+        )
         advance(1)
     waits = sorted(w for r in finished if (w := r.wait_s) is not None)
     states = Counter(r.state for r in finished)
@@ -354,6 +358,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     print("  ended: " + ", ".join(f"{s.lower()} {n}" for s, n in states.most_common()))
     for line in report.lines():
         print(f"  cleaning: {line}")
+    if judged:
+        print(f"  outcomes: {judged} stored predictions now have their job's actual start")
     return 0
 
 

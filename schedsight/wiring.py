@@ -91,14 +91,16 @@ class Wiring:
 
     def live_source(
         self, kind: str | None = None, *, cluster: str | None = None,
-        workload_id: int | None = None, store: Store | None = None,
+        workload_id: int | None = None, store: Store | None = None, asked_by: str = "when",
     ) -> LiveSource:  # fmt: skip
         """Live answers about the settings' cluster (or `cluster`) through the backend they
-        (or `kind`) name, from the store (opened here unless given)."""
+        (or `kind`) name, from the store (opened here unless given); `asked_by` is stored
+        with each prediction."""
         from schedsight.live import LiveSource
 
         backend = self.slurm_backend(kind, cluster=cluster)
-        return LiveSource(backend, self.backoff(), store or self.open_store(), workload_id)
+        store = store or self.open_store()
+        return LiveSource(backend, self.backoff(), store, workload_id, asked_by)
 
     def live_model(self, cluster: str) -> TrainedHistory | None:
         """The start-time model of `cluster` (trained here), or None when there is none."""

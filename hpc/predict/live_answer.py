@@ -34,6 +34,7 @@ class TrainedHistory:
     predictor: Predictor
     partitions: Mapping[int, str]
     label: str  # e.g. "workload 3 (slurm-dev-20250101)"
+    model_id: int | None = None  # the stored model (db.trained), kept beside its predictions
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,3 +247,24 @@ def test_serve_api_refuses_to_start_open_on_the_network(
     monkeypatch.setenv("SCHEDSIGHT_API_TOKEN", "short")
     assert main(["serve-api"]) == 2
     assert "at least 32 characters" in capsys.readouterr().err
+
+
+def test_metrics_are_histograms_of_stored_predictions_behind_the_token(
+    url: str, store: Store
+) -> None:
+    from db.predictions import record_starts, save_live_predictions
+    from hpc.predict.accuracy import LivePrediction
+
+    made = LivePrediction("made-up", 9, "batch", "api", 1000, "m", p50_s=1000 + 400, plan_s=2000)
+    with transaction(store.sessions) as session:
+        save_live_predictions(session, [made])
+        record_starts(session, cluster="made-up", starts={9: 1000 + 500})
+    assert httpx.get(f"{url}/metrics").status_code == 401
+    answer = get(url, "/metrics")
+    assert answer.status_code == 200
+    text = answer.text
+    assert 'schedsight_prediction_wait_seconds_bucket{le="600.0",partition="batch"} 1.0' in text
+    assert 'schedsight_prediction_wait_seconds_bucket{le="300.0",partition="batch"} 0.0' in text
+    assert 'schedsight_prediction_abs_error_seconds_sum{estimate="model"} 100.0' in text
+    assert 'schedsight_prediction_abs_error_seconds_sum{estimate="plan"} 500.0' in text
+    assert 'schedsight_prediction_abs_error_seconds_count{estimate="slurm"} 0.0' in text

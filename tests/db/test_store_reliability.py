@@ -210,6 +210,7 @@ def store_commands(trace: Path) -> list[list[str]]:
         ["predict", "--trace", str(trace), "--job", "1", "--save"],
         ["explain", "1", "--trace", str(trace), "--save"],
         ["slurm", "import"],
+        ["predict", "report"],
         ["offload", "runs"],
         ["agent", "dispatch", "--no-llm", "--jobs", "10"],
         ["agent", "advise", "short waits", "--no-llm", "--jobs", "200"],

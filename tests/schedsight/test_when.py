@@ -132,3 +132,38 @@ def test_the_api_answers_the_same_job_over_http(
             f"{url}/v1/jobs/{job}/start", headers={**headers, "REMOTE_USER": "someone-else"}
         )
         assert other.status_code == 403
+
+
+@pytest.mark.slurm
+def test_a_prediction_is_stored_and_judged_once_the_job_starts(
+    live_store: Store, pending_job: tuple[int, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    from db.predictions import live_records, save_live_predictions
+
+    wide, job = pending_job
+    assert main(["when", str(job), "--json"]) == 0
+    asked = json.loads(capsys.readouterr().out)
+    scancel(wide)  # the job behind it starts now
+    deadline = time.monotonic() + 60
+    while (seen := CliBackend().jobs([job])[0]).pending:
+        assert time.monotonic() < deadline, f"job {job} did not start after {wide} ended"
+        time.sleep(1)
+    assert main(["when", str(job)]) == 2  # not pending: says so, and stores the start
+    assert "not pending" in capsys.readouterr().err
+    with live_store.sessions() as session:
+        (record,) = live_records(session)
+    assert record.prediction.job_id == job and record.prediction.asked_by == "when"
+    assert record.prediction.p50_s == asked["predicted"]["p50_s"]
+    assert record.prediction.plan_s == asked["plan"]["start_s"]
+    assert record.actual_s == seen.start_s
+    # A prediction still without its outcome gets it from `slurm import` (the accounting).
+    with transaction(live_store.sessions) as session:
+        save_live_predictions(session, [dataclasses.replace(record.prediction, asked_by="api")])
+    assert main(["slurm", "import", "--days", "1", "--name", "accuracy"]) == 0
+    assert "outcomes: 1 stored predictions" in capsys.readouterr().out
+    with live_store.sessions() as session:
+        assert [r.actual_s for r in live_records(session)] == [seen.start_s] * 2
+    assert main(["predict", "report", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["judged"] == 2
