@@ -1,12 +1,10 @@
 """Live predictions kept for their accuracy: what `when`, the API and `slurm status` predicted
 is stored (`db.predictions`), each job's actual start is stored beside it once the queue or
-`slurm import` shows it, and `schedsight predict report` judges them (`hpc.predict.accuracy`).
-Wiring only."""
+`slurm import` shows it; `schedsight predict report` (schedsight/predict_commands.py) judges
+them (`hpc.predict.accuracy`). Wiring only."""
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -97,23 +95,3 @@ def record_starts(store: Store, cluster: str, starts: Mapping[int, int]) -> int:
         return 0
     with transaction(store.sessions) as session:
         return record(session, cluster=cluster, starts=starts)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """`schedsight predict report`: how right the stored live predictions were."""
-    from db.predictions import live_records
-    from hpc.predict.accuracy import accuracy_report
-    from hpc.timetext import span_text
-    from schedsight.wiring import wiring_of
-
-    store = wiring_of(args).open_store()
-    with store.sessions() as session:
-        records = live_records(session, cluster=args.cluster)
-    report = accuracy_report(records)
-    if args.json:
-        print(json.dumps({"cluster": args.cluster, **report.as_dict()}, indent=2))
-        return 0
-    where = f"cluster {args.cluster}" if args.cluster else "every cluster"
-    print(f"live start predictions, {where}:")
-    print("\n".join("  " + line for line in report.lines(span_text)))
-    return 0

@@ -34,9 +34,25 @@ cmd_predict, cmd_explain, cmd_alternatives = (
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from schedsight.accuracy import cmd_report as run
+    """`schedsight predict report`: how right the stored live predictions were."""
+    import json
 
-    return run(args)
+    from db.predictions import live_records
+    from hpc.predict.accuracy import accuracy_report
+    from hpc.timetext import span_text
+    from schedsight.wiring import wiring_of
+
+    store = wiring_of(args).open_store()
+    with store.sessions() as session:
+        records = live_records(session, cluster=args.cluster)
+    report = accuracy_report(records)
+    if args.json:
+        print(json.dumps({"cluster": args.cluster, **report.as_dict()}, indent=2))
+        return 0
+    where = f"cluster {args.cluster}" if args.cluster else "every cluster"
+    print(f"live start predictions, {where}:")
+    print("\n".join("  " + line for line in report.lines(span_text)))
+    return 0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
