@@ -100,8 +100,11 @@ def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 
 @contextmanager
-def _llm(args: argparse.Namespace, wiring: Wiring) -> Iterator[LLMClient | None]:
-    if args.no_llm:
+def _llm(
+    args: argparse.Namespace, wiring: Wiring, *, needed: bool = True
+) -> Iterator[LLMClient | None]:
+    """A client of the configured (or local) server; None with --no-llm or when not `needed`."""
+    if args.no_llm or not needed:
         yield None
         return
     from agent.llm.client import LLMClient
@@ -198,7 +201,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agent.modes.ask import ask
+    from agent.modes.ask import ask, interpret
     from agent.tools.workspace import Workspace
     from hpc.model import Machine
 
@@ -211,7 +214,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         wiring.open_store()
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
     workspace = Workspace(jobs, machine)
-    with _llm(args, wiring) as llm:
+    # The rules read the question; the model only looks for a mitigation after a loss, so
+    # only then is it started (a refused question stops here, before any model starts).
+    whatif, _ = interpret(args.question, workspace)
+    with _llm(args, wiring, needed=whatif.node_delta < 0 and not args.no_explore) as llm:
         result = ask(args.question, workspace, llm, explore=not args.no_explore)
     if result.record is not None:
         _store(args, wiring, [result.record])

@@ -52,3 +52,19 @@ def test_a_refused_question_says_why_and_exits_1(capsys: pytest.CaptureFixture[s
 def test_without_json_the_reading_is_in_words(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["agent", "ask", "add 4 nodes for a day", "--interpret-only"]) == 0
     assert capsys.readouterr().out == "read (rules) as: adding 4 nodes now, for 24 h\n"
+
+
+def test_asking_about_added_nodes_starts_no_model_and_simulates_added_capacity(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.llm.local_server
+
+    def no_model(*_: object) -> None:
+        raise AssertionError("the model is not needed for this question")
+
+    monkeypatch.setattr(agent.llm.local_server, "llm_endpoint", no_model)
+    question = "what if we added 16 more nodes next week?"
+    assert main(["agent", "ask", question, "--jobs", "300", "--no-store"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "read (rules) as: adding 16 nodes 168 h from now, for good"
+    assert lines[1] == "Adding 16 nodes 168 h from now, for good, under fcfs:easy:"
