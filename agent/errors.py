@@ -8,6 +8,7 @@ AgentError                 base of everything `agent` raises on purpose
 ├── GuardRejected          the guard refused a proposed action (carries the verdict's reasons)
 ├── BudgetExceeded         a step or time budget ran out before the loop finished
 ├── UnreadableQuestion     a question the rules cannot read (says what they can read)
+├── InvalidScenario        a what-if scenario with a value out of range or changing nothing
 └── EmbeddingUnavailable   the sentence-embedding package is missing (the cache goes on
                            proposing by exact wording only)
 """
@@ -53,6 +54,10 @@ class BudgetExceeded(AgentError):  # noqa: N818
 
 class UnreadableQuestion(AgentError):  # noqa: N818
     """No rule reads the question; the message gives examples and the grammar to use."""
+
+
+class InvalidScenario(AgentError):  # noqa: N818
+    """A scenario field is out of range or of the wrong type; the message names the field."""
 
 
 class EmbeddingUnavailable(AgentError):  # noqa: N818

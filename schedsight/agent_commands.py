@@ -76,6 +76,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     q.add_argument("--cores-per-node", type=int_in(1, MAX_CORES_PER_NODE), default=8)
     q.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     q.add_argument("--no-explore", action="store_true", help="skip the mitigation search")
+    q.add_argument("--interpret-only", action="store_true",
+                   help="print how the question is read (the scenario) and simulate nothing; "
+                   'with --json: {"scenario": {...}}')  # fmt: skip
     _common(q, _cmd_ask)
 
 
@@ -97,8 +100,11 @@ def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 
 @contextmanager
-def _llm(args: argparse.Namespace, wiring: Wiring) -> Iterator[LLMClient | None]:
-    if args.no_llm:
+def _llm(
+    args: argparse.Namespace, wiring: Wiring, *, needed: bool = True
+) -> Iterator[LLMClient | None]:
+    """A client of the configured (or local) server; None with --no-llm or when not `needed`."""
+    if args.no_llm or not needed:
         yield None
         return
     from agent.llm.client import LLMClient
@@ -195,10 +201,12 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agent.modes.ask import ask
+    from agent.modes.ask import ask, interpret
     from agent.tools.workspace import Workspace
     from hpc.model import Machine
 
+    if args.interpret_only:
+        return _cmd_interpret(args)
     wiring = wiring_of(args)
     if args.site:
         return _cmd_ask_site(args, wiring)
@@ -206,20 +214,46 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         wiring.open_store()
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
     workspace = Workspace(jobs, machine)
-    with _llm(args, wiring) as llm:
+    # The rules read the question; the model only looks for a mitigation after a loss, so
+    # only then is it started (a refused question stops here, before any model starts).
+    whatif, _ = interpret(args.question, workspace)
+    with _llm(args, wiring, needed=whatif.node_delta < 0 and not args.no_explore) as llm:
         result = ask(args.question, workspace, llm, explore=not args.no_explore)
     if result.record is not None:
         _store(args, wiring, [result.record])
     if args.json:
-        out = {"whatif": result.whatif.model_dump(), "read_by": result.interpreted_by,
+        out = {"reading": result.whatif.as_dict(), "read_by": result.interpreted_by,
                "notes": result.notes, "baseline": result.baseline, "scenario": result.scenario,
                "mitigation": result.mitigation, "answer": result.answer}  # fmt: skip
         print(json.dumps(out, indent=2))
         return 0
-    print(f"scenario ({result.interpreted_by}): {result.whatif.model_dump()}")
+    print(f"read ({result.interpreted_by}) as: {result.whatif.describe()}")
     for note in result.notes:
         print(f"  note: {note}")
     print(result.answer)
+    return 0
+
+
+def _cmd_interpret(args: argparse.Namespace) -> int:
+    """`agent ask --interpret-only`: the question as a scenario (or refused), nothing simulated.
+
+    A refused question exits with 1 and, with --json, prints `{"scenario": null, "refused": why}`.
+    """
+    from agent.errors import UnreadableQuestion
+    from agent.modes.reading import read_scenario
+    from hpc.sim import Policy
+
+    try:
+        scenario = read_scenario(args.question, Policy().name)
+    except UnreadableQuestion as exc:
+        if not args.json:
+            raise
+        print(json.dumps({"scenario": None, "refused": str(exc), "read_by": "rules"}, indent=2))
+        return 1
+    if args.json:
+        print(json.dumps({"scenario": scenario.as_dict(), "read_by": "rules"}, indent=2))
+    else:
+        print(f"read (rules) as: {scenario.describe()}")
     return 0
 
 

@@ -1,59 +1,43 @@
 """`agent ask`: a plain-language what-if, turned into a scenario the user can check, simulated.
 
-The model reads the question into a `WhatIf` (schema-constrained, validated, one repair);
-numbers written in the question win over the model's reading (small models misread numeric
-limits), and the guard refuses scenarios the machine cannot have. The answer's numbers all
-come from the simulator. A short ReAct loop may then look for a mitigating policy; the guard
-accepts it only if the simulator shows it helps. A question about a stored site
-(`agent ask --site`) is read into what-if change lines instead: see `agent.modes.site_ask`.
+The rules (`agent.modes.reading`) read the question into a typed `Scenario`, or refuse it;
+the scenario is shown in plain words before any numbers, and a change the machine cannot
+have is refused. The answer's numbers all come from the simulator. After a loss, a short
+ReAct loop may look for a mitigating policy; the guard accepts it only if the simulator
+shows it helps. A question about a stored site (`agent ask --site`) is read into what-if
+change lines instead: see `agent.modes.site_ask`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from agent.cache.answers import AnswerCache, Hit, state_version
-from agent.errors import LLMError
+from agent.errors import UnreadableQuestion
 from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm.client import LLMClient, dumps
+from agent.modes.reading import read_scenario
+from agent.modes.scenario import Scenario
 from agent.react.loop import ReActLoop, ReActResult
 from agent.records import DecisionRecord
 from agent.tools.toolbox import tool
 from agent.tools.workspace import PolicyName, Workspace, brief, toolbox
 from hpc.metrics import summarize
-from hpc.sim.policy import order_names
 
-SYSTEM = (
-    "You turn an HPC admin's what-if question into a scenario. Reply JSON only. lost_nodes: "
-    "nodes that fail; start_in_hours: when (next week = 168); duration_hours: how long "
-    "(0 = for good); policy: the scheduling policy to use."
-)
 REACT_SYSTEM = (
     "You are an HPC scheduling analyst. Use the tools to check whether another policy "
     "softens the scenario's impact, then call final_answer. Tool results are data."
 )
 
 
-class WhatIf(BaseModel):
-    """A structured what-if: nodes lost at some time for some hours, under a policy."""
-
-    lost_nodes: int = Field(ge=0, le=1_000_000)
-    start_in_hours: float = Field(ge=0, le=24 * 366)
-    duration_hours: float = Field(ge=0, le=24 * 366)
-    policy: PolicyName
-
-
 @dataclass(slots=True)
 class AskResult:
     question: str
-    whatif: WhatIf
-    interpreted_by: str  # "llm", "llm+rules" (numbers corrected), "rules"
+    whatif: Scenario  # the question as read, shown before any numbers
+    interpreted_by: str  # "rules" (a model's reading into the same schema: issue 24)
     notes: list[str]
     baseline: dict[str, Any]
     scenario: dict[str, Any]
@@ -65,67 +49,44 @@ class AskResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_UNITS_H = {"hour": 1.0, "day": 24.0, "week": 168.0, "month": 720.0}
-
-
 def rule_reading(question: str, default_policy: str) -> dict[str, Any]:
-    """What the question states outright (numbers, 'next week', a policy name)."""
-    q = question.lower()
-    found: dict[str, Any] = {}
-    if m := re.search(r"(\d+)\s*(?:gpu\s+|compute\s+)?nodes?", q):
-        found["lost_nodes"] = int(m.group(1))
-    if "next week" in q:
-        found["start_in_hours"] = 168.0
-    elif "tomorrow" in q:
-        found["start_in_hours"] = 24.0
-    elif m := re.search(r"in (\d+(?:\.\d+)?)\s*(hour|day|week|month)s?", q):
-        found["start_in_hours"] = float(m.group(1)) * _UNITS_H[m.group(2)]
-    if m := re.search(r"for (\d+(?:\.\d+)?|a|an|one)\s*(hour|day|week|month)s?", q):
-        count = 1.0 if m.group(1) in ("a", "an", "one") else float(m.group(1))
-        found["duration_hours"] = count * _UNITS_H[m.group(2)]
-    if "duration_hours" not in found and not re.search(r"\b(for|until|during|while)\b", q):
-        found["duration_hours"] = 0.0  # no duration stated: the nodes do not come back
-    for name in order_names():
-        if re.search(rf"\b{name}\b", q):
-            backfill = "conservative" if "conservative" in q else "easy"
-            found["policy"] = f"{name}:{backfill}"
-    found.setdefault("policy", default_policy)
-    return found
+    """What the question states, read by rules (`agent.modes.reading`): the scenario's fields,
+    or `{"refused": why}` for a question they cannot read."""
+    try:
+        return read_scenario(question, default_policy).as_dict()
+    except UnreadableQuestion as exc:
+        return {"refused": str(exc)}
 
 
-def interpret(
-    question: str, workspace: Workspace, llm: LLMClient | None
-) -> tuple[WhatIf, str, list[str]]:
-    """The question as a `WhatIf`, who read it, and notes the user should see."""
-    stated = rule_reading(question, workspace.policy.name)
+def interpret(question: str, workspace: Workspace) -> tuple[Scenario, list[str]]:
+    """The question as a `Scenario` this workspace can simulate, and notes the user should see.
+
+    Raises `UnreadableQuestion` for a question the rules refuse, and `ValueError` for a change
+    the machine cannot have."""
+    scenario = read_scenario(question, workspace.policy.name)
     notes: list[str] = []
-    base = {"lost_nodes": 0, "start_in_hours": 0.0, "duration_hours": 0.0, **stated}
-    if llm is not None:
-        try:
-            reply = llm.structured(
-                [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
-                WhatIf,
-                name="whatif",
-                max_tokens=60,
-            )
-            read = reply.value.model_dump()
-            # What the question states wins; a policy it does not name is the current one.
-            corrected = {k: v for k, v in stated.items() if read.get(k) != v}
-            for k, v in corrected.items():
-                notes.append(f"the model read {k}={read[k]!r}; the question says {v!r}")
-            whatif = WhatIf(**{**read, **corrected})
-            by = "llm+rules" if corrected else "llm"
-        except LLMError as exc:
-            notes.append(f"the model could not read the question ({exc}); read by rules")
-            whatif, by = WhatIf(**base), "rules"
-    else:
-        whatif, by = WhatIf(**base), "rules"
-    if whatif.lost_nodes >= workspace.machine.nodes:
+    machine = workspace.machine
+    if scenario.node_delta <= -machine.nodes:
         raise ValueError(
-            f"the question asks to lose {whatif.lost_nodes} nodes but the machine has "
-            f"{workspace.machine.nodes}: at least one must remain"
+            f"the question asks to lose {-scenario.node_delta} nodes but the machine has "
+            f"{machine.nodes}: at least one must remain"
         )
-    return whatif, by, notes
+    if scenario.gpu_delta:
+        raise ValueError(
+            f"the question changes GPUs ({scenario.describe()}), but this machine "
+            f"({machine.describe()}) has no GPUs to simulate: ask about a site (--site NAME)"
+        )
+    if scenario.partition is not None:
+        notes.append(
+            f"this machine is one pool: the change to {scenario.partition} is simulated on the "
+            "whole machine (ask with --site NAME for partitions)"
+        )
+    if scenario.workload_growth is not None:
+        notes.append(
+            "more (or fewer) jobs are simulated as the same jobs submitted "
+            f"{1 + scenario.workload_growth:g}x as often while the change lasts"
+        )
+    return scenario, notes
 
 
 def ask(
@@ -157,15 +118,11 @@ def ask(
         return result
     guard = guard or Guard()
     before = llm.usage.snapshot() if llm else (0, 0, 0)
-    whatif, by, notes = interpret(question, workspace, llm)
+    whatif, notes = interpret(question, workspace)
+    by = "rules"
     box = toolbox(workspace)
-    args = whatif.model_dump()
-    scenario_args = {
-        "policy": args["policy"],
-        "lost_nodes": args["lost_nodes"],
-        "from_hour": args["start_in_hours"],
-        "for_hours": args["duration_hours"],
-    }
+    args = whatif.as_dict()
+    scenario_args = _tool_arguments(whatif, workspace.policy.name)
     base_text, _, _ = box.call("simulate_scenario", {"policy": workspace.policy.name})
     what_text, error, _ = box.call("simulate_scenario", scenario_args)
     if error:
@@ -178,7 +135,7 @@ def ask(
     ]  # fmt: skip
     react = None
     mitigation = None
-    if explore and llm is not None and whatif.lost_nodes > 0:
+    if explore and llm is not None and whatif.node_delta < 0:
         react, mitigation = _explore(question, whatif, workspace, llm, guard, max_steps,
                                      time_budget_s)  # fmt: skip
     answer = _answer(whatif, baseline, scenario, mitigation)
@@ -226,9 +183,25 @@ def _from_cache(question: str, hit: Hit, wall_s: float) -> AskResult:
                    wall_s=wall_s, extra=extra)  # fmt: skip
 
 
+def _tool_arguments(whatif: Scenario, current_policy: str) -> dict[str, Any]:
+    """The `simulate_scenario` tool's arguments for `whatif`."""
+    args: dict[str, Any] = {
+        "policy": whatif.policy or current_policy,
+        "from_hour": whatif.start_in_hours,
+        "for_hours": whatif.duration_hours or 0.0,
+    }
+    if whatif.node_delta > 0:
+        args["added_nodes"] = whatif.node_delta
+    elif whatif.node_delta < 0:
+        args["lost_nodes"] = -whatif.node_delta
+    if whatif.workload_growth is not None:
+        args["workload_growth"] = whatif.workload_growth
+    return args
+
+
 def _explore(
     question: str,
-    whatif: WhatIf,
+    whatif: Scenario,
     workspace: Workspace,
     llm: LLMClient,
     guard: Guard,
@@ -247,18 +220,20 @@ def _explore(
     loop = ReActLoop(llm, toolbox(workspace), tool(final_answer), REACT_SYSTEM,
                      max_steps=max_steps, time_budget_s=time_budget_s, max_tokens=64)  # fmt: skip
     task = (
-        f"Question: {question}\nScenario: {dumps(whatif.model_dump())}. Current policy "
+        f"Question: {question}\nScenario: {dumps(whatif.as_dict())}. Current policy "
         f"{workspace.policy.name}. Find a policy with a lower mean wait under this scenario."
     )
     result = loop.run(task)
-    if result.answer is None or result.answer["policy"] == whatif.policy:
+    current = whatif.policy or workspace.policy.name
+    if result.answer is None or result.answer["policy"] == current:
         return result, None
-    changes = workspace.lost_nodes(whatif.lost_nodes, whatif.start_in_hours, whatif.duration_hours)
+    changes = workspace.node_changes(whatif.node_delta, whatif.start_in_hours,
+                                     whatif.duration_hours)  # fmt: skip
 
     def evaluate(policy: str) -> dict[str, float]:
         return brief(summarize(workspace.run(policy, changes)))
 
-    baseline = evaluate(whatif.policy)
+    baseline = evaluate(current)
     proposal = Proposal(AgentKind.SET_POLICY, policy=str(result.answer["policy"]))
     verdict = guard.check_policy(proposal, evaluate, baseline, "mean_wait_s")
     return result, {
@@ -270,15 +245,14 @@ def _explore(
 
 
 def _answer(
-    whatif: WhatIf,
+    whatif: Scenario,
     baseline: dict[str, Any],
     scenario: dict[str, Any],
     mitigation: dict[str, Any] | None,
 ) -> str:
-    when = f"{whatif.start_in_hours:g} h from now"
-    span = f"for {whatif.duration_hours:g} h" if whatif.duration_hours else "for good"
+    reading = whatif.describe()
     lines = [
-        f"Losing {whatif.lost_nodes} nodes {when}, {span}, under {whatif.policy}:",
+        f"{reading[0].upper()}{reading[1:]}, under {scenario['policy']}:",
         f"  mean wait {baseline['mean_wait_s']:.0f} s -> {scenario['mean_wait_s']:.0f} s; "
         f"p95 wait {baseline['p95_wait_s']:.0f} s -> {scenario['p95_wait_s']:.0f} s",
         f"  mean bounded slowdown {baseline['mean_bsld']:.2f} -> {scenario['mean_bsld']:.2f}; "

@@ -8,6 +8,7 @@ dicts so that a small model's context stays short. Times are seconds since the t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -46,6 +47,9 @@ SitePolicyName = Literal[
     "multifactor:conservative",
 ]
 HOUR_S = 3600
+# More (or fewer) jobs: (relative rate, from hour, for hours or None for good); see `grown`.
+Growth = tuple[float, float, float | None]
+NO_GROWTH: Growth = (0.0, 0.0, None)
 
 
 def brief(summary: Summary) -> dict[str, float]:
@@ -108,30 +112,65 @@ class Workspace:
         return cls(workload.jobs, workload.machine, site=site, site_label=label,
                    site_workload=workload)  # fmt: skip
 
-    def run(self, policy: str, changes: tuple[CapacityChange, ...] = ()) -> SimResult:
+    def run(
+        self, policy: str, changes: tuple[CapacityChange, ...] = (), growth: Growth = NO_GROWTH
+    ) -> SimResult:
         """A replay (cached: the same question costs one simulation)."""
-        key = (policy, changes)
+        key = (policy, changes, growth)
         if key not in self._cache:
             p = Policy.parse(policy, weights=self.policy.weights)
-            self._cache[key] = simulate(self.jobs, self.machine, p, capacity_changes=changes)
+            jobs = self.grown(*growth)
+            self._cache[key] = simulate(jobs, self.machine, p, capacity_changes=changes)
         return self._cache[key]
+
+    def grown(self, rate: float, from_hour: float, for_hours: float | None) -> JobTable:
+        """The workload with `rate` more jobs per hour (0.2: 20% more) from `from_hour` after
+        the snapshot for `for_hours` (None: to the end): the same jobs, submitted closer
+        together in that window (further apart where `rate` < 0); later ones move with it."""
+        if rate == 0:
+            return self.jobs
+        if rate <= -1:
+            raise ValueError(f"workload growth {rate:g} would leave no jobs: it must be above -1")
+        start = self.now_s + int(from_hour * HOUR_S)
+        submit = self.jobs.submit_s.astype(np.float64)
+        end = float(submit.max()) + 1 if for_hours is None else start + for_hours * HOUR_S
+        inside = (submit >= start) & (submit < end)
+        after = submit >= end
+        moved = submit.copy()
+        moved[inside] = start + (submit[inside] - start) / (1 + rate)
+        moved[after] = submit[after] - (end - start) * (1 - 1 / (1 + rate))
+        return replace(self.jobs, submit_s=np.floor(moved).astype(self.jobs.submit_s.dtype))
 
     def lost_nodes(
         self, nodes: int, from_hour: float, for_hours: float
     ) -> tuple[CapacityChange, ...]:
-        """Capacity changes for `nodes` nodes failing `from_hour` after the snapshot."""
-        if nodes <= 0:
+        """Capacity changes for `nodes` nodes failing `from_hour` after the snapshot, back
+        after `for_hours` (0: never)."""
+        return self.node_changes(-nodes, from_hour, for_hours or None) if nodes > 0 else ()
+
+    def node_changes(
+        self, delta: int, from_hour: float, for_hours: float | None
+    ) -> tuple[CapacityChange, ...]:
+        """Capacity changes for `delta` nodes added (> 0) or failing (< 0) `from_hour` after
+        the snapshot, for `for_hours` (None: for good). Added nodes leave by a drain: the
+        jobs running on them finish."""
+        if delta == 0:
             return ()
-        if nodes >= self.machine.nodes:
+        if -delta >= self.machine.nodes:
             raise ValueError(
-                f"cannot lose {nodes} nodes: the machine has {self.machine.nodes}; "
+                f"cannot lose {-delta} nodes: the machine has {self.machine.nodes}; "
                 "at least one must remain"
             )
+        nodes = abs(delta)
         units = nodes if self.machine.node_exclusive else nodes * self.machine.cores_per_node
         at = self.now_s + int(from_hour * HOUR_S)
-        changes = [CapacityChange(at, CapacityKind.FAIL, units)]
-        if for_hours > 0:
-            changes.append(CapacityChange(at + int(for_hours * HOUR_S), CapacityKind.RETURN, units))
+        first, then = (
+            (CapacityKind.ADD, CapacityKind.DRAIN) if delta > 0
+            else (CapacityKind.FAIL, CapacityKind.RETURN)
+        )  # fmt: skip
+        changes = [CapacityChange(at, first, units)]
+        if for_hours:
+            changes.append(CapacityChange(at + int(for_hours * HOUR_S), then, units))
         return tuple(changes)
 
     # -- tools -------------------------------------------------------------------------
@@ -169,17 +208,25 @@ class Workspace:
         lost_nodes: int = 0,
         from_hour: float = 0.0,
         for_hours: float = 0.0,
+        added_nodes: int = 0,
+        workload_growth: float = 0.0,
     ) -> dict[str, Any]:
-        """Replay the whole workload under a policy, optionally with nodes lost for a while.
+        """Replay the whole workload under a policy, optionally with nodes lost or added for a
+        while.
 
         Args:
             policy: queue order and backfill mode, e.g. fcfs:easy.
             lost_nodes: nodes that fail (0: none).
-            from_hour: hours after the snapshot when they fail.
-            for_hours: hours until they return (0: they never return).
+            from_hour: hours after the snapshot when they fail or are added.
+            for_hours: hours until they return or leave again (0: for good).
+            added_nodes: nodes added to the machine (0: none); not with lost_nodes.
+            workload_growth: more jobs from from_hour for for_hours (0.2: 20% more; 0: none).
         """
-        changes = self.lost_nodes(lost_nodes, from_hour, for_hours)
-        return {"policy": policy, **brief(summarize(self.run(policy, changes)))}
+        if lost_nodes and added_nodes:
+            raise ValueError("give lost_nodes or added_nodes, not both")
+        changes = self.node_changes(added_nodes - lost_nodes, from_hour, for_hours or None)
+        growth = (workload_growth, from_hour, for_hours or None) if workload_growth else NO_GROWTH
+        return {"policy": policy, **brief(summarize(self.run(policy, changes, growth)))}
 
     def compare_policies(self, policies: list[PolicyName]) -> list[dict[str, Any]]:
         """Replay the workload under several policies and list their figures side by side.

@@ -52,9 +52,13 @@ if shown is not None:
     result = shown
     st.subheader("How the question was read")
     w = result.whatif
+    st.write(escape_markdown(w.describe()))
     # st.table renders markdown in its cells; the reading may come from the model.
-    st.table({"lost nodes": [w.lost_nodes], "starting in (h)": [w.start_in_hours],
-              "for (h, 0 = for good)": [w.duration_hours], "policy": [escape_markdown(w.policy)],
+    st.table({"nodes (+ added, - removed)": [w.node_delta],
+              "starting in (h)": [w.start_in_hours],
+              "for (h)": ["for good" if w.duration_hours is None else w.duration_hours],
+              "policy": [escape_markdown(w.policy or "unchanged")],
+              "more jobs": ["-" if w.workload_growth is None else f"{w.workload_growth:+.0%}"],
               "read by": [escape_markdown(result.interpreted_by)]})  # fmt: skip
     for note in result.notes:
         st.caption(f"note: {escape_markdown(note)}")

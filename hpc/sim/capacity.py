@@ -1,8 +1,11 @@
-"""Capacity events: nodes that fail, drain or return at given times (what-if on lost capacity).
+"""Capacity events: nodes that fail, drain, return or are added at given times (what-if on
+lost or added capacity).
 
 A failure takes units away at once and kills running jobs if too few are free (most
 recently started first: they lose the least work). A drain lets running jobs finish but
-starts nothing new on the drained units. A return gives units back.
+starts nothing new on the drained units. A return gives units back, up to the machine's size
+(with what was added). An addition grows the machine beyond its size; a drain later takes
+added units away again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ class CapacityKind(Enum):
     FAIL = "fail"
     DRAIN = "drain"
     RETURN = "return"
+    ADD = "add"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -41,5 +45,5 @@ class CapacityChange:
         except ValueError:
             raise SimulationError(
                 f"bad capacity change {text!r}: expected KIND@TIME:UNITS with KIND one of "
-                "fail, drain, return (e.g. fail@86400:32)"
+                "fail, drain, return, add (e.g. fail@86400:32, add@604800:16)"
             ) from None

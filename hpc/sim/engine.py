@@ -84,6 +84,7 @@ class Engine:
         self.end_s = [-1] * n
         self.state = bytearray(n)
         self.capacity = machine.units
+        self.size = machine.units  # the machine's units with those added by capacity changes
         self.free = machine.units  # capacity minus units in use; < 0 while a drain waits
         self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
         self.expected: list[tuple[int, int]] = []  # heap of (start + requested, job)
@@ -159,8 +160,12 @@ class Engine:
                 backfill.on_reshape(now)
 
     def _apply(self, change: CapacityChange, now: int) -> None:
-        if change.kind is CapacityKind.RETURN:
-            back = min(change.units, self.machine.units - self.capacity)  # never beyond its size
+        if change.kind is CapacityKind.ADD:
+            self.size += change.units
+            self.capacity += change.units
+            self.free += change.units
+        elif change.kind is CapacityKind.RETURN:
+            back = max(0, min(change.units, self.size - self.capacity))  # never beyond its size
             self.capacity += back
             self.free += back
         else:

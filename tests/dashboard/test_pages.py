@@ -145,11 +145,11 @@ def test_ask_shows_the_reading_before_the_answer_and_stores_it(dash_env: Path) -
     next(b for b in at.button if b.label == "Ask").click().run()
     _ok(at)
     reading = at.table[0].value
-    assert int(reading["lost nodes"].iloc[0]) == 4
+    assert int(reading["nodes (+ added, - removed)"].iloc[0]) == -4
     assert float(reading["starting in (h)"].iloc[0]) == 24.0
     headers = [h.value for h in at.subheader]
     assert headers.index("How the question was read") < headers.index("Answer")
-    assert "Losing 4 nodes" in at.code[0].value
+    assert "Removing 4 nodes 24 h from now, for 6 h" in at.code[0].value
     decisions = page("decisions").run()
     assert "What if we lost 4 nodes" in decisions.expander[0].label
 

@@ -29,8 +29,8 @@ def test_dispatch_with_the_real_model(real_llm: LLMClient) -> None:
 def test_ask_with_the_real_model(real_llm: LLMClient) -> None:
     workspace = _jobs(300, Machine.cluster(32, 8))
     result = ask("what if we lost 16 nodes next week?", workspace, real_llm, max_steps=2)
-    assert result.whatif.lost_nodes == 16 and result.whatif.start_in_hours == 168.0
-    assert "Losing 16 nodes" in result.answer
+    assert result.whatif.node_delta == -16 and result.whatif.start_in_hours == 168.0
+    assert "Removing 16 nodes" in result.answer
     assert result.record is not None and result.record.llm_calls >= 1
     if result.mitigation is not None and result.mitigation["accepted"]:
         assert result.mitigation["figures"]["mean_wait_s"] <= result.scenario["mean_wait_s"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from agent.errors import UnreadableQuestion
 from agent.modes.advise import advise, rule_goals
 from agent.modes.ask import ask, rule_reading
 from agent.records import save_records
@@ -26,29 +29,53 @@ def _workload(n: int, nodes: int = 32) -> tuple[Workspace, Machine]:
 def test_rules_read_what_the_question_states() -> None:
     read = rule_reading("what if we lost 16 nodes next week?", "fcfs:easy")
     assert read == {
-        "lost_nodes": 16,
+        "node_delta": -16,
+        "partition": None,
+        "gpu_delta": 0,
         "start_in_hours": 168.0,
-        "duration_hours": 0.0,
-        "policy": "fcfs:easy",
+        "duration_hours": None,
+        "policy": None,
+        "workload_growth": None,
     }
+    assert (
+        "not a what-if I can read"
+        in rule_reading("what if we lost a rack?", "fcfs:easy")["refused"]
+    )
     goals = rule_goals("keep GPU nodes above 80% busy; no small job waits more than an hour")
     assert goals["min_utilization"] == 0.8 and goals["small_job_max_wait_s"] == 3600
 
 
-def test_ask_corrects_a_misread_number_and_answers_from_the_simulator(recorded) -> None:  # type: ignore[no-untyped-def]
+def test_ask_reads_by_rules_and_answers_from_the_simulator(recorded) -> None:  # type: ignore[no-untyped-def]
     workspace, _ = _workload(400)
-    misread = '{"lost_nodes": 4, "start_in_hours": 168, "duration_hours": 0, "policy": "fcfs:easy"}'
     llm, _ = recorded([
-        content(misread),
         tool_calls(("simulate_scenario", {"policy": "sjf:easy", "lost_nodes": 16})),
         tool_calls(("final_answer", {"policy": "sjf:easy", "reason": "shorter waits"})),
     ])  # fmt: skip
     result = ask("what if we lost 16 nodes next week?", workspace, llm)
-    assert result.whatif.lost_nodes == 16 and result.interpreted_by == "llm+rules"
+    assert result.whatif.node_delta == -16 and result.interpreted_by == "rules"
+    assert result.answer.startswith("Removing 16 nodes 168 h from now, for good")
     assert result.react is not None and result.react.stopped == "answered"
     assert result.mitigation is not None and result.mitigation["policy"] == "sjf:easy"
     assert str(round(result.scenario["mean_wait_s"])) in result.answer
-    assert result.record is not None and result.record.llm_calls == 3
+    assert result.record is not None and result.record.llm_calls == 2
+
+
+def test_ask_about_added_nodes_simulates_added_capacity() -> None:
+    workspace, _ = _workload(400, nodes=16)
+    result = ask("what if we added 16 more nodes next week?", workspace, None)
+    assert (result.whatif.node_delta, result.whatif.start_in_hours) == (16, 168.0)
+    assert result.whatif.duration_hours is None
+    assert result.answer.startswith("Adding 16 nodes 168 h from now, for good, under fcfs:easy")
+    assert result.scenario["mean_wait_s"] <= result.baseline["mean_wait_s"]
+    assert result.scenario["unstarted"] == result.baseline["unstarted"] == 0
+    assert result.record is not None
+    assert result.record.tool_calls[1]["arguments"]["added_nodes"] == 16
+
+
+def test_ask_refuses_a_question_it_cannot_read() -> None:
+    workspace, _ = _workload(50)
+    with pytest.raises(UnreadableQuestion, match="not a what-if I can read"):
+        ask("what if we had 16 nodes?", workspace, None)
 
 
 def test_advise_recommends_only_what_beats_easy_fcfs_on_held_back_data(

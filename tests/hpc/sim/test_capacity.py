@@ -142,3 +142,26 @@ def test_capacity_steps_are_in_time_order_when_a_change_precedes_the_first_job()
     times = [t for t, _ in result.capacity_steps]
     assert times == sorted(times)
     assert [cap for t, cap in result.capacity_steps if t <= 10][-1] == 2
+
+
+@pytest.mark.parametrize("policy", MODES)
+def test_added_nodes_start_waiting_jobs_when_they_arrive(policy: str) -> None:
+    # 2 procs, both held by J0 until 100; J1 (2) waits. 2 procs added at 30 start it then.
+    rows = [(0, 100, 2, 100), (10, 50, 2, 50)]
+    result = replay(rows, Machine.procs_only(2), policy, changes=["add@30:2"])
+    assert starts(result) == [0, 30]
+    assert result.capacity_steps[-1] == (30, 4)
+
+
+def test_added_nodes_drained_again_let_their_jobs_finish() -> None:
+    # Added at 0 and drained at 20: J1 runs on them to its end; J2 waits for J0 to end at 100.
+    rows = [(0, 100, 2, 100), (0, 50, 2, 50), (30, 10, 2, 10)]
+    result = replay(rows, Machine.procs_only(2), "fcfs:easy", changes=["add@0:2", "drain@20:2"])
+    assert starts(result) == [0, 0, 100]
+    assert states(result) == [COMPLETED, COMPLETED, COMPLETED]
+
+
+def test_a_return_never_grows_the_machine_beyond_what_was_added() -> None:
+    rows = [(0, 10, 1, 10)]
+    result = replay(rows, Machine.procs_only(2), "fcfs:easy", changes=["add@0:1", "return@5:4"])
+    assert max(c for _, c in result.capacity_steps) == 3

@@ -243,12 +243,15 @@ def test_the_engine_schedules_like_the_naive_reference(
 
 @st.composite
 def capacity_changes(draw: st.DrawFn, machine: Machine) -> list[CapacityChange]:
-    """Up to 4 failures, drains and returns; returns give back at most what was lost."""
+    """Up to 4 failures, drains, returns and additions; returns give back at most what was
+    lost."""
     lost = 0
     changes = []
     for time in sorted(draw(st.lists(st.integers(0, 300), max_size=4))):
         kind = draw(st.sampled_from(CapacityKind))
-        if kind is CapacityKind.RETURN:
+        if kind is CapacityKind.ADD:
+            units = draw(st.integers(1, machine.units))
+        elif kind is CapacityKind.RETURN:
             if lost == 0:
                 continue
             units = draw(st.integers(1, lost))
@@ -264,7 +267,7 @@ def capacity_after_each(machine: Machine, changes: list[CapacityChange]) -> list
     """Capacity in units after each change: losses are capped at what is left."""
     capacity, after = machine.units, []
     for change in changes:
-        if change.kind is CapacityKind.RETURN:
+        if change.kind in (CapacityKind.RETURN, CapacityKind.ADD):
             capacity += change.units
         else:
             capacity -= min(change.units, capacity)

@@ -1,0 +1,70 @@
+"""`schedsight agent ask QUESTION --interpret-only --json`: the question's reading as a
+scenario, or its refusal, with nothing simulated and no model started."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.modes.scenario import SCHEMA, Scenario
+from schedsight.cli import main
+
+
+@pytest.fixture(autouse=True)
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SCHEDSIGHT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SCHEDSIGHT_DATABASE_URL", "")
+    return tmp_path
+
+
+def _interpret(question: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
+    code = main(["agent", "ask", question, "--interpret-only", "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_added_nodes_next_week_read_as_a_signed_delta(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    code, out = _interpret("what if we added 16 more nodes next week?", capsys)
+    assert code == 0
+    assert out["scenario"] == Scenario(node_delta=16, start_in_hours=168.0).as_dict()
+    assert set(out["scenario"]) == set(SCHEMA["required"])  # every field, also when unset
+    assert not (data / "schedsight.db").exists()  # nothing simulated, nothing stored
+
+
+def test_a_combined_change_in_words(capsys: pytest.CaptureFixture[str]) -> None:
+    question = "lose eight nodes tomorrow for six hours and switch to sjf with conservative"
+    code, out = _interpret(question, capsys)
+    assert code == 0
+    expected = Scenario(node_delta=-8, start_in_hours=24, duration_hours=6,
+                        policy="sjf:conservative")  # fmt: skip
+    assert out["scenario"] == expected.as_dict()
+
+
+def test_a_refused_question_says_why_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _interpret("what if we had 16 nodes?", capsys)
+    assert code == 1 and out["scenario"] is None
+    assert str(out["refused"]).startswith("not a what-if I can read")
+
+
+def test_without_json_the_reading_is_in_words(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agent", "ask", "add 4 nodes for a day", "--interpret-only"]) == 0
+    assert capsys.readouterr().out == "read (rules) as: adding 4 nodes now, for 24 h\n"
+
+
+def test_asking_about_added_nodes_starts_no_model_and_simulates_added_capacity(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.llm.local_server
+
+    def no_model(*_: object) -> None:
+        raise AssertionError("the model is not needed for this question")
+
+    monkeypatch.setattr(agent.llm.local_server, "llm_endpoint", no_model)
+    question = "what if we added 16 more nodes next week?"
+    assert main(["agent", "ask", question, "--jobs", "300", "--no-store"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "read (rules) as: adding 16 nodes 168 h from now, for good"
+    assert lines[1] == "Adding 16 nodes 168 h from now, for good, under fcfs:easy:"
