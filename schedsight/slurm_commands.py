@@ -339,9 +339,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = import_workload(session, trace=trace, name=name, cleaning=report)
             workload_id = result.workload.id
             save_job_resources(session, workload_id, job_resources(finished))
-        judged = record_starts(
-            store, state.cluster, {r.job_id: r.start_s for r in records if r.start_s and r.started}
-        )
+        # Starts from the accounting, and from the queue for jobs still running.
+        starts = {j.job_id: j.start_s for j in state.jobs if not j.pending and j.start_s}
+        starts.update({r.job_id: r.start_s for r in records if r.start_s and r.started})
+        judged = record_starts(store, state.cluster, starts)
         advance(1)
     waits = sorted(w for r in finished if (w := r.wait_s) is not None)
     states = Counter(r.state for r in finished)
