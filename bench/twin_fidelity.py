@@ -175,10 +175,8 @@ def report(site: Site, records: list[AccountingRecord]) -> None:
     waits = [real_wait[j] for j in job_ids]
     print(f"real wait: mean {statistics.mean(waits):.1f} s, median "
           f"{statistics.median(waits):.1f} s, max {max(waits)} s")  # fmt: skip
-    own = own_policy(site)
-    for policy in (own, Policy.parse("fcfs:easy")):
-        if policy.name == own.name and policy is not own:
-            continue
+    own, easy = own_policy(site), Policy.parse("fcfs:easy")
+    for policy in (own,) if easy.name == own.name else (own, easy):
         replay = simulate_site(loaded.jobs, site, policy, demand)
         sim = dict(zip(job_ids, replay.result.start_s.tolist(), strict=True))
         both = [j for j in job_ids if sim[j] >= 0]

@@ -80,10 +80,14 @@ def store_predictions(store: Store, predictions: Sequence[LivePrediction | None]
             save_live_predictions(session, made)
 
 
-def record_state_starts(store: Store, state: ClusterState) -> int:
+def started_in(state: ClusterState) -> dict[int, int]:
     """The actual start of every job of the snapshot that has started (running or ended)."""
-    starts = {j.job_id: j.start_s for j in state.jobs if not j.pending and j.start_s}
-    return record_starts(store, state.cluster, starts)
+    return {j.job_id: j.start_s for j in state.jobs if not j.pending and j.start_s}
+
+
+def record_state_starts(store: Store, state: ClusterState) -> int:
+    """Stores the starts of the snapshot's started jobs beside their predictions."""
+    return record_starts(store, state.cluster, started_in(state))
 
 
 def record_starts(store: Store, cluster: str, starts: Mapping[int, int]) -> int:

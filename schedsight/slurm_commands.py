@@ -295,7 +295,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from hpc.slurm.retry import with_retry
     from hpc.slurm.state import FINISHED_STATES
     from hpc.workload.cleaning import Estimate, clean
-    from schedsight.accuracy import record_starts
+    from schedsight.accuracy import record_starts, started_in
 
     if args.name is not None and not is_utf8(args.name):
         raise SlurmError(f"workload name '{shown(args.name)}' is not valid UTF-8: type it in UTF-8")
@@ -340,7 +340,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             workload_id = result.workload.id
             save_job_resources(session, workload_id, job_resources(finished))
         # Starts from the accounting, and from the queue for jobs still running.
-        starts = {j.job_id: j.start_s for j in state.jobs if not j.pending and j.start_s}
+        starts = started_in(state)
         starts.update({r.job_id: r.start_s for r in records if r.start_s and r.started})
         judged = record_starts(store, state.cluster, starts)
         advance(1)

@@ -43,12 +43,6 @@ class Topology(Protocol):
         """Nodes giving `need` in all under one switch on the fewest leaves; [] if none."""
         ...
 
-    def spread_nodes(
-        self, nodes: Sequence[int], cores: int, mem_mb: int, free: Free, mem_known: Sequence[bool]
-    ) -> list[int]:
-        """The nodes a CPU job that no node holds spreads over."""
-        ...
-
 
 @dataclass(frozen=True, slots=True)
 class Placement:
@@ -198,7 +192,7 @@ class NodePool:
         if best_one >= 0:
             return self._one_node(best_one, want)
         if self.topology is not None:  # under as few switches as hold it (topology/tree)
-            under = self.topology.spread_nodes(nodes, cores, mem, (fc, self.free_gpus, fm), known)
+            under = self.topology.choose(nodes, [usable(n) for n in nodes], cores)
             return self._spread(under, want, usable) if under else None
         if best_total >= 0:
             return self._spread(nodes[best_run[0] : best_run[1]], want, usable)

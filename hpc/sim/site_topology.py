@@ -26,7 +26,7 @@ from hpc.errors import SimulationError
 from hpc.site.model import Site
 
 if TYPE_CHECKING:
-    from hpc.sim.site_nodes import Free, Placement
+    from hpc.sim.site_nodes import Placement
 
 
 class PlacementRule(enum.Enum):
@@ -134,19 +134,6 @@ class SwitchTree:
                 left -= amount
         picked.sort()
         return picked
-
-    def spread_nodes(
-        self, nodes: Sequence[int], cores: int, mem_mb: int, free: Free, mem_known: Sequence[bool]
-    ) -> list[int]:
-        """The nodes a CPU job that no node holds spreads over: enough usable cores (free
-        cores, fewer where free memory at the job's memory per core runs out first)."""
-        fc, _, fm = free
-        per_core = mem_mb / cores if cores else 0.0
-        amounts = [
-            max(min(fc[n], int(fm[n] // per_core)) if mem_known[n] and per_core > 0 else fc[n], 0)
-            for n in nodes
-        ]
-        return self.choose(nodes, amounts, cores)
 
     def spans(self, nodes: Sequence[int]) -> int:
         """How many leaf switches `nodes` use."""
