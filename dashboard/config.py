@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hpc.slurm.retry import Backoff
 
 Source = Literal["simulated", "slurm"]
+SOURCES: tuple[Source, ...] = ("simulated", "slurm")
 # What a what-if may ask for: the page's inputs take these ranges, and a shared link outside
 # them is refused with a message (not a traceback from the widget).
 JOBS_RANGE = (10, 200_000)
@@ -46,3 +47,5 @@ class DashboardConfig:
     procs: int = 256
     # The live cluster's start-time model by cluster name (None: none); trained on first use.
     live_model: Callable[[str], TrainedHistory | None] | None = None
+    # The request header naming the user for "My jobs" (set by a trusted proxy; "": none).
+    user_header: str = ""

@@ -136,6 +136,7 @@ class Wiring:
             jobs=s.dashboard_jobs,
             seed=s.dashboard_seed,
             procs=s.dashboard_procs,
+            user_header=s.dashboard_user_header,
         )
 
 
