@@ -63,7 +63,7 @@ def shown_answer(answer: LiveAnswer) -> ShownAnswer:
         return ShownAnswer(headline, None, starts, None, [], [], None, answer.model_note)
     lo, hi = a.likely_s()
     likely = (
-        f"Most likely start: {clock_text(lo, now)} – {clock_text(hi, now)} (in "
+        f"Most likely start: {clock_text(lo, now)} – {_same_day(lo, hi, now)} (in "
         f"{span_text(max(lo - now, 0))} to {span_text(max(hi - now, 0))}; chance "
         f"{a.prediction.likely.chance:.0%})"
     )
@@ -92,3 +92,9 @@ def _start(estimate: str, at_s: float | None, now_s: int) -> dict[str, str]:
         return {"estimate": estimate, "start": "not planned", "from now": "-"}
     return {"estimate": estimate, "start": clock_text(at_s, now_s),
             "from now": span_text(max(at_s - now_s, 0))}  # fmt: skip
+
+
+def _same_day(lo: float, hi: float, now_s: int) -> str:
+    """`hi` in the clock, its day left out when it is `lo`'s."""
+    start, end = clock_text(lo, now_s), clock_text(hi, now_s)
+    return end.rsplit(" ", 1)[-1] if start.rsplit(" ", 1)[0] == end.rsplit(" ", 1)[0] else end

@@ -45,8 +45,9 @@ def draw_live(shared: WhatIfRequest, sites: list[str], *, linked_workload: bool)
                f"{escape_markdown(history.workload_label)}. The generated machine is on the "
                "simulated source (Overview).")  # fmt: skip
     workload = shared.workload if linked_workload else history.workload_key
+    policies = tuple(p for p in shared.policies if p in SITE_POLICIES) or SITE_DEFAULT_POLICIES
     draw(dataclasses.replace(shared, site=shared.site or str(history.site_label),
-                             workload=workload), sites)  # fmt: skip
+                             workload=workload, policies=policies), sites)  # fmt: skip
 
 
 def draw(shared: WhatIfRequest, sites: list[str]) -> None:
