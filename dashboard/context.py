@@ -14,7 +14,9 @@ import streamlit as st
 from agent.cache.answers import AnswerCache, answer_cache
 from agent.llm.client import LLMClient
 from agent.llm.local_server import llm_endpoint
+from dashboard import live
 from dashboard.config import SOURCES, DashboardConfig, Source
+from dashboard.live_site import LiveHistory, cluster_site
 from dashboard.replay import generated_workload, replay
 from dashboard.site_whatif import site_workload_for, stored_site
 from dashboard.text import clip, escape_markdown
@@ -28,6 +30,7 @@ from hpc.workload.loading import LoadedWorkload
 
 if TYPE_CHECKING:
     from hpc.predict.live_answer import TrainedHistory
+    from hpc.predict.pending import PendingStart
 
 __all__ = ["DashboardConfig", "Source", "config", "use"]
 _config: list[DashboardConfig] = []
@@ -166,3 +169,25 @@ def live_state() -> ClusterState:
     except SlurmError as exc:
         st.error(f"Cannot read the Slurm cluster: {escape_markdown(exc)}")
         st.stop()
+
+
+def live_history(*, site: bool, needed_for: str) -> tuple[ClusterState, LiveHistory]:
+    """The live cluster now and what is stored from it; when the page needs what is not
+    stored (`site`: the site too), it stops saying so: `needed_for` says what for."""
+    state = live_state()
+    history = LiveHistory.of(store(), state.cluster)
+    if (why := history.missing(site=site)) is not None:
+        st.warning(f"{escape_markdown(needed_for)}, but {escape_markdown(why)}.")
+        st.stop()
+    return state, history
+
+
+def expected_starts(state: ClusterState, now_s: int) -> dict[int, PendingStart]:
+    """Each pending job's expected start (plan and model); none, with a warning, where the
+    accounting cannot be read."""
+    try:
+        return live.expected_starts(slurm_backend(), state, cluster_site(store(), state.cluster),
+                                    live_model(state.cluster), now_s)  # fmt: skip
+    except SlurmError as exc:
+        st.warning(f"No expected starts (accounting unreadable): {escape_markdown(exc)}")
+        return {}

@@ -32,12 +32,8 @@ def live_workspace(history: LiveHistory, machine: Machine) -> Workspace:
 
 
 def on_live_slurm() -> Workspace:
-    state = context.live_state()
-    history = LiveHistory.of(context.store(), state.cluster)
-    if (why := history.missing(site=False)) is not None:
-        st.warning(f"The agent on live Slurm answers on the cluster's imported history, but "
-                   f"{escape_markdown(why)}.")  # fmt: skip
-        st.stop()
+    needed_for = "The agent on live Slurm answers on the cluster's imported history"
+    state, history = context.live_history(site=False, needed_for=needed_for)
     try:
         machine = state.machine()
         ws = live_workspace(history, machine)

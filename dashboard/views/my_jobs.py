@@ -8,10 +8,8 @@ import time
 import streamlit as st
 
 from dashboard import context, live
-from dashboard.live_site import cluster_site
 from dashboard.my_jobs import explain_link, no_identity, user_of
 from dashboard.text import escape_markdown
-from hpc.slurm.errors import SlurmError
 
 cfg = context.config()
 st.title("My jobs")
@@ -29,14 +27,7 @@ if not yours.jobs:
 now = int(time.time())
 st.subheader("Pending: when they are expected to start")
 if yours.pending:
-    try:  # the plan takes the whole queue: the jobs ahead of yours are everyone's
-        starts = live.expected_starts(
-            context.slurm_backend(), state, cluster_site(context.store(), state.cluster),
-            context.live_model(state.cluster), now,
-        )  # fmt: skip
-    except SlurmError as exc:
-        st.warning(f"No expected starts (accounting unreadable): {escape_markdown(exc)}")
-        starts = {}
+    starts = context.expected_starts(state, now)  # planned on everyone's queue
     table = live.pending_rows(yours, now, starts)
     rows = [{**row, "explain": explain_link(j.job_id)}
             for j, row in zip(yours.pending, table, strict=True)]  # fmt: skip

@@ -8,10 +8,8 @@ import streamlit as st
 
 from dashboard import context, live
 from dashboard.config import SOURCES
-from dashboard.live_site import cluster_site
 from dashboard.replay import snapshot, utilization_series
 from dashboard.text import escape_markdown, with_spans
-from hpc.slurm.errors import SlurmError
 
 cfg = context.config()
 
@@ -45,14 +43,7 @@ if source == "slurm":
     st.line_chart(history, x="time", y="utilization")
     st.subheader("Pending jobs: when they are expected to start, and why they wait")
     now = int(time.time())
-    try:
-        starts = live.expected_starts(
-            context.slurm_backend(), state, cluster_site(context.store(), state.cluster),
-            context.live_model(state.cluster), now,
-        )  # fmt: skip
-    except SlurmError as exc:
-        st.warning(f"No expected starts (accounting unreadable): {escape_markdown(exc)}")
-        starts = {}
+    starts = context.expected_starts(state, now)
     st.dataframe(live.pending_rows(state, now, starts), hide_index=True)
     st.caption("Plan: the twin's forward plan of this queue (runtimes as each user's recent "
                "jobs ran against their requests). Model: the start-time model's median, "

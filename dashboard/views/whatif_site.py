@@ -9,7 +9,6 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.config import JOBS_RANGE, SEED_RANGE
-from dashboard.live_site import LiveHistory
 from dashboard.scenario import (
     SITE_DEFAULT_POLICIES,
     ScenarioError,
@@ -34,12 +33,8 @@ def _index(options: list[str], value: str) -> int:
 def draw_live(shared: WhatIfRequest, sites: list[str], *, linked_workload: bool) -> None:
     """On live Slurm: the cluster's stored site and imported history, unless the link names
     others (`linked_workload`: the link names its workload)."""
-    state = context.live_state()
-    history = LiveHistory.of(context.store(), state.cluster)
-    if (why := history.missing(site=True)) is not None:
-        st.warning(f"A what-if on live Slurm replays the cluster's imported history on its "
-                   f"stored site, but {escape_markdown(why)}.")  # fmt: skip
-        st.stop()
+    needed_for = "A what-if on live Slurm replays the cluster's imported history on its site"
+    state, history = context.live_history(site=True, needed_for=needed_for)
     st.caption(f"Live Slurm: {escape_markdown(state.cluster)}'s site "
                f"{escape_markdown(history.site_label)} and its imported history, "
                f"{escape_markdown(history.workload_label)}. The generated machine is on the "

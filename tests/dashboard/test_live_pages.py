@@ -14,13 +14,10 @@ from db.predictions import record_starts, save_live_predictions
 from db.session import sqlite_url, transaction
 from db.sites import save_site
 from db.store import Store
-from db.workloads import import_workload
 from hpc.predict.accuracy import LivePrediction
 from hpc.slurm.state import ClusterState, LiveJob, Node, Partition
-from hpc.workload.cleaning import clean, machine_for
-from hpc.workload.lublin import LublinParams, generate
 from tests.dashboard.conftest import page
-from tests.lab_site import CPU, GPU, lab_site
+from tests.lab_site import CPU, GPU, lab_site, store_imported_history
 
 CLUSTER = "dev"
 
@@ -74,13 +71,9 @@ def live(dash_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _imported(data: Path, *, site: bool = True) -> None:
     """What `slurm import` and `site import` store from the cluster: 600 jobs and the site."""
     store = Store.open(sqlite_url(data / "schedsight.db"))
-    trace = generate(600, seed=11, procs=256, params=LublinParams(interarrival_scale=0.5))
-    trace = dataclasses.replace(trace, source=f"slurm:{CLUSTER}:cli")
-    trace.header.keys["Partitions"] = "1=batch,2=gpu"
-    _, report = clean(trace, machine=machine_for(trace))
-    with transaction(store.sessions) as session:
-        import_workload(session, trace=trace, name="slurm-dev", cleaning=report)
-        if site:
+    store_imported_history(store, CLUSTER, name="slurm-dev")
+    if site:
+        with transaction(store.sessions) as session:
             save_site(session, dataclasses.replace(lab_site(), source=f"slurm:{CLUSTER}:cli"))
     store.engine.dispose()
 
