@@ -155,53 +155,55 @@ def _site_whatif(page: Page, server: str, timings: dict[str, float]) -> None:
     _settled(page).screenshot(path=SHOTS / "whatif-site.png", full_page=True)
 
 
-def test_every_page_in_a_real_browser(server: str) -> None:
+@contextmanager
+def _browser_page() -> Iterator[Page]:
+    """A page of headless chromium, screenshots going to SHOTS."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            t0 = time.perf_counter()
-            page.goto(server)
-            page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            timings["first page load (overview)"] = time.perf_counter() - t0
-            _settled(page).screenshot(path=SHOTS / "overview.png", full_page=True)
-
-            for name, title in (("ask", "Ask the agent"), ("decisions", "Agent decisions"),
-                                ("explain", "Explain a job")):  # fmt: skip
-                t0 = time.perf_counter()
-                page.goto(f"{server}/{name}")
-                page.get_by_role("heading", name=title).wait_for(timeout=30_000)
-                timings[f"{name} load"] = time.perf_counter() - t0
-                if name == "explain":  # the first visit trains the predictor
-                    page.get_by_text("Predicted start").or_(
-                        page.get_by_text("not available")
-                    ).wait_for(timeout=120_000)
-                    page.locator(
-                        '[data-testid="stImage"], [data-testid="stAlert"]'
-                    ).first.wait_for()
-                    timings["explain with prediction (first visit trains)"] = (
-                        time.perf_counter() - t0
-                    )
-                _settled(page).screenshot(path=SHOTS / f"{name}.png", full_page=True)
-
-            page.goto(f"{server}/whatif")
-            page.get_by_role("button", name="Run what-if").click()
-            t0 = time.perf_counter()
-            page.get_by_role("heading", name="Comparison").wait_for(timeout=60_000)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            page.locator(".vega-embed").first.wait_for(timeout=30_000)
-            timings["what-if (2000 jobs, 4 policies) to table and chart"] = time.perf_counter() - t0
-            assert "jobs=2000" in page.url  # the scenario is in the shareable link
-            page.locator(".vega-embed").nth(1).wait_for(timeout=30_000)  # Pareto and fairness
-            _settled(page).screenshot(path=SHOTS / "whatif.png", full_page=True)
-            _site_whatif(page, server, timings)
+            yield browser.new_page(viewport={"width": 1400, "height": 2400})
         finally:
             browser.close()
+
+
+def test_every_page_in_a_real_browser(server: str) -> None:
+    timings: dict[str, float] = {}
+    with _browser_page() as page:
+        t0 = time.perf_counter()
+        page.goto(server)
+        page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+        timings["first page load (overview)"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "overview.png", full_page=True)
+
+        for name, title in (("ask", "Ask the agent"), ("decisions", "Agent decisions"),
+                            ("explain", "Explain a job")):  # fmt: skip
+            t0 = time.perf_counter()
+            page.goto(f"{server}/{name}")
+            page.get_by_role("heading", name=title).wait_for(timeout=30_000)
+            timings[f"{name} load"] = time.perf_counter() - t0
+            if name == "explain":  # the first visit trains the predictor
+                page.get_by_text("Predicted start").or_(page.get_by_text("not available")).wait_for(
+                    timeout=120_000
+                )
+                page.locator('[data-testid="stImage"], [data-testid="stAlert"]').first.wait_for()
+                timings["explain with prediction (first visit trains)"] = time.perf_counter() - t0
+            _settled(page).screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+        page.goto(f"{server}/whatif")
+        page.get_by_role("button", name="Run what-if").click()
+        t0 = time.perf_counter()
+        page.get_by_role("heading", name="Comparison").wait_for(timeout=60_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+        page.locator(".vega-embed").first.wait_for(timeout=30_000)
+        timings["what-if (2000 jobs, 4 policies) to table and chart"] = time.perf_counter() - t0
+        assert "jobs=2000" in page.url  # the scenario is in the shareable link
+        page.locator(".vega-embed").nth(1).wait_for(timeout=30_000)  # Pareto and fairness
+        _settled(page).screenshot(path=SHOTS / "whatif.png", full_page=True)
+        _site_whatif(page, server, timings)
     # On a shared machine every figure stretches with the oversubscription of its cores: the
     # target holds on an idle machine and scales with the run queue (load average / cores).
     load = os.getloadavg()[0]
@@ -269,52 +271,42 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
 @pytest.mark.slurm
 def test_live_pages_on_the_dev_cluster_in_a_real_browser(live_server: tuple[str, int]) -> None:
-    from playwright.sync_api import sync_playwright
-
     url, job = live_server
-    SHOTS.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            page.set_extra_http_headers({USER_HEADER: "root"})  # as a proxy would
-            t0 = time.perf_counter()
-            page.goto(f"{url}/whatif")
-            _settled(page).get_by_text("Live Slurm:").wait_for(timeout=60_000)
-            page.get_by_role("button", name="Run what-if").click()
-            page.get_by_role("heading", name="Per partition, before and after").wait_for(
-                timeout=120_000
-            )
-            assert "workload=workload" in page.url  # the imported history, in the link
-            timings["live what-if (imported history, site) to tables"] = time.perf_counter() - t0
-            _settled(page).screenshot(path=SHOTS / "live-whatif.png", full_page=True)
+    with _browser_page() as page:
+        page.set_extra_http_headers({USER_HEADER: "root"})  # as a proxy would
+        t0 = time.perf_counter()
+        page.goto(f"{url}/whatif")
+        _settled(page).get_by_text("Live Slurm:").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Run what-if").click()
+        page.get_by_role("heading", name="Per partition, before and after").wait_for(
+            timeout=120_000
+        )
+        assert "workload=workload" in page.url  # the imported history, in the link
+        timings["live what-if (imported history, site) to tables"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "live-whatif.png", full_page=True)
 
-            t0 = time.perf_counter()
-            page.goto(f"{url}/ask")
-            _settled(page).get_by_text("imported history").first.wait_for(timeout=60_000)
-            page.get_by_text("Let the language model read the question").click()
-            _settled(page).get_by_role("button", name="Ask").click()
-            page.get_by_role("heading", name="Answer").wait_for(timeout=120_000)
-            timings["live ask (rules) to answer"] = time.perf_counter() - t0
-            _settled(page).screenshot(path=SHOTS / "live-ask.png", full_page=True)
+        t0 = time.perf_counter()
+        page.goto(f"{url}/ask")
+        _settled(page).get_by_text("imported history").first.wait_for(timeout=60_000)
+        page.get_by_text("Let the language model read the question").click()
+        _settled(page).get_by_role("button", name="Ask").click()
+        page.get_by_role("heading", name="Answer").wait_for(timeout=120_000)
+        timings["live ask (rules) to answer"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "live-ask.png", full_page=True)
 
-            t0 = time.perf_counter()
-            page.goto(f"{url}/explain?job={job}")
-            page.get_by_text("Most likely start").wait_for(timeout=180_000)
-            page.locator('[data-testid="stImage"]').first.wait_for(timeout=60_000)
-            assert page.get_by_text("Slurm's own plan").count() >= 1
-            timings["live explain (first visit loads or trains the model)"] = (
-                time.perf_counter() - t0
-            )
-            _settled(page).screenshot(path=SHOTS / "live-explain.png", full_page=True)
+        t0 = time.perf_counter()
+        page.goto(f"{url}/explain?job={job}")
+        page.get_by_text("Most likely start").wait_for(timeout=180_000)
+        page.locator('[data-testid="stImage"]').first.wait_for(timeout=60_000)
+        page.get_by_text("Predicted wait").first.wait_for()  # the SHAP sentence
+        timings["live explain (first visit loads or trains the model)"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "live-explain.png", full_page=True)
 
-            page.goto(f"{url}/my_jobs")
-            page.get_by_text(f"from the {USER_HEADER} header").wait_for(timeout=60_000)
-            page.get_by_role("heading", name="Pending: when they are expected to start").wait_for()
-            _settled(page).screenshot(path=SHOTS / "live-my-jobs.png", full_page=True)
-        finally:
-            browser.close()
+        page.goto(f"{url}/my_jobs")
+        page.get_by_text(f"from the {USER_HEADER} header").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Pending: when they are expected to start").wait_for()
+        _settled(page).screenshot(path=SHOTS / "live-my-jobs.png", full_page=True)
     lines = [f"{k}: {v:.2f} s" for k, v in timings.items()]
     (SHOTS / "live-timings.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
