@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from agent.llm.client import LLMConfig
-    from hpc.predict.live_answer import TrainedHistory
+    from db.store import Store
+    from hpc.predict.live_answer import LiveAnswer, TrainedHistory
     from hpc.slurm.backend import SlurmBackend
     from hpc.slurm.remit import Remit
     from hpc.slurm.retry import Backoff
@@ -49,3 +50,6 @@ class DashboardConfig:
     live_model: Callable[[str], TrainedHistory | None] | None = None
     # The request header naming the user for "My jobs" (set by a trusted proxy; "": none).
     user_header: str = ""
+    # Stores what Explain predicted for a live job, so that its accuracy is tracked (None: not
+    # stored): (store, answer, cluster, model).
+    keep_answer: Callable[[Store, LiveAnswer, str, TrainedHistory], None] | None = None

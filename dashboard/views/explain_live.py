@@ -39,12 +39,15 @@ def draw() -> None:
     site = cluster_site(context.store(), state.cluster)
     try:
         with st.spinner("Planning the queue and asking the model ..."):
-            shown = shown_answer(
-                live.answer(context.slurm_backend(), state, job, site, trained, now)
-            )
+            answer = live.answer(context.slurm_backend(), state, job, site, trained, now)
     except SlurmError as exc:
         st.error(f"Cannot explain job {job}: {escape_markdown(clip(exc, 300))}")
         st.stop()
+    keep, kept = context.config().keep_answer, st.session_state.setdefault("kept_answers", set())
+    if keep is not None and trained is not None and (state.cluster, job) not in kept:
+        keep(context.store(), answer, state.cluster, trained)  # judged once the job starts
+        kept.add((state.cluster, job))  # once per session and job, not on every rerun
+    shown = shown_answer(answer)
     st.subheader(shown.headline)
     if shown.likely is not None:
         st.markdown(f"**{escape_markdown(shown.likely)}**")

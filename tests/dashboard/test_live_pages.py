@@ -156,8 +156,15 @@ def test_explain_on_live_slurm_answers_a_pending_job_with_the_persisted_model(
     assert at.query_params["job"] == "3"
     with context.store().sessions() as session:  # the model is the persisted one
         from db.models import TrainedModel
+        from db.predictions import live_records
 
         assert session.query(TrainedModel).count() == 1
+        (kept,) = live_records(session)  # what it predicted, stored to be judged later
+    assert (kept.prediction.job_id, kept.prediction.asked_by) == (3, "dashboard")
+    assert kept.prediction.slurm_s is None and kept.actual_s is None
+    at.run(timeout=60)  # a rerun shows the same answer, stored once
+    with context.store().sessions() as session:
+        assert len(live_records(session)) == 1
     at.query_params["job"] = "999"
     at.run(timeout=60)
     assert "Job 999 is not pending on dev" in at.warning[0].value
