@@ -53,7 +53,7 @@ st.title("Ask the agent")
 if context.source() == "slurm":
     asked_on = on_live_slurm()
     lose = max(1, asked_on.machine.nodes // 4)
-    example = f"What if we lost {lose} nodes tomorrow for 6 hours?"
+    example = f"What if we lost {lose} nodes for 6 hours?"  # from the history's first job
 else:
     asked_on = workspace(cfg.jobs, cfg.seed)
     example = "What if we lost 8 nodes next week for 2 days?"
