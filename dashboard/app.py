@@ -19,5 +19,7 @@ def run() -> None:
         st.Page(VIEWS / "ask.py", title="Ask", url_path="ask"),
         st.Page(VIEWS / "decisions.py", title="Decisions", url_path="decisions"),
         st.Page(VIEWS / "explain.py", title="Explain", url_path="explain"),
+        st.Page(VIEWS / "my_jobs.py", title="My jobs", url_path="my_jobs"),
+        st.Page(VIEWS / "accuracy.py", title="Accuracy", url_path="accuracy"),
     ]
     st.navigation(pages).run()

@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from agent.llm.client import LLMConfig
-    from hpc.predict.live_answer import TrainedHistory
+    from db.store import Store
+    from hpc.predict.live_answer import LiveAnswer, TrainedHistory
     from hpc.slurm.backend import SlurmBackend
     from hpc.slurm.remit import Remit
     from hpc.slurm.retry import Backoff
 
 Source = Literal["simulated", "slurm"]
+SOURCES: tuple[Source, ...] = ("simulated", "slurm")
 # What a what-if may ask for: the page's inputs take these ranges, and a shared link outside
 # them is refused with a message (not a traceback from the widget).
 JOBS_RANGE = (10, 200_000)
@@ -46,3 +48,8 @@ class DashboardConfig:
     procs: int = 256
     # The live cluster's start-time model by cluster name (None: none); trained on first use.
     live_model: Callable[[str], TrainedHistory | None] | None = None
+    # The request header naming the user for "My jobs" (set by a trusted proxy; "": none).
+    user_header: str = ""
+    # Stores what Explain predicted for a live job, so that its accuracy is tracked (None: not
+    # stored): (store, answer, cluster, model).
+    keep_answer: Callable[[Store, LiveAnswer, str, TrainedHistory], None] | None = None

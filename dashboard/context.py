@@ -14,7 +14,9 @@ import streamlit as st
 from agent.cache.answers import AnswerCache, answer_cache
 from agent.llm.client import LLMClient
 from agent.llm.local_server import llm_endpoint
-from dashboard.config import DashboardConfig, Source
+from dashboard import live
+from dashboard.config import SOURCES, DashboardConfig, Source
+from dashboard.live_site import LiveHistory, cluster_site
 from dashboard.replay import generated_workload, replay
 from dashboard.site_whatif import site_workload_for, stored_site
 from dashboard.text import clip, escape_markdown
@@ -22,10 +24,13 @@ from db.store import Store
 from hpc.sim import SimResult
 from hpc.site.whatif import SiteWorkload
 from hpc.slurm.backend import SlurmBackend
+from hpc.slurm.errors import SlurmError
+from hpc.slurm.state import ClusterState
 from hpc.workload.loading import LoadedWorkload
 
 if TYPE_CHECKING:
     from hpc.predict.live_answer import TrainedHistory
+    from hpc.predict.pending import PendingStart
 
 __all__ = ["DashboardConfig", "Source", "config", "use"]
 _config: list[DashboardConfig] = []
@@ -126,9 +131,63 @@ def slurm_backend() -> SlurmBackend:
     return config().slurm_backend()
 
 
-@st.cache_resource(show_spinner="Training the start-time model on the imported history ...")
-def live_model(cluster: str) -> TrainedHistory | None:
-    """The live cluster's start-time model, trained once per dashboard process (None: none
-    configured, or no history to train on)."""
+class _NoModelError(Exception):
+    """No model for the cluster yet: raised, so that Streamlit keeps no answer for it."""
+
+
+@st.cache_resource(show_spinner="Loading the start-time model of the imported history ...")
+def _trained(cluster: str) -> TrainedHistory:
     make = config().live_model
-    return None if make is None else make(cluster)
+    trained = None if make is None else make(cluster)
+    if trained is None:
+        raise _NoModelError(cluster)
+    return trained
+
+
+def live_model(cluster: str) -> TrainedHistory | None:
+    """The live cluster's start-time model (`db.trained`: trained once per imported history,
+    then loaded), kept by this dashboard process; None while none is configured or there is
+    no history to train on (asked again on the next run: an import may come meanwhile)."""
+    try:
+        return _trained(cluster)
+    except _NoModelError:
+        return None
+
+
+def source() -> Source:
+    """What this session looks at: a link's ?source=, else the last choice of the session
+    (the Overview's), else the configured one. What-if, Ask and Explain follow it."""
+    picked = query_choice("source", list(SOURCES), st.session_state.get("source", config().source))
+    st.session_state["source"] = picked
+    return "slurm" if picked == "slurm" else "simulated"
+
+
+def live_state() -> ClusterState:
+    """The live cluster now; a Slurm that does not answer stops the page with its error."""
+    try:
+        return slurm_backend().cluster_state()
+    except SlurmError as exc:
+        st.error(f"Cannot read the Slurm cluster: {escape_markdown(exc)}")
+        st.stop()
+
+
+def live_history(*, site: bool, needed_for: str) -> tuple[ClusterState, LiveHistory]:
+    """The live cluster now and what is stored from it; when the page needs what is not
+    stored (`site`: the site too), it stops saying so: `needed_for` says what for."""
+    state = live_state()
+    history = LiveHistory.of(store(), state.cluster)
+    if (why := history.missing(site=site)) is not None:
+        st.warning(f"{escape_markdown(needed_for)}, but {escape_markdown(why)}.")
+        st.stop()
+    return state, history
+
+
+def expected_starts(state: ClusterState, now_s: int) -> dict[int, PendingStart]:
+    """Each pending job's expected start (plan and model); none, with a warning, where the
+    accounting cannot be read."""
+    try:
+        return live.expected_starts(slurm_backend(), state, cluster_site(store(), state.cluster),
+                                    live_model(state.cluster), now_s)  # fmt: skip
+    except SlurmError as exc:
+        st.warning(f"No expected starts (accounting unreadable): {escape_markdown(exc)}")
+        return {}

@@ -47,10 +47,11 @@ if predict_available():
     from hpc.predict.advice import advise
     from hpc.predict.alternatives import Alternative, Change, ranked, what_if
     from hpc.predict.explain import explain
-    from hpc.predict.features import duration_text, request_of
+    from hpc.predict.features import request_of
     from hpc.predict.history import history_of
     from hpc.predict.plots import waterfall_png
     from hpc.predict.predictor import Band, Predictor
+    from hpc.timetext import span_text
     from hpc.workload.loading import LoadedWorkload
 
     def train(loaded: LoadedWorkload, train_share: float = 0.7) -> Predictor:
@@ -104,7 +105,6 @@ if predict_available():
     def _row(a: Alternative, origin: int) -> dict[str, Any]:
         w = a.prediction.wait
         return {"change": a.change.describe(), "score": round(a.score, 3),
-                "wait": f"{duration_text(w.p50_s)} ({duration_text(w.p10_s)}–"
-                        f"{duration_text(w.p90_s)})",
+                "wait": f"{span_text(w.p50_s)} ({span_text(w.p10_s)}–{span_text(w.p90_s)})",
                 "finish_h": round((a.finish.p50_s - origin) / 3600, 2),
                 "node_hours": round(a.node_hours.p50_s, 2), "kill_risk": a.kill_risk}  # fmt: skip

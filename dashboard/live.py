@@ -6,6 +6,7 @@ text cell goes through `shown`, so a table always renders (and Arrow can encode 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,13 @@ from hpc.slurm.state import ClusterState
 from hpc.timetext import clock_text, span_text
 
 if TYPE_CHECKING:
-    from hpc.predict.live_answer import TrainedHistory
+    from hpc.predict.live_answer import LiveAnswer, TrainedHistory
+
+RECENT_S = 2 * 86_400  # accounting read for the hybrid durations and the users' numbers
+NO_MODEL = (
+    "no start-time model: none is trained on this cluster's history yet (run `schedsight "
+    "slurm import`, then restart the dashboard)"
+)
 
 
 def busy_fraction(state: ClusterState) -> float:
@@ -72,8 +79,30 @@ def expected_starts(
     now_s: int,
 ) -> dict[int, PendingStart]:
     """Each pending job's expected start (hybrid durations from two days of accounting)."""
-    records = backend.history(start_s=now_s - 2 * 86_400)
+    records = backend.history(start_s=now_s - RECENT_S)
     return pending_starts(state, records, now_s, site=site, trained=trained)
+
+
+def answer(
+    backend: SlurmBackend,
+    state: ClusterState,
+    job_id: int,
+    site: Site | None,
+    trained: TrainedHistory | None,
+    now_s: int,
+) -> LiveAnswer:
+    """Everything about pending job `job_id` (`hpc.predict.live_answer`), as `schedsight
+    when` answers it; `JobNotFoundError` or `JobNotPendingError` for a job it cannot answer."""
+    from hpc.predict.live_answer import answer_live
+
+    records = backend.history(start_s=now_s - RECENT_S)
+    note = "" if trained is not None else NO_MODEL
+    return answer_live(state, job_id, records, now_s, site=site, trained=trained, model_note=note)
+
+
+def mine(state: ClusterState, user: str) -> ClusterState:
+    """The snapshot with only `user`'s jobs (nodes and partitions unchanged)."""
+    return dataclasses.replace(state, jobs=tuple(j for j in state.jobs if j.user == user))
 
 
 def running_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str, Any]]:
@@ -81,6 +110,6 @@ def running_rows(state: ClusterState, now_s: int | None = None) -> list[dict[str
     return [
         {"job": j.display_id, "name": shown(j.name), "user": shown(j.user),
          "partition": shown(j.partition), "cpus": j.cpus, "nodes": shown(j.node_list),
-         "running_for_s": max(0, now - (j.start_s or now))}
+         "running for": span_text(max(0, now - (j.start_s or now)))}
         for j in state.running
     ]  # fmt: skip

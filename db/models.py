@@ -206,7 +206,7 @@ class Prediction(Base):
     cluster: Mapped[str | None] = mapped_column(String(128))
     job_id: Mapped[int | None] = mapped_column(BigInteger)
     partition: Mapped[str | None] = mapped_column(String(128))
-    asked_by: Mapped[str | None] = mapped_column(String(16))  # "when", "api", "status"
+    asked_by: Mapped[str | None] = mapped_column(String(16))  # "when", "api", "status", "dashboard"
     made_s: Mapped[int | None] = mapped_column(BigInteger)
     likely_from_s: Mapped[float | None] = mapped_column(Float)
     likely_to_s: Mapped[float | None] = mapped_column(Float)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import NotFoundError
 from db.models import Prediction
-from hpc.predict.accuracy import LivePrediction, LiveRecord
+from hpc.predict.accuracy import AccuracyReport, LivePrediction, LiveRecord, accuracy_report
 
 
 def save_prediction(
@@ -119,6 +119,18 @@ def live_records(session: Session, *, cluster: str | None = None) -> list[LiveRe
     if cluster is not None:
         stmt = stmt.where(Prediction.cluster == cluster)
     return [LiveRecord(_live(row), row.actual_s) for row in session.scalars(stmt)]
+
+
+def live_report(session: Session, *, cluster: str | None = None) -> AccuracyReport:
+    """How right the stored live predictions (of `cluster`, or of all) were: what
+    `schedsight predict report` prints and the dashboard's Accuracy page shows."""
+    return accuracy_report(live_records(session, cluster=cluster))
+
+
+def live_clusters(session: Session) -> list[str]:
+    """The clusters with stored live predictions, by name."""
+    stmt = select(Prediction.cluster).where(Prediction.kind == LIVE_KIND).distinct()
+    return sorted(c for c in session.scalars(stmt) if c)
 
 
 def _live(row: Prediction) -> LivePrediction:

@@ -124,11 +124,17 @@ def stored_site_workload(session: Session, workload_id: int, site: Site) -> Site
     return site_workload(trace, site, f"workload {workload_id} ({name})", resources)
 
 
-def site_of_cluster(session: Session, cluster: str) -> Site | None:
-    """The stored site read from Slurm cluster `cluster` (`site import`): the one named after
-    it, else the newest read from it; None when none is stored."""
+def stored_site_of_cluster(session: Session, cluster: str) -> StoredSite | None:
+    """The stored site read from Slurm cluster `cluster` (`site import`), its latest version:
+    the one named after it, else the newest read from it; None when none is stored."""
     stored = [s for s in list_sites(session) if s.source.startswith(f"slurm:{cluster}:")]
     if not stored:
         return None
     named = [s for s in stored if s.name == cluster]
-    return load_site(session, (named[0] if named else max(stored, key=lambda s: s.created_at)).name)
+    return named[0] if named else max(stored, key=lambda s: s.created_at)
+
+
+def site_of_cluster(session: Session, cluster: str) -> Site | None:
+    """The site `stored_site_of_cluster` names, loaded; None when none is stored."""
+    found = stored_site_of_cluster(session, cluster)
+    return None if found is None else load_site(session, found.name, found.version)

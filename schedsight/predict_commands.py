@@ -37,15 +37,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     """`schedsight predict report`: how right the stored live predictions were."""
     import json
 
-    from db.predictions import live_records
-    from hpc.predict.accuracy import accuracy_report
+    from db.predictions import live_report
     from hpc.timetext import span_text
     from schedsight.wiring import wiring_of
 
     store = wiring_of(args).open_store()
     with store.sessions() as session:
-        records = live_records(session, cluster=args.cluster)
-    report = accuracy_report(records)
+        report = live_report(session, cluster=args.cluster)
     if args.json:
         print(json.dumps({"cluster": args.cluster, **report.as_dict()}, indent=2))
         return 0

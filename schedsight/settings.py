@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     dashboard_jobs: int = Field(default=2000, ge=JOBS_RANGE[0], le=JOBS_RANGE[1])
     dashboard_seed: int = Field(default=7, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     dashboard_procs: int = Field(default=256, ge=PROCS_RANGE[0], le=PROCS_RANGE[1])
+    # The dashboard's "My jobs" page names its user from this request header, set by the
+    # authenticating proxy in front of it (e.g. REMOTE_USER, as for the API); empty: no
+    # header is trusted, and the page says so.
+    dashboard_user_header: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
 
     # The portal API (`schedsight serve-api`). The token comes from the environment only
     # (SCHEDSIGHT_API_TOKEN, at least 32 characters); without one the server starts only on

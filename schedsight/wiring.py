@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent.llm.client import LLMConfig
     from dashboard.config import DashboardConfig
     from db.store import Store
-    from hpc.predict.live_answer import TrainedHistory
+    from hpc.predict.live_answer import LiveAnswer, TrainedHistory
     from hpc.slurm.backend import SlurmBackend
     from hpc.slurm.cli_backend import CliBackend
     from hpc.slurm.remit import Remit
@@ -106,6 +106,15 @@ class Wiring:
         """The start-time model of `cluster` (trained here), or None when there is none."""
         return self.live_source(cluster=cluster).trained(cluster)[0]
 
+    @staticmethod
+    def keep_dashboard_answer(
+        store: Store, answer: LiveAnswer, cluster: str, trained: TrainedHistory
+    ) -> None:
+        """Stores what the dashboard's Explain predicted for a live job (for its accuracy)."""
+        from schedsight.accuracy import answer_prediction, store_predictions
+
+        store_predictions(store, [answer_prediction(answer, cluster, trained, "dashboard")])
+
     def llm_config(self) -> LLMConfig:
         from agent.llm.client import LLMConfig
 
@@ -136,6 +145,8 @@ class Wiring:
             jobs=s.dashboard_jobs,
             seed=s.dashboard_seed,
             procs=s.dashboard_procs,
+            user_header=s.dashboard_user_header,
+            keep_answer=self.keep_dashboard_answer,
         )
 
 

@@ -9,8 +9,12 @@ from agent.modes.ask import AskResult, ask
 from agent.records import save_records
 from agent.tools.workspace import Workspace
 from dashboard import context
+from dashboard.live_site import LiveHistory
+from dashboard.live_site import live_workspace as site_workspace
 from dashboard.replay import cluster_workload
 from dashboard.text import escape_markdown
+from hpc.errors import HpcError
+from hpc.model import Machine
 
 NODES, CORES = 32, 8
 
@@ -21,13 +25,41 @@ def workspace(jobs: int, seed: int) -> Workspace:
     return Workspace(loaded.jobs, loaded.machine)
 
 
+@st.cache_resource(show_spinner="reading the imported history ...", max_entries=4)
+def live_workspace(history: LiveHistory, machine: Machine) -> Workspace:
+    """The agent's workspace on a live cluster's imported history (per import and shape)."""
+    return site_workspace(context.store(), history, machine)
+
+
+def on_live_slurm() -> Workspace:
+    needed_for = "The agent on live Slurm answers on the cluster's imported history"
+    state, history = context.live_history(site=False, needed_for=needed_for)
+    try:
+        machine = state.machine()
+        ws = live_workspace(history, machine)
+    except (HpcError, ValueError) as exc:
+        st.error(f"Cannot read the imported history: {escape_markdown(exc)}")
+        st.stop()
+    site = f" and its stored site {history.site_label}" if history.site_label else ""
+    st.caption(f"Live Slurm: {escape_markdown(state.cluster)}'s imported history, "
+               f"{escape_markdown(history.workload_label)}{escape_markdown(site)}, replayed on "
+               f"{escape_markdown(machine.describe())} from its first job; the numbers in every "
+               "answer come from the simulator.")  # fmt: skip
+    return ws
+
+
 cfg = context.config()
 st.title("Ask the agent")
-st.caption(f"A generated workload of {cfg.jobs} jobs on {NODES} nodes x {CORES} cores; the "
-           "numbers in every answer come from the simulator.")  # fmt: skip
-question = st.text_area(
-    "Your what-if", context.query_value("q", "What if we lost 8 nodes next week for 2 days?")
-)
+if context.source() == "slurm":
+    asked_on = on_live_slurm()
+    lose = max(1, asked_on.machine.nodes // 4)
+    example = f"What if we lost {lose} nodes for 6 hours?"  # from the history's first job
+else:
+    asked_on = workspace(cfg.jobs, cfg.seed)
+    example = "What if we lost 8 nodes next week for 2 days?"
+    st.caption(f"A generated workload of {cfg.jobs} jobs on {NODES} nodes x {CORES} cores; the "
+               "numbers in every answer come from the simulator.")  # fmt: skip
+question = st.text_area("Your what-if", context.query_value("q", example))
 use_llm = st.checkbox(
     "Let the language model read the question (starts the local model on first use)",
     value=True,
@@ -37,8 +69,7 @@ if st.button("Ask", type="primary") and question.strip():
     try:
         with st.status("Reading and simulating ...", expanded=False) as status:
             llm = context.llm() if use_llm else None
-            result = ask(question, workspace(cfg.jobs, cfg.seed), llm, explore=use_llm,
-                         cache=context.answers())  # fmt: skip
+            result = ask(question, asked_on, llm, explore=use_llm, cache=context.answers())
             status.update(label=f"answered in {result.wall_s:.1f} s", state="complete")
     except (AgentError, ValueError) as exc:
         st.error(f"The agent could not answer: {escape_markdown(exc)}")

@@ -13,10 +13,16 @@ if not predict_available():
     st.warning(MISSING)
     st.stop()
 
+if context.source() == "slurm":
+    from dashboard.views import explain_live
+
+    explain_live.draw()
+    st.stop()
+
 from dashboard.explain import default_job, explain_job, train  # noqa: E402
 from hpc.errors import HpcError  # noqa: E402
-from hpc.predict.features import duration_text  # noqa: E402
 from hpc.predict.predictor import Predictor  # noqa: E402
+from hpc.timetext import span_text  # noqa: E402
 
 cfg = context.config()
 
@@ -48,14 +54,14 @@ except (ValueError, HpcError) as exc:
 w10, w50, w90 = shown.wait_s
 s10, s50, s90 = shown.start_h
 st.subheader(f"Predicted start: hour {s50:.1f} of the trace")
-st.markdown(f"Wait **{duration_text(w50)}**, 80% interval {duration_text(w10)} – "
-            f"{duration_text(w90)} (start between hour {s10:.1f} and {s90:.1f}); "
+st.markdown(f"Wait **{span_text(w50)}**, 80% interval {span_text(w10)} – "
+            f"{span_text(w90)} (start between hour {s10:.1f} and {s90:.1f}); "
             f"job {shown.job_id}, {shown.planned}.")  # fmt: skip
 lo, hi, chance = shown.likely
-st.markdown(f"Most likely start: {duration_text(lo)} – {duration_text(hi)} after submission "
+st.markdown(f"Most likely start: {span_text(lo)} – {span_text(hi)} after submission "
             f"(chance {chance:.0%}).")  # fmt: skip
 if shown.actual_wait_s is not None:
-    st.caption(f"It actually waited {duration_text(shown.actual_wait_s)} in the replay.")
+    st.caption(f"It actually waited {span_text(shown.actual_wait_s)} in the replay.")
 st.info(shown.sentence)
 st.subheader("Why: SHAP contributions")
 st.image(shown.waterfall_png, caption="from the average job's wait to this job's, by feature")

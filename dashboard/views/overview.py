@@ -7,39 +7,28 @@ import time
 import streamlit as st
 
 from dashboard import context, live
+from dashboard.config import SOURCES
 from dashboard.replay import snapshot, utilization_series
-from dashboard.text import escape_markdown
-from hpc.site.model import Site
-from hpc.slurm.errors import SlurmError
+from dashboard.text import escape_markdown, with_spans
 
 cfg = context.config()
 
 
-def live_site(cluster: str) -> Site | None:
-    """The stored site of `cluster` (`schedsight site import`), if any."""
-    from db.sites import site_of_cluster
-
-    with context.store().sessions() as session:
-        return site_of_cluster(session, cluster)
-
-
 st.title("Cluster and queue")
-sources = ["simulated", "slurm"]
+sources = list(SOURCES)
 source = st.radio(
     "Source",
     sources,
-    index=sources.index(context.query_choice("source", sources, cfg.source)),
+    index=sources.index(context.source()),
     horizontal=True,
     format_func=lambda s: {"simulated": "simulated replay", "slurm": "live Slurm"}[s],
+    help="What-if, Ask and Explain follow this choice: on live Slurm they work on the "
+    "cluster's imported history, its stored site and its live queue.",
 )
-st.query_params["source"] = source
+st.query_params["source"] = st.session_state["source"] = source
 
 if source == "slurm":
-    try:
-        state = context.slurm_backend().cluster_state()
-    except SlurmError as exc:
-        st.error(f"Cannot read the Slurm cluster: {escape_markdown(exc)}")
-        st.stop()
+    state = context.live_state()
     history = st.session_state.setdefault("live_util", [])
     history.append({"time": time.strftime("%H:%M:%S"), "utilization": live.busy_fraction(state)})
     del history[:-500]
@@ -54,14 +43,7 @@ if source == "slurm":
     st.line_chart(history, x="time", y="utilization")
     st.subheader("Pending jobs: when they are expected to start, and why they wait")
     now = int(time.time())
-    try:
-        starts = live.expected_starts(
-            context.slurm_backend(), state, live_site(state.cluster),
-            context.live_model(state.cluster), now,
-        )  # fmt: skip
-    except SlurmError as exc:
-        st.warning(f"No expected starts (accounting unreadable): {escape_markdown(exc)}")
-        starts = {}
+    starts = context.expected_starts(state, now)
     st.dataframe(live.pending_rows(state, now, starts), hide_index=True)
     st.caption("Plan: the twin's forward plan of this queue (runtimes as each user's recent "
                "jobs ran against their requests). Model: the start-time model's median, "
@@ -95,9 +77,9 @@ st.subheader("Utilization over time")
 st.line_chart(series, x="hour", y="utilization")
 st.subheader("Pending jobs and why they wait")
 if snap.pending:
-    st.dataframe(snap.pending, hide_index=True)
+    st.dataframe(with_spans(snap.pending), hide_index=True)
 else:
     st.caption("No job waits at this moment.")
 st.subheader("Running jobs")
-st.dataframe(snap.running, hide_index=True)
+st.dataframe(with_spans(snap.running), hide_index=True)
 st.caption(f"drawn in {time.perf_counter() - t0:.2f} s")

@@ -19,7 +19,7 @@ from dashboard.scenario import (
     run_whatif,
 )
 from dashboard.site_whatif import site_choices
-from dashboard.text import escape_markdown
+from dashboard.text import escape_markdown, with_spans
 from dashboard.views import whatif_site
 
 GENERATED_MODE, SITE_MODE = "the generated machine", "a stored site"
@@ -34,6 +34,9 @@ except ScenarioError as exc:
     shared = WhatIfRequest()
 
 sites = site_choices(context.store())
+if context.source() == "slurm":
+    whatif_site.draw_live(shared, sites, linked_workload="workload" in st.query_params)
+    st.stop()
 if sites:
     modes = [GENERATED_MODE, SITE_MODE]
     if st.radio("Replay on", modes, index=1 if shared.site else 0, horizontal=True) == SITE_MODE:
@@ -89,7 +92,7 @@ if outcome is not None:
     st.caption(f"{r.jobs} jobs (seed {r.seed}) on {escape_markdown(outcome.machine)}; "
                f"{len(outcome.outcomes)} policies in {outcome.wall_s:.1f} s")  # fmt: skip
     rows = outcome.comparison()
-    st.dataframe(rows, hide_index=True, key="comparison")
+    st.dataframe(with_spans(rows), hide_index=True, key="comparison")
     st.subheader("Trade-off")
     st.altair_chart(pareto_chart(rows), width="stretch")
     st.subheader("Fairness across users")

@@ -3,6 +3,8 @@ a workload, change lines in the grammar of `hpc.site.changes`; before/after per 
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from dashboard import context
@@ -19,13 +21,28 @@ from dashboard.site_whatif import (
     stored_site,
     workload_choices,
 )
-from dashboard.text import escape_markdown
+from dashboard.text import escape_markdown, with_spans
 from hpc.errors import HpcError
 from hpc.site.whatif import GRAMMAR_LINES, SITE_POLICIES, ChangeLineError, changed_site
 
 
 def _index(options: list[str], value: str) -> int:
     return options.index(value) if value in options else 0
+
+
+def draw_live(shared: WhatIfRequest, sites: list[str], *, linked_workload: bool) -> None:
+    """On live Slurm: the cluster's stored site and imported history, unless the link names
+    others (`linked_workload`: the link names its workload)."""
+    needed_for = "A what-if on live Slurm replays the cluster's imported history on its site"
+    state, history = context.live_history(site=True, needed_for=needed_for)
+    st.caption(f"Live Slurm: {escape_markdown(state.cluster)}'s site "
+               f"{escape_markdown(history.site_label)} and its imported history, "
+               f"{escape_markdown(history.workload_label)}. The generated machine is on the "
+               "simulated source (Overview).")  # fmt: skip
+    workload = shared.workload if linked_workload else history.workload_key
+    policies = tuple(p for p in shared.policies if p in SITE_POLICIES) or SITE_DEFAULT_POLICIES
+    draw(dataclasses.replace(shared, site=shared.site or str(history.site_label),
+                             workload=workload, policies=policies), sites)  # fmt: skip
 
 
 def draw(shared: WhatIfRequest, sites: list[str]) -> None:
@@ -93,7 +110,7 @@ def _show(outcome: SiteOutcome) -> None:
     st.subheader("Per partition, before and after")
     st.caption(f"{escape_markdown(outcome.workload)} on site {escape_markdown(r.site)} with "
                f"{escape_markdown(changes)}; {len(outcome.results)} policies, twice each, in "
-               f"{outcome.wall_s:.1f} s. Waits in seconds.")  # fmt: skip
-    st.dataframe(outcome.partitions(), hide_index=True, key="site_partitions")
+               f"{outcome.wall_s:.1f} s.")  # fmt: skip
+    st.dataframe(with_spans(outcome.partitions()), hide_index=True, key="site_partitions")
     st.subheader("Overall")
-    st.dataframe(outcome.overall(), hide_index=True, key="site_overall")
+    st.dataframe(with_spans(outcome.overall()), hide_index=True, key="site_overall")

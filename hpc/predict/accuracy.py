@@ -24,7 +24,7 @@ class LivePrediction:
     cluster: str
     job_id: int
     partition: str
-    asked_by: str  # "when", "api" or "status"
+    asked_by: str  # "when", "api", "status" or "dashboard"
     made_s: int
     model: str
     p50_s: float

@@ -3,8 +3,11 @@
 Starts `schedsight dashboard` on a free port (a small site stored), opens every page, runs one
 what-if, checks that the comparison table and the charts appear, runs a site what-if (a bad
 change line first), and saves a screenshot of each page under
-out/screenshots/ (with the measured load times in timings.txt). Skipped where chromium or
-Playwright is missing, except in CI (CI=true), where that is a failure.
+out/screenshots/ (with the measured load times in timings.txt). Then, on the dev Slurm
+cluster (its accounting imported with `slurm import`, its site with `site import`, a job
+pending behind a wide one), runs What-if, Ask and Explain on live Slurm, and My jobs with the
+trusted header. Skipped where chromium or Playwright is missing, except in CI (CI=true),
+where that is a failure.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +26,17 @@ import httpx
 import pytest
 
 from db.session import sqlite_url
+from hpc.slurm.cli_backend import CliBackend
+from hpc.slurm.spec import JobSpec
+from hpc.slurm.state import FINISHED_STATES
+from tests.hpc.slurm.conftest import (
+    _skip_or_fail,
+    _why_not_up,
+    hold_cluster,
+    pending_behind,
+    scancel,
+    wait_finished,
+)
 from tests.lab_site import store_lab_site
 
 if TYPE_CHECKING:
@@ -58,17 +73,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _env(data: Path, **extra: str) -> dict[str, str]:
+    """The settings of a user of the host's dev cluster, with data under `data`."""
+    env = {**os.environ, "SCHEDSIGHT_DATA_DIR": str(data), "SCHEDSIGHT_DATABASE_URL": "",
+           "SCHEDSIGHT_SLURM_BACKEND": "cli", **extra}  # fmt: skip
+    for name in ("SCHEDSIGHT_SLURM_COMMAND_PREFIX", "SCHEDSIGHT_SLURM_CLUSTER"):
+        env.pop(name, None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     data = tmp_path_factory.mktemp("dashboard-data")
-    port = _free_port()
-    env = {**os.environ, "SCHEDSIGHT_DATA_DIR": str(data), "SCHEDSIGHT_DATABASE_URL": ""}
     store_lab_site(sqlite_url(data / "schedsight.db"))  # the What-if page's site mode
+    with _serve(data, _env(data)) as url:
+        yield url
+
+
+@contextmanager
+def _serve(data: Path, env: Mapping[str, str], *flags: str) -> Iterator[str]:
+    """`schedsight dashboard` on a free port, its log in `data`; its URL once it answers."""
+    port = _free_port()
     log = (data / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "schedsight", "dashboard", "--host", "127.0.0.1",
-         "--port", str(port)],
+         "--port", str(port), *flags],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -125,53 +155,55 @@ def _site_whatif(page: Page, server: str, timings: dict[str, float]) -> None:
     _settled(page).screenshot(path=SHOTS / "whatif-site.png", full_page=True)
 
 
-def test_every_page_in_a_real_browser(server: str) -> None:
+@contextmanager
+def _browser_page() -> Iterator[Page]:
+    """A page of headless chromium, screenshots going to SHOTS."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            t0 = time.perf_counter()
-            page.goto(server)
-            page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            timings["first page load (overview)"] = time.perf_counter() - t0
-            _settled(page).screenshot(path=SHOTS / "overview.png", full_page=True)
-
-            for name, title in (("ask", "Ask the agent"), ("decisions", "Agent decisions"),
-                                ("explain", "Explain a job")):  # fmt: skip
-                t0 = time.perf_counter()
-                page.goto(f"{server}/{name}")
-                page.get_by_role("heading", name=title).wait_for(timeout=30_000)
-                timings[f"{name} load"] = time.perf_counter() - t0
-                if name == "explain":  # the first visit trains the predictor
-                    page.get_by_text("Predicted start").or_(
-                        page.get_by_text("not available")
-                    ).wait_for(timeout=120_000)
-                    page.locator(
-                        '[data-testid="stImage"], [data-testid="stAlert"]'
-                    ).first.wait_for()
-                    timings["explain with prediction (first visit trains)"] = (
-                        time.perf_counter() - t0
-                    )
-                _settled(page).screenshot(path=SHOTS / f"{name}.png", full_page=True)
-
-            page.goto(f"{server}/whatif")
-            page.get_by_role("button", name="Run what-if").click()
-            t0 = time.perf_counter()
-            page.get_by_role("heading", name="Comparison").wait_for(timeout=60_000)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            page.locator(".vega-embed").first.wait_for(timeout=30_000)
-            timings["what-if (2000 jobs, 4 policies) to table and chart"] = time.perf_counter() - t0
-            assert "jobs=2000" in page.url  # the scenario is in the shareable link
-            page.locator(".vega-embed").nth(1).wait_for(timeout=30_000)  # Pareto and fairness
-            _settled(page).screenshot(path=SHOTS / "whatif.png", full_page=True)
-            _site_whatif(page, server, timings)
+            yield browser.new_page(viewport={"width": 1400, "height": 2400})
         finally:
             browser.close()
+
+
+def test_every_page_in_a_real_browser(server: str) -> None:
+    timings: dict[str, float] = {}
+    with _browser_page() as page:
+        t0 = time.perf_counter()
+        page.goto(server)
+        page.get_by_text("Cluster and queue").wait_for(timeout=30_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+        timings["first page load (overview)"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "overview.png", full_page=True)
+
+        for name, title in (("ask", "Ask the agent"), ("decisions", "Agent decisions"),
+                            ("explain", "Explain a job")):  # fmt: skip
+            t0 = time.perf_counter()
+            page.goto(f"{server}/{name}")
+            page.get_by_role("heading", name=title).wait_for(timeout=30_000)
+            timings[f"{name} load"] = time.perf_counter() - t0
+            if name == "explain":  # the first visit trains the predictor
+                page.get_by_text("Predicted start").or_(page.get_by_text("not available")).wait_for(
+                    timeout=120_000
+                )
+                page.locator('[data-testid="stImage"], [data-testid="stAlert"]').first.wait_for()
+                timings["explain with prediction (first visit trains)"] = time.perf_counter() - t0
+            _settled(page).screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+        page.goto(f"{server}/whatif")
+        page.get_by_role("button", name="Run what-if").click()
+        t0 = time.perf_counter()
+        page.get_by_role("heading", name="Comparison").wait_for(timeout=60_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+        page.locator(".vega-embed").first.wait_for(timeout=30_000)
+        timings["what-if (2000 jobs, 4 policies) to table and chart"] = time.perf_counter() - t0
+        assert "jobs=2000" in page.url  # the scenario is in the shareable link
+        page.locator(".vega-embed").nth(1).wait_for(timeout=30_000)  # Pareto and fairness
+        _settled(page).screenshot(path=SHOTS / "whatif.png", full_page=True)
+        _site_whatif(page, server, timings)
     # On a shared machine every figure stretches with the oversubscription of its cores: the
     # target holds on an idle machine and scales with the run queue (load average / cores).
     load = os.getloadavg()[0]
@@ -184,3 +216,97 @@ def test_every_page_in_a_real_browser(server: str) -> None:
     (SHOTS / "timings.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     assert timings["first page load (overview)"] < budget, lines
+
+
+# ---------------------------------------------------------------- live Slurm: the dev cluster
+HISTORY_JOBS = 220  # finished jobs the imported history needs at least (the model: 200)
+HISTORY_DAYS = 7
+USER_HEADER = "X-Remote-User"
+
+
+def _history_jobs(cli: CliBackend) -> int:
+    """Finished jobs that `slurm import --days HISTORY_DAYS` would import."""
+    records = cli.history(start_s=int(time.time()) - HISTORY_DAYS * 86_400)
+    return sum(1 for r in records if r.state in FINISHED_STATES and r.started)
+
+
+def _ensure_history(cli: CliBackend) -> None:
+    """Enough finished jobs in the cluster's accounting to train on: a fresh cluster gets an
+    array of one-core jobs that end at once (a few seconds on the dev cluster's 128 cores)."""
+    missing = HISTORY_JOBS - _history_jobs(cli)
+    if missing <= 0:
+        return
+    spec = JobSpec(name="history", command=("true",), account="physics", partition="batch",
+                   time_limit_s=60, array=f"0-{missing - 1}", output="/dev/null")  # fmt: skip
+    array = cli.submit(spec, comment="schedsight tests: history")
+    wait_finished([array], timeout_s=300, cli=cli)
+    deadline = time.monotonic() + 60  # the accounting lags the controller a little
+    while _history_jobs(cli) < HISTORY_JOBS:
+        assert time.monotonic() < deadline, "the array's jobs never reached the accounting"
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The dashboard on the dev cluster (source live Slurm, user header trusted), after
+    `slurm import` and `site import`; and a job pending behind a wide one."""
+    _require_browser()
+    hold_cluster()  # one test session at a time drives the dev cluster
+    _skip_or_fail(_why_not_up())
+    cli = CliBackend()
+    _ensure_history(cli)
+    data = tmp_path_factory.mktemp("dashboard-live")
+    env = _env(data, SCHEDSIGHT_DASHBOARD_USER_HEADER=USER_HEADER)
+    for argv in (["slurm", "import", "--days", str(HISTORY_DAYS)], ["site", "import"]):
+        done = subprocess.run([sys.executable, "-m", "schedsight", *argv], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    wide, behind = pending_behind(cli, "schedsight tests")
+    try:
+        with _serve(data, env, "--source", "slurm") as url:
+            yield url, behind
+    finally:
+        scancel(wide, behind)
+
+
+@pytest.mark.slurm
+def test_live_pages_on_the_dev_cluster_in_a_real_browser(live_server: tuple[str, int]) -> None:
+    url, job = live_server
+    timings: dict[str, float] = {}
+    with _browser_page() as page:
+        page.set_extra_http_headers({USER_HEADER: "root"})  # as a proxy would
+        t0 = time.perf_counter()
+        page.goto(f"{url}/whatif")
+        _settled(page).get_by_text("Live Slurm:").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Run what-if").click()
+        page.get_by_role("heading", name="Per partition, before and after").wait_for(
+            timeout=120_000
+        )
+        assert "workload=workload" in page.url  # the imported history, in the link
+        timings["live what-if (imported history, site) to tables"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "live-whatif.png", full_page=True)
+
+        t0 = time.perf_counter()
+        page.goto(f"{url}/ask")
+        _settled(page).get_by_text("imported history").first.wait_for(timeout=60_000)
+        page.get_by_text("Let the language model read the question").click()
+        _settled(page).get_by_role("button", name="Ask").click()
+        page.get_by_role("heading", name="Answer").wait_for(timeout=120_000)
+        timings["live ask (rules) to answer"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "live-ask.png", full_page=True)
+
+        t0 = time.perf_counter()
+        page.goto(f"{url}/explain?job={job}")
+        page.get_by_text("Most likely start").wait_for(timeout=180_000)
+        page.locator('[data-testid="stImage"]').first.wait_for(timeout=60_000)
+        page.get_by_text("Predicted wait").first.wait_for()  # the SHAP sentence
+        timings["live explain (first visit loads or trains the model)"] = time.perf_counter() - t0
+        _settled(page).screenshot(path=SHOTS / "live-explain.png", full_page=True)
+
+        page.goto(f"{url}/my_jobs")
+        page.get_by_text(f"from the {USER_HEADER} header").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Pending: when they are expected to start").wait_for()
+        _settled(page).screenshot(path=SHOTS / "live-my-jobs.png", full_page=True)
+    lines = [f"{k}: {v:.2f} s" for k, v in timings.items()]
+    (SHOTS / "live-timings.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

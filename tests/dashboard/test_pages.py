@@ -122,9 +122,10 @@ def test_whatif_on_a_stored_site_refuses_a_bad_line_then_compares_partitions(
     _ok(at)
     partitions, overall = at.dataframe[0].value, at.dataframe[1].value
     assert partitions["partition"].tolist() == ["batch", "gpu"]
-    assert {"started_before", "started_after", "p95_wait_s_after", "usage_share_after"} <= set(
+    assert {"started_before", "started_after", "p95_wait_after", "usage_share_after"} <= set(
         partitions.columns
     )
+    assert partitions["p95_wait_after"].map(lambda t: t[-1] in "sndh").all()  # "2 h 05 min"
     assert overall["site"].tolist() == ["as it is", "changed"]
     assert at.query_params["site"] == "lab@1"
     assert at.query_params["changes"] == "add 4 nodes to gpu\nfail switch s0 at 2h"

@@ -14,11 +14,8 @@ import pytest
 
 from db.session import sqlite_url, transaction
 from db.store import Store
-from db.workloads import import_workload
 from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.retry import Backoff
-from hpc.workload.cleaning import clean, machine_for
-from hpc.workload.lublin import LublinParams, generate
 from schedsight.cli import main
 from tests.hpc.slurm.conftest import (
     _skip_or_fail,
@@ -27,6 +24,7 @@ from tests.hpc.slurm.conftest import (
     pending_behind,
     scancel,
 )
+from tests.lab_site import store_imported_history
 
 TOKEN = "k" * 40
 
@@ -64,12 +62,7 @@ def live_store(
     for name in ("SCHEDSIGHT_SLURM_COMMAND_PREFIX", "SCHEDSIGHT_SLURM_CLUSTER"):
         monkeypatch.delenv(name, raising=False)
     store = Store.open(sqlite_url(tmp_path / "schedsight.db"))
-    trace = generate(600, seed=11, procs=128, params=LublinParams(interarrival_scale=0.5))
-    trace = dataclasses.replace(trace, source=f"slurm:{dev_cluster}:cli")
-    trace.header.keys["Partitions"] = "1=batch,2=gpu"
-    _, report = clean(trace, machine=machine_for(trace))
-    with transaction(store.sessions) as session:
-        import_workload(session, trace=trace, name="history", cleaning=report)
+    store_imported_history(store, dev_cluster)
     yield store
     store.engine.dispose()
 
