@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               if r.job_id in mine and r.start_s}  # fmt: skip
     return {"data_dir": str(data), "cluster": cli.cluster_name(), "ids": ids,
             "actual": actual, "snapshots": snapshots, "accounting": accounting,
-            "machine": machine(), "asked": [asdict(a) for a in asked]}  # fmt: skip
+            "machine": machine(), "model": note, "asked": [asdict(a) for a in asked]}  # fmt: skip
 
 
 def warm_up(cli: CliBackend, want: int, seed: int) -> None:
@@ -227,7 +227,8 @@ def report(kept: dict[str, Any], asked: list[Asked]) -> None:
     judged = pairs(asked, actual, ESTIMATORS)
     jobs = {p.job_id for p in judged}
     release = kept["snapshots"][0]["state"]["release"] if kept["snapshots"] else "?"
-    print(f"dev cluster {kept['cluster']} (Slurm {release}); machine: {kept['machine']}")
+    print(f"dev cluster {kept['cluster']} (Slurm {release}); machine: {kept['machine']}; "
+          f"model: {kept.get('model', '?')}")  # fmt: skip
     print(f"{len(kept['ids'])} jobs submitted, {len(actual)} started; {len(kept['snapshots'])} "
           f"moments, {len(asked)} (job, moment) asked; {len(judged)} pairs of {len(jobs)} jobs "
           "with every estimate")  # fmt: skip
