@@ -3,7 +3,8 @@
 Durations are the hybrid ones that beat Slurm's own plan on the dev cluster
 (bench/predict_slurm.py): a job runs for its request times its user's median runtime/request
 ratio in recent accounting (1 when the user has no finished job there); a running job already
-past that is assumed to run to its limit, and at least a minute more. The plan is made on the
+past that runs to the median share of the user's jobs that ran longer (to its limit when none
+did), and at least a minute more (bench/predict_live.py). The plan is made on the
 stored site (`hpc.sim.site_engine`: partitions, nodes, GPUs) when there is one, else on one
 pool of cores per partition (`hpc.sim.profile`, the method of Slurm's backfill pass).
 Held jobs are left out: nothing plans them. Times are seconds since the Unix epoch.
