@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fcntl
 import json
-import os
-import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.dev_cluster import cluster_alone, job_mix, sh, submit_all, wait_done
 from hpc.sim.policy import Policy
 from hpc.sim.site_engine import simulate_site
 from hpc.sim.site_mapping import demand_from_trace
@@ -42,15 +41,7 @@ from hpc.slurm.cli_backend import CliBackend
 from hpc.slurm.site_reader import read_site
 from hpc.workload.loading import prepare_workload
 
-LOCK = Path("/tmp/schedsight-slurm-tests.lock")
 QOS = "twinlow"
-
-
-def sh(*argv: str, check: bool = True) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    if check and done.returncode != 0:
-        sys.exit(f"{' '.join(argv)}: {done.stderr.strip()}")
-    return done.stdout
 
 
 def make_qos() -> None:
@@ -68,45 +59,6 @@ def drop_qos() -> None:
            f"qos-={QOS}", check=False)  # fmt: skip
         sh("sacctmgr", "-i", "modify", "account", account, "set", f"qos-={QOS}", check=False)
     sh("sacctmgr", "-i", "delete", "qos", QOS, check=False)
-
-
-def job_mix(n: int, seed: int) -> list[list[str]]:
-    """sbatch argument lists: partition, cores, GPUs, account, QOS, time limit, runtime."""
-    rng = random.Random(seed)
-    jobs = []
-    for k in range(n):
-        runtime = rng.randint(5, 120)
-        limit_min = max(1, -(-int(runtime * rng.uniform(1.3, 4.0)) // 60))  # most run short
-        part = rng.choices(["batch", "gpu", "debug"], weights=[6, 3, 1])[0]
-        args = [f"--job-name=twin{k}", f"--partition={part}", f"--time={limit_min}",
-                f"--account={rng.choice(['physics', 'chemistry'])}",
-                f"--qos={rng.choice(['normal', 'normal', QOS])}",
-                f"--ntasks={rng.choice([1, 2, 4, 8, 8, 16])}", "--output=/dev/null",
-                "--chdir=/tmp"]  # fmt: skip
-        if part == "gpu":
-            args.append(f"--gres=gpu:{rng.choice([1, 1, 2, 4])}")
-        jobs.append([*args, f"--wrap=sleep {runtime}"])
-    return jobs
-
-
-def submit_all(mix: list[list[str]], spread_s: float) -> list[int]:
-    ids = []
-    for args in mix:
-        ids.append(int(sh("sbatch", "--parsable", *args).strip().split(";")[0]))
-        time.sleep(spread_s / len(mix))
-    return ids
-
-
-def wait_done(cli: CliBackend, ids: list[int], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        # A job the controller no longer lists ended more than MinJobAge ago.
-        left = sum(not j.finished for j in cli.jobs(ids))
-        if not left:
-            return
-        print(f"  {left} jobs not finished", file=sys.stderr)
-        time.sleep(15)
-    sys.exit(f"jobs not finished after {timeout_s:.0f} s")
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:
@@ -140,13 +92,17 @@ def main() -> None:
 
 def run_jobs(args: argparse.Namespace) -> tuple[Site, list[AccountingRecord]]:
     """Submit the mix, wait, and read the site and the jobs' accounting records."""
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # the Slurm tests' lock: drive the dev cluster alone
     cli = CliBackend()
+    with cluster_alone():
+        return _run_jobs(cli, args)
+
+
+def _run_jobs(cli: CliBackend, args: argparse.Namespace) -> tuple[Site, list[AccountingRecord]]:
     make_qos()
     try:
         started = int(time.time()) - 5
-        ids = submit_all(job_mix(args.jobs, args.seed), args.spread_s)
+        mix = job_mix(args.jobs, args.seed, name="twin", qos=("normal", "normal", QOS))
+        ids = submit_all(mix, args.spread_s)
         print(f"submitted {len(ids)} jobs ({ids[0]}..{ids[-1]}); waiting", file=sys.stderr)
         wait_done(cli, ids, timeout_s=3600)
         time.sleep(5)  # slurmdbd records the last ends a moment later

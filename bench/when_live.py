@@ -4,7 +4,8 @@ Imports the cluster's accounting history and its site into a fresh store, submit
 wants every batch node and a one-node job behind it, then times the answer for the pending
 one: the first (which trains the model on the history) and the next ones (the model kept, as
 in the portal API's server or once trained models persist). Prints the answer too. Only the
-two jobs it submitted are touched (cancelled at the end).
+two jobs it submitted are touched (cancelled at the end). It drives the cluster alone (the
+Slurm tests' lock), as the other benches that submit jobs do.
 
     python bench/when_live.py            # needs `scripts/slurm-dev-cluster.sh up`
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.dev_cluster import cluster_alone
 from db.session import sqlite_url
 from db.store import Store
 from hpc.slurm.cli_backend import CliBackend
@@ -70,4 +72,5 @@ def main() -> int:
 if __name__ == "__main__":
     if os.environ.get("SCHEDSIGHT_NO_SLURM"):
         raise SystemExit(0)
-    raise SystemExit(main())
+    with cluster_alone():
+        raise SystemExit(main())

@@ -3,7 +3,8 @@
 Durations are the hybrid ones that beat Slurm's own plan on the dev cluster
 (bench/predict_slurm.py): a job runs for its request times its user's median runtime/request
 ratio in recent accounting (1 when the user has no finished job there); a running job already
-past that is assumed to run to its limit, and at least a minute more. The plan is made on the
+past that runs to the median share of the user's jobs that ran longer (to its limit when none
+did), and at least a minute more (bench/predict_live.py). The plan is made on the
 stored site (`hpc.sim.site_engine`: partitions, nodes, GPUs) when there is one, else on one
 pool of cores per partition (`hpc.sim.profile`, the method of Slurm's backfill pass).
 Held jobs are left out: nothing plans them. Times are seconds since the Unix epoch.
@@ -11,8 +12,9 @@ Held jobs are left out: nothing plans them. Times are seconds since the Unix epo
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,14 +45,46 @@ class PlannedStart:
     method: str  # "site twin NAME" or "one-pool plan of PARTITION"
 
 
-def user_ratios(records: Iterable[AccountingRecord]) -> dict[str, float]:
-    """Median runtime/request of each user's completed jobs (capped at 1)."""
+@dataclass(frozen=True, slots=True, eq=False)
+class UserRatios(Mapping[str, float]):
+    """Each user's runtime/request ratios of completed jobs (capped at 1), sorted; as a
+    mapping, each user's median (the hybrid duration's ratio)."""
+
+    samples: Mapping[str, tuple[float, ...]]
+    medians: Mapping[str, float]
+
+    @classmethod
+    def of(cls, ratios: Mapping[str, Iterable[float]]) -> UserRatios:
+        samples = {user: tuple(sorted(values)) for user, values in ratios.items()}
+        medians = {user: float(np.median(values)) for user, values in samples.items() if values}
+        return cls({u: v for u, v in samples.items() if v}, medians)
+
+    def __getitem__(self, user: str) -> float:
+        return self.medians[user]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.medians)
+
+    def __len__(self) -> int:
+        return len(self.medians)
+
+    def beyond(self, user: str, share: float) -> float | None:
+        """The median ratio of the user's jobs that ran longer than `share` of their request:
+        how far a job still running at `share` of its request is likely to go (None: none
+        of the user's jobs ran that long)."""
+        values = self.samples.get(user, ())
+        longer = values[bisect.bisect_right(values, share) :]
+        return float(np.median(longer)) if longer else None
+
+
+def user_ratios(records: Iterable[AccountingRecord]) -> UserRatios:
+    """The runtime/request ratios of each user's completed jobs."""
     ratios: dict[str, list[float]] = defaultdict(list)
     for r in records:
         run = r.run_s
         if r.state == "COMPLETED" and run is not None and r.time_limit_s:
             ratios[r.user].append(min(run / r.time_limit_s, 1.0))
-    return {user: float(np.median(values)) for user, values in ratios.items()}
+    return UserRatios.of(ratios)
 
 
 def duration_s(job: LiveJob, ratios: Mapping[str, float]) -> int:
@@ -59,13 +93,16 @@ def duration_s(job: LiveJob, ratios: Mapping[str, float]) -> int:
     return max(1, int(limit * ratios.get(job.user, 1.0)))
 
 
-def planned_end_s(job: LiveJob, ratios: Mapping[str, float], now_s: int) -> int:
-    """When a running job is planned to end: hybrid duration, else its limit, and not before
-    now plus a minute."""
+def planned_end_s(job: LiveJob, ratios: UserRatios, now_s: int) -> int:
+    """When a running job is planned to end: at its hybrid duration; once past that, where
+    the user's jobs that ran as long ended (the median of them), else at its limit; and not
+    before now plus a minute."""
     start = job.start_s or now_s
     end = start + duration_s(job, ratios)
     if end <= now_s:
-        end = start + (job.time_limit_s or DEFAULT_LIMIT_S)
+        limit = job.time_limit_s or DEFAULT_LIMIT_S
+        further = ratios.beyond(job.user, (now_s - start) / limit)
+        end = start + (limit if further is None else int(limit * further))
     return max(end, now_s + OVERRUN_GRACE_S)
 
 
@@ -76,7 +113,7 @@ def queue_order(jobs: Iterable[LiveJob]) -> list[LiveJob]:
 
 
 def forward_plan(
-    state: ClusterState, ratios: Mapping[str, float], now_s: int, site: Site | None = None
+    state: ClusterState, ratios: UserRatios, now_s: int, site: Site | None = None
 ) -> dict[int, PlannedStart]:
     """Every plannable pending job's planned start, by job id."""
     if site is not None:
@@ -88,7 +125,7 @@ def forward_plan(
 
 
 def _pool_plan(
-    state: ClusterState, partition: str, ratios: Mapping[str, float], now_s: int
+    state: ClusterState, partition: str, ratios: UserRatios, now_s: int
 ) -> dict[int, PlannedStart]:
     """One pool of the partition's cores: running jobs on its nodes release theirs at their
     planned ends; its pending jobs, in priority order, take the earliest slots."""
@@ -114,7 +151,7 @@ def _pool_plan(
 
 
 def _site_plan(
-    state: ClusterState, site: Site, ratios: Mapping[str, float], now_s: int
+    state: ClusterState, site: Site, ratios: UserRatios, now_s: int
 ) -> dict[int, PlannedStart]:
     """The site replay from now: running jobs enter at 0 with what is left of them, the
     queue at 1 in priority order (the engine breaks ties by row), under conservative

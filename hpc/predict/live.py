@@ -21,7 +21,7 @@ from hpc.model import IntArray, JobTable
 from hpc.predict.alternatives import Alternative, ranked
 from hpc.predict.explain import Explanation, explain
 from hpc.predict.features import FeatureIndex
-from hpc.predict.forward import PlannedStart, duration_s, planned_end_s
+from hpc.predict.forward import PlannedStart, UserRatios, duration_s, planned_end_s
 from hpc.predict.history import History, JobRequest
 from hpc.predict.predictor import JobPrediction, Predictor
 from hpc.slurm.accounting import AccountingRecord
@@ -100,7 +100,7 @@ class LiveQueue:
 
     state: ClusterState
     plan: Mapping[int, PlannedStart]
-    ratios: Mapping[str, float]
+    ratios: UserRatios
     names: LiveNames
     now_s: int
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hpc.predict.forward import forward_plan, planned_end_s, user_ratios
+from hpc.predict.forward import UserRatios, forward_plan, planned_end_s, user_ratios
 from hpc.predict.history import History
 from hpc.predict.live import live_names
 from hpc.predict.live_answer import TrainedHistory, answer_live, find_pending
@@ -64,6 +64,19 @@ def test_users_run_for_their_usual_share_of_the_request() -> None:
     assert planned_end_s(late, ratios, now) == now + HOUR  # past 3 h: runs to its limit
 
 
+def test_a_job_past_its_usual_share_runs_as_far_as_the_users_longer_jobs_did() -> None:
+    ratios = user_ratios(
+        [record(k, "alice", run, 1000) for k, run in enumerate((200, 300, 500, 600, 900), 1)]
+    )
+    assert ratios["alice"] == 0.5
+    now = 1_000_000
+    job = running(5, now, cpus=4, started_ago=550, limit=1000)  # past 50%: of the jobs that
+    assert planned_end_s(job, ratios, now) == now + 200  # ran longer, the median ran 75%
+    job = running(6, now, cpus=4, started_ago=950, limit=1000)  # past them all: to its limit,
+    assert planned_end_s(job, ratios, now) == now + 60  # and a minute more at least
+    assert ratios.beyond("bob", 0.1) is None  # no history: no guess
+
+
 def test_the_queue_starts_in_priority_order_as_the_machine_frees() -> None:
     now = 1_000_000
     state = state_at(
@@ -73,7 +86,7 @@ def test_the_queue_starts_in_priority_order_as_the_machine_frees() -> None:
         pending(8, now, cpus=64, limit=HOUR, priority=20),
         pending(9, now, cpus=64, limit=HOUR, reason="JobHeldUser"),
     )
-    plan = forward_plan(state, {"alice": 0.75}, now)
+    plan = forward_plan(state, UserRatios.of({"alice": [0.75]}), now)
     assert plan[8].start_s == now + HOUR // 2  # the higher priority goes first
     assert plan[7].start_s == now + HOUR // 2 + HOUR
     assert 9 not in plan  # held: nothing plans it
@@ -93,7 +106,7 @@ def test_the_site_twin_places_the_job_on_named_nodes() -> None:
         running(5, now, cpus=64, started_ago=HOUR, limit=2 * HOUR),
         pending(7, now, cpus=16, limit=HOUR),
     )
-    planned = forward_plan(state, {"alice": 0.75}, now, site)[7]
+    planned = forward_plan(state, UserRatios.of({"alice": [0.75]}), now, site)[7]
     assert planned.start_s == now + HOUR // 2
     assert len(planned.nodes) == 1 and planned.nodes[0].startswith("n")
     assert planned.method == "site twin tiny"
