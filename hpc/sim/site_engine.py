@@ -36,7 +36,7 @@ from hpc.sim.site_limits import (
     RESOURCES,
     QosUsage,
 )
-from hpc.sim.site_nodes import NodePool, Placement, Release, Slot, Want, placements
+from hpc.sim.site_nodes import NodePool, Placement, Slot, Want, placements
 from hpc.sim.site_priority import SitePriority
 from hpc.sim.site_reservations import Hold, earliest, respects
 from hpc.sim.site_topology import PlacementRule, SwitchTree, leaf_spans, rule_for
@@ -164,16 +164,11 @@ class SiteEngine:
         self.reasons = [""] * n
         self.placed: list[Slot | None] = [None] * n
         self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
-        # Per partition, the jobs running on its nodes by requested end (`earliest` reads them).
-        self.ends: list[list[Release]] = [[] for _ in site.partitions]
+        self.expected: list[tuple[int, int]] = []  # sorted (requested end, job) of running jobs
         self.pending: list[int] = []
         # The first hold of the last pass and its job, reused while nothing could move it.
         self.kept: tuple[int, Hold] | None = None
         self.last: _Walk | None = None  # where the last pass ended, if it started nothing
-        # Per partition, the last hold worked out, with what it was worked out from (`_earliest`).
-        self.made: list[tuple[int, int, tuple[object, ...], Hold] | None] = [None] * len(
-            site.partitions
-        )
         self.reservations_over = max((r.end_s for r in site.reservations), default=-1)
 
     # ------------------------------------------------------------ pieces
@@ -195,9 +190,7 @@ class SiteEngine:
         self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
         self.state[job] = RUNNING
-        end = now + self.req[job]
-        for p, cores, gpus, entries in self.pool.releases(slot):
-            insort(self.ends[p], (end, job, cores, gpus, entries))
+        insort(self.expected, (now + self.req[job], job))
         heappush(self.finishing, (self.end_s[job], job))
 
     def _finish(self, job: int, now: int) -> None:
@@ -211,9 +204,7 @@ class SiteEngine:
         self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
-        for p in {p for n in slot[0] for p in self.pool.parts_of[n]}:
-            ends = self.ends[p]
-            del ends[bisect_left(ends, entry)]
+        del self.expected[bisect_left(self.expected, entry)]
         if self.rank is None:  # usage orders only a queue whose order moves
             self.priority.charge(job, sum(slot[1]), now - self.start_s[job])
 
@@ -338,44 +329,13 @@ class SiteEngine:
             if first and kept is not None and kept[0] == job and kept[1].start_s >= now:
                 held.append(kept[1])
                 continue
-            found = self._earliest(job, hold, held, now)
+            found = earliest(self.pool, self.expected, self.placed, now, hold, held)
             if found is not None:
                 held.append(found)
                 if first:
                     self.kept = (job, found)
         walk.asked.clear()
         walk.asked_nodes.clear()
-
-    def _earliest(
-        self, job: int, hold: tuple[int, int, Want], held: list[Hold], now: int
-    ) -> Hold | None:
-        """`earliest`, or the hold last worked out for the same job on its partition while
-        nothing it reads has changed since: no node of the partition changed (so neither
-        its free resources, nor the jobs running there, nor the hold's spare, which only a
-        job starting on its nodes takes from), the holds before it on the partition's nodes
-        are the same, and it starts no earlier than now (from a later now, the times tried
-        before it are tried again with no more free and their windows no earlier, so none
-        fits, and at its time the same nodes come out; holds on other nodes and site
-        reservations only add times to try, at which nothing changed for the partition)."""
-        p = hold[1]
-        pool = self.pool
-        mine = pool.partition_set[p]
-        before = tuple(
-            (h.start_s, h.end_s, h.nodes, h.need) for h in held if not mine.isdisjoint(h.node_set)
-        )
-        made = self.made[p]
-        if (
-            made is not None
-            and made[0] == job
-            and made[1] == pool.changes[p]
-            and made[3].start_s >= now
-            and made[2] == before
-        ):
-            return made[3]
-        found = earliest(pool, self.ends[p], now, hold, held)
-        if found is not None:
-            self.made[p] = (job, pool.changes[p], before, found)
-        return found
 
     def _forget_kept(self, walk: _Walk, now: int) -> None:
         """Before a start: keep the kept hold only if it is this pass's first hold. With the

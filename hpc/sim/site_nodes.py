@@ -34,10 +34,6 @@ Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all 
 PerNode = tuple[int, ...]
 Slot = tuple[PerNode, PerNode, PerNode, PerNode]  # node indices; cores, GPUs, memory on each
 Free = tuple[list[int], list[int], list[int]]  # cores, GPUs, memory free per node
-Entry = tuple[int, int, int, int]  # node; cores, GPUs, memory held there
-# A running job on one partition's nodes: (requested end s, job, cores and GPUs held there
-# in all, each node's `Entry`); sorted by requested end, the release times `earliest` reads.
-Release = tuple[int, int, int, int, tuple[Entry, ...]]
 
 
 class Topology(Protocol):
@@ -90,7 +86,6 @@ class NodePool:
         self.reservations = [
             (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
         ]
-        self.reservation_ends = tuple(r[1] for r in self.reservations)
 
     def eligible(self, partition: int, start_s: int, end_s: int) -> tuple[int, ...]:
         """Nodes of the partition that no reservation covers during [start_s, end_s)."""
@@ -319,19 +314,6 @@ class NodePool:
 
     def give_back(self, slot: Slot) -> None:
         self.take(slot, -1)
-
-    def releases(self, slot: Slot) -> list[tuple[int, int, int, tuple[Entry, ...]]]:
-        """Per partition whose nodes `slot` uses: that partition, the cores and GPUs the slot
-        holds on its nodes in all, and each of those nodes' `Entry`."""
-        entries: list[Entry] = list(zip(*slot, strict=True))
-        if len(entries) == 1:  # most jobs: one node, all of it on each of its partitions
-            _, c, g, _ = one = entries[0]
-            return [(p, c, g, (one,)) for p in self.parts_of[one[0]]]
-        out = []
-        for p in sorted({p for n in slot[0] for p in self.parts_of[n]}):
-            mine = tuple(e for e in entries if p in self.parts_of[e[0]])
-            out.append((p, sum(e[1] for e in mine), sum(e[2] for e in mine), mine))
-        return out
 
 
 def placements(slots: Sequence[Slot | None]) -> list[Placement | None]:

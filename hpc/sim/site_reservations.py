@@ -1,13 +1,12 @@
 """Backfill reservations in a site replay: the earliest time a blocked job's partition can
 hold it, and whether a job starting now keeps every reservation made before it.
 
-`earliest` walks the candidate times in order (now, the requested ends of the jobs running
-on the partition's nodes, the ends of earlier reservations and of site reservations),
-releasing those jobs as it goes, each with what it holds on the partition's nodes (worked
-out once, when it starts: `NodePool.releases`). Between two candidates a job's chance only
-shrinks (its window overlaps more reservations), so it tries to place the job only where
-something changed for its partition, and only where the partition's free cores and GPUs
-add up to the job's: the first time found is the one a try at every candidate would find.
+`earliest` walks the candidate times in order (now, the requested ends of running jobs,
+the ends of earlier reservations and of site reservations), releasing running jobs as it
+goes. Between two candidates a job's chance only shrinks (its window overlaps more
+reservations), so it tries to place the job only where something changed for its
+partition, and only where the partition's free cores and GPUs add up to the job's: the
+first time found is the one a try at every candidate would find.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hpc.sim.site_nodes import Free, NodePool, PerNode, Release, Slot, Want
+from hpc.sim.site_nodes import Free, NodePool, PerNode, Slot, Want
 from hpc.sim.state import NEVER
 
 
@@ -33,32 +32,37 @@ class Hold:
 
 def earliest(
     pool: NodePool,
-    ends: Sequence[Release],
+    expected: Sequence[tuple[int, int]],
+    slots: Sequence[Slot | None],
     now: int,
     job: tuple[int, int, Want],
     held: Sequence[Hold],
 ) -> Hold | None:
     """The earliest hold for `job` (requested time, partition, want), after the requested
-    ends of the jobs running on the partition's nodes (`ends`, the partition's, sorted) and
-    around the holds already made; None: nothing in the horizon."""
+    ends of running jobs (`expected`, sorted (end, job)) and around the holds already made;
+    None: nothing in the horizon."""
     _, partition, want = job
+    mine = pool.partition_set[partition]
     free: Free = (pool.free_cores[:], pool.free_gpus[:], pool.free_mem[:])
     fc, fg, fm = free
     cores, gpus = pool.part_cores[partition], pool.part_gpus[partition]
-    later = sorted({t for t in (*(h.end_s for h in held), *pool.reservation_ends) if t > now})
+    ends = (*(h.end_s for h in held), *(r[1] for r in pool.reservations))
+    later = sorted({t for t in ends if t > now})
     k = li = 0
-    n_ends, n_later = len(ends), len(later)
+    n_expected, n_later = len(expected), len(later)
     t, changed = now, True
     while True:
-        while k < n_ends and ends[k][0] <= t:
-            _, _, c_sum, g_sum, entries = ends[k]
-            for n, c, g, m in entries:  # the tries read only the partition's nodes
-                fc[n] += c
-                fg[n] += g
-                fm[n] += m
-            cores += c_sum
-            gpus += g_sum
-            changed = True
+        while k < n_expected and expected[k][0] <= t:
+            slot = slots[expected[k][1]]
+            assert slot is not None
+            for n, c, g, m in zip(*slot, strict=True):
+                if n in mine:  # the tries read only the partition's nodes
+                    fc[n] += c
+                    fg[n] += g
+                    fm[n] += m
+                    cores += c
+                    gpus += g
+                    changed = True
             k += 1
         while li < n_later and later[li] <= t:
             li += 1
@@ -68,7 +72,7 @@ def earliest(
             if found is not None:
                 return found
         changed = False
-        t = ends[k][0] if k < n_ends else NEVER
+        t = expected[k][0] if k < n_expected else NEVER
         if li < n_later and later[li] < t:
             t = later[li]
         if t == NEVER:
