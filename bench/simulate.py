@@ -1,8 +1,9 @@
 """Simulator throughput and peak memory on the large shared traces and generated workloads.
 
 Each (workload, policy) runs in its own process so that peak memory is that replay's own.
-Prints jobs simulated per second (simulation only; reading and cleaning are timed apart)
-and the peak resident memory of the process. Traces come from ../shared/traces (or
+Prints jobs simulated per second of wall time and of the process's CPU time (simulation
+only; reading and cleaning are timed apart; on a shared machine the CPU figure is the one to
+compare) and the peak resident memory of the process. Traces come from ../shared/traces (or
 SCHEDSIGHT_TRACES_DIR); a missing trace is skipped with a message.
 
 The site-model inputs replay through `hpc.sim.site_engine` (partitions, GPUs, QOS): site200k
@@ -80,7 +81,9 @@ def run_site(name: str, policy_text: str) -> dict[str, object]:
         demand = SiteDemand.plain(jobs, site)
     load_s = time.perf_counter() - t0
     policy = Policy.parse(policy_text)
+    cpu0 = time.process_time()
     result = simulate_site(jobs, site, policy, demand)
+    cpu_s = time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sim_s = result.result.wall_s
     del result
@@ -92,6 +95,8 @@ def run_site(name: str, policy_text: str) -> dict[str, object]:
         "load_s": round(load_s, 2),
         "sim_s": round(sim_s, 3),
         "jobs_per_s": round(len(jobs) / sim_s),
+        "cpu_s": round(cpu_s, 3),
+        "jobs_per_cpu_s": round(len(jobs) / max(cpu_s, 1e-9)),
         "peak_mb": round(peak_mb),
         "pool_jobs_per_s": round(len(jobs) / pool.wall_s),
         "pool_ratio": round(sim_s / max(pool.wall_s, 1e-9), 1),
@@ -118,7 +123,9 @@ def run_one(name: str, policy_text: str) -> dict[str, object]:
     jobs, _ = clean(trace, machine=machine, estimate=Estimate.REQUESTED)
     del trace
     load_s = time.perf_counter() - t0
+    cpu0 = time.process_time()
     result = simulate(jobs, machine, Policy.parse(policy_text))
+    cpu_s = time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "input": name,
@@ -127,6 +134,8 @@ def run_one(name: str, policy_text: str) -> dict[str, object]:
         "load_s": round(load_s, 2),
         "sim_s": round(result.wall_s, 3),
         "jobs_per_s": round(len(jobs) / result.wall_s),
+        "cpu_s": round(cpu_s, 3),
+        "jobs_per_cpu_s": round(len(jobs) / max(cpu_s, 1e-9)),
         "peak_mb": round(peak_mb),
     }
 
@@ -165,8 +174,8 @@ def main() -> int:
         policies = [f"{o}:{m}" for o in orders for m in MODES]
     print(f"machine: {machine_line()}")
     print(
-        f"{'input':13} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'peak MB':>8}"
-        f" {'pool x':>7}"
+        f"{'input':13} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'cpu s':>8}"
+        f" {'jobs/cpu s':>10} {'peak MB':>8} {'pool x':>7}"
     )
     for name in args.inputs.split(","):
         if name not in INPUTS:
@@ -190,7 +199,8 @@ def main() -> int:
             ratio = f"{r['pool_ratio']:>7}" if "pool_ratio" in r else ""
             print(
                 f"{name:13} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
-                f"{r['jobs_per_s']:>10,} {r['peak_mb']:>8,} {ratio}",
+                f"{r['jobs_per_s']:>10,} {r['cpu_s']:>8.2f} {r['jobs_per_cpu_s']:>10,} "
+                f"{r['peak_mb']:>8,} {ratio}",
                 flush=True,
             )
     return 0

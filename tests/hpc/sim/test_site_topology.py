@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hpc.errors import SimulationError
+from hpc.model import JobTable
 from hpc.sim import Policy
-from hpc.sim.site_engine import SiteResult, simulate_site
+from hpc.sim.site_engine import SiteEngine, SiteResult, simulate_site
 from hpc.sim.site_jobs import SiteDemand
-from hpc.sim.site_nodes import NodePool
+from hpc.sim.site_nodes import NodePool, Slot
 from hpc.sim.site_topology import PlacementRule, SwitchTree, leaf_spans
 from hpc.site.changes import apply_changes, parse_change
 from hpc.site.model import NodeType, PartitionSpec, Site, Switch
@@ -44,13 +46,18 @@ def _site(leaves: Sequence[int], *, top: bool = True, extra: Sequence[Switch] = 
     )  # fmt: skip
 
 
-def _run(rows: Sequence[tuple[int, ...]], site: Site, placement: str | None = None) -> SiteResult:
-    """Rows (submit_s, run_s, cores, req_time_s, partition, nodes)."""
-    jobs = table([r[:4] for r in rows])
-    col = lambda k: np.array([r[k] for r in rows], dtype=np.int64)  # noqa: E731
+def _jobs(rows: Sequence[tuple[int, ...]]) -> tuple[JobTable, SiteDemand]:
+    """Rows (submit_s, run_s, cores, req_time_s, partition, nodes) as jobs and their demand."""
     zeros = np.zeros(len(rows), dtype=np.int64)
-    demand = SiteDemand(partition=col(4), nodes=col(5), gpus=zeros, mem_mb=zeros, account=zeros,
+    partition, nodes = (np.array([r[k] for r in rows], dtype=np.int64) for k in (4, 5))
+    demand = SiteDemand(partition=partition, nodes=nodes, gpus=zeros, mem_mb=zeros, account=zeros,
                         qos=zeros - 1, accounts=("x",), qos_names=())  # fmt: skip
+    return table([r[:4] for r in rows]), demand
+
+
+def _run(rows: Sequence[tuple[int, ...]], site: Site, placement: str | None = None) -> SiteResult:
+    """Rows as in `_jobs`, replayed under fcfs:easy."""
+    jobs, demand = _jobs(rows)
     return simulate_site(jobs, site, Policy.parse("fcfs:easy"), demand, placement=placement)
 
 
@@ -196,36 +203,56 @@ def _tree_case(draw: st.DrawFn) -> tuple[Site, list[tuple[int, ...]]]:
     return site, sorted(rows)
 
 
+class _Timeline(SiteEngine):
+    """The engine itself, noting its starts and ends (job, second, +1 start / -1 end) in the
+    order it makes them: within one second a job of no time holds its nodes from its start
+    until the pass that started it is over, which the seconds in the result cannot show."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[tuple[int, int, int]] = []
+
+    def _start(self, job: int, slot: Slot, now: int) -> None:
+        super()._start(job, slot, now)
+        self.events.append((job, now, 1))
+
+    def _finish(self, job: int, now: int) -> None:
+        super()._finish(job, now)
+        self.events.append((job, now, -1))
+
+
 @settings(max_examples=150, deadline=None)
 @given(_tree_case())
+# A job of no time on n3 and n4 (leaf s3) while the next job, started in the same pass, is
+# placed: that one sees n3 and n4 taken, so it spans s1 and s2.
+@example((_site([1, 1, 2]), [(0, 0, 8, 1, 0, 2), (0, 1, 2, 1, 0, 2)]))
 def test_a_replay_never_over_allocates_nor_spans_more_leaves_than_needed(
     case: tuple[Site, list[tuple[int, ...]]],
 ) -> None:
+    # Replayed start by start and end by end in the engine's own order, jobs of no time
+    # included: each job fits what the nodes have free just before it starts, and a
+    # multi-node job spans the fewest leaf switches that those free nodes allow.
     site, rows = case
-    out = _run(rows, site)
-    start, end = out.result.start_s, out.result.end_s
+    engine = _Timeline(*_jobs(rows), site, Policy.parse("fcfs:easy"))
+    engine.run()
+    out = engine.result(0.0)
+    start, end = out.result.start_s.tolist(), out.result.end_s.tolist()
     tree = SwitchTree.of(site)
-    n = len(site.nodes)
-    for j, place in enumerate(out.placements):
-        if place is None or end[j] <= start[j]:  # a job of no time holds nothing
-            continue
-        t = int(start[j])
-        others = [
-            k for k in range(len(rows)) if k != j and start[k] >= 0 and start[k] <= t < end[k]
-        ]
-        free = [CORES] * n
-        for k in others:
-            p = out.placements[k]
-            assert p is not None
-            for node, c in zip(p.nodes.tolist(), p.cores.tolist(), strict=True):
-                free[node] -= c
-        for node, c in zip(place.nodes.tolist(), place.cores.tolist(), strict=True):
-            assert c <= free[node]  # nobody over-allocated while the job runs
-        if len(place.nodes) < 2:
-            continue
-        count, cores = rows[j][5], rows[j][2]
-        # Jobs that started at t after this one are counted as running: the free nodes seen
-        # here are at most those the job saw, so the fewest leaves are at least as many.
-        amounts = {i: (free[i] >= cores // count) if count else free[i] for i in range(n)}
-        need = _fewest_leaves(tree, amounts, count or cores)
-        assert need is not None and tree.spans(place.nodes.tolist()) <= need
+    free = [CORES] * len(site.nodes)
+    for j, now, sign in engine.events:
+        assert now == (start[j] if sign > 0 else end[j])
+        place = out.placements[j]
+        assert place is not None
+        nodes, cores = place.nodes.tolist(), place.cores.tolist()
+        if sign > 0 and len(nodes) > 1:
+            count, asked = rows[j][5], rows[j][2]
+            amounts = {
+                i: (free[i] >= asked // count) if count else free[i] for i in range(len(free))
+            }
+            assert tree.spans(nodes) == _fewest_leaves(tree, amounts, count or asked)
+        for node, c in zip(nodes, cores, strict=True):
+            free[node] -= sign * c
+            assert 0 <= free[node] <= CORES  # nobody over-allocated, at any moment
+    started = [j for j, _, sign in engine.events if sign > 0]
+    assert sorted(started) == [j for j in range(len(rows)) if start[j] >= 0]
+    assert free == [CORES] * len(site.nodes)  # every job started has ended
