@@ -24,6 +24,10 @@ def phrase(o: Objective, ref: float, new: float) -> str:
     """ "cuts mean wait 31% (2 h 05 min -> 1 h 26 min)", "lowers Jain fairness from 0.91 to
     0.84": the verb says the direction of the number, the figures say by how much."""
     a, b = o.format(ref), o.format(new)
+    if a == b and o is Objective.FAIRNESS:  # a real difference, hidden by two decimals
+        a, b = f"{ref:.4f}", f"{new:.4f}"
+    elif a == b and o is Objective.UTILIZATION:
+        a, b = f"{ref:.3%}", f"{new:.3%}"
     if o in (Objective.UTILIZATION, Objective.FAIRNESS):
         return f"{'raises' if new > ref else 'lowers'} {o.label} from {a} to {b}"
     pct = abs(new - ref) / abs(ref) * 100 if ref else 100.0

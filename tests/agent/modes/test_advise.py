@@ -124,3 +124,10 @@ def test_small_jobs_waiting_past_their_bound_are_niced_to_the_front() -> None:
     assert a.action == {"kind": "nice", "job_id": 2, "value": -801, "job_name": "j2",
                         "account": "physics"}  # fmt: skip
     assert "waited 2 h" in a.why and "p95 wait of jobs under 16 cores <= 1 h" in a.why
+
+
+def test_a_small_difference_is_shown_with_enough_digits() -> None:
+    from agent.modes.tradeoffs import phrase
+
+    assert phrase(Objective.FAIRNESS, 0.0312, 0.0329) == "raises Jain fairness from 0.0312 to 0.0329"
+    assert phrase(Objective.MEAN_WAIT, 7500, 5160) == "cuts mean wait 31% (2 h 05 min -> 1 h 26 min)"
