@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent.guard import AgentKind, Guard, Proposal, Verdict
+from agent.modes.candidates import Spec, one_pool_specs, site_specs
 from agent.modes.tradeoffs import sentence
 from agent.records import DecisionRecord
 from hpc.compare import pareto_front
@@ -31,39 +32,19 @@ from hpc.model import JobTable, Machine
 from hpc.objectives import (
     ConstraintCheck,
     Goal,
-    Measure,
     Objective,
     Replay,
     check,
     choose,
     objective_values,
 )
-from hpc.sim import MultifactorWeights, Policy, QueueOrder, simulate
-from hpc.sim.policy import backfill_names
+from hpc.sim import simulate
 from hpc.sim.site_engine import simulate_site
-from hpc.sim.site_policy import own_policy
 from hpc.site.changes import apply_changes, parse_change
 from hpc.site.model import Site
 from hpc.site.whatif import SiteWorkload
 
 BASELINE = "fcfs:easy"
-ORDERS = tuple(o.value for o in QueueOrder if o is not QueueOrder.MULTIFACTOR)
-BACKFILLS = backfill_names()
-WEIGHTS = (  # (age, fairshare, job_size): age-led, fair-share-led, small-job-led, balanced
-    (1000, 100, 100),
-    (100, 1000, 100),
-    (100, 100, 1000),
-    (1000, 1000, 1000),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    """A candidate before it is replayed: its name, policy and site change lines."""
-
-    name: str
-    policy: Policy
-    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,45 +128,6 @@ def advise_site(
         return simulate_site(w.jobs, changed, spec.policy, w.demand(changed))
 
     return _decide(goal, goal_text, specs, specs[0].name, run, guard)
-
-
-def one_pool_specs() -> list[Spec]:
-    out = [Spec(f"{o}:{b}", Policy.parse(f"{o}:{b}")) for o in ORDERS for b in BACKFILLS]
-    for age, fs, size in WEIGHTS:
-        w = MultifactorWeights(age=age, fairshare=fs, job_size=size)
-        for b in ("easy", "conservative"):
-            name = f"multifactor:{b}[age={age:g},fairshare={fs:g},size={size:g}]"
-            out.append(Spec(name, Policy.parse(f"multifactor:{b}", weights=w)))
-    return out
-
-
-def site_specs(site: Site, goal: Goal, *, has_qos: bool) -> list[Spec]:
-    """The site as it is first (the baseline), then what Slurm can be set to run."""
-    own = own_policy(site)
-    out = [Spec(f"as it is ({own.name})", own)]
-    for name in ("fcfs:conservative", "fcfs:none"):
-        if name != own.name:
-            out.append(Spec(name, Policy.parse(name)))
-    for age, fs, size in WEIGHTS:
-        lines = (f"weight age={age}", f"weight fairshare={fs}", f"weight job_size={size}")
-        for b in ("conservative", "none"):
-            out.append(
-                Spec(
-                    f"multifactor:{b}[age={age},fairshare={fs},size={size}]",
-                    Policy.parse(f"multifactor:{b}"),
-                    lines,
-                )
-            )
-    fairness = Objective.FAIRNESS in goal.objectives or any(
-        c.measure in (Measure.FAIRNESS_ACCOUNTS, Measure.FAIRNESS_USERS) for c in goal.constraints
-    )
-    if fairness and has_qos and site.qos:
-        cores = site.totals()["cores"]
-        for qos in sorted(site.qos):
-            for share in (2, 4):  # at most a half, a quarter of the cores per account
-                line = f"qos {qos} MaxTRESPA=cpu={max(cores // share, 1)}"
-                out.append(Spec(f"{own.name} + {line}", own, (line,)))
-    return out
 
 
 def _split(jobs: JobTable, fraction: float) -> tuple[JobTable, JobTable]:

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from agent.modes.advise import advise, advise_site, site_specs
+from agent.modes.advise import advise, advise_site
+from agent.modes.candidates import site_specs
 from agent.modes.site_actions import action_records, nice_actions, site_actions
 from hpc.model import Machine
 from hpc.objectives import Constraint, Goal, Measure, Objective
@@ -129,5 +130,9 @@ def test_small_jobs_waiting_past_their_bound_are_niced_to_the_front() -> None:
 def test_a_small_difference_is_shown_with_enough_digits() -> None:
     from agent.modes.tradeoffs import phrase
 
-    assert phrase(Objective.FAIRNESS, 0.0312, 0.0329) == "raises Jain fairness from 0.0312 to 0.0329"
-    assert phrase(Objective.MEAN_WAIT, 7500, 5160) == "cuts mean wait 31% (2 h 05 min -> 1 h 26 min)"
+    assert (
+        phrase(Objective.FAIRNESS, 0.0312, 0.0329) == "raises Jain fairness from 0.0312 to 0.0329"
+    )
+    assert (
+        phrase(Objective.MEAN_WAIT, 7500, 5160) == "cuts mean wait 31% (2 h 05 min -> 1 h 26 min)"
+    )
