@@ -109,15 +109,20 @@ def read_goal(text: str, llm: LLMClient | None, partitions: Sequence[str] = ()) 
         except LLMError as exc:
             notes.append(f"the model could not read the goal ({exc}); read by rules")
     if rules.objectives or rules.constraints:
+        goal = _safe_goal(rules)
+        if isinstance(goal, str):
+            raise UnreadableQuestion(f"not a goal I can use: {text!r} reads as {goal}")
         if model is None:
-            return GoalReading(to_goal(rules), "rules", notes)
+            return GoalReading(goal, "rules", notes)
         if _same(model, rules):
-            return GoalReading(to_goal(rules), "llm+rules", notes)
-        notes.append(f"the model read it differently: {describe(_safe_goal(model, notes))}")
-        return GoalReading(to_goal(rules), "rules (the model differs)", notes)
+            return GoalReading(goal, "llm+rules", notes)
+        notes.append(f"the model read it differently: {describe(_safe_goal(model))}")
+        return GoalReading(goal, "rules (the model differs)", notes)
     if model is not None and (model.objectives or model.constraints):
-        notes.append("the rules read nothing here: this is the model's reading alone, check it")
-        return GoalReading(to_goal(model), "llm", notes)
+        goal = _safe_goal(model)
+        if isinstance(goal, Goal):
+            notes.append("the rules read nothing here: this is the model's reading alone, check it")
+            return GoalReading(goal, "llm", notes)
     raise UnreadableQuestion(
         f"not a goal I can read: {text!r} (e.g. 'keep utilization above 80%; no job under 16 "
         "cores waits more than an hour at p95; be fair across accounts')"
@@ -224,7 +229,7 @@ def _key(form: GoalForm) -> tuple[list[str], list[str]]:
     return sorted(form.objectives), sorted(c.model_dump_json() for c in form.constraints)
 
 
-def _safe_goal(form: GoalForm, notes: list[str]) -> Goal | str:
+def _safe_goal(form: GoalForm) -> Goal | str:
     try:
         return to_goal(form)
     except GoalError as exc:

@@ -131,3 +131,8 @@ def test_flags_correct_a_reading() -> None:
 def test_bad_constraint_flags_say_what_to_write(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_constraint(text)
+
+
+def test_a_bound_out_of_range_is_a_clear_refusal() -> None:
+    with pytest.raises(UnreadableQuestion, match=r"not a goal I can use.*fraction 0\.\.1"):
+        read_goal("keep utilization above 120%", None)
