@@ -43,7 +43,10 @@ def test_advise_with_the_real_model(real_llm: LLMClient) -> None:
     text = "no small job waits more than an hour"
     reading = read_goal(text, real_llm)
     assert reading.goal.constraints[0].bound == 3600  # the rules' reading is the one proposed
-    assert real_llm.usage.snapshot()[0] >= 1
+    usage = real_llm.usage
+    assert usage.calls + usage.failures >= 1  # the model was asked
+    if usage.failures:  # too slow or unusable here: said, and read by the rules
+        assert reading.read_by == "rules" and "could not read the goal" in reading.notes[0]
     result = advise(workspace.jobs, machine, reading.goal, goal_text=text)
     held = result.held_back
     assert held["recommended"]["mean_wait"] <= held["fcfs:easy"]["mean_wait"] + 1e-9
