@@ -46,7 +46,8 @@ def test_advise_with_the_real_model(real_llm: LLMClient) -> None:
     usage = real_llm.usage
     assert usage.calls + usage.failures >= 1  # the model was asked
     if usage.failures:  # too slow or unusable here: said, and read by the rules
-        assert reading.read_by == "rules" and "could not read the goal" in reading.notes[0]
+        assert reading.read_by == "rules"
+        assert any("could not read the goal" in note for note in reading.notes)
     result = advise(workspace.jobs, machine, reading.goal, goal_text=text)
     held = result.held_back
     assert held["recommended"]["mean_wait"] <= held["fcfs:easy"]["mean_wait"] + 1e-9
