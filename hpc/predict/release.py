@@ -34,13 +34,19 @@ WEIGHTS = (0.5, 0.7, 1.0, 1.4, 2.0)  # how the classifier's chance may be weighe
 class ReleaseParams:
     min_lift: float = 3.0  # the window must hold this many times its even share of starts
     min_starts: int = 50  # delayed starts in it, at least
+    min_days: int = 10  # days with `per_day` of them at least: a daily release, not one burst
+    per_day: int = 3
     rounds: int = 60
     leaves: int = 15
     min_leaf: int = 50
 
     def __post_init__(self) -> None:
-        if self.min_lift <= 1 or self.min_starts < 1 or self.rounds < 1 or self.min_leaf < 1:
-            raise ValueError("release: min_lift > 1 and min_starts, rounds, min_leaf >= 1")
+        if self.min_lift <= 1 or min(self.min_starts, self.min_days, self.per_day) < 1:
+            raise ValueError("release: min_lift > 1 and min_starts, min_days, per_day >= 1")
+        if self.rounds < 1:
+            raise ValueError("release: rounds >= 1 is required")
+        if self.min_leaf < 1:
+            raise ValueError("release: min_leaf >= 1 is required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,8 @@ def release_clock_s(
 ) -> int | None:
     """The clock time starting the 20-minute window that holds the most starts of jobs that
     waited over DELAYED_S (one-minute steps, wrapping at midnight); None when it holds fewer
-    than `min_starts` of them or less than `min_lift` times its even share."""
+    than `min_starts` of them, less than `min_lift` times its even share, or `per_day` of
+    them on fewer than `min_days` days (a burst after one long job ended is no release)."""
     delayed = np.asarray(start_s)[np.asarray(wait_s) > DELAYED_S]
     if len(delayed) < params.min_starts:
         return None
@@ -119,6 +126,11 @@ def release_clock_s(
     best = int(np.argmax(sums))
     even = len(delayed) * width / (DAY_S // 60)
     if sums[best] < params.min_starts or sums[best] < params.min_lift * even:
+        return None
+    at = epoch_s + delayed
+    inside = (at % DAY_S - best * 60) % DAY_S < WIDTH_S
+    _, per_day = np.unique(at[inside] // DAY_S, return_counts=True)
+    if int(np.sum(per_day >= params.per_day)) < params.min_days:
         return None
     return best * 60
 

@@ -19,10 +19,18 @@ EVENING_S = 16 * 3600
 
 @pytest.fixture(scope="module")
 def released(history: History) -> History:
-    """The shared history, with every job that was still queued after a minute started in
-    the next 16:00-16:10 instead (as long jobs on KTH's SP2 did)."""
-    jobs, rng = history.jobs, np.random.default_rng(5)
-    late = history.wait_s > 60
+    """The shared history slowed down 8 times (3 days become 24), with every job that asked
+    for more than the median walltime started in the next 16:00-16:10 instead (as long jobs
+    on KTH's SP2 did)."""
+    rng, slow = np.random.default_rng(5), 8
+    jobs = dataclasses.replace(
+        history.jobs,
+        submit_s=history.jobs.submit_s * slow,
+        run_s=history.jobs.run_s * slow,
+        req_time_s=history.jobs.req_time_s * slow,
+    )
+    history = dataclasses.replace(history, jobs=jobs, start_s=history.start_s * slow)
+    late = jobs.req_time_s > np.median(jobs.req_time_s)
     evening = jobs.submit_s + until_release_s(EVENING_S, history.epoch_s, jobs.submit_s)
     start = np.where(late, evening + rng.integers(0, 600, len(jobs)), history.start_s)
     return dataclasses.replace(history, start_s=start, end_s=start + np.maximum(jobs.run_s, 0))
@@ -37,6 +45,15 @@ def test_starts_spread_over_the_day_have_no_release(history: History) -> None:
     rng = np.random.default_rng(1)
     start = rng.integers(0, 30 * DAY_S, 2000)
     assert release_clock_s(start, np.full(2000, 3600), 0, ReleaseParams()) is None
+
+
+def test_a_burst_on_one_day_is_no_release() -> None:
+    rng = np.random.default_rng(2)
+    burst = 5 * DAY_S + rng.integers(0, 600, 400)
+    start = np.concatenate([rng.integers(0, 30 * DAY_S, 1000), burst])
+    wait = np.full(len(start), 3600)
+    assert release_clock_s(start, wait, 0, ReleaseParams()) is None
+    assert release_clock_s(start, wait, 0, ReleaseParams(min_days=1)) is not None
 
 
 def test_queued_windows_take_the_release_and_a_saved_model_keeps_it(released: History) -> None:
