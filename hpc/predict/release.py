@@ -27,7 +27,8 @@ IntArray = npt.NDArray[np.int64]
 DAY_S = 86_400
 WIDTH_S = 1200  # the release window; the same width as a likely window
 DELAYED_S = 1200  # jobs that waited longer than this show where releases happen
-WEIGHTS = (0.5, 0.7, 1.0, 1.4, 2.0)  # how the classifier's chance may be weighed (`weighed`)
+# How the classifier's chance may be weighed (`weighed`); 0: the release is never used.
+WEIGHTS = (0.0, 0.5, 0.7, 1.0, 1.4, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +87,10 @@ class Release:
         self, x: FloatArray, submit_s: IntArray, likely: list[Likely], wait_s: IntArray
     ) -> Release:
         """This release with the weight of WEIGHTS whose windows hold the most of these jobs'
-        actual waits (jobs the trees did not learn from; ties go to 1, then the lower)."""
+        actual waits (jobs the trees did not learn from; ties go to 1, then the lower, 0
+        last): where the release windows do not help there, they are not used."""
         best, hits = self.weight, -1
-        for weight in sorted(WEIGHTS, key=lambda w: (abs(np.log(w)), w)):
+        for weight in sorted(WEIGHTS, key=lambda w: (abs(np.log(w)) if w else np.inf, w)):
             windows = replace(self, weight=weight).windows(x, submit_s, likely)
             n = sum(w.lo_s <= y <= w.hi_s for w, y in zip(windows, wait_s.tolist(), strict=True))
             if n > hits:
