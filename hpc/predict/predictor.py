@@ -21,6 +21,7 @@ from hpc.predict.features import NAMES, FeatureIndex, FloatArray
 from hpc.predict.history import History, JobRequest
 from hpc.predict.likely import Likely, likely_windows
 from hpc.predict.quantile import GRID, QuantileModel, TreeParams, seconds
+from hpc.predict.release import Release, train_release
 
 TRAIN_STEPS = 4  # what Predictor.train reports: features, wait model, run model, outcomes
 NEIGHBOUR_SAMPLE = 2000  # training rows kept to measure how unusual a new request is
@@ -103,6 +104,8 @@ class Predictor:
         # The likely windows' chances, calibrated on the newest outcomes (None: raw chances).
         self.chance: ChanceParams | None = ChanceParams()
         self.held = HeldOut.empty()
+        # The site's daily release of delayed jobs, if it has one (hpc/predict/release.py).
+        self.release: Release | None = None
 
     @classmethod
     def train(
@@ -132,6 +135,14 @@ class Predictor:
         step_done(1)
         base_wait, base_run = (None, None) if base is None else base
         self.wait_model.fit(x, np.log1p(wait), base=base_wait)
+        self.release = train_release(
+            x,
+            history.jobs.submit_s[:train_rows],
+            history.wait_s[:train_rows],
+            self.wait_model.fitted_rows,
+            history.epoch_s,
+            threads=self.params.threads,
+        )
         step_done(1)
         self.run_model.fit(x, np.log1p(run), base=base_run)
         step_done(1)
@@ -155,6 +166,16 @@ class Predictor:
         hit = np.full((2, len(wait)), np.nan)
         for flag, rows in ((0, np.arange(len(wait))), (1, np.flatnonzero(queued))):
             windows = likely_windows(GRID, grid[rows], after_s=_waited_s(bool(flag)))
+            if flag and self.release is not None:
+                at, submit = first + rows, self.history.jobs.submit_s[first + rows]
+                own = at < len(self.train_rows)  # held-out training rows set the weight
+                self.release = self.release.weighed(
+                    x_all[at[own]],
+                    submit[own],
+                    [w for w, o in zip(windows, own.tolist(), strict=True) if o],
+                    self.history.wait_s[at[own]],
+                )
+                windows = self.release.windows(x_all[at], submit, windows)
             chance[flag, rows] = [w.chance for w in windows]
             lo, hi = np.array([(w.lo_s, w.hi_s) for w in windows]).reshape(-1, 2).T
             hit[flag, rows] = (lo <= wait[rows]) & (wait[rows] <= hi)
@@ -172,13 +193,16 @@ class Predictor:
     ) -> list[JobPrediction]:
         """Bands for feature rows; `wait_shift` (log space, per row) overrides the wait band's
         static calibration (see `queued_shifts`): the jobs are still queued after QUEUED_S,
-        so their most likely window is also read from waits beyond that."""
+        so their most likely window is also read from waits beyond that, or is the site's
+        next release window where that is more probable (hpc/predict/release.py)."""
         if not len(x):
             return []
         (w10, w50, w90), grid = self.wait_model.predict_with_distribution(x, wait_shift)
         r10, r50, r90 = self.run_model.predict_s(x)
         queued = wait_shift is not None
         likely = likely_windows(GRID, grid, after_s=_waited_s(queued))
+        if queued and self.release is not None:
+            likely = self.release.windows(x, submit_s, likely)
         raw = np.array([window.chance for window in likely])
         chances = self.window_chances(submit_s, raw, queued=queued)
         likely = [replace(w, chance=float(c)) for w, c in zip(likely, chances, strict=True)]

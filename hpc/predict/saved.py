@@ -24,9 +24,10 @@ from hpc.predict.features import FEATURE_VERSION, NAMES
 from hpc.predict.history import GROUND_TRUTH_POLICY, History, history_of
 from hpc.predict.predictor import HeldOut, Predictor
 from hpc.predict.quantile import QuantileModel, TreeParams
+from hpc.predict.release import Release
 from hpc.workload.loading import LoadedWorkload
 
-FORMAT = 1  # bumped when the layout below changes
+FORMAT = 2  # bumped when the layout below changes (2: the release window)
 _ARRAYS = ("recent_x", "sorted_cols", "sample_ranks")
 MODELS = ("wait", "run")  # Predictor.wait_model, Predictor.run_model
 
@@ -95,6 +96,7 @@ def predictor_bytes(predictor: Predictor) -> bytes:
         "chance": None if predictor.chance is None else asdict(predictor.chance),
         "held_first_row": predictor.held.first_row,
         "models": {name: _model_meta(model) for name, model in _models(predictor)},
+        "release": None if (r := predictor.release) is None else [r.clock_s, r.epoch_s, r.weight],
     }
     arrays: dict[str, npt.NDArray[Any]] = {
         "meta": _text(json.dumps(meta)),
@@ -103,6 +105,8 @@ def predictor_bytes(predictor: Predictor) -> bytes:
         "held_chance": predictor.held.chance,
         "held_hit": predictor.held.hit,
     }
+    if predictor.release is not None:
+        arrays["release_model"] = _text(predictor.release.to_string())
     if predictor.history.simulated:  # the replay took seconds: keep its outcome
         arrays["replay_start"] = predictor.history.start_s
         arrays["replay_end"] = predictor.history.end_s
@@ -137,6 +141,10 @@ def restored(history: History, blob: bytes) -> Predictor:
             archive["held_hit"],
         )
         predictor.wait_model, predictor.run_model = _read_models(archive, meta)
+        if meta["release"] is not None:
+            clock_s, epoch_s, weight = meta["release"]
+            text = bytes(archive["release_model"]).decode()
+            predictor.release = Release.from_string(clock_s, epoch_s, text, weight)
     return predictor
 
 
