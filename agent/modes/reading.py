@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from agent.errors import InvalidScenario, UnreadableQuestion
 from agent.modes.reading_settings import read_accuracy, read_limit, read_weights, without_settings
-from agent.modes.scenario import Scenario
+from agent.modes.scenario import DEFAULTS, Scenario
 from hpc.sim.policy import order_names
 
 REFUSAL = "not a what-if I can read"
@@ -116,9 +116,6 @@ SAYS = {"start_in_hours": ("when", "'in 3 days', 'next week', 'tomorrow'"),
         "request_accuracy": ("requested times", "'perfect runtime estimates', 'jobs used 80% "
                              "of their requested time'"),
         "workload_growth": ("the load", "'20% more jobs'")}  # fmt: skip
-_DEFAULTS = {"node_delta": 0, "partition": None, "gpu_delta": 0, "start_in_hours": 0.0,
-             "duration_hours": None, "policy": None, "workload_growth": None,
-             "priority_weights": None, "limit": None, "request_accuracy": None}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +137,7 @@ def read_rules(question: str, current_policy: str = "fcfs:easy") -> RuleReading:
         scenario = read_scenario(question, current_policy)
     except UnreadableQuestion as exc:
         return RuleReading(None, str(exc), open=_open(q))
-    stated = {name for name, value in scenario.as_dict().items() if value != _DEFAULTS[name]}
+    stated = {name for name, value in scenario.as_dict().items() if value != DEFAULTS[name]}
     if _start_stated(q):
         stated.add("start_in_hours")
     return RuleReading(scenario, certain=frozenset(stated))

@@ -102,6 +102,11 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }  # fmt: skip
 SCHEMA["required"] = list(SCHEMA["properties"])
+# Each field's value when the question does not change it, in `SCHEMA`'s form.
+DEFAULTS: dict[str, Any] = {"node_delta": 0, "partition": None, "gpu_delta": 0,
+                            "start_in_hours": 0.0, "duration_hours": None, "policy": None,
+                            "workload_growth": None, "priority_weights": None, "limit": None,
+                            "request_accuracy": None}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
