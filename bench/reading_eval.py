@@ -5,7 +5,8 @@ equals the expected one, or is refused where the question must be refused.
 
     python bench/reading_eval.py                      # starts the local model server
     python bench/reading_eval.py --base-url URL/v1    # a running server
-    python bench/reading_eval.py --alone-every 4      # the model alone on every 4th question
+    python bench/reading_eval.py --every 4 --alone-every 2   # a sample: every 4th question,
+                                                      # the model alone on every 2nd of those
 
 Prints each score with its count and the machine, and writes every reading as JSON lines.
 """
@@ -38,24 +39,23 @@ def main() -> int:
     parser.add_argument("--base-url", default="", help="a running server (default: start one)")
     parser.add_argument("--alone-every", type=int, default=1,
                         help="the model alone on every Nth question (0: never)")  # fmt: skip
-    parser.add_argument("--limit", type=int, default=0, help="the first N questions only")
+    parser.add_argument("--every", type=int, default=1, help="with the model: every Nth question")
     parser.add_argument("--out", default="/tmp/reading_eval.jsonl")
     args = parser.parse_args()
     cases: list[dict[str, Any]] = [json.loads(line) for line in SET.read_text().splitlines()]
-    if args.limit:
-        cases = cases[: args.limit]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}", flush=True)  # fmt: skip
     rules = sum(read_exactly(c, read_rules(c["q"]).scenario) for c in cases)
     print(f"rules alone: {rules}/{len(cases)} exact ({rules / len(cases):.1%})", flush=True)
     config = LLMConfig(base_url=args.base_url, timeout_s=300, max_retries=0)
+    sample = cases[:: max(args.every, 1)]
     combined = alone = alone_n = 0
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack, open(args.out, "w") as out:
         endpoint = stack.enter_context(llm_endpoint(config))
         llm = LLMClient(endpoint)
         stack.callback(llm.close)
-        for k, case in enumerate(cases):
+        for k, case in enumerate(sample):
             reading = read_question(case["q"], llm)
             ok = read_exactly(case, reading.scenario)
             combined += ok
@@ -69,10 +69,10 @@ def main() -> int:
             out.write(json.dumps(row) + "\n")
             out.flush()
             by_alone = {True: ", alone ok", False: ", alone miss", None: ""}
-            print(f"  [{k + 1}/{len(cases)}] with model {'ok' if ok else 'MISS'}"
+            print(f"  [{k + 1}/{len(sample)}] with model {'ok' if ok else 'MISS'}"
                   f"{by_alone[row.get('alone_exact')]}: {case['q'][:60]}", flush=True)  # fmt: skip
         usage = llm.usage.as_dict()
-    n = len(cases)
+    n = len(sample)
     print(f"rules with the model: {combined}/{n} exact ({combined / n:.1%})")
     if alone_n:
         print(f"model alone: {alone}/{alone_n} exact ({alone / alone_n:.1%})")

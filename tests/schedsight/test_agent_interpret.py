@@ -1,5 +1,6 @@
 """`schedsight agent ask QUESTION --interpret-only --json`: the question's reading as a
-scenario, or its refusal, with nothing simulated and no model started."""
+scenario, or its refusal, with nothing simulated (--no-llm: the rules alone, no model started;
+the combination with the model is tested in tests/agent/modes/test_model_reading.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _interpret(question: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
-    code = main(["agent", "ask", question, "--interpret-only", "--json"])
+    code = main(["agent", "ask", question, "--interpret-only", "--json", "--no-llm"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -50,11 +51,11 @@ def test_a_refused_question_says_why_and_exits_1(capsys: pytest.CaptureFixture[s
 
 
 def test_without_json_the_reading_is_in_words(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["agent", "ask", "add 4 nodes for a day", "--interpret-only"]) == 0
+    assert main(["agent", "ask", "add 4 nodes for a day", "--interpret-only", "--no-llm"]) == 0
     assert capsys.readouterr().out == "read (rules) as: adding 4 nodes now, for 24 h\n"
 
 
-def test_asking_about_added_nodes_starts_no_model_and_simulates_added_capacity(
+def test_asking_with_no_llm_starts_no_model_and_simulates_added_capacity(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import agent.llm.local_server
@@ -64,7 +65,7 @@ def test_asking_about_added_nodes_starts_no_model_and_simulates_added_capacity(
 
     monkeypatch.setattr(agent.llm.local_server, "llm_endpoint", no_model)
     question = "what if we added 16 more nodes next week?"
-    assert main(["agent", "ask", question, "--jobs", "300", "--no-store"]) == 0
+    assert main(["agent", "ask", question, "--jobs", "300", "--no-store", "--no-llm"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "read (rules) as: adding 16 nodes 168 h from now, for good"
     assert lines[1] == "Adding 16 nodes 168 h from now, for good, under fcfs:easy:"
