@@ -146,11 +146,18 @@ def read_question(
         return Reading(question, None, rules.refused, "rules", by_rules)
     try:
         by_model = read_by_model(question, llm, names)
-        merged = Scenario.from_dict({**(by_rules or DEFAULTS), **by_model}).as_dict()
-    except (LLMError, InvalidScenario) as exc:
-        note = f"the model gave no usable reading ({exc}); the rules' reading stands"
+    except LLMError as exc:
+        note = f"the model gave no usable reading ({exc})"
         return Reading(question, rules.scenario, rules.refused, "rules", by_rules, notes=[note])
     base = by_rules or DEFAULTS
+    notes = []
+    try:
+        valid = Scenario.from_dict({**base, **by_model})
+        merged_scenario: Scenario | None = valid
+        merged = valid.as_dict()
+    except InvalidScenario as exc:
+        merged_scenario, merged = None, {**base, **by_model}
+        notes.append(f"the model's reading is no valid scenario ({exc})")
     differences = {
         k: {"rules": base[k] if by_rules else None, "model": merged[k]}
         for k in names
@@ -158,16 +165,10 @@ def read_question(
     }
     if rules.scenario is not None:
         by = "rules, model differs" if differences else "rules+model"
-        return Reading(question, rules.scenario, "", by, by_rules, by_model, differences)
-    proposal = Scenario.from_dict(merged) if _changes(merged) else None
-    return Reading(question, None, rules.refused, "rules", None, by_model, differences, proposal)
-
-
-def _changes(data: dict[str, Any]) -> bool:
-    try:
-        return Scenario.from_dict(data).changes_anything
-    except InvalidScenario:
-        return False
+        return Reading(question, rules.scenario, "", by, by_rules, by_model, differences,
+                       notes=notes)  # fmt: skip
+    return Reading(question, None, rules.refused, "rules", None, by_model, differences,
+                   merged_scenario, notes)  # fmt: skip
 
 
 def read_exactly(case: dict[str, Any], scenario: Scenario | None) -> bool:

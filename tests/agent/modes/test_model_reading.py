@@ -66,10 +66,18 @@ def test_an_ambiguous_count_is_asked_back(recorded: Make) -> None:
 
 
 def test_an_unusable_model_reply_leaves_the_rules_reading(recorded: Make) -> None:
-    llm, _ = recorded([content('{"node_delta": "lots"}')])
+    llm, _ = recorded([content("not JSON")])  # twice: the reply and its repair
     reading = read_question("what if we lose 4 nodes tomorrow?", llm)
     assert reading.scenario == Scenario(node_delta=-4, start_in_hours=24)
     assert reading.read_by == "rules" and "no usable reading" in reading.notes[0]
+
+
+def test_an_invalid_model_reading_is_shown_as_a_difference(recorded: Make) -> None:
+    llm, _ = recorded([content('{"node_delta": "lots", "start_in_hours": 24}')])
+    reading = read_question("what if we lose 4 nodes tomorrow?", llm)
+    assert reading.scenario == Scenario(node_delta=-4, start_in_hours=24)
+    assert reading.differences == {"node_delta": {"rules": -4, "model": "lots"}}
+    assert "no valid scenario" in reading.notes[0]
 
 
 def test_a_question_about_nothing_in_the_schema_asks_no_model(recorded: Make) -> None:
