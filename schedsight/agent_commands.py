@@ -218,8 +218,6 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         wiring.open_store()
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
     workspace = Workspace(jobs, machine)
-    # The rules read the question; the model only looks for a mitigation after a loss, so
-    # only then is it started (a refused question stops here, before any model starts).
     # The rules and the model read the question (the model also looks for a mitigation after
     # a loss); --no-llm: the rules alone, and no model is started.
     with _llm(args, wiring) as llm:
