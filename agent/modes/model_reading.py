@@ -24,6 +24,8 @@ from agent.llm.prompts import quote
 from agent.modes.reading import read_rules
 from agent.modes.scenario import DEFAULTS, SCHEMA, Scenario
 
+# No worked examples: the 135M model copies their numbers into its readings (measured:
+# "add 16 nodes next week" read as 3 nodes in 48 h, the example's values).
 SYSTEM = (
     "Read an HPC admin's what-if question into JSON. Fields: node_delta: nodes added (+) or "
     "removed, lost or failing (-). gpu_delta: GPUs added (+) or removed (-). partition: the "
@@ -31,9 +33,7 @@ SYSTEM = (
     "(now 0, tomorrow 24, next week 168). duration_hours: how long it lasts, null for good. "
     "policy: ORDER:BACKFILL, e.g. sjf:easy, fcfs:conservative, fcfs:none. workload_growth: "
     '0.2 for 20% more jobs. priority_weights: e.g. {"fairshare": 5000}. limit: a QOS or '
-    "partition limit. request_accuracy: 1 for exact requested times. Examples: 'buy 3 nodes "
-    'in 2 days\' -> {"node_delta": 3, "start_in_hours": 48}. \'5 nodes fail in 12 hours for 6 '
-    'hours\' -> {"node_delta": -5, "start_in_hours": 12, "duration_hours": 6}.'
+    "partition limit. request_accuracy: 1 for exact requested times."
 )
 # Fields a refused question may speak of (for the model's proposal), beyond the rules' open ones.
 TOUCHED = {
