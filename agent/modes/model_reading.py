@@ -24,8 +24,8 @@ from agent.llm.prompts import quote
 from agent.modes.reading import read_rules
 from agent.modes.scenario import DEFAULTS, SCHEMA, Scenario
 
-# No worked examples: the 135M model copies their numbers into its readings (measured:
-# "add 16 nodes next week" read as 3 nodes in 48 h, the example's values).
+# No worked examples: the 135M model copies their numbers into its readings (measured with
+# one: "a couple of nodes crash tonight" and "5 fewer nodes" both read as the example's 3).
 SYSTEM = (
     "Read an HPC admin's what-if question into JSON. Fields: node_delta: nodes added (+) or "
     "removed, lost or failing (-). gpu_delta: GPUs added (+) or removed (-). partition: the "
