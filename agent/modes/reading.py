@@ -157,22 +157,6 @@ def read_scenario(question: str, current_policy: str = "fcfs:easy") -> Scenario:
     gpus = _changes(q, _GPUS, "GPU")
     policy = _policy(q, current_policy)
     growth = _growth(q)
-    settings = bool(weights or limit or accuracy is not None)
-    if not (nodes or gpus or policy or growth is not None or settings):
-        if re.search(r"\d+\s+(?:\w+\s+)?(?:nodes?|gpus?)\b", q) or _VAGUE.search(q):
-            raise UnreadableQuestion(
-                f"{REFUSAL}: {question!r} names no exact count to add or remove "
-                "(say e.g. 'add 16 nodes' or 'lose 8 nodes')"
-            )
-        raise UnreadableQuestion(
-            f"{REFUSAL}: {question!r} asks for no change in nodes, GPUs, policy or workload "
-            "(e.g. 'what if we added 16 nodes next week?', 'what if we switched to sjf?')"
-        )
-    for what, found in (("node", nodes), ("GPU", gpus)):
-        if len(found) > 1:
-            raise UnreadableQuestion(f"{REFUSAL}: {question!r} has {len(found)} {what} changes; "
-                                     "ask about one at a time")  # fmt: skip
-    node_delta, partition = nodes[0] if nodes else (0, None)
     start, duration = _when(q)
     read = {"start_in_hours": start != 0 or _start_stated(q), "duration_hours": duration,
             "priority_weights": weights, "limit": limit, "request_accuracy": accuracy,
@@ -182,6 +166,23 @@ def read_scenario(question: str, current_policy: str = "fcfs:easy") -> Scenario:
         what = "; ".join(f"{SAYS[k][0]} ({v!r}: say e.g. {SAYS[k][1]})"
                          for k, v in unread.items())  # fmt: skip
         raise UnreadableQuestion(f"{REFUSAL} exactly: {question!r} says {what}")
+    settings = bool(weights or limit or accuracy is not None)
+    if not (nodes or gpus or policy or growth is not None or settings):
+        if re.search(r"\d+\s+(?:\w+\s+)?(?:nodes?|gpus?)\b", q) or _VAGUE.search(q):
+            raise UnreadableQuestion(
+                f"{REFUSAL}: {question!r} names no exact count to add or remove "
+                "(say e.g. 'add 16 nodes' or 'lose 8 nodes')"
+            )
+        raise UnreadableQuestion(
+            f"{REFUSAL}: {question!r} asks for no change in nodes, GPUs, policy, weights, "
+            "limits, requested times or workload "
+            "(e.g. 'what if we added 16 nodes next week?', 'what if we switched to sjf?')"
+        )
+    for what, found in (("node", nodes), ("GPU", gpus)):
+        if len(found) > 1:
+            raise UnreadableQuestion(f"{REFUSAL}: {question!r} has {len(found)} {what} changes; "
+                                     "ask about one at a time")  # fmt: skip
+    node_delta, partition = nodes[0] if nodes else (0, None)
     try:
         return Scenario(node_delta=node_delta,
                         partition=partition or (gpus[0][1] if gpus else None),
