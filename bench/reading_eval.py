@@ -71,13 +71,13 @@ def main() -> int:
             by_alone = {True: ", alone ok", False: ", alone miss", None: ""}
             print(f"  [{k + 1}/{len(sample)}] with model {'ok' if ok else 'MISS'}"
                   f"{by_alone[row.get('alone_exact')]}: {case['q'][:60]}", flush=True)  # fmt: skip
-        usage = llm.usage.as_dict()
+        calls, tokens = llm.usage.calls, llm.usage.completion_tokens
     n = len(sample)
     print(f"rules with the model: {combined}/{n} exact ({combined / n:.1%})")
     if alone_n:
         print(f"model alone: {alone}/{alone_n} exact ({alone / alone_n:.1%})")
     print(
-        f"model calls {usage['calls']}, completion tokens {usage['completion_tokens']}, "
+        f"model calls {calls}, completion tokens {tokens}, "
         f"{time.perf_counter() - t0:.0f} s; readings in {args.out}"
     )
     return 0
