@@ -82,8 +82,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     q.add_argument("--no-explore", action="store_true", help="skip the mitigation search")
     q.add_argument("--interpret-only", action="store_true",
                    help="print how the question is read (the scenario) and simulate nothing; "
-                   'with --json: {"scenario": {...}}')  # fmt: skip
+                   'with --json: {"scenario": {...}, "readings": {"rules": ..., "model": ...}, '
+                   '"differences": {...}}')  # fmt: skip
     _common(q, _cmd_ask)
+
+    s = modes.add_parser("schema", help="print the JSON schema of a what-if scenario")
+    s.set_defaults(run=_cmd_schema)
 
 
 def _common(p: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
@@ -185,7 +189,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agent.modes.ask import ask, interpret
+    from agent.modes.ask import ask
     from agent.tools.workspace import Workspace
     from hpc.model import Machine
 
@@ -198,16 +202,17 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         wiring.open_store()
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
     workspace = Workspace(jobs, machine)
-    # The rules read the question; the model only looks for a mitigation after a loss, so
-    # only then is it started (a refused question stops here, before any model starts).
-    whatif, _ = interpret(args.question, workspace)
-    with _llm(args, wiring, needed=whatif.node_delta < 0 and not args.no_explore) as llm:
+    # The rules and the model read the question (the model also looks for a mitigation after
+    # a loss); --no-llm: the rules alone, and no model is started.
+    with _llm(args, wiring) as llm:
         result = ask(args.question, workspace, llm, explore=not args.no_explore)
     if result.record is not None:
         _store(args, wiring, [result.record])
     if args.json:
         out = {"reading": result.whatif.as_dict(), "read_by": result.interpreted_by,
-               "notes": result.notes, "baseline": result.baseline, "scenario": result.scenario,
+               "readings": result.extra["reading"]["readings"],
+               "differences": result.extra["reading"]["differences"], "notes": result.notes,
+               "baseline": result.baseline, "scenario": result.scenario,
                "mitigation": result.mitigation, "answer": result.answer}  # fmt: skip
         print(json.dumps(out, indent=2))
         return 0
@@ -221,23 +226,32 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 def _cmd_interpret(args: argparse.Namespace) -> int:
     """`agent ask --interpret-only`: the question as a scenario (or refused), nothing simulated.
 
-    A refused question exits with 1 and, with --json, prints `{"scenario": null, "refused": why}`.
+    The rules read it, and the model too unless --no-llm (`agent.modes.model_reading`). A
+    refused question exits with 1 and, with --json, prints `{"scenario": null, "refused": why,
+    ...}` with the model's proposal where it has one.
     """
-    from agent.errors import UnreadableQuestion
-    from agent.modes.reading import read_scenario
+    from agent.modes.model_reading import read_question
     from hpc.sim import Policy
 
-    try:
-        scenario = read_scenario(args.question, Policy().name)
-    except UnreadableQuestion as exc:
-        if not args.json:
-            raise
-        print(json.dumps({"scenario": None, "refused": str(exc), "read_by": "rules"}, indent=2))
-        return 1
+    with _llm(args, wiring_of(args)) as llm:
+        reading = read_question(args.question, llm, Policy().name)
     if args.json:
-        print(json.dumps({"scenario": scenario.as_dict(), "read_by": "rules"}, indent=2))
+        print(json.dumps(reading.as_dict(), indent=2))
+    elif reading.scenario is not None:
+        print(f"read ({reading.read_by}) as: {reading.scenario.describe()}")
     else:
-        print(f"read (rules) as: {scenario.describe()}")
+        print(f"schedsight: {reading.refused}", file=sys.stderr)
+    if not args.json:
+        for line in reading.explain():
+            print(f"  note: {line}")
+    return 0 if reading.scenario is not None else 1
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    """`agent schema`: the scenario's JSON schema (agent/modes/scenario.py documents it)."""
+    from agent.modes.scenario import SCHEMA
+
+    print(json.dumps(SCHEMA, indent=2))
     return 0
 
 

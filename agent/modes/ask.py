@@ -1,8 +1,10 @@
 """`agent ask`: a plain-language what-if, turned into a scenario the user can check, simulated.
 
-The rules (`agent.modes.reading`) read the question into a typed `Scenario`, or refuse it;
-the scenario is shown in plain words before any numbers, and a change the machine cannot
-have is refused. The answer's numbers all come from the simulator. After a loss, a short
+The rules and the model (`agent.modes.model_reading`) read the question into a typed
+`Scenario`, or refuse it (showing the model's proposal where it has one); the scenario is shown
+in plain words before any numbers, and a change this machine cannot simulate is refused, never
+ignored. The answer's numbers all come from the simulator; its headline counts the jobs that
+never start. After a loss, a short
 ReAct loop may look for a mitigating policy; the guard accepts it only if the simulator
 shows it helps. A question about a stored site (`agent ask --site`) is read into what-if
 change lines instead: see `agent.modes.site_ask`.
@@ -15,10 +17,13 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from agent.cache.answers import AnswerCache, Hit, state_version
 from agent.errors import UnreadableQuestion
 from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm.client import LLMClient, dumps
+from agent.modes.model_reading import Reading, read_question
 from agent.modes.reading import read_scenario
 from agent.modes.scenario import Scenario
 from agent.react.loop import ReActLoop, ReActResult
@@ -26,6 +31,8 @@ from agent.records import DecisionRecord
 from agent.tools.toolbox import tool
 from agent.tools.workspace import PolicyName, Workspace, brief, toolbox
 from hpc.metrics import summarize
+from hpc.sim import Policy
+from hpc.timetext import span_text
 
 REACT_SYSTEM = (
     "You are an HPC scheduling analyst. Use the tools to check whether another policy "
@@ -37,7 +44,7 @@ REACT_SYSTEM = (
 class AskResult:
     question: str
     whatif: Scenario  # the question as read, shown before any numbers
-    interpreted_by: str  # "rules" (a model's reading into the same schema: issue 24)
+    interpreted_by: str  # "rules", "rules+model" or "rules, model differs" (see Reading)
     notes: list[str]
     baseline: dict[str, Any]
     scenario: dict[str, Any]
@@ -58,24 +65,47 @@ def rule_reading(question: str, default_policy: str) -> dict[str, Any]:
         return {"refused": str(exc)}
 
 
-def interpret(question: str, workspace: Workspace) -> tuple[Scenario, list[str]]:
-    """The question as a `Scenario` this workspace can simulate, and notes the user should see.
+def interpret(
+    question: str, workspace: Workspace, llm: LLMClient | None = None
+) -> tuple[Reading, list[str]]:
+    """The question read (by the rules, and the model with `llm`) into a `Scenario` this
+    workspace can simulate, and notes the user should see.
 
-    Raises `UnreadableQuestion` for a question the rules refuse, and `ValueError` for a change
-    the machine cannot have."""
-    scenario = read_scenario(question, workspace.policy.name)
-    notes: list[str] = []
+    Raises `UnreadableQuestion` for a question the rules refuse (with the model's proposal,
+    if any, to confirm), and `ValueError` for a change this machine cannot simulate."""
+    reading = read_question(question, llm, workspace.policy.name)
+    if reading.scenario is None:
+        raise UnreadableQuestion("\n".join([reading.refused, *reading.explain()]))
+    scenario = reading.scenario
+    notes: list[str] = reading.explain()
     machine = workspace.machine
     if scenario.node_delta <= -machine.nodes:
         raise ValueError(
             f"the question asks to lose {-scenario.node_delta} nodes but the machine has "
             f"{machine.nodes}: at least one must remain"
         )
+    one_pool = f"this machine ({machine.describe()}) is one pool"
     if scenario.gpu_delta:
         raise ValueError(
-            f"the question changes GPUs ({scenario.describe()}), but this machine "
-            f"({machine.describe()}) has no GPUs to simulate: ask about a site (--site NAME)"
+            f"the question changes GPUs ({scenario.describe()}), but {one_pool} with no GPUs "
+            "to simulate: ask about a site (--site NAME)"
         )
+    if scenario.limit is not None:
+        raise ValueError(
+            f"the question sets {scenario.limit.describe()}, but {one_pool} with no QOS or "
+            "partitions: ask about a site (--site NAME)"
+        )
+    weights = dict(scenario.priority_weights)
+    if weights:
+        order = (scenario.policy or workspace.policy.name).partition(":")[0]
+        if order != "multifactor":
+            raise ValueError(
+                f"priority weights act only under the multifactor order, and the policy is "
+                f"{scenario.policy or workspace.policy.name}: add 'switch to multifactor' to "
+                "the question"
+            )
+        if "partition" in weights:
+            raise ValueError(f"{one_pool}: it has no partition weight (ask with --site NAME)")
     if scenario.partition is not None:
         notes.append(
             f"this machine is one pool: the change to {scenario.partition} is simulated on the "
@@ -86,7 +116,28 @@ def interpret(question: str, workspace: Workspace) -> tuple[Scenario, list[str]]
             "more (or fewer) jobs are simulated as the same jobs submitted "
             f"{1 + scenario.workload_growth:g}x as often while the change lasts"
         )
-    return scenario, notes
+    if scenario.request_accuracy is not None:
+        notes.append(
+            "each job's requested time is set to its runtime / "
+            f"{scenario.request_accuracy:g} (the scheduler sees only requests)"
+        )
+    return reading, notes
+
+
+def settled(whatif: Scenario, workspace: Workspace) -> Workspace:
+    """`workspace` with the scenario's settings that hold for the whole replay: requested
+    times from `request_accuracy` and multifactor weights (the same workspace if neither)."""
+    if whatif.request_accuracy is None and not whatif.priority_weights:
+        return workspace
+    jobs = workspace.jobs
+    if whatif.request_accuracy is not None:
+        wanted = np.ceil(jobs.run_s / whatif.request_accuracy).astype(jobs.req_time_s.dtype)
+        jobs = replace(jobs, req_time_s=np.maximum(wanted, 1))
+    changed: dict[str, Any] = {k: float(v) for k, v in whatif.priority_weights}
+    weights = replace(workspace.policy.weights, **changed)
+    policy = Policy(workspace.policy.order, workspace.policy.backfill, weights)
+    return Workspace(jobs, workspace.machine, policy=policy, names=workspace.names,
+                     now_s=workspace.now_s)  # fmt: skip
 
 
 def ask(
@@ -118,13 +169,18 @@ def ask(
         return result
     guard = guard or Guard()
     before = llm.usage.snapshot() if llm else (0, 0, 0)
-    whatif, notes = interpret(question, workspace)
-    by = "rules"
-    box = toolbox(workspace)
+    read, notes = interpret(question, workspace, llm)
+    whatif = read.scenario
+    assert whatif is not None  # interpret refuses otherwise
+    by = read.read_by
     args = whatif.as_dict()
     scenario_args = _tool_arguments(whatif, workspace.policy.name)
-    base_text, _, _ = box.call("simulate_scenario", {"policy": workspace.policy.name})
-    what_text, error, _ = box.call("simulate_scenario", scenario_args)
+    base_text, _, _ = toolbox(workspace).call(
+        "simulate_scenario", {"policy": workspace.policy.name}
+    )
+    what_text, error, _ = toolbox(settled(whatif, workspace)).call(
+        "simulate_scenario", scenario_args
+    )
     if error:
         raise ValueError(error)
     baseline, scenario = _loads(base_text), _loads(what_text)
@@ -138,7 +194,7 @@ def ask(
     if explore and llm is not None and whatif.node_delta < 0:
         react, mitigation = _explore(question, whatif, workspace, llm, guard, max_steps,
                                      time_budget_s)  # fmt: skip
-    answer = _answer(whatif, baseline, scenario, mitigation)
+    answer = _answer(whatif, baseline, scenario, mitigation, len(workspace.jobs))
     after = llm.usage.snapshot() if llm else (0, 0, 0)
     verdict = (
         mitigation["verdict"] if mitigation else Verdict(True, ("read-only what-if",)).as_dict()
@@ -161,7 +217,8 @@ def ask(
         completion_tokens=after[2] - before[2],
     )  # fmt: skip
     return AskResult(question, whatif, by, notes, baseline, scenario, answer, mitigation, record,
-                     react, time.perf_counter() - t0)  # fmt: skip
+                     react, time.perf_counter() - t0,
+                     extra={"reading": read.as_dict()})  # fmt: skip
 
 
 def _from_cache(question: str, hit: Hit, wall_s: float) -> AskResult:
@@ -244,32 +301,41 @@ def _explore(
     }
 
 
+def headline(figures: dict[str, Any], jobs: int) -> str:
+    """The wait over the jobs that started, and how many never start, in one line."""
+    started = jobs - figures["unstarted"]
+    line = f"mean wait {span_text(figures['mean_wait_s'])} over {started} started jobs"
+    if figures["unstarted"]:
+        line += f"; {figures['unstarted']} jobs never start"
+    return line + f"; p95 wait {span_text(figures['p95_wait_s'])}"
+
+
 def _answer(
     whatif: Scenario,
     baseline: dict[str, Any],
     scenario: dict[str, Any],
     mitigation: dict[str, Any] | None,
+    jobs: int,
 ) -> str:
     reading = whatif.describe()
     lines = [
         f"{reading[0].upper()}{reading[1:]}, under {scenario['policy']}:",
-        f"  mean wait {baseline['mean_wait_s']:.0f} s -> {scenario['mean_wait_s']:.0f} s; "
-        f"p95 wait {baseline['p95_wait_s']:.0f} s -> {scenario['p95_wait_s']:.0f} s",
+        f"  as it is:  {headline(baseline, jobs)}",
+        f"  scenario:  {headline(scenario, jobs)}",
         f"  mean bounded slowdown {baseline['mean_bsld']:.2f} -> {scenario['mean_bsld']:.2f}; "
-        f"makespan {baseline['makespan_s']} s -> {scenario['makespan_s']} s",
-        f"  jobs killed by the failure: {scenario['killed_by_failure']}; never started: "
-        f"{scenario['unstarted']}",
+        f"makespan {baseline['makespan_s']} s -> {scenario['makespan_s']} s; jobs killed by "
+        f"the failure: {scenario['killed_by_failure']}",
     ]
     if scenario["unstarted"] > baseline["unstarted"]:
         lines.append(
             f"  caution: {scenario['unstarted']} jobs need more nodes than remain and never "
-            "start; the wait figures cover only jobs that ran, so they flatter the scenario"
+            "start; the mean wait covers only the jobs that started"
         )
     if mitigation and mitigation["accepted"]:
         figures = mitigation["figures"]
         lines.append(
             f"  switching to {mitigation['policy']} would bring the mean wait to "
-            f"{figures['mean_wait_s']:.0f} s (simulated)"
+            f"{span_text(figures['mean_wait_s'])} (simulated)"
         )
     elif mitigation:
         lines.append(

@@ -1,17 +1,22 @@
 """The rule reader: a what-if question in words read into a `Scenario`, or refused.
 
 Number words become digits first ("sixteen", "a dozen"); then tables of patterns read the
-node and GPU changes (the verbs in the same clause give the sign), when and for how long,
-the policy and workload growth. A question with no change in it, or one whose reading is
-ambiguous (a node count with no direction, two node changes), is refused, never guessed.
+settings (`agent.modes.reading_settings`: weights, limits, request accuracy), the node and
+GPU changes (the verbs in the same clause give the sign), when and for how long, the policy
+and workload growth. A question with no change in it, or one whose reading is ambiguous (a
+node count with no direction, two node changes, a time or setting in words no pattern
+reads, such as "on friday"), is refused, never guessed: `RuleReading.open` names the fields
+the question speaks of that the rules could not read, for the model to propose a reading.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from agent.errors import UnreadableQuestion
-from agent.modes.scenario import Scenario
+from agent.errors import InvalidScenario, UnreadableQuestion
+from agent.modes.reading_settings import read_accuracy, read_limit, read_weights, without_settings
+from agent.modes.scenario import DEFAULTS, Scenario
 from hpc.sim.policy import order_names
 
 REFUSAL = "not a what-if I can read"
@@ -89,25 +94,88 @@ _PARTITION = (r"\b(?:(?:to|from|in|of|on|for)\s+)?(?:the\s+)?(?:partition\s+(?P<
               r"(?P<b>[\w.-]+)\s+partition)\b")  # fmt: skip
 _CLAUSE = re.compile(r"[,;]|\band\b|\bplus\b|\bthen\b|\balso\b|\bwhile\b|\bbut\b")
 _VAGUE = re.compile(r"\b(?:a few|some|several|many|a lot of|lots of|a rack|racks|half)\b")
+# Words that say the question speaks of a field: where no pattern read it, it is open.
+CUES = {
+    "start_in_hours": r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|soon|"
+    r"later|next year|end of (?:the )?(?:week|month|year)|midnight|this weekend|in a while|"
+    r"next quarter|christmas)\b",
+    "duration_hours": r"\b(?:temporarily|for a while|until|for some time|briefly|for now)\b",
+    "priority_weights": r"\bweights?\b",
+    "limit": r"\b(?:qos|limit|limits|cap|capped|max ?wall|wall ?time limit|maxtime)\b",
+    "request_accuracy": r"\b(?:estimat\w*|accura\w*|requested times?|time requests?|"
+    r"over-?request\w*)\b",
+    "workload_growth": r"\b(?:busier|more jobs|fewer jobs|more work|heavier load|"
+    r"load (?:grows|increases|rises))\b",
+}
+# How to say each field so that a rule reads it (for refusals).
+SAYS = {"start_in_hours": ("when", "'in 3 days', 'next week', 'tomorrow'"),
+        "duration_hours": ("how long", "'for 6 hours', 'for a week'"),
+        "priority_weights": ("a priority weight", "'fairshare weight to 5000'"),
+        "limit": ("a limit", "'cap the long qos at 256 cores per user', 'limit the gpu "
+                  "partition to 12 hours'"),
+        "request_accuracy": ("requested times", "'perfect runtime estimates', 'jobs used 80% "
+                             "of their requested time'"),
+        "workload_growth": ("the load", "'20% more jobs'")}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RuleReading:
+    """What the rules read: the scenario, or why they refuse; which fields a pattern read
+    (`certain`), and which the question speaks of in words no pattern reads (`open`: field
+    -> the words), where the rules refuse rather than guess."""
+
+    scenario: Scenario | None
+    refused: str = ""
+    certain: frozenset[str] = frozenset()
+    open: dict[str, str] = field(default_factory=dict)
+
+
+def read_rules(question: str, current_policy: str = "fcfs:easy") -> RuleReading:
+    """`question` read by the rules, with the fields they read and the ones left open."""
+    q = normalize(question)
+    try:
+        scenario = read_scenario(question, current_policy)
+    except UnreadableQuestion as exc:
+        return RuleReading(None, str(exc), open=_open(q))
+    stated = {name for name, value in scenario.as_dict().items() if value != DEFAULTS[name]}
+    if _start_stated(q):
+        stated.add("start_in_hours")
+    return RuleReading(scenario, certain=frozenset(stated))
 
 
 def read_scenario(question: str, current_policy: str = "fcfs:easy") -> Scenario:
     """`question` as a `Scenario`; a named order keeps the current backfill, and a named
     backfill keeps the current order. Raises `UnreadableQuestion` ("not a what-if I can
     read: ...") for a question with no change in it or an ambiguous one."""
-    q = normalize(question)
+    whole = normalize(question)
+    try:
+        weights, limit, accuracy = read_weights(whole), read_limit(whole), read_accuracy(whole)
+    except InvalidScenario as exc:
+        raise UnreadableQuestion(f"{REFUSAL}: {question!r}: {exc}") from None
+    q = without_settings(whole)
     nodes = _changes(q, _NODES, "node")
     gpus = _changes(q, _GPUS, "GPU")
     policy = _policy(q, current_policy)
     growth = _growth(q)
-    if not (nodes or gpus or policy or growth is not None):
+    start, duration = _when(q)
+    read = {"start_in_hours": start != 0 or _start_stated(q), "duration_hours": duration,
+            "priority_weights": weights, "limit": limit, "request_accuracy": accuracy,
+            "workload_growth": growth is not None}  # fmt: skip
+    unread = {k: v for k, v in _open(whole).items() if not read.get(k)}
+    if unread:
+        what = "; ".join(f"{SAYS[k][0]} ({v!r}: say e.g. {SAYS[k][1]})"
+                         for k, v in unread.items())  # fmt: skip
+        raise UnreadableQuestion(f"{REFUSAL} exactly: {question!r} says {what}")
+    settings = bool(weights or limit or accuracy is not None)
+    if not (nodes or gpus or policy or growth is not None or settings):
         if re.search(r"\d+\s+(?:\w+\s+)?(?:nodes?|gpus?)\b", q) or _VAGUE.search(q):
             raise UnreadableQuestion(
                 f"{REFUSAL}: {question!r} names no exact count to add or remove "
                 "(say e.g. 'add 16 nodes' or 'lose 8 nodes')"
             )
         raise UnreadableQuestion(
-            f"{REFUSAL}: {question!r} asks for no change in nodes, GPUs, policy or workload "
+            f"{REFUSAL}: {question!r} asks for no change in nodes, GPUs, policy, weights, "
+            "limits, requested times or workload "
             "(e.g. 'what if we added 16 nodes next week?', 'what if we switched to sjf?')"
         )
     for what, found in (("node", nodes), ("GPU", gpus)):
@@ -115,10 +183,24 @@ def read_scenario(question: str, current_policy: str = "fcfs:easy") -> Scenario:
             raise UnreadableQuestion(f"{REFUSAL}: {question!r} has {len(found)} {what} changes; "
                                      "ask about one at a time")  # fmt: skip
     node_delta, partition = nodes[0] if nodes else (0, None)
-    start, duration = _when(q)
-    return Scenario(node_delta=node_delta, partition=partition or (gpus[0][1] if gpus else None),
-                    gpu_delta=gpus[0][0] if gpus else 0, start_in_hours=start,
-                    duration_hours=duration, policy=policy, workload_growth=growth)  # fmt: skip
+    try:
+        return Scenario(node_delta=node_delta,
+                        partition=partition or (gpus[0][1] if gpus else None),
+                        gpu_delta=gpus[0][0] if gpus else 0, start_in_hours=start,
+                        duration_hours=duration, policy=policy, workload_growth=growth,
+                        priority_weights=weights, limit=limit,
+                        request_accuracy=accuracy)  # fmt: skip
+    except InvalidScenario as exc:
+        raise UnreadableQuestion(f"{REFUSAL}: {question!r}: {exc}") from None
+
+
+def _open(q: str) -> dict[str, str]:
+    """Each field whose cue words are in `q`, with the words."""
+    return {name: m[0] for name, cue in CUES.items() if (m := re.search(cue, q))}
+
+
+def _start_stated(q: str) -> bool:
+    return any(re.search(pattern, q) for pattern, _ in STARTS)
 
 
 def normalize(question: str) -> str:
@@ -135,30 +217,35 @@ def _words_to_digits(match: re.Match[str]) -> str:
     """A run of words, each spelled-out number in it ("twenty four") as digits ("24")."""
     out: list[str] = []
     value: int | None = None
-    last = ""  # the kind of the number word before: "small", "tens", "hundred"
+    done = 0  # the thousands already read of the number being read
+    last = ""  # the kind of the number word before: "small", "tens", "hundred", "thousand"
     for word in match[0].split():
-        if word == "hundred" and value is not None and last != "hundred":
+        if word == "thousand" and value is not None and last != "thousand":
+            done, value, last = (done + value) * 1000, 0, "thousand"
+        elif word == "hundred" and value is not None and last not in ("hundred", "thousand"):
             value, last = value * 100, "hundred"
-        elif word in _TENS and last == "hundred":
+        elif word in _TENS and last in ("hundred", "thousand"):
             value, last = (value or 0) + _TENS[word], "tens"
-        elif word in _SMALL and (last == "hundred" or (last == "tens" and _SMALL[word] < 10)):
+        elif word in _SMALL and (last in ("hundred", "thousand") or
+                                 (last == "tens" and _SMALL[word] < 10)):  # fmt: skip
             value, last = (value or 0) + _SMALL[word], "small"
         elif word in _TENS or word in _SMALL:
-            _flush(out, value)
+            _flush(out, value, done)
+            done = 0
             value, last = _TENS.get(word, _SMALL.get(word)), "tens" if word in _TENS else "small"
-        elif word == "and" and last == "hundred":
+        elif word == "and" and last in ("hundred", "thousand"):
             continue
         else:
-            _flush(out, value)
-            value, last = None, ""
+            _flush(out, value, done)
+            value, done, last = None, 0, ""
             out.append(word)
-    _flush(out, value)
+    _flush(out, value, done)
     return " ".join(out)
 
 
-def _flush(out: list[str], value: int | None) -> None:
+def _flush(out: list[str], value: int | None, done: int = 0) -> None:
     if value is not None:
-        out.append(str(value))
+        out.append(str(done + value))
 
 
 def _clause(q: str, start: int, end: int) -> str:

@@ -3,8 +3,10 @@ what-if grammar (`hpc.site.changes`), then replayed by the `site_whatif` tool: t
 it is and as changed, per partition.
 
 The reader is a table of patterns, each giving one grammar line; a question written in the
-grammar itself (lines separated by `;`) is taken as it is. Grammar lines are the common
-target: a model's reading of a question should come out as the same `list[str]`.
+grammar itself (lines separated by `;`) is taken as it is. A question the table cannot read is
+read into the typed scenario by the rules (`agent.modes.reading`) and turned into grammar
+lines for the site (`agent.modes.site_scenario`: GPUs, weights, QOS limits), or refused with
+what a site replay cannot simulate. The answer's headline counts the jobs that never start.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Any
 
 from agent.errors import ToolError, UnreadableQuestion
 from agent.guard import Verdict
+from agent.modes.ask import headline
+from agent.modes.reading import read_scenario
+from agent.modes.site_scenario import refuse_unsupported, scenario_lines
 from agent.records import DecisionRecord
 from agent.tools.workspace import Workspace, toolbox
 from hpc.errors import SiteError
@@ -137,6 +142,18 @@ def read_policy(question: str, default: str) -> str:
     return f"{order}:{backfill}"
 
 
+def _check_untimed(question: str, lines: list[str], default: str) -> None:
+    """Refuse a time, growth or request change the table's lines would drop ("add 2 nodes to
+    gpu next week"), unless a line of a timed verb (reserve, fail ... at) holds the time."""
+    if any(line.startswith("reserve") or " at " in line for line in lines):
+        return
+    try:
+        scenario = read_scenario(question, default)
+    except UnreadableQuestion:
+        return  # the typed reader sees no change of its own: nothing for the table to drop
+    refuse_unsupported(scenario)
+
+
 @dataclass(slots=True)
 class SiteAskResult:
     question: str
@@ -154,9 +171,20 @@ def ask_site(question: str, workspace: Workspace, *, policy: str | None = None) 
     site = workspace.site
     if site is None:
         raise ToolError("this workspace has no site: give --site NAME[@VERSION]")
-    changes = read_changes(question)
     default = "multifactor:easy" if site.weights.multifactor else "fcfs:easy"
-    chosen = policy or read_policy(question, default)
+    try:
+        changes = read_changes(question)
+        chosen = policy or read_policy(question, default)
+        _check_untimed(question, changes, default)
+    except UnreadableQuestion as table:
+        try:
+            scenario = read_scenario(question, default)
+        except UnreadableQuestion:
+            raise table from None
+        changes = scenario_lines(scenario, site)
+        chosen = policy or scenario.policy or default
+        if not changes and chosen == default:
+            raise table from None
     arguments = {"changes": changes, "policy": chosen}
     text, error, _ = toolbox(workspace).call("site_whatif", arguments)
     if error:
@@ -180,15 +208,15 @@ def ask_site(question: str, workspace: Workspace, *, policy: str | None = None) 
 
 
 def site_answer(figures: dict[str, Any]) -> str:
-    """The figures in words: overall, then one line per partition, before -> after."""
+    """The figures in words: overall (with the jobs that never start), then one line per
+    partition, before -> after."""
     before, after = figures["overall"]["before"], figures["overall"]["after"]
+    jobs = sum(r["jobs"] for r in figures["partitions"])
     lines = [
         f"On site {figures['site']} ({figures['workload']}) under {figures['policy']}, "
-        f"changed by: {'; '.join(figures['changes'])}",
-        f"  overall: mean wait {before['mean_wait_s']:.0f} s -> {after['mean_wait_s']:.0f} s; "
-        f"p95 wait {before['p95_wait_s']:.0f} s -> {after['p95_wait_s']:.0f} s; utilization "
-        f"{before['utilization']:.3f} -> {after['utilization']:.3f}; never started "
-        f"{before['unstarted']} -> {after['unstarted']}",
+        f"changed by: {'; '.join(figures['changes']) or 'nothing (the policy only)'}",
+        f"  overall as it is: {_headline(before, jobs)}",
+        f"  overall changed:  {_headline(after, jobs)}",
     ]
     for r in figures["partitions"]:
         lines.append(
@@ -201,6 +229,11 @@ def site_answer(figures: dict[str, Any]) -> str:
     if after["unstarted"] > before["unstarted"]:
         lines.append(
             f"  caution: {after['unstarted'] - before['unstarted']} more jobs never start on the "
-            "changed site; the waits cover only jobs that ran"
+            "changed site; the mean waits cover only the jobs that started"
         )
     return "\n".join(lines)
+
+
+def _headline(figures: dict[str, Any], jobs: int) -> str:
+    """`headline` of `agent.modes.ask`, with the utilization a site compares too."""
+    return f"{headline(figures, jobs)}; utilization {figures['utilization']:.3f}"

@@ -1,15 +1,20 @@
 """`schedsight agent ask QUESTION --interpret-only --json`: the question's reading as a
-scenario, or its refusal, with nothing simulated and no model started."""
+scenario, or its refusal, with nothing simulated (--no-llm: the rules alone, no model started;
+the combination with the model is tested in tests/agent/modes/test_model_reading.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from agent.llm.client import LLMClient
 from agent.modes.scenario import SCHEMA, Scenario
 from schedsight.cli import main
+from tests.agent.conftest import Recorded, content
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +25,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _interpret(question: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
-    code = main(["agent", "ask", question, "--interpret-only", "--json"])
+    code = main(["agent", "ask", question, "--interpret-only", "--json", "--no-llm"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -50,11 +55,11 @@ def test_a_refused_question_says_why_and_exits_1(capsys: pytest.CaptureFixture[s
 
 
 def test_without_json_the_reading_is_in_words(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["agent", "ask", "add 4 nodes for a day", "--interpret-only"]) == 0
+    assert main(["agent", "ask", "add 4 nodes for a day", "--interpret-only", "--no-llm"]) == 0
     assert capsys.readouterr().out == "read (rules) as: adding 4 nodes now, for 24 h\n"
 
 
-def test_asking_about_added_nodes_starts_no_model_and_simulates_added_capacity(
+def test_asking_with_no_llm_starts_no_model_and_simulates_added_capacity(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import agent.llm.local_server
@@ -64,7 +69,42 @@ def test_asking_about_added_nodes_starts_no_model_and_simulates_added_capacity(
 
     monkeypatch.setattr(agent.llm.local_server, "llm_endpoint", no_model)
     question = "what if we added 16 more nodes next week?"
-    assert main(["agent", "ask", question, "--jobs", "300", "--no-store"]) == 0
+    assert main(["agent", "ask", question, "--jobs", "300", "--no-store", "--no-llm"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "read (rules) as: adding 16 nodes 168 h from now, for good"
     assert lines[1] == "Adding 16 nodes 168 h from now, for good, under fcfs:easy:"
+
+
+def test_with_the_model_both_readings_and_their_differences_are_printed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx2
+
+    import schedsight.agent_commands
+    from agent.llm.client import LLMConfig
+
+    handler = Recorded([content('{"node_delta": 16, "start_in_hours": 16}')])
+    llm = LLMClient(LLMConfig(base_url="http://llm.test/v1", model="recorded", max_retries=0),
+                    http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))  # fmt: skip
+
+    @contextmanager
+    def recorded_model(*_: object, **__: object) -> Iterator[LLMClient]:
+        yield llm
+
+    monkeypatch.setattr(schedsight.agent_commands, "_llm", recorded_model)
+    argv = ["agent", "ask", "what if we added 16 more nodes next week?", "--interpret-only"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scenario"] == Scenario(node_delta=16, start_in_hours=168.0).as_dict()
+    assert out["read_by"] == "rules, model differs"
+    assert out["readings"]["model"] == {"node_delta": 16, "start_in_hours": 16}
+    assert out["differences"] == {"start_in_hours": {"rules": 168.0, "model": 16}}
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "read (rules, model differs) as: adding 16 nodes 168 h from now, for good"
+    assert "start_in_hours: rules 168.0, model 16" in lines[1]
+
+
+def test_the_schema_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agent", "schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == SCHEMA

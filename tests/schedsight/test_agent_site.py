@@ -31,8 +31,9 @@ def test_ask_on_a_stored_site_prints_the_changes_then_the_figures(
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["changes read from the question (rules):", "  add 4 nodes to gpu"]
     assert lines[2].startswith("On site lab@1 (generated 300 jobs (seed 0)) under fcfs:easy")
-    assert lines[3].startswith("  overall: mean wait")
-    assert [line.split(":")[0] for line in lines[4:6]] == ["  batch", "  gpu"]
+    assert lines[3].startswith("  overall as it is: mean wait")
+    assert lines[4].startswith("  overall changed:  mean wait")
+    assert [line.split(":")[0] for line in lines[5:7]] == ["  batch", "  gpu"]
     store = Store.open(sqlite_url(data / "schedsight.db"))
     with transaction(store.sessions) as session:
         [decision] = list_decisions(session)
@@ -51,7 +52,8 @@ def test_json_and_a_stored_version(data: Path, capsys: pytest.CaptureFixture[str
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--site", "lab", "what if we lost 16 nodes next week?"], "move N nodes from P to P"),
+        (["--site", "lab", "what if we lost 16 nodes next week?"], "starts later or ends"),
+        (["--site", "lab", "what if we doubled the weights?"], "move N nodes from P to P"),
         (["--site", "lab", "add 4 nodes to gpux"], "change line 1 'add 4 nodes to gpux'"),
         (["--site", "nosuch", "fail switch s1"], "no site named 'nosuch' is stored"),
     ],

@@ -16,6 +16,7 @@ from db.decisions import list_decisions
 from db.migrate import upgrade
 from db.session import make_engine, session_factory, sqlite_url
 from hpc.model import Machine
+from hpc.timetext import span_text
 from hpc.workload.cleaning import clean
 from hpc.workload.lublin import generate
 from tests.agent.conftest import content, tool_calls
@@ -37,6 +38,9 @@ def test_rules_read_what_the_question_states() -> None:
         "duration_hours": None,
         "policy": None,
         "workload_growth": None,
+        "priority_weights": None,
+        "limit": None,
+        "request_accuracy": None,
     }
     assert (
         "not a what-if I can read"
@@ -44,19 +48,20 @@ def test_rules_read_what_the_question_states() -> None:
     )
 
 
-def test_ask_reads_by_rules_and_answers_from_the_simulator(recorded) -> None:  # type: ignore[no-untyped-def]
+def test_ask_reads_by_rules_and_model_and_answers_from_the_simulator(recorded) -> None:  # type: ignore[no-untyped-def]
     workspace, _ = _workload(400)
     llm, _ = recorded([
+        content('{"node_delta": -16, "start_in_hours": 168}'),  # the model's reading
         tool_calls(("simulate_scenario", {"policy": "sjf:easy", "lost_nodes": 16})),
         tool_calls(("final_answer", {"policy": "sjf:easy", "reason": "shorter waits"})),
     ])  # fmt: skip
     result = ask("what if we lost 16 nodes next week?", workspace, llm)
-    assert result.whatif.node_delta == -16 and result.interpreted_by == "rules"
+    assert result.whatif.node_delta == -16 and result.interpreted_by == "rules+model"
     assert result.answer.startswith("Removing 16 nodes 168 h from now, for good")
     assert result.react is not None and result.react.stopped == "answered"
     assert result.mitigation is not None and result.mitigation["policy"] == "sjf:easy"
-    assert str(round(result.scenario["mean_wait_s"])) in result.answer
-    assert result.record is not None and result.record.llm_calls == 2
+    assert f"mean wait {span_text(result.scenario['mean_wait_s'])} over" in result.answer
+    assert result.record is not None and result.record.llm_calls == 3
 
 
 def test_ask_about_added_nodes_simulates_added_capacity() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from agent.errors import InvalidScenario, UnreadableQuestion
 from agent.modes.reading import REFUSAL, read_scenario
-from agent.modes.scenario import SCHEMA, Scenario
+from agent.modes.scenario import DEFAULTS, SCHEMA, Scenario
 
 SET = Path(__file__).with_name("reading_set.jsonl")
 CASES: list[dict[str, Any]] = [json.loads(line) for line in SET.read_text().splitlines()]
@@ -25,6 +25,13 @@ def test_the_set_is_varied_enough() -> None:
     assert sum(r.get("node_delta", 0) > 0 for r in readings) >= 10
     assert sum(r.get("node_delta", 0) < 0 for r in readings) >= 10
     assert sum(len(r) >= 3 for r in readings) >= 10  # combined changes with a time
+    for name in ("gpu_delta", "policy", "workload_growth", "priority_weights", "limit",
+                 "request_accuracy"):  # fmt: skip
+        assert sum(name in r for r in readings) >= 5, name
+
+
+def test_the_defaults_name_every_field() -> None:
+    assert list(DEFAULTS) == list(SCHEMA["properties"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["q"][:48] or "(empty)" for c in CASES])
@@ -77,4 +84,16 @@ def test_describe_says_each_change_in_words() -> None:
     assert s.describe() == (
         "removing 8 nodes from batch, adding 4 GPUs, 20% more jobs, switching to sjf:easy "
         "24 h from now, for 6 h"
+    )
+
+
+def test_describe_says_the_settings_in_words() -> None:
+    s = read_scenario("switch to multifactor, set the age weight to 3000 and cap the long qos "
+                      "at 64 gpus per account, with perfect runtime estimates")  # fmt: skip
+    assert s.describe() == (
+        "switching to multifactor:easy, priority weights set to age 3000, qos long capped at "
+        "64 gpus per account, jobs requesting exactly the time they use"
+    )
+    assert read_scenario("limit the gpu partition to 12 hours").describe() == (
+        "a 12 h wall-time limit on partition gpu"
     )

@@ -55,8 +55,11 @@ def test_ask_site_answers_per_partition_from_the_replays() -> None:
     workspace = Workspace.for_site(site, "lab@1", generated_site_workload(300, 2, site))
     result = ask_site("what if the gpu partition gets 4 more nodes?", workspace)
     assert result.changes == ["add 4 nodes to gpu"] and result.policy == "fcfs:easy"
-    first, overall, *partitions = result.answer.splitlines()
-    assert overall.startswith("  overall: mean wait")
+    first, overall, changed, *partitions = result.answer.splitlines()
+    assert overall.startswith("  overall as it is: mean wait")
+    jobs = sum(r["jobs"] for r in result.figures["partitions"])
+    unstarted = result.figures["overall"]["after"]["unstarted"]
+    assert f"over {jobs - unstarted} started jobs" in changed
     assert first.startswith("On site lab@1") and first.endswith("changed by: add 4 nodes to gpu")
     gpu = next(r for r in result.figures["partitions"] if r["partition"] == "gpu")
     assert f"mean wait {gpu['mean_wait_s_before']:.0f} s ->" in partitions[1]
@@ -64,3 +67,37 @@ def test_ask_site_answers_per_partition_from_the_replays() -> None:
     assert result.record.chosen_by == "rules" and result.record.verdict["verdict"] == "accepted"
     with pytest.raises(ToolError, match="no partition 'gpux'"):
         ask_site("add 4 nodes to gpux", workspace)
+
+
+@pytest.mark.parametrize(
+    ("question", "lines"),
+    [
+        ("what if we add 8 GPUs?", ["add 2 nodes of gpu to gpu"]),
+        ("what if 4 gpus are removed from the gpu partition?", ["remove 1 nodes from gpu"]),
+        ("what if the short qos allowed only 10 running jobs per user?",
+         ["qos short MaxJobsPU=10"]),
+        ("PriorityWeightAge=3000", ["weight age=3000"]),
+    ],
+)  # fmt: skip
+def test_a_typed_scenario_becomes_grammar_lines_for_the_site(
+    question: str, lines: list[str]
+) -> None:
+    site = lab_site()
+    workspace = Workspace.for_site(site, "lab@1", generated_site_workload(120, 2, site))
+    assert ask_site(question, workspace).changes == lines
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("what if we add 6 GPUs?", "not whole gpu nodes"),
+        ("what if we got 20% more jobs?", "not more or fewer"),
+        ("what if users had perfect runtime estimates?", "requested times as submitted"),
+        ("add 2 nodes to gpu next week", "starts later or ends"),
+    ],
+)
+def test_what_a_site_replay_cannot_simulate_is_refused(question: str, message: str) -> None:
+    site = lab_site()
+    workspace = Workspace.for_site(site, "lab@1", generated_site_workload(50, 2, site))
+    with pytest.raises(UnreadableQuestion, match=message):
+        ask_site(question, workspace)
