@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from agent.batch.schedule import Batch, Objective, Plan
+from agent.quantities import Figure, unmatched
 from hpc.model import IntArray
 from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.remit import Remit
@@ -157,6 +158,14 @@ class Guard:
             )
         reasons += _claim_reasons(action.claims, recomputed)
         return Verdict(not reasons, tuple(reasons), recomputed)
+
+    @staticmethod
+    def check_rationale(text: str, figures: Iterable[Figure]) -> Verdict:
+        """A rationale in words: every number it quotes must be one of the simulated `figures`
+        (within the precision it was written with; `agent.quantities`)."""
+        wrong = unmatched(text, figures)
+        reasons = tuple(f"quoted {q.describe()}, which no simulated figure matches" for q in wrong)
+        return Verdict(not reasons, reasons)
 
     def _kind_reasons(self, action: Proposal) -> list[str]:
         if action.kind not in self.kinds:

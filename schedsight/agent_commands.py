@@ -46,6 +46,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     d.add_argument("--objective", choices=OBJECTIVES, default="mean_wait")
     d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
+    d.add_argument(
+        "--llm-picks",
+        action="store_true",
+        help="the model picks among the search's admissible options (for a stronger model "
+        "behind SCHEDSIGHT_LLM_BASE_URL; the embedded one adds nothing here)",
+    )
     _common(d, _cmd_dispatch)
 
     a = modes.add_parser("advise", help="recommend a policy for a workload and goals in words")
@@ -142,9 +148,10 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         wiring.open_store()  # fail early on a stale schema
     scenario = make_scenario(args.family, args.jobs, args.seed)
     accounts = frozenset(int(a) for a in args.accounts.split(",")) if args.accounts else None
-    config = DispatchConfig(objective=Objective(args.objective))
+    config = DispatchConfig(objective=Objective(args.objective), llm_picks=args.llm_picks)
     with _llm(args, wiring) as llm:
         result = dispatch(scenario, llm, config=config, guard=Guard(user_remit(accounts)))
+        llm_used = llm is not None
     _store(args, wiring, result.decisions)
     out = result_json(result)
     if args.json:
@@ -158,6 +165,13 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         f"{out['prompt_tokens']}+{out['completion_tokens']}, guard rejections "
         f"{out['guard_rejections']}, wall {out['wall_s']:.1f} s"
     )
+    r = result.rationale
+    if llm_used:
+        templates = len(result.decisions) - r.by_model
+        print(
+            f"  rationales by the model {r.by_model}, replaced for a wrong number "
+            f"{r.replaced}, templates {templates}; model time {r.wall_s:.1f} s"
+        )
     return 0
 
 

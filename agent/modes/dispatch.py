@@ -1,4 +1,5 @@
-"""`agent dispatch`: at each decision point the model picks among feasible, guarded options.
+"""`agent dispatch`: a guarded search decides each start; the model writes why (`--llm-picks`:
+the model also picks among the admissible options).
 
 The loop keeps an *incumbent*: a complete feasible plan that agrees with every start made so
 far, first the best of the simulator's heuristics. When few jobs are still open (at most
@@ -6,18 +7,22 @@ far, first the best of the simulator's heuristics. When few jobs are still open 
 limit, at a few decision points only) is a candidate too: re-checked for feasibility, it
 replaces the incumbent when it is better. At a decision point each option (start a
 pending job that fits now, or wait) gets a look-ahead: rollouts of the rest of the batch. An
-option is admissible when its look-ahead is no worse than the incumbent; the model chooses
-among admissible options in its remit, the guard re-checks the choice, and the chosen
-option's plan becomes the incumbent. A rejected or failed choice falls back to the best
-admissible option. The incumbent's value never rises, so the final schedule is never worse
-than the best heuristic, nor than any solver plan it was offered, on the chosen objective.
+option is admissible when its look-ahead is no worse than the incumbent. By default the
+search takes the best admissible option; with `llm_picks` the model chooses among admissible
+options in its remit, the guard re-checks the choice, and a rejected or failed choice falls
+back to the best one (measured in bench/agent_eval.py, the embedded 135M model's picks are
+no better than the search's: the option is kept for a stronger model). The chosen option's
+plan becomes the incumbent. The incumbent's value never rises, so the final schedule is never
+worse than the best heuristic, nor than any solver plan it was offered, on the chosen
+objective. With a model, each decision's rationale is the model's, checked number by number
+against the look-ahead (`agent.modes.rationale`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +36,7 @@ from agent.errors import LLMError
 from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm.client import LLMClient
 from agent.llm.prompts import quote
+from agent.modes.rationale import Grounds, RationaleStats, apply_templates, write_rationales
 from agent.records import DecisionRecord
 from hpc.metrics import Summary
 from hpc.model import IntArray
@@ -59,6 +65,10 @@ class DispatchConfig:
     bases: tuple[str, ...] = ("fcfs", "sjf", "big")
     time_budget_s: float = 100.0  # after this, the rest is decided without the model
     max_tokens: int = 8
+    llm_picks: bool = False  # the model picks among admissible options (else the search does)
+    rationales: bool = True  # the model writes the rationales (when there is a model)
+    rationale_batch: int = 4  # decisions per rationale call
+    rationale_max_calls: int = 6  # per dispatch; the other decisions keep a template sentence
     use_solver: bool = True  # offer CP-SAT plans (when OR-Tools is installed)
     solver_max_jobs: int = 30  # call the solver only when this many jobs or fewer are open
     solver_time_limit_s: float = 2.0  # per call
@@ -99,6 +109,8 @@ class DispatchResult:
     solver_wall_s: float = 0.0
     solver_value: float | None = None  # the best feasible solver plan offered (its value)
     solver_optimal: bool = False  # a solver call before any start proved its plan optimal
+    rationale: RationaleStats = field(default_factory=RationaleStats)
+    llm_picks: bool = False
 
 
 def dispatch(
@@ -108,7 +120,8 @@ def dispatch(
     config: DispatchConfig | None = None,
     guard: Guard | None = None,
 ) -> DispatchResult:
-    """Schedule `scenario` decision by decision (`llm` None: the guarded heuristic alone)."""
+    """Schedule `scenario` decision by decision; `llm` (None: none) writes the rationales, and
+    picks too with `config.llm_picks`."""
     cfg = config or DispatchConfig()
     guard = guard or Guard()
     t0 = time.perf_counter()
@@ -130,6 +143,21 @@ def dispatch(
     start = fixed
     if batch.violations(start):  # cannot happen: every plan was checked; stop loudly if it does
         raise AssertionError(f"dispatch built an infeasible schedule: {batch.violations(start)}")
+    decided_s = time.perf_counter() - t0
+    stats = RationaleStats()
+    if llm is not None and cfg.rationales:
+        stats = write_rationales(
+            run.records,
+            run.grounds,
+            llm,
+            objective=cfg.objective.value,
+            goal=cfg.goal,
+            batch_size=cfg.rationale_batch,
+            max_calls=cfg.rationale_max_calls,
+            guard=guard,
+        )
+    else:
+        apply_templates(run.records, run.grounds, cfg.objective.value)
     result = DispatchResult(
         scenario=scenario.name,
         objective=cfg.objective,
@@ -140,17 +168,20 @@ def dispatch(
         best_heuristic_value=values[best],
         decisions=run.records,
         guard_rejections=run.rejections,
-        wall_s=time.perf_counter() - t0,
+        wall_s=decided_s,
         solver_calls=run.solver_calls,
         solver_adopted=run.solver_adopted,
         solver_wall_s=run.solver_wall_s,
         solver_value=run.solver_value,
         solver_optimal=run.solver_optimal,
+        rationale=stats,
+        llm_picks=cfg.llm_picks and llm is not None,
     )
-    if llm is not None:
-        result.llm_calls = sum(r.llm_calls for r in run.records)
-        result.prompt_tokens = sum(r.prompt_tokens for r in run.records)
-        result.completion_tokens = sum(r.completion_tokens for r in run.records)
+    if llm is not None:  # the picks' calls (in the records) and the rationales'
+        calls, prompt, completion = stats.usage
+        result.llm_calls = sum(r.llm_calls for r in run.records) + calls
+        result.prompt_tokens = sum(r.prompt_tokens for r in run.records) + prompt
+        result.completion_tokens = sum(r.completion_tokens for r in run.records) + completion
     return result
 
 
@@ -184,6 +215,7 @@ class _Run:
         extra = ("long", "wide") if cfg.objective is Objective.MAKESPAN else ()
         self.bases = tuple(dict.fromkeys((*cfg.bases, *extra)))
         self.records: list[DecisionRecord] = []
+        self.grounds: list[Grounds] = []  # what each record's rationale may quote
         self.rejections = 0
         self.solver_calls = self.solver_adopted = 0
         self.solver_wall_s = 0.0
@@ -254,6 +286,7 @@ class _Run:
             chosen, record = self._choose(now, fixed, admissible, value)
             record.wall_s = time.perf_counter() - t_start
             self.records.append(record)
+            self.grounds.append(self._grounds(now, fixed, chosen, options))
             incumbent, value = chosen.plan, chosen.metrics[self.cfg.objective.value]
             if chosen.action.kind is AgentKind.WAIT:
                 return incumbent, value
@@ -312,10 +345,13 @@ class _Run:
             {"name": "lookahead", "arguments": {"option": o.label}, "result": o.metrics}
             for o in in_remit or admissible[:1]
         ]
-        chosen, chosen_by, reasons = fallback, "heuristic", []
+        # "search": the best of several admissible options; "heuristic": the only one.
+        chosen_by = "search" if len(admissible) >= 2 else "heuristic"
+        chosen, reasons = fallback, []
         tokens = (0, 0, 0)
         use_llm = (
-            self.llm is not None
+            cfg.llm_picks
+            and self.llm is not None
             and len(in_remit) >= 2
             and time.perf_counter() - self.t0 < cfg.time_budget_s
         )
@@ -353,17 +389,10 @@ class _Run:
             if not verdict.accepted:
                 raise AssertionError(f"the heuristic fallback failed the guard: {verdict.reasons}")
         assert verdict is not None
-        rationale = (
-            f"{chosen.label}: look-ahead {cfg.objective.value} "
-            f"{chosen.metrics[cfg.objective.value]:.1f} (incumbent {value:.1f}, plan "
-            f"{chosen.plan.source}); makespan {chosen.metrics['makespan']:.0f} s"
-        )
-        if reasons:
-            rationale += "; the model's choice was refused: " + "; ".join(reasons)
         record = DecisionRecord(
             question=question,
             action=chosen.action.as_dict(),
-            rationale=rationale,
+            rationale="",  # written once the run is over (`agent.modes.rationale`)
             objectives={k: round(v, 3) for k, v in chosen.metrics.items()},
             verdict={**verdict.as_dict(), "refused": reasons},
             chosen_by=chosen_by,
@@ -373,6 +402,22 @@ class _Run:
             completion_tokens=tokens[2],
         )
         return chosen, record
+
+    def _grounds(self, now: int, fixed: IntArray, chosen: Option, options: list[Option]) -> Grounds:
+        """The figures of the chosen option and of the next-best one (by the objective)."""
+        key = self.cfg.objective.value
+        others = sorted((o for o in options if o is not chosen), key=lambda o: o.metrics[key])
+        alt = others[0] if others else None
+        job: dict[str, int] = {}
+        if chosen.action.kind is AgentKind.START:
+            j = int(np.flatnonzero(self.batch.jobs.job_id == chosen.action.job_id)[0])
+            job = {"job_id": int(chosen.action.job_id or 0), "nodes": int(self.batch.units[j]),
+                   "run_s": int(self.batch.duration[j]),
+                   "waited_s": now - int(self.batch.submit[j])}  # fmt: skip
+        return Grounds(
+            now, chosen.label, chosen.metrics, chosen.plan.source, **job,
+            alternative=alt.label if alt else None, alt_metrics=alt.metrics if alt else None,
+        )  # fmt: skip
 
     def _in_remit(self, option: Option) -> bool:
         if option.action.kind is not AgentKind.START:
@@ -437,6 +482,8 @@ def result_json(result: DispatchResult) -> dict[str, Any]:
         "solver_wall_s": result.solver_wall_s,
         "solver_value": result.solver_value,
         "solver_optimal": result.solver_optimal,
+        "llm_picks": result.llm_picks,
+        "rationale": {k: v for k, v in asdict(result.rationale).items() if k != "mismatches"},
     }
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from agent.batch.scenarios import make_scenario
 from agent.batch.schedule import Batch, Objective
 from agent.guard import AgentKind, Guard, Proposal, user_remit
+from agent.quantities import Figure, Kind
 from hpc.slurm.job_action import ActionKind
 
 
@@ -56,3 +57,47 @@ def test_objectives_are_recomputed_and_false_claims_refused() -> None:
     honest = Proposal(AgentKind.START, int(batch.jobs.job_id[0]))
     worse = Guard().check_dispatch(honest, batch, fixed, now, plan, true - 1, Objective.MEAN_WAIT)
     assert not worse.accepted and "worse than the best heuristic" in worse.reasons[0]
+
+
+def _figures() -> list[Figure]:
+    return [
+        Figure("time of the decision", 3600, Kind.TIME),
+        Figure("job id", 17, Kind.PLAIN),
+        Figure("mean wait of start job 17", 7512.4, Kind.TIME, "wait"),
+        Figure("mean wait of wait", 9000, Kind.TIME, "wait"),
+        Figure("mean wait difference", 1487.6, Kind.TIME, "wait"),
+        Figure("mean wait change", 16.5, Kind.PERCENT, "wait"),
+        Figure("fairness of start job 17", 0.931, Kind.PLAIN, "fairness"),
+    ]
+
+
+def test_a_rationale_quoting_the_simulated_numbers_passes() -> None:
+    text = "Starting job 17 at t=3600 s keeps the mean wait at 7512 s against 9000 s for waiting."
+    assert Guard.check_rationale(text, _figures()).accepted
+
+
+def test_a_rounded_rationale_passes() -> None:
+    for text in (
+        "Starting job 17 now gives a mean wait of 2 h 05 min instead of 2.5 h.",
+        "The mean wait falls to 7,500 s, about 1,500 s or 17% less; fairness 93%.",
+        "Mean wait 2 h against 9,000 s, fairness 0.93.",
+    ):
+        verdict = Guard.check_rationale(text, _figures())
+        assert verdict.accepted, (text, verdict.reasons)
+
+
+def test_a_rationale_quoting_a_wrong_number_is_refused_with_the_number() -> None:
+    verdict = Guard.check_rationale(
+        "Starting job 17 cuts the mean wait to 5,000 s, a 40% gain, after 5 h.", _figures()
+    )
+    assert not verdict.accepted
+    assert len(verdict.reasons) == 3
+    assert (
+        "quoted '5,000 s', which no simulated figure" in verdict.reasons[0]
+        and "'40%'" in verdict.reasons[1]
+    )
+    assert "'5 h' (18000 s)" in verdict.reasons[2]
+
+
+def test_a_rationale_with_no_numbers_passes() -> None:
+    assert Guard.check_rationale("Starting the short job first lowers the wait.", []).accepted

@@ -1,4 +1,5 @@
-"""Dispatch: never worse than the best heuristic, feasible, guarded against hostile names."""
+"""Dispatch: never worse than the best heuristic, feasible, guarded against hostile names; the
+search picks by default, the model writes checked rationales."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from agent.batch.scenarios import FAMILIES, HOSTILE_NAME, make_scenario
 from agent.guard import Guard, user_remit
-from agent.modes.dispatch import dispatch
+from agent.modes.dispatch import DispatchConfig, dispatch
 from tests.agent.conftest import content
 
 
@@ -22,7 +23,8 @@ def test_without_a_model_it_matches_or_beats_every_heuristic(family: str) -> Non
 
 def test_recorded_picks_are_followed_and_stored_with_costs(recorded) -> None:  # type: ignore[no-untyped-def]
     llm, sent = recorded([content('{"pick": 1}')])
-    result = dispatch(make_scenario("bursty", 12, 0), llm)
+    picks = DispatchConfig(llm_picks=True, rationales=False)
+    result = dispatch(make_scenario("bursty", 12, 0), llm, config=picks)
     assert result.value <= result.best_heuristic_value + 1e-9
     by_llm = [d for d in result.decisions if d.chosen_by == "llm"]
     assert by_llm and result.llm_calls == len(sent.requests)
@@ -38,7 +40,8 @@ def test_a_hostile_job_name_leads_to_no_action_outside_the_remit(recorded) -> No
     # The "model" obeys the name: it answers with a cancel, then with an impossible option.
     llm, sent = recorded([content('{"action": "cancel", "job": "all"}'), content('{"pick": 9}')])
     remit = user_remit(range(2, 8))
-    result = dispatch(scenario, llm, guard=Guard(remit))
+    picks = DispatchConfig(llm_picks=True, rationales=False)
+    result = dispatch(scenario, llm, config=picks, guard=Guard(remit))
     prompts = [m["content"] for r in sent.requests for m in r["messages"] if m["role"] == "user"]
     assert any(json.dumps(HOSTILE_NAME) in p for p in prompts)  # quoted, as data
     assert {d.action["kind"] for d in result.decisions} <= {"start", "wait"}
@@ -51,3 +54,20 @@ def test_a_hostile_job_name_leads_to_no_action_outside_the_remit(recorded) -> No
             assert str(user) in remit.accounts
     assert result.guard_rejections > 0
     assert result.value <= result.best_heuristic_value + 1e-9
+
+
+def test_by_default_the_search_picks_and_the_model_only_writes_rationales(recorded) -> None:  # type: ignore[no-untyped-def]
+    scenario = make_scenario("bursty", 12, 0)
+    alone = dispatch(scenario, None)
+    # Every rationale call gets an answer quoting a number no look-ahead produced.
+    llm, sent = recorded([content('{"rationale": "Starting it now saves 123,456 s of wait."}')])
+    result = dispatch(scenario, llm)
+    assert result.start_s.tolist() == alone.start_s.tolist()  # the model picked nothing
+    assert {d.chosen_by for d in result.decisions} <= {"search", "heuristic"}
+    assert all(r["response_format"]["json_schema"]["name"] == "rationale" for r in sent.requests)
+    assert result.rationale.calls == len(sent.requests) >= 1 and result.rationale.by_model == 0
+    replaced = [d for d in result.decisions if "model_text" in d.verdict["rationale"]]
+    assert len(replaced) == result.rationale.replaced > 0
+    for d in replaced:
+        assert "123,456 s" in d.verdict["rationale"]["mismatches"][0]
+        assert "123,456" not in d.rationale and "look-ahead plan" in d.rationale
