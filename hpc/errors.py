@@ -4,6 +4,7 @@ HpcError                 base of everything `hpc` raises on purpose
 ├── WorkloadError        a trace cannot be read or used (names file:line and field)
 │   └── SwfParseError    one malformed SWF line
 ├── SimulationError      a machine, policy or scenario that cannot be simulated
+├── GoalError            an objective, constraint or goal that cannot be measured (hpc.objectives)
 └── SiteError            a site model that is inconsistent or not found (hpc.site)
 """
 
@@ -38,3 +39,7 @@ class SimulationError(HpcError):
 
 class SiteError(HpcError):
     """A site (partitions, nodes, QOS...) that is inconsistent, or a name it lacks."""
+
+
+class GoalError(HpcError):
+    """An objective, constraint or goal that is malformed or cannot be measured on a replay."""
