@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from agent.batch.ranking import Key, Ranking, worse
 from agent.batch.scenarios import DispatchScenario
 from agent.batch.schedule import Batch, Objective, Plan
 from agent.batch.solver import SUPPORTED as SOLVER_OBJECTIVES
@@ -40,6 +41,7 @@ from agent.modes.rationale import Grounds, RationaleStats, apply_templates, writ
 from agent.records import DecisionRecord
 from hpc.metrics import Summary
 from hpc.model import IntArray
+from hpc.objectives import Goal
 from hpc.slurm.remit import Remit
 
 SYSTEM = (
@@ -59,7 +61,10 @@ class Pick(BaseModel):
 @dataclass(frozen=True, slots=True)
 class DispatchConfig:
     objective: Objective = Objective.MEAN_WAIT
-    goal: str = "low mean wait; then short makespan"
+    goal: str = "low mean wait; then short makespan"  # in words, for the model
+    # Several objectives (weights or a lexicographic order) and hard constraints: the search
+    # ranks plans by this instead of `objective` (`agent.batch.ranking`).
+    targets: Goal | None = None
     max_candidates: int = 6  # pending jobs given a look-ahead per decision
     max_options: int = 4  # admissible options shown to the model
     bases: tuple[str, ...] = ("fcfs", "sjf", "big")
@@ -80,6 +85,7 @@ class Option:
     action: Proposal
     plan: Plan
     metrics: dict[str, float]
+    key: Key  # the plan's rank (`agent.batch.ranking`; lower is better)
 
     @property
     def label(self) -> str:
@@ -111,6 +117,7 @@ class DispatchResult:
     solver_optimal: bool = False  # a solver call before any start proved its plan optimal
     rationale: RationaleStats = field(default_factory=RationaleStats)
     llm_picks: bool = False
+    goal_report: dict[str, Any] | None = None  # with `targets`: values, constraints, feasible
 
 
 def dispatch(
@@ -127,10 +134,11 @@ def dispatch(
     t0 = time.perf_counter()
     batch = Batch(scenario.jobs, scenario.machine)
     plans = batch.heuristic_plans()
-    values = [batch.value(p.start_s, cfg.objective) for p in plans]
-    best = int(np.argmin(values))
-    incumbent, incumbent_value = plans[best], values[best]
-    run = _Run(scenario, batch, cfg, guard, llm, t0)
+    ranking = Ranking(batch, cfg.objective, cfg.targets, [p.start_s for p in plans])
+    keys = [ranking.key(p.start_s) for p in plans]
+    best = min(range(len(plans)), key=lambda k: keys[k])
+    incumbent, incumbent_value = plans[best], keys[best]
+    run = _Run(scenario, batch, cfg, guard, llm, t0, ranking)
     fixed = np.full(len(batch), -1, dtype=np.int64)
     now = int(batch.submit.min())
     while True:
@@ -165,7 +173,7 @@ def dispatch(
         summary=batch.summary(start, "agent"),
         value=batch.value(start, cfg.objective),
         best_heuristic=plans[best].source,
-        best_heuristic_value=values[best],
+        best_heuristic_value=batch.value(plans[best].start_s, cfg.objective),
         decisions=run.records,
         guard_rejections=run.rejections,
         wall_s=decided_s,
@@ -176,6 +184,7 @@ def dispatch(
         solver_optimal=run.solver_optimal,
         rationale=stats,
         llm_picks=cfg.llm_picks and llm is not None,
+        goal_report=_goal_report(ranking, start, plans[best]) if cfg.targets else None,
     )
     if llm is not None:  # the picks' calls (in the records) and the rationales'
         calls, prompt, completion = stats.usage
@@ -208,9 +217,10 @@ class _Run:
         guard: Guard,
         llm: LLMClient | None,
         t0: float,
+        ranking: Ranking,
     ) -> None:
         self.scenario, self.batch, self.cfg, self.guard, self.llm = scenario, batch, cfg, guard, llm
-        self.t0 = t0
+        self.t0, self.ranking = t0, ranking
         # Packing orders help makespan; for waits they only cost time.
         extra = ("long", "wide") if cfg.objective is Objective.MAKESPAN else ()
         self.bases = tuple(dict.fromkeys((*cfg.bases, *extra)))
@@ -224,8 +234,8 @@ class _Run:
         self.solver_optimal = False
 
     def consult_solver(
-        self, now: int, fixed: IntArray, incumbent: Plan, value: float
-    ) -> tuple[Plan, float]:
+        self, now: int, fixed: IntArray, incumbent: Plan, value: Key
+    ) -> tuple[Plan, Key]:
         """The exact solver's plan when it is feasible and better than the incumbent."""
         cfg, batch = self.cfg, self.batch
         open_ = fixed < 0
@@ -264,14 +274,13 @@ class _Run:
         if self.solver_value is None or solver_value < self.solver_value:
             self.solver_value = solver_value
         self.solver_optimal |= solution.optimal and not bool((~open_).any())
-        if solver_value < value - 1e-9:
+        key = self.ranking.key(start)
+        if worse(value, key):
             self.solver_adopted += 1
-            return solution.plan, solver_value
+            return solution.plan, key
         return incumbent, value
 
-    def decide_at(
-        self, now: int, fixed: IntArray, incumbent: Plan, value: float
-    ) -> tuple[Plan, float]:
+    def decide_at(self, now: int, fixed: IntArray, incumbent: Plan, value: Key) -> tuple[Plan, Key]:
         """Start jobs at `now` until the chosen option is to wait; the new incumbent."""
         batch = self.batch
         while True:
@@ -279,22 +288,20 @@ class _Run:
             options = self._options(now, fixed, incumbent, value)
             if options is None:
                 return incumbent, value
-            admissible = [o for o in options if o.metrics[self.cfg.objective.value] <= value + 1e-9]
-            admissible.sort(
-                key=lambda o: (o.metrics[self.cfg.objective.value], o.plan is not incumbent)
-            )
+            admissible = [o for o in options if not worse(o.key, value)]
+            admissible.sort(key=lambda o: (o.key, o.plan is not incumbent))
             chosen, record = self._choose(now, fixed, admissible, value)
             record.wall_s = time.perf_counter() - t_start
             self.records.append(record)
             self.grounds.append(self._grounds(now, fixed, chosen, options))
-            incumbent, value = chosen.plan, chosen.metrics[self.cfg.objective.value]
+            incumbent, value = chosen.plan, chosen.key
             if chosen.action.kind is AgentKind.WAIT:
                 return incumbent, value
             j = int(np.flatnonzero(batch.jobs.job_id == chosen.action.job_id)[0])
             fixed[j] = now
 
     def _options(
-        self, now: int, fixed: IntArray, incumbent: Plan, value: float
+        self, now: int, fixed: IntArray, incumbent: Plan, value: Key
     ) -> list[Option] | None:
         """Every option at `now` with its look-ahead; None when no pending job fits."""
         batch = self.batch
@@ -315,26 +322,28 @@ class _Run:
             if incumbent.start_s[j] == now:
                 plan = self._better(plan, incumbent)
             action = Proposal(AgentKind.START, int(batch.jobs.job_id[j]))
-            options.append(Option(action, plan, batch.metrics(plan.start_s)))
+            options.append(self._option(action, plan))
         starts_now = bool(np.any(incumbent.start_s[fixed < 0] == now))
         wait_plan = self._best_rollout(fixed, now, now + 1)
         if not starts_now:
             wait_plan = self._better(wait_plan, incumbent)
-        options.append(
-            Option(Proposal(AgentKind.WAIT), wait_plan, batch.metrics(wait_plan.start_s))
-        )
+        options.append(self._option(Proposal(AgentKind.WAIT), wait_plan))
         return options
+
+    def _option(self, action: Proposal, plan: Plan) -> Option:
+        return Option(
+            action, plan, self.batch.metrics(plan.start_s), self.ranking.key(plan.start_s)
+        )
 
     def _best_rollout(self, fixed: IntArray, now: int, not_before: int) -> Plan:
         plans = [self.batch.rollout(fixed, now, b, not_before=not_before) for b in self.bases]
-        return min(plans, key=lambda p: self.batch.value(p.start_s, self.cfg.objective))
+        return min(plans, key=lambda p: self.ranking.key(p.start_s))
 
     def _better(self, a: Plan, b: Plan) -> Plan:
-        obj = self.cfg.objective
-        return b if self.batch.value(b.start_s, obj) <= self.batch.value(a.start_s, obj) else a
+        return a if worse(self.ranking.key(b.start_s), self.ranking.key(a.start_s)) else b
 
     def _choose(
-        self, now: int, fixed: IntArray, admissible: list[Option], value: float
+        self, now: int, fixed: IntArray, admissible: list[Option], value: Key
     ) -> tuple[Option, DecisionRecord]:
         """The model's pick among admissible options in the remit, guarded; else the best."""
         cfg, batch = self.cfg, self.batch
@@ -360,7 +369,7 @@ class _Run:
             assert self.llm is not None
             before = self.llm.usage.snapshot()
             try:
-                pick = self._ask(now, in_remit, value)
+                pick = self._ask(now, in_remit)
             except LLMError as exc:
                 pick, reasons = None, [f"model gave no usable answer: {exc}"]
             after = self.llm.usage.snapshot()
@@ -370,7 +379,7 @@ class _Run:
             elif pick is not None:
                 proposal = in_remit[pick]
                 verdict = self.guard.check_dispatch(
-                    proposal.action, batch, fixed, now, proposal.plan, value, cfg.objective
+                    proposal.action, batch, fixed, now, proposal.plan, value, self.ranking
                 )
                 if verdict.accepted:
                     chosen, chosen_by = proposal, "llm"
@@ -384,7 +393,7 @@ class _Run:
             # heuristic), not by the agent: only feasibility and the objective are checked.
             checker = self.guard if self._in_remit(chosen) else _SITE_SCHEDULER
             verdict = checker.check_dispatch(
-                chosen.action, batch, fixed, now, chosen.plan, value, cfg.objective
+                chosen.action, batch, fixed, now, chosen.plan, value, self.ranking
             )
             if not verdict.accepted:
                 raise AssertionError(f"the heuristic fallback failed the guard: {verdict.reasons}")
@@ -405,8 +414,7 @@ class _Run:
 
     def _grounds(self, now: int, fixed: IntArray, chosen: Option, options: list[Option]) -> Grounds:
         """The figures of the chosen option and of the next-best one (by the objective)."""
-        key = self.cfg.objective.value
-        others = sorted((o for o in options if o is not chosen), key=lambda o: o.metrics[key])
+        others = sorted((o for o in options if o is not chosen), key=lambda o: o.key)
         alt = others[0] if others else None
         job: dict[str, int] = {}
         if chosen.action.kind is AgentKind.START:
@@ -426,7 +434,7 @@ class _Run:
         j = int(np.flatnonzero(jobs.job_id == option.action.job_id)[0])
         return self.guard.remit.covers(str(int(jobs.user[j])), str(int(jobs.partition[j])))
 
-    def _ask(self, now: int, options: list[Option], value: float) -> int:
+    def _ask(self, now: int, options: list[Option]) -> int:
         assert self.llm is not None
         batch, cfg = self.batch, self.cfg
         lines = []
@@ -461,6 +469,24 @@ class _Run:
         return reply.value.pick
 
 
+def _goal_report(ranking: Ranking, start: IntArray, heuristic: Plan) -> dict[str, Any]:
+    """The goal's objectives and constraints on the dispatch and on the best heuristic's plan."""
+    assert ranking.goal is not None
+    checks, base = ranking.checks(start), ranking.checks(heuristic.start_s)
+    return {
+        "goal": ranking.goal.describe(),
+        "values": ranking.values(start),
+        "constraints": [c.as_dict() for c in checks],
+        "feasible": all(c.met for c in checks),
+        "best_heuristic": {
+            "plan": heuristic.source,
+            "values": ranking.values(heuristic.start_s),
+            "constraints": [c.as_dict() for c in base],
+            "feasible": all(c.met for c in base),
+        },
+    }
+
+
 def result_json(result: DispatchResult) -> dict[str, Any]:
     """The result without the per-decision records (for tables and the bench's JSON)."""
     return {
@@ -484,6 +510,7 @@ def result_json(result: DispatchResult) -> dict[str, Any]:
         "solver_optimal": result.solver_optimal,
         "llm_picks": result.llm_picks,
         "rationale": {k: v for k, v in asdict(result.rationale).items() if k != "mismatches"},
+        "goal": result.goal_report,
     }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.batch.ranking import Ranking
 from agent.batch.scenarios import make_scenario
-from agent.batch.schedule import Batch, Objective
-from agent.guard import AgentKind, Guard, Proposal, user_remit
+from agent.batch.schedule import Batch, Objective, Plan
+from agent.guard import AgentKind, Guard, Proposal, Verdict, user_remit
 from agent.quantities import Figure, Kind
 from hpc.slurm.job_action import ActionKind
 
@@ -17,12 +18,24 @@ def _setup() -> tuple[Batch, np.ndarray, int]:
     return batch, np.full(len(batch), -1, dtype=np.int64), int(batch.submit.min())
 
 
+def _check(
+    guard: Guard,
+    action: Proposal,
+    batch: Batch,
+    fixed: np.ndarray,
+    now: int,
+    plan: Plan,
+    incumbent: float = 1e18,
+) -> Verdict:
+    """The guard's dispatch check, ranking by mean wait against an incumbent value."""
+    ranking = Ranking(batch, Objective.MEAN_WAIT)
+    return guard.check_dispatch(action, batch, fixed, now, plan, (incumbent,), ranking)
+
+
 def test_a_slurm_job_action_is_outside_the_default_kinds() -> None:
     batch, fixed, now = _setup()
     plan = batch.heuristic_plans()[0]
-    verdict = Guard().check_dispatch(
-        Proposal(ActionKind.HOLD, job_id=1), batch, fixed, now, plan, 1e18, Objective.MEAN_WAIT
-    )
+    verdict = _check(Guard(), Proposal(ActionKind.HOLD, job_id=1), batch, fixed, now, plan)
     assert not verdict.accepted and "outside the remit" in verdict.reasons[0]
 
 
@@ -31,14 +44,10 @@ def test_a_start_needs_an_existing_submitted_job_in_the_remit() -> None:
     plan = batch.rollout(fixed, now, "fcfs", not_before=now)
     guard = Guard(user_remit({99}))
     for job_id, text in ((9999, "does not exist"), (1, "outside the remit")):
-        verdict = guard.check_dispatch(
-            Proposal(AgentKind.START, job_id), batch, fixed, now, plan, 1e18, Objective.MEAN_WAIT
-        )
+        verdict = _check(guard, Proposal(AgentKind.START, job_id), batch, fixed, now, plan)
         assert not verdict.accepted and any(text in r for r in verdict.reasons)
     late = int(batch.jobs.job_id[-1])
-    verdict = Guard().check_dispatch(
-        Proposal(AgentKind.START, late), batch, fixed, now, plan, 1e18, Objective.MEAN_WAIT
-    )
+    verdict = _check(Guard(), Proposal(AgentKind.START, late), batch, fixed, now, plan)
     assert any("not submitted yet" in r for r in verdict.reasons)
 
 
@@ -51,11 +60,11 @@ def test_objectives_are_recomputed_and_false_claims_refused() -> None:
     action = Proposal(
         AgentKind.START, int(batch.jobs.job_id[0]), claims={"mean_wait": 0.5 * true + 1}
     )
-    verdict = Guard().check_dispatch(action, batch, fixed, now, plan, 1e18, Objective.MEAN_WAIT)
+    verdict = _check(Guard(), action, batch, fixed, now, plan)
     assert not verdict.accepted and any("simulator says" in r for r in verdict.reasons)
     assert verdict.recomputed["mean_wait"] == true
     honest = Proposal(AgentKind.START, int(batch.jobs.job_id[0]))
-    worse = Guard().check_dispatch(honest, batch, fixed, now, plan, true - 1, Objective.MEAN_WAIT)
+    worse = _check(Guard(), honest, batch, fixed, now, plan, true - 1)
     assert not worse.accepted and "worse than the best heuristic" in worse.reasons[0]
 
 

@@ -10,6 +10,8 @@ import pytest
 from agent.batch.scenarios import FAMILIES, HOSTILE_NAME, make_scenario
 from agent.guard import Guard, user_remit
 from agent.modes.dispatch import DispatchConfig, dispatch
+from hpc.objectives import Constraint, Goal, Measure
+from hpc.objectives import Objective as GoalObjective
 from tests.agent.conftest import content
 
 
@@ -71,3 +73,37 @@ def test_by_default_the_search_picks_and_the_model_only_writes_rationales(record
     for d in replaced:
         assert "123,456 s" in d.verdict["rationale"]["mismatches"][0]
         assert "123,456" not in d.rationale and "look-ahead plan" in d.rationale
+
+
+def _goal(*constraints: Constraint) -> Goal:
+    return Goal(order=(GoalObjective.MEAN_WAIT, GoalObjective.FAIRNESS), constraints=constraints)
+
+
+def test_a_goal_with_constraints_is_met_when_the_best_heuristic_meets_it() -> None:
+    scenario = make_scenario("fairness", 20, 0)
+    small = Constraint(Measure.P95_WAIT, 4 * 3600, under_cores=64)
+    fair = Constraint(Measure.FAIRNESS_USERS, 0.2)
+    result = dispatch(scenario, None, config=DispatchConfig(targets=_goal(small, fair)))
+    report = result.goal_report
+    assert report is not None and report["best_heuristic"]["feasible"]
+    assert report["feasible"] and [c["met"] for c in report["constraints"]] == [True, True]
+    assert set(report["values"]) == {
+        "mean_wait",
+        "mean_bsld",
+        "utilization",
+        "fairness",
+        "makespan",
+    }
+    assert result.infeasible_executed == 0 and result.summary.unstarted == 0
+
+
+def test_an_impossible_constraint_is_reported_infeasible_with_its_measure() -> None:
+    scenario = make_scenario("bursty", 12, 0)
+    never = Constraint(Measure.MAX_WAIT, 0)  # bursts: some job must wait
+    result = dispatch(scenario, None, config=DispatchConfig(targets=_goal(never)))
+    report = result.goal_report
+    assert report is not None and not report["feasible"]
+    (check,) = report["constraints"]
+    assert not check["met"] and check["measured"] > 0
+    # Closest to feasible: no longer a longest wait than the best heuristic's plan.
+    assert check["measured"] <= report["best_heuristic"]["constraints"][0]["measured"] + 1e-9
