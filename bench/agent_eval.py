@@ -228,7 +228,10 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         llm = None
         if not args.no_llm:
-            endpoint = stack.enter_context(llm_endpoint(LLMConfig(timeout_s=120.0)))
+            # SCHEDSIGHT_LLM_BASE_URL: a server already running (else one is started here).
+            config = LLMConfig(base_url=os.environ.get("SCHEDSIGHT_LLM_BASE_URL", ""),
+                               timeout_s=120.0)  # fmt: skip
+            endpoint = stack.enter_context(llm_endpoint(config))
             llm = LLMClient(endpoint)
             stack.callback(llm.close)
             print(f"model: {llm.model} at {endpoint.base_url}", flush=True)
