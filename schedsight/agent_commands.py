@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from agent.llm.client import LLMClient
     from agent.records import DecisionRecord
     from hpc.model import Machine
+    from hpc.objectives import Constraint, Goal
     from hpc.site.whatif import SiteWorkload
 
 # agent.batch.scenarios.FAMILIES and agent.batch.schedule.Objective, spelled out so that
@@ -46,6 +47,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     d.add_argument("--objective", choices=OBJECTIVES, default="mean_wait")
     d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
+    d.add_argument(
+        "--goal",
+        metavar="OBJ,OBJ|OBJ=W,OBJ=W",
+        help="several objectives instead of --objective: in lexicographic order "
+        '("mean_wait,fairness") or weighted ("mean_wait=1,utilization=2"); objectives: '
+        "mean_wait, mean_bsld, utilization, fairness, makespan",
+    )
+    d.add_argument(
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="MEASURE<=BOUND[:under_cores=N]",
+        help='a hard constraint, repeatable: "p95_wait<=3600:under_cores=16" (seconds), '
+        '"utilization>=0.8", "fairness_users>=0.5"; measures: p95_wait, max_wait, mean_wait, '
+        "mean_bsld, utilization, fairness_users",
+    )
     d.add_argument(
         "--llm-picks",
         action="store_true",
@@ -148,7 +165,9 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         wiring.open_store()  # fail early on a stale schema
     scenario = make_scenario(args.family, args.jobs, args.seed)
     accounts = frozenset(int(a) for a in args.accounts.split(",")) if args.accounts else None
-    config = DispatchConfig(objective=Objective(args.objective), llm_picks=args.llm_picks)
+    config = DispatchConfig(
+        objective=Objective(args.objective), llm_picks=args.llm_picks, targets=_goal(args)
+    )
     with _llm(args, wiring) as llm:
         result = dispatch(scenario, llm, config=config, guard=Guard(user_remit(accounts)))
         llm_used = llm is not None
@@ -157,7 +176,8 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{result.scenario} on {scenario.machine.describe()}, objective {out['objective']}")
+    what = "the goal below" if config.targets else f"objective {out['objective']}"
+    print(f"{result.scenario} on {scenario.machine.describe()}, {what}")
     print(f"  agent          {result.value:12.1f}")
     print(f"  best heuristic {result.best_heuristic_value:12.1f}  ({result.best_heuristic})")
     print(
@@ -165,6 +185,8 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         f"{out['prompt_tokens']}+{out['completion_tokens']}, guard rejections "
         f"{out['guard_rejections']}, wall {out['wall_s']:.1f} s"
     )
+    if result.goal_report is not None:
+        _print_goal(result.goal_report)
     r = result.rationale
     if llm_used:
         templates = len(result.decisions) - r.by_model
@@ -173,6 +195,61 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
             f"{r.replaced}, templates {templates}; model time {r.wall_s:.1f} s"
         )
     return 0
+
+
+def _print_goal(report: dict[str, Any]) -> None:
+    print(f"  goal: {report['goal']}")
+    print("  " + ", ".join(f"{k} {v:.3g}" for k, v in report["values"].items()))
+    for c, b in zip(report["constraints"], report["best_heuristic"]["constraints"], strict=True):
+        met = "met" if c["met"] else "NOT met"
+        print(
+            f"  {c['constraint']}: {c['measured']:.3g}, {met} (best heuristic: {b['measured']:.3g})"
+        )
+    if not report["feasible"]:
+        print("  infeasible: no plan found meets every constraint; this one comes closest")
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _goal(args: argparse.Namespace) -> Goal | None:
+    """--goal and --constraint as an `hpc.objectives.Goal` (None: --objective alone)."""
+    from hpc.errors import GoalError
+    from hpc.objectives import Goal
+    from hpc.objectives import Objective as GoalObjective
+
+    if not args.goal and not args.constraint:
+        return None
+    try:
+        parts = [p.strip() for p in (args.goal or args.objective).split(",") if p.strip()]
+        if all("=" in p for p in parts):
+            pairs = [p.split("=", 1) for p in parts]
+            weights = {GoalObjective(o.strip()): float(w) for o, w in pairs}
+            return Goal(weights=weights, constraints=_constraints(args.constraint))
+        order = tuple(GoalObjective(p) for p in parts)
+        return Goal(order=order, constraints=_constraints(args.constraint))
+    except (GoalError, ValueError) as exc:
+        names = ", ".join(o.value for o in GoalObjective)
+        raise ValueError(f"--goal/--constraint: {exc} (objectives: {names})") from exc
+
+
+def _constraints(texts: list[str]) -> tuple[Constraint, ...]:
+    from hpc.objectives import Constraint, Measure
+
+    out = []
+    for text in texts:
+        head, _, scope = text.partition(":")
+        op = "<=" if "<=" in head else ">="
+        name, sep, bound = head.partition(op)
+        if not sep:
+            raise ValueError(f"{text!r}: write MEASURE<=BOUND or MEASURE>=BOUND")
+        under = int(scope.removeprefix("under_cores=")) if scope else None
+        c = Constraint(Measure(name.strip()), float(bound), under_cores=under)
+        if c.at_most != (op == "<="):
+            raise ValueError(f"{text!r}: {name.strip()} takes {'<=' if c.at_most else '>='}")
+        out.append(c)
+    return tuple(out)
 
 
 def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]:
