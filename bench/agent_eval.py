@@ -154,6 +154,17 @@ def goal_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def progress(row: dict[str, Any]) -> str:
+    """One finished scenario in a line (printed as the bench goes)."""
+    a, p, g = row["agent"], row.get("llm_picks"), row["goal"]["goal"]
+    wait = a["metrics"]["mean_wait"]
+    line = f"{row['scenario']}: search mean wait {wait:.0f} s in {a['wall_s']:.1f} s"
+    if p is not None:
+        line += (f"; model picks {p['metrics']['mean_wait']:.0f} s in {p['wall_s']:.1f} s "
+                 f"({p['llm_calls']} calls)")  # fmt: skip
+    return line + f"; goal {'met' if g['feasible'] else 'INFEASIBLE'}"
+
+
 def _measure(check: dict[str, Any]) -> str:
     value = float(check["measured"])
     return f"{value:.0f} s" if "wait" in check["constraint"] else f"{value:.2f}"
@@ -218,6 +229,8 @@ def main() -> int:
     ap.add_argument("--no-llm", action="store_true")
     ap.add_argument("--rationale-calls", type=int, default=2,
                     help="rationale calls per dispatch (4 decisions each)")  # fmt: skip
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                    help="batch sizes, comma-separated (default 10,50,100)")  # fmt: skip
     ap.add_argument("--out", default="out/agent_eval.json")
     args = ap.parse_args()
     seeds = 1 if args.quick else args.seeds
@@ -225,6 +238,7 @@ def main() -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}", flush=True)  # fmt: skip
     rows: list[dict[str, Any]] = []
+    out = Path(args.out)
     with contextlib.ExitStack() as stack:
         llm = None
         if not args.no_llm:
@@ -236,23 +250,20 @@ def main() -> int:
             stack.callback(llm.close)
             print(f"model: {llm.model} at {endpoint.base_url}", flush=True)
         for seed in range(seeds):
-            for n in SIZES:
+            for n in [int(x) for x in args.sizes.split(",")]:
                 for family in FAMILIES:
                     row = evaluate(make_scenario(family, n, seed), llm, limit,
                                    args.rationale_calls)  # fmt: skip
                     rows.append(row)
-                    picks = row.get("llm_picks", {}).get("wall_s")
-                    print(f"  {row['scenario']}: search {row['agent']['wall_s']:.1f} s"
-                          + (f", picks {picks:.1f} s" if picks is not None else ""),
-                          flush=True)  # fmt: skip
+                    print("  " + progress(row), flush=True)
+                    out.parent.mkdir(parents=True, exist_ok=True)  # what is done so far
+                    out.write_text(json.dumps({"rows": rows}, indent=1, default=str))
     print(table(rows))
     if not args.no_llm:
         print(picks_table(rows))
     print(goal_table(rows))
     for line in targets(rows):
         print(line)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "targets": targets(rows)}, indent=1, default=str))
     print(f"saved {out}")
     return 0
