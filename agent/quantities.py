@@ -22,7 +22,8 @@ class Kind(Enum):
     TIME = "time"  # seconds
     PERCENT = "percent"  # percent points
     COUNT = "count"  # nodes, jobs, cores
-    PLAIN = "plain"  # no unit: an id, a ratio, a slowdown, or seconds written bare
+    RATIO = "ratio"  # "2.5 times", "3x"
+    PLAIN = "plain"  # no unit: an id, a slowdown, a fairness index, or seconds written bare
 
 
 _TIME_UNITS = {
@@ -34,6 +35,8 @@ _TIME_UNITS = {
 _COUNT_UNITS = frozenset(
     ("node", "nodes", "job", "jobs", "core", "cores", "unit", "units", "gpu", "gpus")
 )
+_RATIO_UNITS = frozenset(("x", "times", "fold"))
+JOB = "job"  # the metric of a job id: the number right after "job" ("job 17"), and only it
 # The metric a nearby word names (a number right after it must be a figure of that metric).
 METRIC_WORDS = {
     "wait": "wait",
@@ -51,6 +54,7 @@ _NUMBER = re.compile(
     r"(?:\s*(?P<unit>%|[A-Za-z]+))?"
 )
 _IN_SECONDS = re.compile(r"[\d,.]+\s*(?:s|secs?|seconds?)", re.IGNORECASE)
+_JOB_BEFORE = re.compile(r"\bjobs?\s*(?:id\s*)?#?\s*$", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z]+")
 _JOINER = re.compile(r"^\s*(?:and\s+)?$")
 
@@ -92,6 +96,10 @@ class Figure:
             return False  # a time is no count, a percentage no time (a bare id may be a count)
         if q.metric is not None and self.metric != q.metric:
             return False
+        if q.kind is Kind.PLAIN and self.kind in (Kind.PERCENT, Kind.RATIO):
+            return False  # a bare 17 is no 16.5 % (nor a ratio)
+        if self.metric == JOB and q.metric != JOB:
+            return False  # a job id matches "job 17", not a bare 17 said of something else
         slack = max(q.tolerance, RELATIVE_TOLERANCE * abs(q.value)) + 1e-9
         return any(abs(abs(v) - q.value) <= slack for v in values)
 
@@ -115,12 +123,16 @@ def quantities(text: str) -> list[Quantity]:
                                  prev.metric)  # fmt: skip
                 found.append((start, end, whole))
                 continue
-        elif unit == "%":
+        elif unit in ("%", "percent"):
             q = Quantity(m.group(0), value, Kind.PERCENT, step, metric)
         elif unit in _COUNT_UNITS:
             q = Quantity(m.group(0), value, Kind.COUNT, step, None)
+        elif unit in _RATIO_UNITS:
+            q = Quantity(m.group(0), value, Kind.RATIO, step, metric)
         else:  # a word that is no unit stays out of the quantity
             end = m.end("frac") if frac else m.end("int")
+            if _JOB_BEFORE.search(text[: m.start()]):
+                metric = JOB
             q = Quantity(text[m.start() : end], value, Kind.PLAIN, step, metric)
         found.append((m.start(), end, q))
     return [q for _, _, q in found]

@@ -425,6 +425,7 @@ class _Run:
         return Grounds(
             now, chosen.label, chosen.metrics, chosen.plan.source, **job,
             alternative=alt.label if alt else None, alt_metrics=alt.metrics if alt else None,
+            alt_job_id=alt.action.job_id if alt else None,
         )  # fmt: skip
 
     def _in_remit(self, option: Option) -> bool:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from agent.errors import LLMError
 from agent.guard import Guard
 from agent.llm.client import LLMClient
-from agent.quantities import Figure, Kind
+from agent.quantities import JOB, Figure, Kind
 from agent.records import DecisionRecord
 
 SYSTEM = (
@@ -58,12 +58,14 @@ class Grounds:
     waited_s: int | None = None  # how long the started job waited for this start
     alternative: str | None = None  # the next-best option (None: nothing else to do)
     alt_metrics: Mapping[str, float] | None = None
+    alt_job_id: int | None = None  # the job the next-best option starts
 
     def figures(self) -> list[Figure]:
         """Every number a rationale of this decision may quote."""
         out = [Figure("time of the decision", self.now_s, Kind.TIME)]
-        if self.job_id is not None:
-            out.append(Figure("job id", self.job_id, Kind.PLAIN))
+        for job in (self.job_id, self.alt_job_id):
+            if job is not None:
+                out.append(Figure("job id", job, Kind.PLAIN, JOB))
         if self.nodes is not None:
             out.append(Figure("nodes of the job", self.nodes, Kind.COUNT))
         if self.run_s is not None:
@@ -83,6 +85,9 @@ class Grounds:
             if other:
                 change = 100 * abs(other - value) / abs(other)
                 out.append(Figure(f"{words} change", change, Kind.PERCENT, family))
+            if other and value:  # "2.5 times the wait", either way round
+                for ratio in (other / value, value / other):
+                    out.append(Figure(f"{words} ratio", ratio, Kind.RATIO, family))
         return out
 
     def facts(self, objective: str) -> str:

@@ -71,7 +71,7 @@ def test_objectives_are_recomputed_and_false_claims_refused() -> None:
 def _figures() -> list[Figure]:
     return [
         Figure("time of the decision", 3600, Kind.TIME),
-        Figure("job id", 17, Kind.PLAIN),
+        Figure("job id", 17, Kind.PLAIN, "job"),
         Figure("mean wait of start job 17", 7512.4, Kind.TIME, "wait"),
         Figure("mean wait of wait", 9000, Kind.TIME, "wait"),
         Figure("mean wait difference", 1487.6, Kind.TIME, "wait"),
@@ -110,3 +110,14 @@ def test_a_rationale_quoting_a_wrong_number_is_refused_with_the_number() -> None
 
 def test_a_rationale_with_no_numbers_passes() -> None:
     assert Guard.check_rationale("Starting the short job first lowers the wait.", []).accepted
+
+
+def test_a_job_number_must_be_a_job_of_the_decision_and_a_bare_number_no_job() -> None:
+    figures = [*_figures(), Figure("job id", 7, Kind.PLAIN, "job")]
+    assert Guard.check_rationale("Job 17 goes before job 7.", figures).accepted
+    # The embedded model's words, seen in a run: ids reused as times and ratios.
+    seen = "Start job 17 at 17, which is 10 times faster than job 3 at 3."
+    verdict = Guard.check_rationale(seen, figures)
+    assert [r.split(",")[0] for r in verdict.reasons] == [
+        "quoted '17'", "quoted '10 times'", "quoted '3'", "quoted '3'"
+    ]  # fmt: skip

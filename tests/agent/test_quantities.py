@@ -18,7 +18,7 @@ def test_times_are_read_in_seconds_with_compound_units_joined() -> None:
 def test_percentages_counts_and_bare_numbers_keep_their_kind() -> None:
     found = quantities("start job 17 (8 nodes): fairness 93%, slowdown 1.23")
     assert [(q.text, q.kind, q.metric) for q in found] == [
-        ("17", Kind.PLAIN, None),
+        ("17", Kind.PLAIN, "job"),
         ("8 nodes", Kind.COUNT, None),
         ("93%", Kind.PERCENT, "fairness"),
         ("1.23", Kind.PLAIN, "slowdown"),
@@ -41,3 +41,15 @@ def test_a_number_after_a_metric_word_must_be_a_figure_of_that_metric() -> None:
     assert unmatched("mean wait 1,200 s, makespan 9,000 s", figures) == []
     wrong = unmatched("makespan 1,200 s", figures)
     assert [q.text for q in wrong] == ["1,200 s"]  # a true number, named as the wrong metric
+
+
+def test_a_number_right_after_job_is_a_job_id_and_times_make_a_ratio() -> None:
+    found = quantities("job 17 waits 2.5 times less than jobs #3, 3x")
+    assert [(q.text, q.kind, q.metric) for q in found] == [
+        ("17", Kind.PLAIN, "job"),
+        ("2.5 times", Kind.RATIO, "wait"),
+        ("3", Kind.PLAIN, "job"),
+        ("3x", Kind.RATIO, None),
+    ]
+    ids = [Figure("job id", 3, Kind.PLAIN, "job")]
+    assert [q.text for q in unmatched("job 3 needs 3 nodes", ids)] == ["3 nodes"]
