@@ -142,8 +142,11 @@ class Guard:
         evaluate: Callable[[str], Mapping[str, float]],
         baseline: Mapping[str, float],
         objective: str,
+        *,
+        higher_is_better: bool = False,
     ) -> Verdict:
-        """A policy recommendation: simulated here, and no worse than `baseline` on `objective`."""
+        """A policy recommendation: simulated here, and no worse than `baseline` on `objective`
+        (lower is better unless `higher_is_better`: utilization, fairness)."""
         reasons = list(self._kind_reasons(action))
         if action.kind is not AgentKind.SET_POLICY or not action.policy:
             reasons.append("a policy recommendation must name a policy")
@@ -154,10 +157,11 @@ class Guard:
             recomputed = dict(evaluate(action.policy))
         except ValueError as exc:
             return Verdict(False, (f"policy {action.policy!r} cannot be simulated: {exc}",))
-        if recomputed[objective] > baseline[objective] + 1e-9:
+        sign = -1.0 if higher_is_better else 1.0
+        if sign * (recomputed[objective] - baseline[objective]) > 1e-9:
             reasons.append(
-                f"{objective} {recomputed[objective]:.1f} is worse than the baseline's "
-                f"{baseline[objective]:.1f}"
+                f"{objective} {recomputed[objective]:.6g} is worse than the baseline's "
+                f"{baseline[objective]:.6g}"
             )
         reasons += _claim_reasons(action.claims, recomputed)
         return Verdict(not reasons, tuple(reasons), recomputed)

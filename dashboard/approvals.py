@@ -1,7 +1,8 @@
 """Approving the agent's proposals: only an admin holding the secret configured where the
 dashboard runs (SCHEDSIGHT_ADMIN_TOKEN, handed over as `DashboardConfig.admin_token`) may;
-a job action then goes through the Slurm backend within the remit, and every approval,
-rejection and action is written to the audit log.
+a job action or a QOS change then goes through the Slurm backend within the remit, a
+slurm.conf change is recorded and its diff handed over (never applied: the file is the
+admin's), and every approval, rejection and action is written to the audit log.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from db.session import transaction
 from db.store import Store
 from hpc.slurm.actions import Action, apply_action
 from hpc.slurm.backend import SlurmBackend
+from hpc.slurm.conf_change import ConfChange
 from hpc.slurm.errors import SlurmError
+from hpc.slurm.qos_change import QosChange, TextCommands, apply_qos_change
 from hpc.slurm.remit import Remit
 from hpc.slurm.retry import Backoff
 
@@ -108,29 +111,59 @@ def approve(
     slurm: SlurmSide,
     actor: str = "admin",
 ) -> str:
-    """Approve; send a job action to Slurm (audited) or record advice as approved."""
+    """Approve; send a job action or QOS change to Slurm (audited), or record advice or a
+    slurm.conf change as approved (with the diff to apply)."""
     check_admin(token, admin_token)
     with transaction(store.sessions) as session:
         decision = decide(session, decision_id=decision_id, approve=True, by=actor)
-        target = slurm_action(decision.proposal.get("action"))
-        if target is None:
+        action = decision.proposal.get("action") or {}
+        conf = ConfChange.from_action(action)
+        if conf is not None:
+            why = "approved a slurm.conf change: not applied by schedsight (the admin applies it)"
+            _note(session, actor, decision_id, "approve", f"{why}\n{conf.diff()}")
+            return (f"decision {decision_id} approved (slurm.conf is yours: nothing was applied). "
+                    f"Apply this diff and run `scontrol reconfigure`:\n{conf.diff()}")  # fmt: skip
+        qos = QosChange.from_action(action)
+        target = slurm_action(action)
+        if qos is None and target is None:
             why = "approved advice: nothing is sent to Slurm (a policy is site configuration)"
             _note(session, actor, decision_id, "approve", why)
             return f"decision {decision_id} approved (advice only: nothing sent to Slurm)"
-    job_id, action = target
     audit = AuditTrail(store.sessions, actor=actor, decision_id=decision_id)
-    try:
-        apply_action(slurm.backend(), job_id, action, remit=slurm.remit, audit=audit,
+    if qos is not None:
+        return _send(store, decision_id, lambda: _send_qos(qos, slurm, audit))
+    assert target is not None
+    job_id, job_action = target
+
+    def send_job() -> str:
+        apply_action(slurm.backend(), job_id, job_action, remit=slurm.remit, audit=audit,
                      backoff=slurm.backoff)  # fmt: skip
+        return f"{job_action.describe()} sent to job {job_id}"
+
+    return _send(store, decision_id, send_job)
+
+
+def _send(store: Store, decision_id: int, send: Callable[[], str]) -> str:
+    """Run `send` (it says what it sent) and record the approved decision's outcome."""
+    try:
+        sent = send()
     except SlurmError as exc:
         with transaction(store.sessions) as session:
             record_outcome(session, decision_id=decision_id, applied=False,
                            outcome={"error": str(exc)})  # fmt: skip
         return f"decision {decision_id} approved but Slurm refused it: {exc}"
     with transaction(store.sessions) as session:
-        record_outcome(session, decision_id=decision_id, applied=True,
-                       outcome={"sent": f"{action.describe()} job {job_id}"})  # fmt: skip
-    return f"decision {decision_id} approved: {action.describe()} sent to job {job_id}"
+        record_outcome(session, decision_id=decision_id, applied=True, outcome={"sent": sent})
+    return f"decision {decision_id} approved: {sent}"
+
+
+def _send_qos(qos: QosChange, slurm: SlurmSide, audit: AuditTrail) -> str:
+    backend = slurm.backend()
+    if not isinstance(backend, TextCommands):
+        raise SlurmError(f"QOS changes go through sacctmgr, which the {backend.name} backend "
+                         "does not run: set SCHEDSIGHT_SLURM_BACKEND=cli")  # fmt: skip
+    apply_qos_change(backend, qos, remit=slurm.remit, audit=audit, backoff=slurm.backoff)
+    return f"{qos.describe()} sent"
 
 
 def _note(session: Any, actor: str, decision_id: int, what: str, detail: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from schedsight import advising, decision_commands
 from schedsight.arguments import (
     MAX_CORES_PER_NODE,
     MAX_JOBS,
@@ -72,14 +73,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _common(d, _cmd_dispatch)
 
     a = modes.add_parser("advise", help="recommend a policy for a workload and goals in words")
-    a.add_argument("goals", help='e.g. "no small job waits more than an hour"')
+    a.add_argument("goals", help='e.g. "keep utilization above 80%%; no job under 16 cores '
+                   'waits more than an hour at p95; be fair across accounts"')  # fmt: skip
     a.add_argument("--trace", help="SWF file (default: a generated Lublin workload)")
     a.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=10_000,
                    help="generated workload size")  # fmt: skip
     a.add_argument("--procs", type=int_in(1, MAX_PROCS), default=256,
                    help="machine size for the generated one")  # fmt: skip
     a.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
+    advising.add_options(a)
     _common(a, _cmd_advise)
+    decision_commands.add_parsers(modes)
 
     q = modes.add_parser("ask", help='a what-if in words: "what if we lost 16 nodes next week?"')
     q.add_argument("question")
@@ -266,29 +270,9 @@ def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
-    from agent.modes.advise import advise
-    from hpc.model import Machine
-
     wiring = wiring_of(args)
-    if not args.no_store:
-        wiring.open_store()
-    jobs, machine = _workload(args, Machine.procs_only(args.procs))
-    with _llm(args, wiring) as llm:
-        result = advise(jobs, machine, args.goals, llm)
-    _store(args, wiring, [result.record])
-    if args.json:
-        print(json.dumps(result.record.as_dict(), indent=2, default=str))
-        return 0
-    print(f"goals read ({result.goals_read_by}): {result.goals.model_dump()}")
-    for note in result.notes:
-        print(f"  note: {note}")
-    print("Pareto set on the first 70% (mean wait s, small-job max wait s, utilization):")
-    for c in result.pareto:
-        f = c.figures
-        print(f"  {c.name:48s} {f['mean_wait_s']:10.0f} {f['small_max_wait_s']:10.0f} "
-              f"{f['utilization']:6.3f}")  # fmt: skip
-    print(f"recommendation ({result.chosen_by}): {result.record.rationale}")
-    return 0
+    return advising.run_advise(args, wiring, llm=lambda: _llm(args, wiring), store=_store,
+                               workload=_workload, site_workload=_site_workload)  # fmt: skip
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:

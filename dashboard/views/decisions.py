@@ -48,6 +48,8 @@ for r in rows:
         st.markdown(f"**Proposed action** (chosen by {escape_markdown(r['chosen_by'])}, "
                     f"guard: {escape_markdown(r['guard'])})")  # fmt: skip
         st.json(r["action"] or {}, expanded=False)
+        if (r["action"] or {}).get("diff"):  # a slurm.conf change: the diff an admin applies
+            st.code(r["action"]["diff"], language="diff")
         st.markdown("**Rationale**")
         st.text(r["rationale"])
         st.markdown("**Objectives traded**")

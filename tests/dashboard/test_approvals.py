@@ -88,3 +88,34 @@ def test_only_job_actions_map_to_slurm() -> None:
         3,
         Action(ActionKind.PRIORITY, 9),
     )
+
+
+def test_an_approved_slurm_conf_change_is_recorded_and_its_diff_handed_over(
+    store: Store,
+) -> None:
+    from hpc.slurm.conf_change import ConfChange
+
+    fake = FakeSlurm()
+    side = SlurmSide(lambda: fake, Remit.everything(), Backoff(attempts=1))  # type: ignore[arg-type,return-value]
+    change = ConfChange({"SchedulerType": "sched/backfill"}, {"SchedulerType": "sched/builtin"},
+                        "site lab@1")  # fmt: skip
+    decision_id = _propose(store, change.as_action())
+    message = approve(store, decision_id, token=ADMIN_TOKEN, admin_token=SECRET, slurm=side)
+    assert "nothing was applied" in message and message.endswith(change.diff())
+    assert "+SchedulerType=sched/builtin" in message
+    assert fake.sent == []
+    with transaction(store.sessions) as s:
+        assert get_decision(s, decision_id=decision_id).status.value == "approved"
+        (note,) = list_audit(s)
+        assert note.action == "approve" and "-SchedulerType=sched/backfill" in (note.detail or "")
+
+
+def test_a_qos_change_needs_a_backend_that_runs_sacctmgr(store: Store) -> None:
+    fake = FakeSlurm()
+    side = SlurmSide(lambda: fake, Remit.everything(), Backoff(attempts=1))  # type: ignore[arg-type,return-value]
+    action = {"kind": "qos", "qos": "normal", "set": {"Priority": "10"}}
+    decision_id = _propose(store, action)
+    message = approve(store, decision_id, token=ADMIN_TOKEN, admin_token=SECRET, slurm=side)
+    assert "the fake backend does not run" in message
+    with transaction(store.sessions) as s:
+        assert get_decision(s, decision_id=decision_id).status.value == "failed"

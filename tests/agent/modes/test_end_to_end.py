@@ -7,6 +7,7 @@ from agent.llm.client import LLMClient
 from agent.modes.advise import advise
 from agent.modes.ask import ask
 from agent.modes.dispatch import DispatchConfig, dispatch
+from agent.modes.goals import read_goal
 from agent.tools.workspace import Workspace
 from hpc.model import Machine
 from hpc.workload.cleaning import clean
@@ -48,9 +49,10 @@ def test_ask_with_the_real_model(real_llm: LLMClient) -> None:
 def test_advise_with_the_real_model(real_llm: LLMClient) -> None:
     machine = Machine.cluster(16, 8)
     workspace = _jobs(500, machine)
-    result = advise(workspace.jobs, machine, "no small job waits more than an hour", real_llm)
-    assert result.goals.small_job_max_wait_s == 3600
-    assert result.record.llm_calls >= 1
+    text = "no small job waits more than an hour"
+    reading = read_goal(text, real_llm)
+    assert reading.goal.constraints[0].bound == 3600  # the rules' reading is the one proposed
+    assert real_llm.usage.snapshot()[0] >= 1
+    result = advise(workspace.jobs, machine, reading.goal, goal_text=text)
     held = result.held_back
-    key = result.goals.primary if result.goals.primary != "utilization" else "mean_wait_s"
-    assert held["recommended"][key] <= held["fcfs:easy"][key] + 1e-9
+    assert held["recommended"]["mean_wait"] <= held["fcfs:easy"]["mean_wait"] + 1e-9

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from agent.errors import UnreadableQuestion
-from agent.modes.advise import advise, rule_goals
+from agent.modes.advise import advise
 from agent.modes.ask import ask, rule_reading
+from agent.modes.goals import read_goal
 from agent.records import save_records
 from agent.tools.workspace import Workspace
 from db.decisions import list_decisions
@@ -41,8 +42,6 @@ def test_rules_read_what_the_question_states() -> None:
         "not a what-if I can read"
         in rule_reading("what if we lost a rack?", "fcfs:easy")["refused"]
     )
-    goals = rule_goals("keep GPU nodes above 80% busy; no small job waits more than an hour")
-    assert goals["min_utilization"] == 0.8 and goals["small_job_max_wait_s"] == 3600
 
 
 def test_ask_reads_by_rules_and_answers_from_the_simulator(recorded) -> None:  # type: ignore[no-untyped-def]
@@ -82,14 +81,16 @@ def test_advise_recommends_only_what_beats_easy_fcfs_on_held_back_data(
     recorded, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     workspace, machine = _workload(600, nodes=16)
-    goals = '{"primary": "mean_wait_s", "small_job_max_wait_s": 3600, "min_utilization": 0.8}'
-    llm, _ = recorded([content(goals), content('{"pick": 0}')])
-    result = advise(
-        workspace.jobs, machine, "short waits; no small job waits more than an hour", llm
-    )
+    form = ('{"objectives": ["mean_wait"], "lexicographic": false, "constraints": [{"measure": '
+            '"max_wait", "bound": 3600, "under_cores": 16, "partition": null}]}')  # fmt: skip
+    llm, _ = recorded([content(form)])
+    text = "short waits; no small job waits more than an hour"
+    reading = read_goal(text, llm)
+    assert reading.read_by == "llm+rules"
+    result = advise(workspace.jobs, machine, reading.goal, goal_text=text)
     held = result.held_back
-    if result.recommended != "fcfs:easy":
-        assert held["recommended"]["mean_wait_s"] <= held["fcfs:easy"]["mean_wait_s"]
+    if result.recommended.name != "fcfs:easy":
+        assert held["recommended"]["mean_wait"] <= held["fcfs:easy"]["mean_wait"]
     assert result.pareto and result.record.verdict["verdict"] == "accepted"
     engine = make_engine(sqlite_url(tmp_path / "d.db"))
     upgrade(engine)
@@ -97,5 +98,5 @@ def test_advise_recommends_only_what_beats_easy_fcfs_on_held_back_data(
     (decision_id,) = save_records(sessions, [result.record])
     with sessions() as session:
         (stored,) = list_decisions(session)
-        assert stored.id == decision_id and stored.proposal["llm"]["calls"] == 2
+        assert stored.id == decision_id and stored.question == f"advise: {text}"
         assert stored.proposal["tool_calls"] and stored.proposal["guard"]["verdict"] == "accepted"
