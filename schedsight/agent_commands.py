@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from agent.llm.client import LLMClient
     from agent.records import DecisionRecord
     from hpc.model import Machine
-    from hpc.objectives import Constraint, Goal
+    from hpc.objectives import Goal
     from hpc.site.whatif import SiteWorkload
 
 # agent.batch.scenarios.FAMILIES and agent.batch.schedule.Objective, spelled out so that
@@ -48,22 +48,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     d.add_argument("--objective", choices=OBJECTIVES, default="mean_wait")
     d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
-    d.add_argument(
-        "--goal",
-        metavar="OBJ,OBJ|OBJ=W,OBJ=W",
-        help="several objectives instead of --objective: in lexicographic order "
-        '("mean_wait,fairness") or weighted ("mean_wait=1,utilization=2"); objectives: '
-        "mean_wait, mean_bsld, utilization, fairness, makespan",
-    )
-    d.add_argument(
-        "--constraint",
-        action="append",
-        default=[],
-        metavar="MEASURE<=BOUND[:under_cores=N]",
-        help='a hard constraint, repeatable: "p95_wait<=3600:under_cores=16" (seconds), '
-        '"utilization>=0.8", "fairness_users>=0.5"; measures: p95_wait, max_wait, mean_wait, '
-        "mean_bsld, utilization, fairness_users",
-    )
+    d.add_argument("--weight", action="append", default=[], metavar="OBJECTIVE=W",
+                   help="several objectives instead of --objective, weighted (mean_wait, "
+                   "mean_bsld, utilization, fairness, makespan); repeatable")  # fmt: skip
+    d.add_argument("--order", metavar="OBJ,OBJ,...",
+                   help="several objectives instead of --objective, in this order")  # fmt: skip
+    d.add_argument("--constraint", action="append", default=[], metavar="TEXT",
+                   help="a hard constraint, as agent advise takes it: 'p95_wait cores<16 <= 1h', "
+                   "'utilization >= 50%%', 'fairness_users >= 0.5'; repeatable")  # fmt: skip
     d.add_argument(
         "--llm-picks",
         action="store_true",
@@ -218,42 +210,16 @@ def _figure(value: float) -> str:
 
 
 def _goal(args: argparse.Namespace) -> Goal | None:
-    """--goal and --constraint as an `hpc.objectives.Goal` (None: --objective alone)."""
-    from hpc.errors import GoalError
+    """--weight/--order/--constraint as a goal (constraints alone: mean wait first); None:
+    --objective alone. Parsed as `agent advise` parses its corrections."""
+    from agent.modes.goals import corrected
     from hpc.objectives import Goal
     from hpc.objectives import Objective as GoalObjective
 
-    if not args.goal and not args.constraint:
+    if not (args.weight or args.order or args.constraint):
         return None
-    try:
-        parts = [p.strip() for p in (args.goal or args.objective).split(",") if p.strip()]
-        if all("=" in p for p in parts):
-            pairs = [p.split("=", 1) for p in parts]
-            weights = {GoalObjective(o.strip()): float(w) for o, w in pairs}
-            return Goal(weights=weights, constraints=_constraints(args.constraint))
-        order = tuple(GoalObjective(p) for p in parts)
-        return Goal(order=order, constraints=_constraints(args.constraint))
-    except (GoalError, ValueError) as exc:
-        names = ", ".join(o.value for o in GoalObjective)
-        raise ValueError(f"--goal/--constraint: {exc} (objectives: {names})") from exc
-
-
-def _constraints(texts: list[str]) -> tuple[Constraint, ...]:
-    from hpc.objectives import Constraint, Measure
-
-    out = []
-    for text in texts:
-        head, _, scope = text.partition(":")
-        op = "<=" if "<=" in head else ">="
-        name, sep, bound = head.partition(op)
-        if not sep:
-            raise ValueError(f"{text!r}: write MEASURE<=BOUND or MEASURE>=BOUND")
-        under = int(scope.removeprefix("under_cores=")) if scope else None
-        c = Constraint(Measure(name.strip()), float(bound), under_cores=under)
-        if c.at_most != (op == "<="):
-            raise ValueError(f"{text!r}: {name.strip()} takes {'<=' if c.at_most else '>='}")
-        out.append(c)
-    return tuple(out)
+    base = Goal(order=(GoalObjective.MEAN_WAIT,))
+    return corrected(base, weights=args.weight, order=args.order, constraints=args.constraint)
 
 
 def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]:

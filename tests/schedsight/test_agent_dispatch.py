@@ -1,5 +1,6 @@
 """`schedsight agent dispatch`: the search decides; a goal of several objectives with hard
-constraints is read from --goal and --constraint, and reported met or infeasible."""
+constraints is read from --weight/--order and --constraint (as `agent advise` takes them),
+and reported met or infeasible."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def _dispatch(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, obje
 def test_a_weighted_goal_with_constraints_reports_each_constraint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = _dispatch(capsys, "--goal", "mean_wait=1,fairness=2",
-                    "--constraint", "p95_wait<=7200:under_cores=16",
-                    "--constraint", "utilization>=0.1")  # fmt: skip
+    out = _dispatch(capsys, "--weight", "mean_wait=1", "--weight", "fairness=2",
+                    "--constraint", "p95_wait cores<16 <= 2h",
+                    "--constraint", "utilization >= 10%")  # fmt: skip
     goal = out["goal"]
     assert isinstance(goal, dict) and goal["goal"].startswith("mean wait x1, Jain fairness x2")
     assert [c["constraint"] for c in goal["constraints"]] == [
@@ -44,7 +45,7 @@ def test_an_impossible_constraint_is_reported_infeasible(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     main(["agent", "dispatch", "--no-llm", "--no-store", "--family", "bursty", "--jobs", "12",
-          "--goal", "mean_wait,makespan", "--constraint", "max_wait<=0"])  # fmt: skip
+          "--order", "mean_wait,makespan", "--constraint", "max_wait <= 0"])  # fmt: skip
     out = capsys.readouterr().out
     assert "longest wait <= 0 s:" in out and "NOT met" in out
     assert "infeasible: no plan found meets every constraint" in out
@@ -53,9 +54,9 @@ def test_an_impossible_constraint_is_reported_infeasible(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--constraint", "utilization<=0.5"], "utilization takes >="),
-        (["--constraint", "p95_wait=3600"], "write MEASURE<=BOUND or MEASURE>=BOUND"),
-        (["--goal", "speed"], "'speed' is not a valid Objective"),
+        (["--constraint", "utilization <= 50%"], "utilization is bounded with >="),
+        (["--constraint", "p95_wait = 3600"], "expected MEASURE [cores<N]"),
+        (["--order", "speed"], "'speed' is not a valid Objective"),
     ],
 )
 def test_a_bad_goal_is_a_clear_error(
@@ -63,5 +64,5 @@ def test_a_bad_goal_is_a_clear_error(
 ) -> None:
     assert main(["agent", "dispatch", "--no-llm", "--no-store", "--jobs", "5", *args]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("schedsight: error: --goal/--constraint:") and message in err
+    assert err.startswith("schedsight: error: ") and message in err
     assert "Traceback" not in err

@@ -129,5 +129,9 @@ def test_small_jobs_waiting_past_their_bound_are_niced_to_the_front() -> None:
 def test_a_small_difference_is_shown_with_enough_digits() -> None:
     from agent.modes.tradeoffs import phrase
 
-    assert phrase(Objective.FAIRNESS, 0.0312, 0.0329) == "raises Jain fairness from 0.0312 to 0.0329"
-    assert phrase(Objective.MEAN_WAIT, 7500, 5160) == "cuts mean wait 31% (2 h 05 min -> 1 h 26 min)"
+    assert (
+        phrase(Objective.FAIRNESS, 0.0312, 0.0329) == "raises Jain fairness from 0.0312 to 0.0329"
+    )
+    assert (
+        phrase(Objective.MEAN_WAIT, 7500, 5160) == "cuts mean wait 31% (2 h 05 min -> 1 h 26 min)"
+    )
