@@ -195,11 +195,12 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
 
 def _print_goal(report: dict[str, Any]) -> None:
     print(f"  goal: {report['goal']}")
-    print("  " + ", ".join(f"{k} {v:.3g}" for k, v in report["values"].items()))
+    print("  " + ", ".join(f"{k} {_figure(v)}" for k, v in report["values"].items()))
     for c, b in zip(report["constraints"], report["best_heuristic"]["constraints"], strict=True):
         met = "met" if c["met"] else "NOT met"
         print(
-            f"  {c['constraint']}: {c['measured']:.3g}, {met} (best heuristic: {b['measured']:.3g})"
+            f"  {c['constraint']}: {_figure(c['measured'])}, {met} "
+            f"(best heuristic: {_figure(b['measured'])})"
         )
     if not report["feasible"]:
         print("  infeasible: no plan found meets every constraint; this one comes closest")
