@@ -4,7 +4,8 @@ The model gets the figures of a batch of decisions (the chosen option's look-ahe
 next-best option's) and writes a sentence or two about them. The guard checks that every
 number it quotes is one of those figures (`Guard.check_rationale`); a rationale that quotes
 a wrong number is replaced by a deterministic template sentence, and the mismatch is kept in
-the decision record (`verdict["rationale"]`). Job names never reach this prompt.
+the decision record (`verdict["rationale"]`). So is one that quotes no number at all: a
+rationale must be grounded in the figures. Job names never reach this prompt.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from agent.errors import LLMError
-from agent.guard import Guard
+from agent.guard import Guard, Verdict
 from agent.llm.client import LLMClient
-from agent.quantities import JOB, Figure, Kind
+from agent.quantities import JOB, Figure, Kind, quantities
 from agent.records import DecisionRecord
 
 SYSTEM = (
@@ -165,6 +166,8 @@ def write_rationales(
             continue
         figures = [f for k in batch for f in grounds[k].figures()]
         verdict = guard.check_rationale(text, figures)
+        if verdict.accepted and not quantities(text):  # words with nothing to check
+            verdict = Verdict(False, ("it quotes none of the simulated figures",))
         for k in batch:
             if verdict.accepted:
                 stats.by_model += 1

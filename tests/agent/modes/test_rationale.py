@@ -68,3 +68,13 @@ def test_a_refused_model_pick_stays_in_the_rationale(recorded) -> None:  # type:
     assert records[0].rationale == (
         "Job 17 first: mean wait 1,200 s; the model's pick was refused: option 9 does not exist"
     )
+
+
+def test_a_rationale_quoting_no_figure_is_replaced(recorded) -> None:  # type: ignore[no-untyped-def]
+    # The embedded model's words for tiny-10-s0, seen in a run.
+    records, stats = _write(recorded, "Temporal Reconfiguration of a Job Scheduling Algorithm")
+    assert records[0].rationale == START.template("mean_wait")
+    assert records[0].verdict["rationale"]["mismatches"] == [
+        "it quotes none of the simulated figures"
+    ]
+    assert stats.replaced == 1  # type: ignore[attr-defined]
