@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from agent.batch.schedule import Batch, Objective, Plan
+from agent.batch.ranking import Key, Ranking, worse
+from agent.batch.schedule import Batch, Plan
+from agent.quantities import Figure, unmatched
 from hpc.model import IntArray
 from hpc.slurm.job_action import Action, ActionKind
 from hpc.slurm.remit import Remit
@@ -111,10 +113,11 @@ class Guard:
         fixed: IntArray,
         now: int,
         plan: Plan,
-        incumbent_value: float,
-        objective: Objective,
+        incumbent: Key,
+        ranking: Ranking,
     ) -> Verdict:
-        """A START or WAIT at `now`, whose consequence is `plan`, against the incumbent."""
+        """A START or WAIT at `now`, whose consequence is `plan`, against the incumbent's key
+        (by `ranking`: one objective, or a goal's constraints and objectives)."""
         reasons = list(self._kind_reasons(action))
         if action.kind is AgentKind.START:
             reasons += self._start_reasons(action, batch, fixed, now)
@@ -124,10 +127,11 @@ class Guard:
             return Verdict(False, tuple(reasons))
         reasons += self._plan_reasons(action, batch, fixed, now, plan)
         recomputed = batch.metrics(plan.start_s) if not reasons else {}
-        if recomputed and recomputed[objective.value] > incumbent_value + 1e-9:
+        key = ranking.key(plan.start_s) if recomputed else incumbent
+        if worse(key, incumbent):
             reasons.append(
-                f"{objective.value} {recomputed[objective.value]:.1f} is worse than the best "
-                f"heuristic's {incumbent_value:.1f}"
+                f"{ranking.name} {ranking.describe(key)} is worse than the best "
+                f"heuristic's {ranking.describe(incumbent)}"
             )
         reasons += _claim_reasons(action.claims, recomputed)
         return Verdict(not reasons, tuple(reasons), recomputed)
@@ -161,6 +165,14 @@ class Guard:
             )
         reasons += _claim_reasons(action.claims, recomputed)
         return Verdict(not reasons, tuple(reasons), recomputed)
+
+    @staticmethod
+    def check_rationale(text: str, figures: Iterable[Figure]) -> Verdict:
+        """A rationale in words: every number it quotes must be one of the simulated `figures`
+        (within the precision it was written with; `agent.quantities`)."""
+        wrong = unmatched(text, figures)
+        reasons = tuple(f"quoted {q.describe()}, which no simulated figure matches" for q in wrong)
+        return Verdict(not reasons, reasons)
 
     def _kind_reasons(self, action: Proposal) -> list[str]:
         if action.kind not in self.kinds:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from agent.llm.client import LLMClient
     from agent.records import DecisionRecord
     from hpc.model import Machine
+    from hpc.objectives import Goal
     from hpc.site.whatif import SiteWorkload
 
 # agent.batch.scenarios.FAMILIES and agent.batch.schedule.Objective, spelled out so that
@@ -47,6 +48,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     d.add_argument("--objective", choices=OBJECTIVES, default="mean_wait")
     d.add_argument("--accounts", help="comma-separated user ids the agent may act on (default all)")
+    d.add_argument("--weight", action="append", default=[], metavar="OBJECTIVE=W",
+                   help="several objectives instead of --objective, weighted (mean_wait, "
+                   "mean_bsld, utilization, fairness, makespan); repeatable")  # fmt: skip
+    d.add_argument("--order", metavar="OBJ,OBJ,...",
+                   help="several objectives instead of --objective, in this order")  # fmt: skip
+    d.add_argument("--constraint", action="append", default=[], metavar="TEXT",
+                   help="a hard constraint, as agent advise takes it: 'p95_wait cores<16 <= 1h', "
+                   "'utilization >= 50%%', 'fairness_users >= 0.5'; repeatable")  # fmt: skip
+    d.add_argument(
+        "--llm-picks",
+        action="store_true",
+        help="the model picks among the search's admissible options (for a stronger model "
+        "behind SCHEDSIGHT_LLM_BASE_URL; the embedded one adds nothing here)",
+    )
     _common(d, _cmd_dispatch)
 
     a = modes.add_parser("advise", help="recommend a policy for a workload and goals in words")
@@ -150,15 +165,19 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         wiring.open_store()  # fail early on a stale schema
     scenario = make_scenario(args.family, args.jobs, args.seed)
     accounts = frozenset(int(a) for a in args.accounts.split(",")) if args.accounts else None
-    config = DispatchConfig(objective=Objective(args.objective))
+    config = DispatchConfig(
+        objective=Objective(args.objective), llm_picks=args.llm_picks, targets=_goal(args)
+    )
     with _llm(args, wiring) as llm:
         result = dispatch(scenario, llm, config=config, guard=Guard(user_remit(accounts)))
+        llm_used = llm is not None
     _store(args, wiring, result.decisions)
     out = result_json(result)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{result.scenario} on {scenario.machine.describe()}, objective {out['objective']}")
+    what = "the goal below" if config.targets else f"objective {out['objective']}"
+    print(f"{result.scenario} on {scenario.machine.describe()}, {what}")
     print(f"  agent          {result.value:12.1f}")
     print(f"  best heuristic {result.best_heuristic_value:12.1f}  ({result.best_heuristic})")
     print(
@@ -166,7 +185,46 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         f"{out['prompt_tokens']}+{out['completion_tokens']}, guard rejections "
         f"{out['guard_rejections']}, wall {out['wall_s']:.1f} s"
     )
+    if result.goal_report is not None:
+        _print_goal(result.goal_report)
+    r = result.rationale
+    if llm_used:
+        templates = len(result.decisions) - r.by_model
+        print(
+            f"  rationales by the model {r.by_model}, replaced for a wrong number "
+            f"{r.replaced}, templates {templates}; model time {r.wall_s:.1f} s"
+        )
     return 0
+
+
+def _print_goal(report: dict[str, Any]) -> None:
+    print(f"  goal: {report['goal']}")
+    print("  " + ", ".join(f"{k} {_figure(v)}" for k, v in report["values"].items()))
+    for c, b in zip(report["constraints"], report["best_heuristic"]["constraints"], strict=True):
+        met = "met" if c["met"] else "NOT met"
+        print(
+            f"  {c['constraint']}: {_figure(c['measured'])}, {met} "
+            f"(best heuristic: {_figure(b['measured'])})"
+        )
+    if not report["feasible"]:
+        print("  infeasible: no plan found meets every constraint; this one comes closest")
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _goal(args: argparse.Namespace) -> Goal | None:
+    """--weight/--order/--constraint as a goal (constraints alone: mean wait first); None:
+    --objective alone. Parsed as `agent advise` parses its corrections."""
+    from agent.modes.goals import corrected
+    from hpc.objectives import Goal
+    from hpc.objectives import Objective as GoalObjective
+
+    if not (args.weight or args.order or args.constraint):
+        return None
+    base = Goal(order=(GoalObjective.MEAN_WAIT,))
+    return corrected(base, weights=args.weight, order=args.order, constraints=args.constraint)
 
 
 def _workload(args: argparse.Namespace, machine: Machine) -> tuple[Any, Machine]:

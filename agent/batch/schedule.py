@@ -75,12 +75,15 @@ class Batch:
         users, inverse = np.unique(self.jobs.user, return_inverse=True)
         per_user = np.bincount(inverse, bsld) / np.bincount(inverse)
         weights = self.units.astype(np.float64)
+        makespan = float((start_s + self.duration).max() - self.submit.min())
+        busy = float((weights * run).sum())
         return {
             "mean_wait": float(wait.mean()),
             "weighted_wait": float((wait * weights).sum() / weights.sum()),
-            "makespan": float((start_s + self.duration).max() - self.submit.min()),
+            "makespan": makespan,
             "mean_bsld": float(bsld.mean()),
             "jain": jain_index(per_user) if len(users) else 1.0,
+            "utilization": busy / (self.machine.units * makespan) if makespan > 0 else 0.0,
         }
 
     def value(self, start_s: IntArray, objective: Objective) -> float:
@@ -142,8 +145,12 @@ class Batch:
 
     def summary(self, start_s: IntArray, name: str) -> Summary:
         """`hpc.metrics.summarize` of a plan, for tables next to the simulator's baselines."""
+        return dataclasses.replace(summarize(self.replay(start_s)), policy=name)
+
+    def replay(self, start_s: IntArray) -> SimResult:
+        """A plan as the simulator's result (every job run to completion), for `hpc` measures."""
         n = len(self)
-        result = SimResult(
+        return SimResult(
             jobs=self.jobs,
             machine=self.machine,
             policy=Policy(),
@@ -154,4 +161,3 @@ class Batch:
             capacity_steps=[(int(self.submit.min()) if n else 0, self.machine.units)],
             wall_s=0.0,
         )
-        return dataclasses.replace(summarize(result), policy=name)

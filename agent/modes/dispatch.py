@@ -1,4 +1,5 @@
-"""`agent dispatch`: at each decision point the model picks among feasible, guarded options.
+"""`agent dispatch`: a guarded search decides each start; the model writes why (`--llm-picks`:
+the model also picks among the admissible options).
 
 The loop keeps an *incumbent*: a complete feasible plan that agrees with every start made so
 far, first the best of the simulator's heuristics. When few jobs are still open (at most
@@ -6,23 +7,28 @@ far, first the best of the simulator's heuristics. When few jobs are still open 
 limit, at a few decision points only) is a candidate too: re-checked for feasibility, it
 replaces the incumbent when it is better. At a decision point each option (start a
 pending job that fits now, or wait) gets a look-ahead: rollouts of the rest of the batch. An
-option is admissible when its look-ahead is no worse than the incumbent; the model chooses
-among admissible options in its remit, the guard re-checks the choice, and the chosen
-option's plan becomes the incumbent. A rejected or failed choice falls back to the best
-admissible option. The incumbent's value never rises, so the final schedule is never worse
-than the best heuristic, nor than any solver plan it was offered, on the chosen objective.
+option is admissible when its look-ahead is no worse than the incumbent. By default the
+search takes the best admissible option; with `llm_picks` the model chooses among admissible
+options in its remit, the guard re-checks the choice, and a rejected or failed choice falls
+back to the best one (measured in bench/agent_eval.py, the embedded 135M model's picks are
+no better than the search's: the option is kept for a stronger model). The chosen option's
+plan becomes the incumbent. The incumbent's value never rises, so the final schedule is never
+worse than the best heuristic, nor than any solver plan it was offered, on the chosen
+objective. With a model, each decision's rationale is the model's, checked number by number
+against the look-ahead (`agent.modes.rationale`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
+from agent.batch.ranking import Key, Ranking, worse
 from agent.batch.scenarios import DispatchScenario
 from agent.batch.schedule import Batch, Objective, Plan
 from agent.batch.solver import SUPPORTED as SOLVER_OBJECTIVES
@@ -31,9 +37,11 @@ from agent.errors import LLMError
 from agent.guard import AgentKind, Guard, Proposal, Verdict
 from agent.llm.client import LLMClient
 from agent.llm.prompts import quote
+from agent.modes.rationale import Grounds, RationaleStats, apply_templates, write_rationales
 from agent.records import DecisionRecord
 from hpc.metrics import Summary
 from hpc.model import IntArray
+from hpc.objectives import Goal
 from hpc.slurm.remit import Remit
 
 SYSTEM = (
@@ -53,12 +61,19 @@ class Pick(BaseModel):
 @dataclass(frozen=True, slots=True)
 class DispatchConfig:
     objective: Objective = Objective.MEAN_WAIT
-    goal: str = "low mean wait; then short makespan"
+    goal: str = "low mean wait; then short makespan"  # in words, for the model
+    # Several objectives (weights or a lexicographic order) and hard constraints: the search
+    # ranks plans by this instead of `objective` (`agent.batch.ranking`).
+    targets: Goal | None = None
     max_candidates: int = 6  # pending jobs given a look-ahead per decision
     max_options: int = 4  # admissible options shown to the model
     bases: tuple[str, ...] = ("fcfs", "sjf", "big")
     time_budget_s: float = 100.0  # after this, the rest is decided without the model
     max_tokens: int = 8
+    llm_picks: bool = False  # the model picks among admissible options (else the search does)
+    rationales: bool = True  # the model writes the rationales (when there is a model)
+    rationale_batch: int = 4  # decisions per rationale call
+    rationale_max_calls: int = 6  # per dispatch; the other decisions keep a template sentence
     use_solver: bool = True  # offer CP-SAT plans (when OR-Tools is installed)
     solver_max_jobs: int = 30  # call the solver only when this many jobs or fewer are open
     solver_time_limit_s: float = 2.0  # per call
@@ -70,6 +85,7 @@ class Option:
     action: Proposal
     plan: Plan
     metrics: dict[str, float]
+    key: Key  # the plan's rank (`agent.batch.ranking`; lower is better)
 
     @property
     def label(self) -> str:
@@ -99,6 +115,9 @@ class DispatchResult:
     solver_wall_s: float = 0.0
     solver_value: float | None = None  # the best feasible solver plan offered (its value)
     solver_optimal: bool = False  # a solver call before any start proved its plan optimal
+    rationale: RationaleStats = field(default_factory=RationaleStats)
+    llm_picks: bool = False
+    goal_report: dict[str, Any] | None = None  # with `targets`: values, constraints, feasible
 
 
 def dispatch(
@@ -108,16 +127,18 @@ def dispatch(
     config: DispatchConfig | None = None,
     guard: Guard | None = None,
 ) -> DispatchResult:
-    """Schedule `scenario` decision by decision (`llm` None: the guarded heuristic alone)."""
+    """Schedule `scenario` decision by decision; `llm` (None: none) writes the rationales, and
+    picks too with `config.llm_picks`."""
     cfg = config or DispatchConfig()
     guard = guard or Guard()
     t0 = time.perf_counter()
     batch = Batch(scenario.jobs, scenario.machine)
     plans = batch.heuristic_plans()
-    values = [batch.value(p.start_s, cfg.objective) for p in plans]
-    best = int(np.argmin(values))
-    incumbent, incumbent_value = plans[best], values[best]
-    run = _Run(scenario, batch, cfg, guard, llm, t0)
+    ranking = Ranking(batch, cfg.objective, cfg.targets, [p.start_s for p in plans])
+    keys = [ranking.key(p.start_s) for p in plans]
+    best = min(range(len(plans)), key=lambda k: keys[k])
+    incumbent, incumbent_value = plans[best], keys[best]
+    run = _Run(scenario, batch, cfg, guard, llm, t0, ranking)
     fixed = np.full(len(batch), -1, dtype=np.int64)
     now = int(batch.submit.min())
     while True:
@@ -130,6 +151,21 @@ def dispatch(
     start = fixed
     if batch.violations(start):  # cannot happen: every plan was checked; stop loudly if it does
         raise AssertionError(f"dispatch built an infeasible schedule: {batch.violations(start)}")
+    decided_s = time.perf_counter() - t0
+    stats = RationaleStats()
+    if llm is not None and cfg.rationales:
+        stats = write_rationales(
+            run.records,
+            run.grounds,
+            llm,
+            objective=cfg.objective.value,
+            goal=cfg.goal,
+            batch_size=cfg.rationale_batch,
+            max_calls=cfg.rationale_max_calls,
+            guard=guard,
+        )
+    else:
+        apply_templates(run.records, run.grounds, cfg.objective.value)
     result = DispatchResult(
         scenario=scenario.name,
         objective=cfg.objective,
@@ -137,20 +173,24 @@ def dispatch(
         summary=batch.summary(start, "agent"),
         value=batch.value(start, cfg.objective),
         best_heuristic=plans[best].source,
-        best_heuristic_value=values[best],
+        best_heuristic_value=batch.value(plans[best].start_s, cfg.objective),
         decisions=run.records,
         guard_rejections=run.rejections,
-        wall_s=time.perf_counter() - t0,
+        wall_s=decided_s,
         solver_calls=run.solver_calls,
         solver_adopted=run.solver_adopted,
         solver_wall_s=run.solver_wall_s,
         solver_value=run.solver_value,
         solver_optimal=run.solver_optimal,
+        rationale=stats,
+        llm_picks=cfg.llm_picks and llm is not None,
+        goal_report=_goal_report(ranking, start, plans[best]) if cfg.targets else None,
     )
-    if llm is not None:
-        result.llm_calls = sum(r.llm_calls for r in run.records)
-        result.prompt_tokens = sum(r.prompt_tokens for r in run.records)
-        result.completion_tokens = sum(r.completion_tokens for r in run.records)
+    if llm is not None:  # the picks' calls (in the records) and the rationales'
+        calls, prompt, completion = stats.usage
+        result.llm_calls = sum(r.llm_calls for r in run.records) + calls
+        result.prompt_tokens = sum(r.prompt_tokens for r in run.records) + prompt
+        result.completion_tokens = sum(r.completion_tokens for r in run.records) + completion
     return result
 
 
@@ -177,13 +217,15 @@ class _Run:
         guard: Guard,
         llm: LLMClient | None,
         t0: float,
+        ranking: Ranking,
     ) -> None:
         self.scenario, self.batch, self.cfg, self.guard, self.llm = scenario, batch, cfg, guard, llm
-        self.t0 = t0
+        self.t0, self.ranking = t0, ranking
         # Packing orders help makespan; for waits they only cost time.
         extra = ("long", "wide") if cfg.objective is Objective.MAKESPAN else ()
         self.bases = tuple(dict.fromkeys((*cfg.bases, *extra)))
         self.records: list[DecisionRecord] = []
+        self.grounds: list[Grounds] = []  # what each record's rationale may quote
         self.rejections = 0
         self.solver_calls = self.solver_adopted = 0
         self.solver_wall_s = 0.0
@@ -192,8 +234,8 @@ class _Run:
         self.solver_optimal = False
 
     def consult_solver(
-        self, now: int, fixed: IntArray, incumbent: Plan, value: float
-    ) -> tuple[Plan, float]:
+        self, now: int, fixed: IntArray, incumbent: Plan, value: Key
+    ) -> tuple[Plan, Key]:
         """The exact solver's plan when it is feasible and better than the incumbent."""
         cfg, batch = self.cfg, self.batch
         open_ = fixed < 0
@@ -232,14 +274,13 @@ class _Run:
         if self.solver_value is None or solver_value < self.solver_value:
             self.solver_value = solver_value
         self.solver_optimal |= solution.optimal and not bool((~open_).any())
-        if solver_value < value - 1e-9:
+        key = self.ranking.key(start)
+        if worse(value, key):
             self.solver_adopted += 1
-            return solution.plan, solver_value
+            return solution.plan, key
         return incumbent, value
 
-    def decide_at(
-        self, now: int, fixed: IntArray, incumbent: Plan, value: float
-    ) -> tuple[Plan, float]:
+    def decide_at(self, now: int, fixed: IntArray, incumbent: Plan, value: Key) -> tuple[Plan, Key]:
         """Start jobs at `now` until the chosen option is to wait; the new incumbent."""
         batch = self.batch
         while True:
@@ -247,21 +288,20 @@ class _Run:
             options = self._options(now, fixed, incumbent, value)
             if options is None:
                 return incumbent, value
-            admissible = [o for o in options if o.metrics[self.cfg.objective.value] <= value + 1e-9]
-            admissible.sort(
-                key=lambda o: (o.metrics[self.cfg.objective.value], o.plan is not incumbent)
-            )
+            admissible = [o for o in options if not worse(o.key, value)]
+            admissible.sort(key=lambda o: (o.key, o.plan is not incumbent))
             chosen, record = self._choose(now, fixed, admissible, value)
             record.wall_s = time.perf_counter() - t_start
             self.records.append(record)
-            incumbent, value = chosen.plan, chosen.metrics[self.cfg.objective.value]
+            self.grounds.append(self._grounds(now, fixed, chosen, options))
+            incumbent, value = chosen.plan, chosen.key
             if chosen.action.kind is AgentKind.WAIT:
                 return incumbent, value
             j = int(np.flatnonzero(batch.jobs.job_id == chosen.action.job_id)[0])
             fixed[j] = now
 
     def _options(
-        self, now: int, fixed: IntArray, incumbent: Plan, value: float
+        self, now: int, fixed: IntArray, incumbent: Plan, value: Key
     ) -> list[Option] | None:
         """Every option at `now` with its look-ahead; None when no pending job fits."""
         batch = self.batch
@@ -282,26 +322,28 @@ class _Run:
             if incumbent.start_s[j] == now:
                 plan = self._better(plan, incumbent)
             action = Proposal(AgentKind.START, int(batch.jobs.job_id[j]))
-            options.append(Option(action, plan, batch.metrics(plan.start_s)))
+            options.append(self._option(action, plan))
         starts_now = bool(np.any(incumbent.start_s[fixed < 0] == now))
         wait_plan = self._best_rollout(fixed, now, now + 1)
         if not starts_now:
             wait_plan = self._better(wait_plan, incumbent)
-        options.append(
-            Option(Proposal(AgentKind.WAIT), wait_plan, batch.metrics(wait_plan.start_s))
-        )
+        options.append(self._option(Proposal(AgentKind.WAIT), wait_plan))
         return options
+
+    def _option(self, action: Proposal, plan: Plan) -> Option:
+        return Option(
+            action, plan, self.batch.metrics(plan.start_s), self.ranking.key(plan.start_s)
+        )
 
     def _best_rollout(self, fixed: IntArray, now: int, not_before: int) -> Plan:
         plans = [self.batch.rollout(fixed, now, b, not_before=not_before) for b in self.bases]
-        return min(plans, key=lambda p: self.batch.value(p.start_s, self.cfg.objective))
+        return min(plans, key=lambda p: self.ranking.key(p.start_s))
 
     def _better(self, a: Plan, b: Plan) -> Plan:
-        obj = self.cfg.objective
-        return b if self.batch.value(b.start_s, obj) <= self.batch.value(a.start_s, obj) else a
+        return a if worse(self.ranking.key(b.start_s), self.ranking.key(a.start_s)) else b
 
     def _choose(
-        self, now: int, fixed: IntArray, admissible: list[Option], value: float
+        self, now: int, fixed: IntArray, admissible: list[Option], value: Key
     ) -> tuple[Option, DecisionRecord]:
         """The model's pick among admissible options in the remit, guarded; else the best."""
         cfg, batch = self.cfg, self.batch
@@ -312,10 +354,13 @@ class _Run:
             {"name": "lookahead", "arguments": {"option": o.label}, "result": o.metrics}
             for o in in_remit or admissible[:1]
         ]
-        chosen, chosen_by, reasons = fallback, "heuristic", []
+        # "search": the best of several admissible options; "heuristic": the only one.
+        chosen_by = "search" if len(admissible) >= 2 else "heuristic"
+        chosen, reasons = fallback, []
         tokens = (0, 0, 0)
         use_llm = (
-            self.llm is not None
+            cfg.llm_picks
+            and self.llm is not None
             and len(in_remit) >= 2
             and time.perf_counter() - self.t0 < cfg.time_budget_s
         )
@@ -324,7 +369,7 @@ class _Run:
             assert self.llm is not None
             before = self.llm.usage.snapshot()
             try:
-                pick = self._ask(now, in_remit, value)
+                pick = self._ask(now, in_remit)
             except LLMError as exc:
                 pick, reasons = None, [f"model gave no usable answer: {exc}"]
             after = self.llm.usage.snapshot()
@@ -334,7 +379,7 @@ class _Run:
             elif pick is not None:
                 proposal = in_remit[pick]
                 verdict = self.guard.check_dispatch(
-                    proposal.action, batch, fixed, now, proposal.plan, value, cfg.objective
+                    proposal.action, batch, fixed, now, proposal.plan, value, self.ranking
                 )
                 if verdict.accepted:
                     chosen, chosen_by = proposal, "llm"
@@ -348,22 +393,15 @@ class _Run:
             # heuristic), not by the agent: only feasibility and the objective are checked.
             checker = self.guard if self._in_remit(chosen) else _SITE_SCHEDULER
             verdict = checker.check_dispatch(
-                chosen.action, batch, fixed, now, chosen.plan, value, cfg.objective
+                chosen.action, batch, fixed, now, chosen.plan, value, self.ranking
             )
             if not verdict.accepted:
                 raise AssertionError(f"the heuristic fallback failed the guard: {verdict.reasons}")
         assert verdict is not None
-        rationale = (
-            f"{chosen.label}: look-ahead {cfg.objective.value} "
-            f"{chosen.metrics[cfg.objective.value]:.1f} (incumbent {value:.1f}, plan "
-            f"{chosen.plan.source}); makespan {chosen.metrics['makespan']:.0f} s"
-        )
-        if reasons:
-            rationale += "; the model's choice was refused: " + "; ".join(reasons)
         record = DecisionRecord(
             question=question,
             action=chosen.action.as_dict(),
-            rationale=rationale,
+            rationale="",  # written once the run is over (`agent.modes.rationale`)
             objectives={k: round(v, 3) for k, v in chosen.metrics.items()},
             verdict={**verdict.as_dict(), "refused": reasons},
             chosen_by=chosen_by,
@@ -374,6 +412,22 @@ class _Run:
         )
         return chosen, record
 
+    def _grounds(self, now: int, fixed: IntArray, chosen: Option, options: list[Option]) -> Grounds:
+        """The figures of the chosen option and of the next-best one (by the objective)."""
+        others = sorted((o for o in options if o is not chosen), key=lambda o: o.key)
+        alt = others[0] if others else None
+        job: dict[str, int] = {}
+        if chosen.action.kind is AgentKind.START:
+            j = int(np.flatnonzero(self.batch.jobs.job_id == chosen.action.job_id)[0])
+            job = {"job_id": int(chosen.action.job_id or 0), "nodes": int(self.batch.units[j]),
+                   "run_s": int(self.batch.duration[j]),
+                   "waited_s": now - int(self.batch.submit[j])}  # fmt: skip
+        return Grounds(
+            now, chosen.label, chosen.metrics, chosen.plan.source, **job,
+            alternative=alt.label if alt else None, alt_metrics=alt.metrics if alt else None,
+            alt_job_id=alt.action.job_id if alt else None,
+        )  # fmt: skip
+
     def _in_remit(self, option: Option) -> bool:
         if option.action.kind is not AgentKind.START:
             return True
@@ -381,7 +435,7 @@ class _Run:
         j = int(np.flatnonzero(jobs.job_id == option.action.job_id)[0])
         return self.guard.remit.covers(str(int(jobs.user[j])), str(int(jobs.partition[j])))
 
-    def _ask(self, now: int, options: list[Option], value: float) -> int:
+    def _ask(self, now: int, options: list[Option]) -> int:
         assert self.llm is not None
         batch, cfg = self.batch, self.cfg
         lines = []
@@ -416,6 +470,24 @@ class _Run:
         return reply.value.pick
 
 
+def _goal_report(ranking: Ranking, start: IntArray, heuristic: Plan) -> dict[str, Any]:
+    """The goal's objectives and constraints on the dispatch and on the best heuristic's plan."""
+    assert ranking.goal is not None
+    checks, base = ranking.checks(start), ranking.checks(heuristic.start_s)
+    return {
+        "goal": ranking.goal.describe(),
+        "values": ranking.values(start),
+        "constraints": [c.as_dict() for c in checks],
+        "feasible": all(c.met for c in checks),
+        "best_heuristic": {
+            "plan": heuristic.source,
+            "values": ranking.values(heuristic.start_s),
+            "constraints": [c.as_dict() for c in base],
+            "feasible": all(c.met for c in base),
+        },
+    }
+
+
 def result_json(result: DispatchResult) -> dict[str, Any]:
     """The result without the per-decision records (for tables and the bench's JSON)."""
     return {
@@ -437,6 +509,9 @@ def result_json(result: DispatchResult) -> dict[str, Any]:
         "solver_wall_s": result.solver_wall_s,
         "solver_value": result.solver_value,
         "solver_optimal": result.solver_optimal,
+        "llm_picks": result.llm_picks,
+        "rationale": {k: v for k, v in asdict(result.rationale).items() if k != "mismatches"},
+        "goal": result.goal_report,
     }
 
 

@@ -20,11 +20,20 @@ def _jobs(n: int, machine: Machine) -> Workspace:
 
 
 def test_dispatch_with_the_real_model(real_llm: LLMClient) -> None:
-    result = dispatch(make_scenario("bursty", 12, 0), real_llm, config=DispatchConfig())
+    config = DispatchConfig(llm_picks=True, rationale_max_calls=1)
+    result = dispatch(make_scenario("bursty", 12, 0), real_llm, config=config)
     assert result.llm_calls >= 1 and result.prompt_tokens > 0
     assert result.value <= result.best_heuristic_value + 1e-9
     assert result.infeasible_executed == 0 and result.summary.unstarted == 0
-    assert {d.chosen_by for d in result.decisions} <= {"llm", "heuristic", "guard-fallback"}
+    assert {d.chosen_by for d in result.decisions} <= {
+        "llm",
+        "search",
+        "heuristic",
+        "guard-fallback",
+    }
+    # The model's rationale is kept only where every number it quotes was simulated.
+    assert result.rationale.calls == 1
+    assert {d.verdict["rationale"]["by"] for d in result.decisions} <= {"llm", "template"}
 
 
 def test_ask_with_the_real_model(real_llm: LLMClient) -> None:
