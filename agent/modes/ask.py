@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -169,15 +170,19 @@ def ask(
         return result
     guard = guard or Guard()
     before = llm.usage.snapshot() if llm else (0, 0, 0)
-    read, notes = interpret(question, workspace, llm)
+    with ThreadPoolExecutor(1, thread_name_prefix="ask-reading") as pool:
+        reading_done = pool.submit(interpret, question, workspace, llm)
+        # The baseline replay needs no reading: it runs while the model reads (the model's
+        # server is another process, and the reading thread only waits on it).
+        base_text, _, _ = toolbox(workspace).call(
+            "simulate_scenario", {"policy": workspace.policy.name}
+        )
+        read, notes = reading_done.result()
     whatif = read.scenario
     assert whatif is not None  # interpret refuses otherwise
     by = read.read_by
     args = whatif.as_dict()
     scenario_args = _tool_arguments(whatif, workspace.policy.name)
-    base_text, _, _ = toolbox(workspace).call(
-        "simulate_scenario", {"policy": workspace.policy.name}
-    )
     what_text, error, _ = toolbox(settled(whatif, workspace)).call(
         "simulate_scenario", scenario_args
     )

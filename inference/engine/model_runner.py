@@ -13,6 +13,7 @@ import torch
 
 from inference.config import EngineConfig
 from inference.engine.prefix_cache import PrefixCache
+from inference.engine.probe_cache import cached_probe, probe_key
 from inference.engine.sequence import Sequence
 from inference.engine.speculation import (
     NgramDrafter,
@@ -22,6 +23,7 @@ from inference.engine.speculation import (
     probe_widths,
 )
 from inference.engine.stats import EngineStats
+from inference.fused import extension
 from inference.loading.loaded_model import LoadedModel
 from inference.model.kv_cache import KVCache
 from inference.model.linears import can_pack
@@ -93,8 +95,23 @@ class ModelRunner:
         """Measure which draft widths verify exactly, on the model as it will run."""
         self.widths = WidthProbe(frozenset(), 0.0)
         if self.speculation.enabled:
-            self.widths = self._probe_widths()
+            key = probe_key(self.loaded.source, build=self._build_facts(), device=self.device)
+            self.widths, stored = cached_probe(key, self._probe_widths)
+            if stored:
+                log.info("speculation: exact verification widths %s (stored probe)",
+                         sorted(self.widths.widths) or "none (off)")  # fmt: skip
         self.costs = StepCosts(dict(self.widths.seconds))
+
+    def _build_facts(self) -> dict[str, str]:
+        """What the probe's answer depends on besides the file, device and versions."""
+        fused = self.model.fused is not None
+        return {
+            "weights": self.weights,
+            "dtype": self.config.dtype,
+            "dense_copies": str(self.config.dense_copies),
+            "fused": extension.module_name() if fused else "off",
+            "max_width": str(self.speculation.max_draft + 1),
+        }
 
     @torch.inference_mode()
     def _probe_widths(self) -> WidthProbe:
