@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
 import openai
@@ -61,9 +61,9 @@ class Usage:
             self.wall_s += wall_s
 
     def as_dict(self) -> dict[str, float | int]:
-        data = asdict(self)
-        data.pop("_lock", None)
-        return data
+        # Not `asdict`: it deep-copies every field, and a lock cannot be copied.
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
 
     def snapshot(self) -> tuple[int, int, int]:
         """(calls, prompt tokens, completion tokens) so far, to diff around one decision."""

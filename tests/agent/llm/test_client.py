@@ -36,3 +36,12 @@ def test_two_invalid_replies_raise_for_the_fallback(recorded) -> None:  # type: 
     with pytest.raises(LLMOutputInvalid):
         llm.structured([{"role": "user", "content": "go"}], Answer, name="answer")
     assert len(sent.requests) == 2 and llm.usage.failures == 1
+
+
+def test_usage_as_dict_holds_the_counters_and_no_lock() -> None:
+    from agent.llm.client import Usage
+
+    usage = Usage()
+    usage.add(10, 3, 0.5)
+    assert usage.as_dict() == {"calls": 1, "prompt_tokens": 10, "completion_tokens": 3,
+                               "wall_s": 0.5, "repairs": 0, "failures": 0}  # fmt: skip
