@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from schedsight import advising, decision_commands
@@ -261,8 +262,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
     workspace = Workspace(jobs, machine)
     # The rules and the model read the question (the model also looks for a mitigation after
-    # a loss); --no-llm: the rules alone, and no model is started.
-    with _llm(args, wiring) as llm:
+    # a loss); --no-llm: the rules alone, and no model is started. The server starts on
+    # another thread while `ask` replays; the stack stops it after the starter is done.
+    with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="llm-start") as starter:
+        llm = starter.submit(stack.enter_context, _llm(args, wiring))
         result = ask(args.question, workspace, llm, explore=not args.no_explore)
     if result.record is not None:
         _store(args, wiring, [result.record])

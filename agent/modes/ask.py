@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -144,7 +144,7 @@ def settled(whatif: Scenario, workspace: Workspace) -> Workspace:
 def ask(
     question: str,
     workspace: Workspace,
-    llm: LLMClient | None,
+    llm: LLMClient | Future[LLMClient | None] | None,
     *,
     explore: bool = True,
     guard: Guard | None = None,
@@ -155,7 +155,8 @@ def ask(
     """Answer a what-if with the simulator's numbers (and a guarded mitigation, if found).
 
     With a `cache`, the same question on the same state (agent/cache/answers.py) is answered
-    from an earlier answer, and a new answer is kept for later.
+    from an earlier answer, and a new answer is kept for later. `llm` may be the future of a
+    client whose server is still starting: the replays run meanwhile.
     """
     t0 = time.perf_counter()
     if cache is not None:
@@ -169,23 +170,28 @@ def ask(
         cache.store(question, version, reading, result)
         return result
     guard = guard or Guard()
-    before = llm.usage.snapshot() if llm else (0, 0, 0)
     with ThreadPoolExecutor(1, thread_name_prefix="ask-reading") as pool:
-        reading_done = pool.submit(interpret, question, workspace, llm)
-        # The baseline replay needs no reading: it runs while the model reads (the model's
-        # server is another process, and the reading thread only waits on it).
+        reading_done = pool.submit(_read, question, workspace, llm)
+        # The replays need no model: the baseline, and the scenario as the rules read it (the
+        # model never changes a scenario the rules read), run while the model's server starts
+        # and reads (another process; the reading thread only waits on it).
         base_text, _, _ = toolbox(workspace).call(
             "simulate_scenario", {"policy": workspace.policy.name}
         )
-        read, notes = reading_done.result()
+        try:
+            by_rules: Scenario | None = interpret(question, workspace)[0].scenario
+        except (UnreadableQuestion, ValueError):
+            by_rules = None  # the full reading below refuses it, with the model's proposal
+        if by_rules is not None:
+            scenario_args = _tool_arguments(by_rules, workspace.policy.name)
+            what_text, error, _ = toolbox(settled(by_rules, workspace)).call(
+                "simulate_scenario", scenario_args
+            )
+        read, notes, client, before = reading_done.result()
     whatif = read.scenario
-    assert whatif is not None  # interpret refuses otherwise
+    assert whatif is not None and whatif == by_rules  # interpret refuses otherwise
     by = read.read_by
     args = whatif.as_dict()
-    scenario_args = _tool_arguments(whatif, workspace.policy.name)
-    what_text, error, _ = toolbox(settled(whatif, workspace)).call(
-        "simulate_scenario", scenario_args
-    )
     if error:
         raise ValueError(error)
     baseline, scenario = _loads(base_text), _loads(what_text)
@@ -196,11 +202,11 @@ def ask(
     ]  # fmt: skip
     react = None
     mitigation = None
-    if explore and llm is not None and whatif.node_delta < 0:
-        react, mitigation = _explore(question, whatif, workspace, llm, guard, max_steps,
+    if explore and client is not None and whatif.node_delta < 0:
+        react, mitigation = _explore(question, whatif, workspace, client, guard, max_steps,
                                      time_budget_s)  # fmt: skip
     answer = _answer(whatif, baseline, scenario, mitigation, len(workspace.jobs))
-    after = llm.usage.snapshot() if llm else (0, 0, 0)
+    after = client.usage.snapshot() if client else (0, 0, 0)
     verdict = (
         mitigation["verdict"] if mitigation else Verdict(True, ("read-only what-if",)).as_dict()
     )
@@ -224,6 +230,16 @@ def ask(
     return AskResult(question, whatif, by, notes, baseline, scenario, answer, mitigation, record,
                      react, time.perf_counter() - t0,
                      extra={"reading": read.as_dict()})  # fmt: skip
+
+
+def _read(
+    question: str, workspace: Workspace, llm: LLMClient | Future[LLMClient | None] | None
+) -> tuple[Reading, list[str], LLMClient | None, tuple[int, int, int]]:
+    """`interpret` with the client once it is there, the client, and its usage before."""
+    client = llm.result() if isinstance(llm, Future) else llm
+    before = client.usage.snapshot() if client else (0, 0, 0)
+    read, notes = interpret(question, workspace, client)
+    return read, notes, client, before
 
 
 def _from_cache(question: str, hit: Hit, wall_s: float) -> AskResult:
