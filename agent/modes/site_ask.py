@@ -26,6 +26,7 @@ from agent.records import DecisionRecord
 from agent.tools.workspace import Workspace, toolbox
 from hpc.errors import SiteError
 from hpc.site.changes import GRAMMAR, parse_change
+from hpc.timetext import span_text
 
 _N = r"(?P<n>\d+)"
 _PART = r"(?:the\s+)?(?:partition\s+)?(?P<p>[\w.-]+)(?:\s+partition)?"
@@ -221,9 +222,9 @@ def site_answer(figures: dict[str, Any]) -> str:
     for r in figures["partitions"]:
         lines.append(
             f"  {r['partition']}: {r['jobs']} jobs; started {r['started_before']} -> "
-            f"{r['started_after']}; mean wait {r['mean_wait_s_before']:.0f} s -> "
-            f"{r['mean_wait_s_after']:.0f} s; p95 wait {r['p95_wait_s_before']:.0f} s -> "
-            f"{r['p95_wait_s_after']:.0f} s; usage {r['usage_share_before']:.1%} -> "
+            f"{r['started_after']}; mean wait {span_text(r['mean_wait_s_before'])} -> "
+            f"{span_text(r['mean_wait_s_after'])}; p95 wait {span_text(r['p95_wait_s_before'])} "
+            f"-> {span_text(r['p95_wait_s_after'])}; usage {r['usage_share_before']:.1%} -> "
             f"{r['usage_share_after']:.1%}"
         )
     if after["unstarted"] > before["unstarted"]:

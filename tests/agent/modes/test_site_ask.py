@@ -9,6 +9,7 @@ from agent.errors import ToolError, UnreadableQuestion
 from agent.modes.site_ask import ask_site, read_changes, read_policy
 from agent.tools.workspace import Workspace
 from hpc.site.whatif import generated_site_workload
+from hpc.timetext import span_text
 from tests.lab_site import lab_site
 
 
@@ -62,7 +63,7 @@ def test_ask_site_answers_per_partition_from_the_replays() -> None:
     assert f"over {jobs - unstarted} started jobs" in changed
     assert first.startswith("On site lab@1") and first.endswith("changed by: add 4 nodes to gpu")
     gpu = next(r for r in result.figures["partitions"] if r["partition"] == "gpu")
-    assert f"mean wait {gpu['mean_wait_s_before']:.0f} s ->" in partitions[1]
+    assert f"mean wait {span_text(gpu['mean_wait_s_before'])} ->" in partitions[1]
     assert result.record.action["changes"] == ["add 4 nodes to gpu"]
     assert result.record.chosen_by == "rules" and result.record.verdict["verdict"] == "accepted"
     with pytest.raises(ToolError, match="no partition 'gpux'"):
