@@ -275,10 +275,19 @@ def _accounts(result: Replay) -> npt.NDArray[np.int64]:
     keys, kind = fairness_groups(result)
     if kind != "accounts":
         raise GoalError(
-            "fairness across accounts needs a replay whose jobs name accounts (a site "
-            "replay, or an SWF trace with a group column): use fairness across users"
+            "fairness across accounts needs jobs in at least two accounts, and the jobs of "
+            f"this replay name {_account_count(result)}: use fairness across users, or "
+            "replay a workload whose jobs carry accounts (Slurm accounting, or an SWF trace "
+            "with a group column)"
         )
     return keys
+
+
+def _account_count(result: Replay) -> str:
+    if isinstance(result, SiteResult):
+        n = len(result.demand.accounts)
+        return f"{n} account" if n == 1 else f"{n} accounts"
+    return "no accounts (the SWF group column is empty or one group)"
 
 
 def _partition_rows(result: Replay, name: str) -> npt.NDArray[np.bool_]:

@@ -87,7 +87,7 @@ def test_a_job_that_never_starts_waits_until_the_end() -> None:
 
 
 def test_fairness_across_accounts_needs_accounts(three_jobs: SimResult) -> None:
-    with pytest.raises(GoalError, match="use fairness across users"):
+    with pytest.raises(GoalError, match=r"name no accounts .* use fairness across users"):
         check(three_jobs, [Constraint(Measure.FAIRNESS_ACCOUNTS, 0.9)])
 
 
