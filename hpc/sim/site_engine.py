@@ -259,10 +259,9 @@ class SiteEngine:
         qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
                                                         self.part, self.req)  # fmt: skip
         limited = [c is not None for c in limits.compiled]
-        qos_blocked, user_keyed, charges = limits.blocked, limits.user_keyed, limits.charges
+        user_keyed, charges = limits.user_keyed, limits.charges
         verdicts = self.verdicts
         part_cores, part_gpus = pool.part_cores, pool.part_gpus
-        fit, fit_now = pool.fit, pool.fit_now
         partition_set = pool.partition_set
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
@@ -284,10 +283,10 @@ class SiteEngine:
                     if seen is not None and seen[0] == count:
                         reason = seen[1]
                     else:
-                        reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                        reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
                         verdicts[job] = (count, reason)
                 else:
-                    reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                    reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
@@ -302,7 +301,9 @@ class SiteEngine:
             end = now + req_of[job]
             slot = None
             if fits:
-                slot = fit_now(p, want) if settled else fit(pool.eligible(p, now, end), want)
+                slot = (
+                    pool.fit_now(p, want) if settled else pool.fit(pool.eligible(p, now, end), want)
+                )
             if slot is not None:
                 if asked and not walk.asked_nodes.isdisjoint(slot[0]):
                     self._hold(walk, now)

@@ -46,7 +46,7 @@ def earliest(
     free: Free = (pool.free_cores[:], pool.free_gpus[:], pool.free_mem[:])
     fc, fg, fm = free
     cores, gpus = pool.part_cores[partition], pool.part_gpus[partition]
-    ends = (*(h.end_s for h in held), *(r[1] for r in pool.reservations))
+    ends = [h.end_s for h in held] + [r[1] for r in pool.reservations]
     later = sorted({t for t in ends if t > now})
     k = li = 0
     n_expected, n_later = len(expected), len(later)
