@@ -3,6 +3,15 @@ import cython
 
 from hpc.sim.site_limits cimport QosUsage as _Limits
 from hpc.sim.site_nodes cimport NodePool as _Pool
+from hpc.sim.site_reservations cimport Hold as _Hold
+
+
+cdef class _Walk:
+    cdef public long long now
+    cdef public list blocked
+    cdef public Py_ssize_t n_blocked
+    cdef public list held, asked
+    cdef public set asked_nodes
 
 
 cdef class SiteEngine:
@@ -28,11 +37,12 @@ cdef class SiteEngine:
                    budget=cython.longlong, every=cython.Py_ssize_t, settled=cython.bint,
                    job=cython.Py_ssize_t, q=cython.Py_ssize_t, p=cython.Py_ssize_t,
                    want=tuple, fits=cython.bint, end=cython.longlong)
-    cpdef bint _walk(self, list jobs, walk, long long now) except -1
+    cpdef bint _walk(self, list jobs, _Walk walk, long long now) except -1
 
-    cpdef _hold(self, walk, long long now)
+    @cython.locals(held=list, first=cython.bint, found=_Hold)
+    cpdef _hold(self, _Walk walk, long long now)
 
-    cpdef _forget_kept(self, walk, long long now)
+    cpdef _forget_kept(self, _Walk walk, long long now)
 
     @cython.locals(n=cython.Py_ssize_t, i=cython.Py_ssize_t, now=cython.longlong,
                    freed=cython.bint, submit=list, timers=list, new=list)

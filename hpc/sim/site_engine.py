@@ -104,7 +104,7 @@ class SiteResult:
 Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked out, and its ask
 
 
-@dataclass(slots=True)
+@dataclass
 class _Walk:
     """Where a pass stands: the partitions blocked, the holds made and asked for."""
 

@@ -32,9 +32,10 @@ cdef class NodePool:
                    n=cython.longlong, usable=cython.bint, known=list)
     cpdef _best_fit_node(self, nodes, tuple want, list fc, list fg, list fm)
 
-    @cython.locals(n=cython.Py_ssize_t, c=cython.longlong, g=cython.longlong,
-                   m=cython.longlong, p=cython.Py_ssize_t, fc=list, fg=list, fm=list,
-                   part_cores=list, part_gpus=list, changes=list)
+    @cython.locals(i=cython.Py_ssize_t, n=cython.Py_ssize_t, c=cython.longlong,
+                   g=cython.longlong, m=cython.longlong, p=cython.Py_ssize_t, fc=list,
+                   fg=list, fm=list, part_cores=list, part_gpus=list, changes=list,
+                   nodes=tuple, cores=tuple, gpus=tuple, mem=tuple)
     cpdef take(self, tuple slot, long long sign=*)
 
     cpdef give_back(self, tuple slot)

@@ -52,6 +52,12 @@ def _run(code: str, compiled: bool) -> list[str]:
     return out.stdout.splitlines()
 
 
+@pytest.fixture(autouse=True)
+def _compiled_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests say which path they want (the suite may run with pure Python forced)."""
+    monkeypatch.delenv("SCHEDSIGHT_SIM_COMPILED", raising=False)
+
+
 @pytest.fixture(scope="module")
 def built() -> Path:
     """The build of the current sources (made once per machine; `make install` makes it)."""
