@@ -8,10 +8,9 @@ from hpc.sim.site_reservations cimport Hold as _Hold
 
 cdef class _Walk:
     cdef public long long now
-    cdef public list blocked
-    cdef public Py_ssize_t n_blocked
-    cdef public list held, asked
+    cdef public list blocked, held, asked
     cdef public set asked_nodes
+    cdef public Py_ssize_t n_blocked
 
 
 cdef class SiteEngine:
@@ -36,7 +35,7 @@ cdef class SiteEngine:
                    held=list, asked=list, blocked=list, started=cython.bint,
                    budget=cython.longlong, every=cython.Py_ssize_t, settled=cython.bint,
                    job=cython.Py_ssize_t, q=cython.Py_ssize_t, p=cython.Py_ssize_t,
-                   want=tuple, fits=cython.bint, end=cython.longlong)
+                   want=tuple, fits=cython.bint, end=cython.longlong, seen=tuple)
     cpdef bint _walk(self, list jobs, _Walk walk, long long now) except -1
 
     @cython.locals(held=list, first=cython.bint, found=_Hold)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, insort
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from heapq import heappop, heappush
 
 import numpy as np
@@ -106,14 +106,15 @@ Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked ou
 
 @dataclass
 class _Walk:
-    """Where a pass stands: the partitions blocked, the holds made and asked for."""
+    """Where a pass stands: the partitions blocked, the holds made and asked for. (No
+    default factories: compiled, each would cost an import per pass.)"""
 
     now: int
     blocked: list[bool]
+    held: list[Hold]
+    asked: list[Asked]
+    asked_nodes: set[int]  # the partitions' nodes of `asked`
     n_blocked: int = 0
-    held: list[Hold] = field(default_factory=list)
-    asked: list[Asked] = field(default_factory=list)
-    asked_nodes: set[int] = field(default_factory=set)  # the partitions' nodes of `asked`
 
 
 class SiteEngine:
@@ -230,7 +231,7 @@ class SiteEngine:
             jobs = new
         else:
             jobs, walk = self.pending, None
-        walk = walk or _Walk(now, [False] * len(self.site.partitions))
+        walk = walk or _Walk(now, [False] * len(self.site.partitions), [], [], set())
         if self._walk(jobs, walk, now):
             self.pending = [j for j in self.pending if self.state[j] != RUNNING]
         else:

@@ -7,8 +7,15 @@ cdef class QosUsage:
     cdef public dict per_user, per_account, grp, jobs_per_user, charges
     cdef public list user_keyed
 
-    @cython.locals(k=cython.Py_ssize_t, limit=cython.longlong, held=list)
+    @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,
+                   k=cython.Py_ssize_t, limit=cython.longlong, held=list)
     cpdef blocked(self, long long qos, long long user, long long account, tuple want)
 
+    @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,
+                   amounts=tuple)
     cpdef charge(self, long long qos, long long user, long long account, tuple want,
                  long long sign)
+
+
+@cython.locals(held=list)
+cpdef _add(dict table, tuple key, tuple amounts)

@@ -15,7 +15,7 @@ cdef class NodePool:
                    per_m=cython.longlong, k=cython.longlong, fc=list, fg=list, fm=list)
     cpdef fit(self, nodes, tuple want, free=*)
 
-    @cython.locals(count=cython.longlong)
+    @cython.locals(count=cython.longlong, key=tuple, seen=tuple)
     cpdef fit_now(self, Py_ssize_t partition, tuple want)
 
     cpdef tuple _one_node(self, Py_ssize_t node, tuple want)
