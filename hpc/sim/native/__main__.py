@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         where = build(verbose=args.verbose)
-    except NativeBuildError as exc:
+    except (NativeBuildError, OSError) as exc:  # OSError: the cache directory not writable
         print(f"site engine: not compiled ({exc}); the pure-Python modules run", file=sys.stderr)
         return 1
     print(f"site engine: compiled modules ready in {time.perf_counter() - started:.1f} s ({where})")
