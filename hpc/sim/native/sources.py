@@ -7,11 +7,8 @@ was compiled from, so a stale one is never loaded (it is simply not found).
 
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
 import sys
-from importlib import metadata
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -31,6 +28,8 @@ def compiled_wanted() -> bool:
 
 
 def cython_version() -> str | None:
+    from importlib import metadata  # ~50 ms to import: only once a compiled module is asked for
+
     try:
         return metadata.version("cython")
     except metadata.PackageNotFoundError:
@@ -64,6 +63,9 @@ def read_sources(root: Path = SIM_DIR) -> dict[str, bytes]:
 
 def tag_of(sources: dict[str, bytes], cython: str) -> str:
     """The tag of a build of `sources` by Cython `cython` for this Python."""
+    import hashlib
+    import platform
+
     digest = hashlib.sha256()
     for name in sorted(sources):
         digest.update(name.encode() + b"\0" + sources[name] + b"\0")
