@@ -242,7 +242,7 @@ def main() -> int:
             rows = [r for path in (paths if site else [None]) if (r := replay(name, policy, path))]
             for r in rows:
                 print_row(r)
-            by_path = {r["path"]: r for r in rows}
+            by_path = {r.get("path"): r for r in rows}
             if "compiled" in by_path and "pure" in by_path:
                 c, p = by_path["compiled"], by_path["pure"]
                 cpu = float(p["cpu_s"]) / max(float(c["cpu_s"]), 1e-9)  # type: ignore[arg-type]
