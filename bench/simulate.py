@@ -10,13 +10,18 @@ The site-model inputs replay through `hpc.sim.site_engine` (partitions, GPUs, QO
 is `hpc.sim.site_workload`'s generated 200,000-job, three-partition workload (site200k-topo:
 the same site with a switch tree, multi-node jobs placed by topology), lcg-site the LCG trace
 on a one-partition site. After the site replay (and its peak memory), the same
-process replays the same jobs on the one-pool engine and prints how many times faster that
-is ("pool x"). Site inputs run FCFS x {none, easy} unless --policies says otherwise.
+process replays the same jobs on the one-pool engine and prints its jobs per second ("pool
+jobs/s") and how many times faster than the site replay it is ("pool x"). Site inputs run
+FCFS x {none, easy} unless --policies says otherwise, on each path of --paths: "compiled"
+(the Cython build of `python -m hpc.sim.native`, which must exist) and "pure" (the .py
+modules, SCHEDSIGHT_SIM_COMPILED=0); a line after both gives compiled over pure, same run.
+The load average is printed before and after: on a shared machine, compare ratios.
 
     python bench/simulate.py                 # FCFS x {none, easy, conservative}, all inputs
     python bench/simulate.py --all-orders    # every order x every backfill mode
     python bench/simulate.py --inputs kth --policies sjf:easy,wfp3:conservative
-    python bench/simulate.py --inputs site200k,lcg-site,site1m
+    python bench/simulate.py --inputs site200k,lcg-site,site1m --policies fcfs:easy
+    python bench/simulate.py --inputs site200k --paths pure
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ SITE_INPUTS = {  # generated job counts
 }
 TRACE_FILES = {"lcg": "LCG.swf.gz", "kth": "KTH-SP2-1996-2.1-cln.swf.gz", "lcg-site": "LCG.swf.gz"}
 SITE_POLICIES = ("fcfs:none", "fcfs:easy")
+PATHS = ("compiled", "pure")
 ORDERS = order_names()
 MODES = backfill_names()
 
@@ -60,7 +66,8 @@ MODES = backfill_names()
 def run_site(name: str, policy_text: str) -> dict[str, object]:
     """Replay a site-model input once on the site engine, then on the one-pool engine."""
     from hpc.model import Machine
-    from hpc.sim import Policy, simulate
+    from hpc.sim import Policy, simulate, site_engine
+    from hpc.sim.native.finder import compiled
     from hpc.sim.site_engine import simulate_site
     from hpc.sim.site_jobs import SiteDemand
     from hpc.sim.site_workload import generated_workload
@@ -91,6 +98,7 @@ def run_site(name: str, policy_text: str) -> dict[str, object]:
     return {
         "input": name,
         "policy": policy_text,
+        "path": "compiled" if compiled(site_engine) else "pure",
         "jobs": len(jobs),
         "load_s": round(load_s, 2),
         "sim_s": round(sim_s, 3),
@@ -152,6 +160,42 @@ def machine_line() -> str:
     return f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; one core used"
 
 
+def load_line() -> str:
+    return "load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def print_row(r: dict[str, object]) -> None:
+    pool = f"{r['pool_jobs_per_s']:>10,} {r['pool_ratio']:>7}" if "pool_ratio" in r else ""
+    print(
+        f"{r['input']:13} {r['policy']:20} {r.get('path', '-'):8} {r['jobs']:>9,} "
+        f"{r['sim_s']:>8.2f} {r['jobs_per_s']:>10,} {r['cpu_s']:>8.2f} "
+        f"{r['jobs_per_cpu_s']:>10,} {r['peak_mb']:>8,} {pool}",
+        flush=True,
+    )
+
+
+def replay(name: str, policy: str, path: str | None) -> dict[str, object] | None:
+    """One (input, policy) replay in its own process (`path`: the site engine's path)."""
+    env = dict(os.environ)
+    if path is not None:
+        env["SCHEDSIGHT_SIM_COMPILED"] = "1" if path == "compiled" else "0"
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", name, policy],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if out.returncode != 0:
+        print(f"{name:13} {policy:20} FAILED: {out.stderr.strip().splitlines()[-1:]}")
+        return None
+    r: dict[str, object] = json.loads(out.stdout)
+    if path is not None and r["path"] != path:
+        print(f"{name:13} {policy:20} {path}: not built (python -m hpc.sim.native); skipped")
+        return None
+    return r
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -161,6 +205,11 @@ def main() -> int:
     )
     parser.add_argument("--policies", help="comma list of ORDER:BACKFILL")
     parser.add_argument("--all-orders", action="store_true", help="every order x backfill mode")
+    parser.add_argument(
+        "--paths",
+        default=",".join(PATHS),
+        help="site inputs: comma list of compiled (the Cython build), pure (the .py modules)",
+    )
     parser.add_argument("--one", nargs=2, metavar=("INPUT", "POLICY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -172,10 +221,14 @@ def main() -> int:
     else:
         orders = ORDERS if args.all_orders else ("fcfs",)
         policies = [f"{o}:{m}" for o in orders for m in MODES]
+    paths = args.paths.split(",")
+    if not paths or any(p not in PATHS for p in paths):
+        parser.error(f"--paths: a comma list of {', '.join(PATHS)}")
     print(f"machine: {machine_line()}")
+    print(load_line())
     print(
-        f"{'input':13} {'policy':26} {'jobs':>9} {'sim s':>8} {'jobs/s':>10} {'cpu s':>8}"
-        f" {'jobs/cpu s':>10} {'peak MB':>8} {'pool x':>7}"
+        f"{'input':13} {'policy':20} {'path':8} {'jobs':>9} {'sim s':>8} {'jobs/s':>10}"
+        f" {'cpu s':>8} {'jobs/cpu s':>10} {'peak MB':>8} {'pool jobs/s':>10} {'pool x':>7}"
     )
     for name in args.inputs.split(","):
         if name not in INPUTS:
@@ -184,25 +237,18 @@ def main() -> int:
             missing = TRACES / TRACE_FILES[name]
             print(f"{name:13} skipped: {missing} not found (shared traces absent)")
             continue
-        site_default = name in SITE_INPUTS and not args.policies
-        for policy in SITE_POLICIES if site_default else policies:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", name, policy],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if out.returncode != 0:
-                print(f"{name:13} {policy:26} FAILED: {out.stderr.strip().splitlines()[-1:]}")
-                continue
-            r = json.loads(out.stdout)
-            ratio = f"{r['pool_ratio']:>7}" if "pool_ratio" in r else ""
-            print(
-                f"{name:13} {policy:26} {r['jobs']:>9,} {r['sim_s']:>8.2f} "
-                f"{r['jobs_per_s']:>10,} {r['cpu_s']:>8.2f} {r['jobs_per_cpu_s']:>10,} "
-                f"{r['peak_mb']:>8,} {ratio}",
-                flush=True,
-            )
+        site = name in SITE_INPUTS
+        for policy in SITE_POLICIES if site and not args.policies else policies:
+            rows = [r for path in (paths if site else [None]) if (r := replay(name, policy, path))]
+            for r in rows:
+                print_row(r)
+            by_path = {r.get("path"): r for r in rows}
+            if "compiled" in by_path and "pure" in by_path:
+                c, p = by_path["compiled"], by_path["pure"]
+                cpu = float(p["cpu_s"]) / max(float(c["cpu_s"]), 1e-9)  # type: ignore[arg-type]
+                wall = float(p["sim_s"]) / max(float(c["sim_s"]), 1e-9)  # type: ignore[arg-type]
+                print(f"{'':13} {policy:20} compiled over pure: {cpu:.2f}x CPU, {wall:.2f}x wall")
+    print(load_line())
     return 0
 
 

@@ -4,6 +4,7 @@ HpcError                 base of everything `hpc` raises on purpose
 ├── WorkloadError        a trace cannot be read or used (names file:line and field)
 │   └── SwfParseError    one malformed SWF line
 ├── SimulationError      a machine, policy or scenario that cannot be simulated
+│   └── NativeBuildError the compiled site engine could not be built (pure Python runs)
 ├── GoalError            an objective, constraint or goal that cannot be measured (hpc.objectives)
 └── SiteError            a site model that is inconsistent or not found (hpc.site)
 """
@@ -35,6 +36,11 @@ class SwfParseError(WorkloadError):
 
 class SimulationError(HpcError):
     """A machine, policy or scenario that the simulator cannot run."""
+
+
+class NativeBuildError(SimulationError):
+    """The site engine's compiled modules could not be built (no Cython, no C compiler);
+    the pure-Python modules run instead (`hpc.sim.native`)."""
 
 
 class SiteError(HpcError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, insort
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from heapq import heappop, heappush
 
 import numpy as np
@@ -104,16 +104,17 @@ class SiteResult:
 Asked = tuple[int, tuple[int, int, Want]]  # a job whose hold is to be worked out, and its ask
 
 
-@dataclass(slots=True)
+@dataclass
 class _Walk:
-    """Where a pass stands: the partitions blocked, the holds made and asked for."""
+    """Where a pass stands: the partitions blocked, the holds made and asked for. (No
+    default factories: compiled, each would cost an import per pass.)"""
 
     now: int
     blocked: list[bool]
+    held: list[Hold]
+    asked: list[Asked]
+    asked_nodes: set[int]  # the partitions' nodes of `asked`
     n_blocked: int = 0
-    held: list[Hold] = field(default_factory=list)
-    asked: list[Asked] = field(default_factory=list)
-    asked_nodes: set[int] = field(default_factory=set)  # the partitions' nodes of `asked`
 
 
 class SiteEngine:
@@ -230,7 +231,7 @@ class SiteEngine:
             jobs = new
         else:
             jobs, walk = self.pending, None
-        walk = walk or _Walk(now, [False] * len(self.site.partitions))
+        walk = walk or _Walk(now, [False] * len(self.site.partitions), [], [], set())
         if self._walk(jobs, walk, now):
             self.pending = [j for j in self.pending if self.state[j] != RUNNING]
         else:
@@ -259,10 +260,9 @@ class SiteEngine:
         qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
                                                         self.part, self.req)  # fmt: skip
         limited = [c is not None for c in limits.compiled]
-        qos_blocked, user_keyed, charges = limits.blocked, limits.user_keyed, limits.charges
+        user_keyed, charges = limits.user_keyed, limits.charges
         verdicts = self.verdicts
         part_cores, part_gpus = pool.part_cores, pool.part_gpus
-        fit, fit_now = pool.fit, pool.fit_now
         partition_set = pool.partition_set
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
@@ -284,10 +284,10 @@ class SiteEngine:
                     if seen is not None and seen[0] == count:
                         reason = seen[1]
                     else:
-                        reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                        reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
                         verdicts[job] = (count, reason)
                 else:
-                    reason = qos_blocked(q, user_of[job], account_of[job], want_of[job])
+                    reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
@@ -302,7 +302,9 @@ class SiteEngine:
             end = now + req_of[job]
             slot = None
             if fits:
-                slot = fit_now(p, want) if settled else fit(pool.eligible(p, now, end), want)
+                slot = (
+                    pool.fit_now(p, want) if settled else pool.fit(pool.eligible(p, now, end), want)
+                )
             if slot is not None:
                 if asked and not walk.asked_nodes.isdisjoint(slot[0]):
                     self._hold(walk, now)

@@ -163,13 +163,6 @@ class NodePool:
         known = self.mem_known
         per_core = mem / cores
         by_mem = per_core > 0
-
-        def usable(n: int) -> int:
-            free = fc[n]
-            if known[n] and by_mem:
-                free = min(free, int(fm[n] // per_core))
-            return max(free, 0)
-
         best_total, best_one, best_run = -1, -1, (0, 0)  # the run chosen: [start, end)
         total, one, one_u, start, last = 0, -1, 0, 0, -2
         for i, n in enumerate(nodes):
@@ -191,12 +184,27 @@ class NodePool:
             best_total, best_one, best_run = total, one, (start, len(nodes))
         if best_one >= 0:
             return self._one_node(best_one, want)
+        usable = self._usable(fc, fm, per_core)
         if self.topology is not None:  # under as few switches as hold it (topology/tree)
             under = self.topology.choose(nodes, [usable(n) for n in nodes], cores)
             return self._spread(under, want, usable) if under else None
         if best_total >= 0:
             return self._spread(nodes[best_run[0] : best_run[1]], want, usable)
         return self._spread_runs(nodes, want, usable)
+
+    def _usable(self, fc: list[int], fm: list[int], per_core: float) -> Callable[[int], int]:
+        """Each node's usable cores for a job asking `per_core` MB per core: its free cores,
+        fewer where its free memory serves fewer (on nodes that declare memory)."""
+        known = self.mem_known
+        by_mem = per_core > 0
+
+        def usable(n: int) -> int:
+            free = fc[n]
+            if known[n] and by_mem:
+                free = min(free, int(fm[n] // per_core))
+            return max(free, 0)
+
+        return usable
 
     def _spread_runs(
         self, nodes: Sequence[int], want: Want, usable: Callable[[int], int]
@@ -302,8 +310,9 @@ class NodePool:
         """Hold `slot`'s resources (sign -1: give them back)."""
         fc, fg, fm = self.free_cores, self.free_gpus, self.free_mem
         part_cores, part_gpus, changes = self.part_cores, self.part_gpus, self.changes
-        for n, c, g, m in zip(*slot, strict=True):
-            c, g, m = sign * c, sign * g, sign * m
+        nodes, cores, gpus, mem = slot
+        for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
+            n, c, g, m = nodes[i], sign * cores[i], sign * gpus[i], sign * mem[i]
             fc[n] -= c
             fg[n] -= g
             fm[n] -= m

@@ -18,7 +18,7 @@ from hpc.sim.site_nodes import Free, NodePool, PerNode, Slot, Want
 from hpc.sim.state import NEVER
 
 
-@dataclass(slots=True)
+@dataclass
 class Hold:
     """A blocked job's promise: its nodes from `start_s`, and what others may still use."""
 
@@ -46,7 +46,7 @@ def earliest(
     free: Free = (pool.free_cores[:], pool.free_gpus[:], pool.free_mem[:])
     fc, fg, fm = free
     cores, gpus = pool.part_cores[partition], pool.part_gpus[partition]
-    ends = (*(h.end_s for h in held), *(r[1] for r in pool.reservations))
+    ends = [h.end_s for h in held] + [r[1] for r in pool.reservations]
     later = sorted({t for t in ends if t > now})
     k = li = 0
     n_expected, n_later = len(expected), len(later)
@@ -55,8 +55,11 @@ def earliest(
         while k < n_expected and expected[k][0] <= t:
             slot = slots[expected[k][1]]
             assert slot is not None
-            for n, c, g, m in zip(*slot, strict=True):
+            nodes, c_on, g_on, m_on = slot
+            for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
+                n = nodes[i]
                 if n in mine:  # the tries read only the partition's nodes
+                    c, g, m = c_on[i], g_on[i], m_on[i]
                     fc[n] += c
                     fg[n] += g
                     fm[n] += m
@@ -89,36 +92,42 @@ def _hold_at(
     if over:
         free = (free[0][:], free[1][:], free[2][:])
         for h in over:
-            for a, need in zip(free, h.need, strict=True):
-                for n, amount in zip(h.nodes, need, strict=True):
-                    a[n] -= amount
+            on, (c_need, g_need, m_need) = h.nodes, h.need
+            for i in range(len(on)):  # indexed, not zipped: the compiled loop stays in C
+                n = on[i]
+                free[0][n] -= c_need[i]
+                free[1][n] -= g_need[i]
+                free[2][n] -= m_need[i]
     slot = pool.fit(pool.eligible(partition, t, end), want, free)
     if slot is None:
         return None
     nodes, c, g, m = slot
     fc, fg, fm = free
-    spare = {
-        n: [fc[n] - cn, fg[n] - gn, fm[n] - mn]
-        for n, cn, gn, mn in zip(nodes, c, g, m, strict=True)
-    }
+    spare = {}
+    for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
+        n = nodes[i]
+        spare[n] = [fc[n] - c[i], fg[n] - g[i], fm[n] - m[i]]
     return Hold(t, end, nodes, frozenset(nodes), (c, g, m), spare)
 
 
 def respects(slot: Slot, end: int, held: Sequence[Hold], mem_known: Sequence[bool]) -> bool:
     """Whether a job on `slot` until `end` (requested) delays no hold; if so, the holds'
     spares shrink by what it takes."""
-    nodes = slot[0]
+    nodes, c_on, g_on, m_on = slot
     touched = [h for h in held if end > h.start_s and not h.node_set.isdisjoint(nodes)]
     for h in touched:
-        for n, c, g, m in zip(*slot, strict=True):
+        for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
+            n = nodes[i]
             s = h.spare.get(n)
-            if s is not None and (s[0] < c or s[1] < g or (s[2] < m and mem_known[n])):
+            if s is not None and (
+                s[0] < c_on[i] or s[1] < g_on[i] or (s[2] < m_on[i] and mem_known[n])
+            ):
                 return False
     for h in touched:
-        for n, c, g, m in zip(*slot, strict=True):
-            s = h.spare.get(n)
+        for i in range(len(nodes)):
+            s = h.spare.get(nodes[i])
             if s is not None:
-                s[0] -= c
-                s[1] -= g
-                s[2] -= m
+                s[0] -= c_on[i]
+                s[1] -= g_on[i]
+                s[2] -= m_on[i]
     return True

@@ -1,0 +1,81 @@
+"""The import hook that loads the compiled site-engine modules when they match the sources.
+
+Installed by `hpc.sim` (cheaply: nothing is read until a compiled module is imported). On
+the first import of one of `MODULES` it works out, once per process, whether the build of
+the current sources exists; then either every one of them loads compiled or none does, so a
+compiled module never meets a pure-Python one whose types it expects to be compiled.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from importlib.machinery import ExtensionFileLoader, ModuleSpec
+from importlib.util import spec_from_file_location
+from pathlib import Path
+from types import ModuleType
+
+from hpc.sim.native.sources import (
+    MODULES,
+    SIM_DIR,
+    cache_root,
+    compiled_wanted,
+    extension_suffix,
+    source_tag,
+)
+
+PACKAGE = "hpc.sim"
+
+
+def build_complete(where: Path) -> bool:
+    """Whether `where` holds every compiled module."""
+    return all((where / f"{name}{extension_suffix()}").is_file() for name in MODULES)
+
+
+class CompiledFinder:
+    """Finds `hpc.sim.<module>` for each of `MODULES` in the build of the current sources.
+    (A meta path finder by its `find_spec` alone: importlib.abc costs ~30 ms to import.)"""
+
+    def __init__(self, root: Path = SIM_DIR, cache: Path | None = None) -> None:
+        self.root, self.cache = root, cache
+        self.names = {f"{PACKAGE}.{name}": name for name in MODULES}
+        self._where: Path | None = None
+        self._decided = False
+
+    def build_dir(self) -> Path | None:
+        """The build matching the sources now, or None (decided once, on first use)."""
+        if not self._decided:
+            self._decided = True
+            if compiled_wanted():
+                tag = source_tag(self.root)
+                where = (self.cache or cache_root()) / tag if tag else None
+                self._where = where if where is not None and build_complete(where) else None
+        return self._where
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        name = self.names.get(fullname)
+        if name is None:
+            return None
+        where = self.build_dir()
+        if where is None:
+            return None
+        library = where / f"{name}{extension_suffix()}"
+        return spec_from_file_location(
+            fullname, library, loader=ExtensionFileLoader(fullname, str(library))
+        )
+
+
+def install() -> None:
+    """Put the finder first on `sys.meta_path` (once)."""
+    if not any(isinstance(f, CompiledFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, CompiledFinder())
+
+
+def compiled(module: ModuleType) -> bool:
+    """Whether `module` was loaded from a compiled build."""
+    return str(getattr(module, "__file__", "")).endswith(extension_suffix())
