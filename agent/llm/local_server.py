@@ -20,7 +20,7 @@ from typing import IO
 import httpx
 
 from agent.errors import LLMUnavailable
-from agent.llm.client import LLMConfig
+from agent.llm.config import LLMConfig
 
 START_TIMEOUT_S = 180.0
 
