@@ -66,7 +66,9 @@ class EngineConfig:
     max_waiting: int = 64  # queued requests beyond this are refused (HTTP 429)
     prefix_slots: int = 4  # cache slots that keep recent prompts for prefix reuse
     min_prefix: int = 32  # shortest shared prefix worth reusing (tokens)
-    dtype: str = "bfloat16"  # or "float32"
+    # or "float32", or "auto": bfloat16 where it runs natively (CUDA with bf16, a CPU with
+    # oneDNN bf16 kernels), else float32 (an AVX2-only CPU emulates bf16 matmuls, 2-4x slower)
+    dtype: str = "bfloat16"
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     # Matmul weights of the blocks: "int4" (CPU, bf16: blocks in 4 bits, lm_head/embedding in
     # int8; a GGUF's own 4-bit values come back exactly, decoding one sequence is ~1.5x
@@ -100,8 +102,10 @@ class EngineConfig:
                 raise ValueError(f"engine config: {name} must be at least 1")
         if self.prefix_slots < 0:
             raise ValueError("engine config: prefix_slots must be >= 0")
-        if self.dtype not in ("bfloat16", "float32"):
-            raise ValueError(f"engine config: dtype must be bfloat16 or float32, not {self.dtype}")
+        if self.dtype not in ("bfloat16", "float32", "auto"):
+            raise ValueError(
+                f"engine config: dtype must be bfloat16, float32 or auto, not {self.dtype}"
+            )
         if self.weights not in WEIGHTS:
             raise ValueError(
                 f"engine config: weights must be one of {', '.join(WEIGHTS)}, not {self.weights}"

@@ -131,13 +131,15 @@ def _llm(
     if args.no_llm or not needed:
         yield None
         return
-    from agent.llm.client import LLMClient
     from agent.llm.local_server import llm_endpoint
 
     config = wiring.llm_config()
     if not config.base_url:
         print("schedsight: starting the local LLM server ...", file=sys.stderr)
     with llm_endpoint(config) as endpoint:
+        # Imported once the server is up: it starts before openai (~1 s) is loaded.
+        from agent.llm.client import LLMClient
+
         client = LLMClient(endpoint)
         try:
             yield client
@@ -248,25 +250,30 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agent.modes.ask import ask
-    from agent.tools.workspace import Workspace
-    from hpc.model import Machine
-
     if args.interpret_only:
         return _cmd_interpret(args)
     wiring = wiring_of(args)
     if args.site:
         return _cmd_ask_site(args, wiring)
+    from hpc.model import Machine
+
     if not args.no_store:
         wiring.open_store()
+    # A stale store or a bad trace fails here, before any model starts.
     jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
-    workspace = Workspace(jobs, machine)
     # The rules and the model read the question (the model also looks for a mitigation after
     # a loss); --no-llm: the rules alone, and no model is started. The server starts on
-    # another thread while `ask` replays; the stack stops it after the starter is done.
+    # another thread, before the agent's code is imported (~2 s on 2 cores, in parallel with
+    # the server's own start), and loads while `ask` replays; the stack stops it after the
+    # starter is done.
+    import agent.llm.local_server  # noqa: F401  (here: the two threads import nothing alike)
+
     with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="llm-start") as starter:
         llm = starter.submit(stack.enter_context, _llm(args, wiring))
-        result = ask(args.question, workspace, llm, explore=not args.no_explore)
+        from agent.modes.ask import ask
+        from agent.tools.workspace import Workspace
+
+        result = ask(args.question, Workspace(jobs, machine), llm, explore=not args.no_explore)
     if result.record is not None:
         _store(args, wiring, [result.record])
     if args.json:

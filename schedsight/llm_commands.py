@@ -15,7 +15,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("serve-llm", help="serve a local model over an OpenAI-compatible API")
     p.add_argument("--model", help="GGUF file or Hugging Face directory (default: SmolLM2-135M)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
-    p.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
+    p.add_argument("--dtype", choices=["bfloat16", "float32", "auto"], default="bfloat16",
+                   help="auto: bfloat16 where the CPU or GPU runs it natively, else float32 "
+                   "(an AVX2-only CPU emulates bf16, 2-4x slower)")  # fmt: skip
     p.add_argument(
         "--weights",
         choices=["auto", "dense", "int4", "int8"],
@@ -121,7 +123,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
     )
     print(
         f"schedsight: serving {loaded.name} on http://{host}:{args.port}/v1 "
-        f"({engine.device}, {args.dtype}, {engine.weights} weights"
+        f"({engine.device}, {str(engine.dtype).removeprefix('torch.')}, {engine.weights} weights"
         f"{', fused decode' if engine.fused_decode else ''}"
         f"{', API key required' if api_key else ''})",
         file=sys.stderr,

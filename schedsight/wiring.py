@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from agent.llm.client import LLMConfig
+    from agent.llm.config import LLMConfig
     from dashboard.config import DashboardConfig
     from db.store import Store
     from hpc.predict.live_answer import LiveAnswer, TrainedHistory
@@ -116,7 +116,7 @@ class Wiring:
         store_predictions(store, [answer_prediction(answer, cluster, trained, "dashboard")])
 
     def llm_config(self) -> LLMConfig:
-        from agent.llm.client import LLMConfig
+        from agent.llm.config import LLMConfig
 
         s = self.settings
         return LLMConfig(

@@ -20,13 +20,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 
 from agent.errors import EmbeddingUnavailable
 from agent.tools.workspace import Workspace
+
+if TYPE_CHECKING:  # torch is imported where vectors are compared: `agent ask` needs none
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,8 @@ class AnswerCache:
         del self.entries[: max(0, len(self.entries) - self.max_entries)]  # oldest first
 
     def _nearest(self, question: str, live: list[Entry]) -> tuple[Entry | None, float]:
+        import torch
+
         assert self.encoder is not None
         with_vectors = [e for e in live if e.vector is not None]
         if not with_vectors:

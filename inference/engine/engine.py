@@ -118,6 +118,11 @@ class Engine:
         self.runner.costs = costs
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The model's dtype, as built (`EngineConfig.dtype` "auto" resolved)."""
+        return self.runner.dtype
+
+    @property
     def fused_decode(self) -> bool:
         """Whether decode steps run through the C++ blocks (prefill stays in Python)."""
         return self.runner.model.fused is not None

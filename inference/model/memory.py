@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 import mmap
+from collections.abc import Callable
 
 import torch
 
@@ -38,11 +40,19 @@ def trim_heap() -> bool:
     A model load frees hundreds of MB of float32 and unpacked weights in pieces below glibc's
     mmap threshold; they stay resident in the heap until trimmed.
     """
+    malloc_trim = _malloc_trim()
+    return malloc_trim is not None and bool(malloc_trim(0))
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, looked up once: `find_library` runs `ldconfig -p` in a new
+    process each time (a load trims 32 times: ~0.25 s of a server's start on 2 cores)."""
     name = ctypes.util.find_library("c")
     if name is None:
-        return False
+        return None
     try:
-        malloc_trim = ctypes.CDLL(name).malloc_trim
+        function: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):  # not glibc
-        return False
-    return bool(malloc_trim(0))
+        return None
+    return function

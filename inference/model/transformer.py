@@ -30,11 +30,14 @@ def precompute_rope(args: ModelArgs) -> tuple[Tensor, Tensor]:
     Hugging Face's rotate-half layout: both halves of a row hold the same angles. The first
     half of sin is negated, which folds rotate-half's minus sign into the table.
     """
-    half = torch.arange(0, args.head_dim, 2, dtype=torch.int64).float() / args.head_dim
+    # On the CPU even under `torch.device("meta")` (`from_state_dict` builds the skeleton
+    # there): meta ops import torch._dynamo, ~2.5 s of a server's start on 2 cores.
+    half = torch.arange(0, args.head_dim, 2, dtype=torch.int64, device="cpu").float()
+    half = half / args.head_dim
     inv_freq = 1.0 / (args.rope_theta**half)  # [head_dim / 2]
     if args.rope_scaling is not None:
         inv_freq = scale_llama3_frequencies(inv_freq, args.rope_scaling)
-    positions = torch.arange(args.max_seq_len, dtype=torch.float32)
+    positions = torch.arange(args.max_seq_len, dtype=torch.float32, device="cpu")
     freqs = torch.outer(positions, inv_freq)  # [max_seq_len, head_dim / 2]
     angles = torch.cat((freqs, freqs), dim=-1)
     return angles.cos(), torch.cat((-freqs.sin(), freqs.sin()), dim=-1)
@@ -199,7 +202,11 @@ class Transformer(nn.Module):
         super().__init__()
         self.args = args
         # None when an Int8Table `output` serves as the (tied) embedding too
-        self.tok_embeddings: nn.Embedding | None = nn.Embedding(args.vocab_size, args.dim)
+        # Made with its (empty) weight: nn.Embedding's random init imports torch._dynamo on
+        # the meta device (~2 s of a server's start), and `from_state_dict` sets the weight.
+        self.tok_embeddings: nn.Embedding | None = nn.Embedding(
+            args.vocab_size, args.dim, _weight=torch.empty(args.vocab_size, args.dim)
+        )
         self.layers = nn.ModuleList(TransformerBlock(args) for _ in range(args.n_layers))
         self.norm = RMSNorm(args.dim, args.norm_eps)
         self.output: nn.Module | None = None  # None: tied to tok_embeddings
@@ -281,9 +288,8 @@ class Transformer(nn.Module):
             else:
                 assert isinstance(model.output, nn.Linear)
                 model.output.weight = nn.Parameter(head, requires_grad=False)
-        cos, sin = precompute_rope(args)
-        model.rope_cos = cos.to(device=device, dtype=dtype)
-        model.rope_sin = sin.to(device=device, dtype=dtype)
+        model.rope_cos = model.rope_cos.to(device=device, dtype=dtype)  # made in __init__
+        model.rope_sin = model.rope_sin.to(device=device, dtype=dtype)
         trim_heap()
         return model.eval()
 

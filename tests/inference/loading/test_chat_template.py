@@ -8,11 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from gguf import GGUFReader
 
 from inference.errors import ModelLoadError, RequestError
 from inference.loading.chat_template import CHATML, render_chat, tools_system_prompt
-from inference.loading.gguf_file import read_metadata
+from inference.loading.gguf_header import read_header
 from inference.loading.loader import default_model_path
 
 QUEUE_TOOL = {
@@ -41,7 +40,7 @@ def smollm_template() -> str:
         path = default_model_path()
     except ModelLoadError as exc:
         pytest.skip(str(exc))
-    template = read_metadata(GGUFReader(path), path)["tokenizer.chat_template"]
+    template = read_header(path).metadata["tokenizer.chat_template"]
     assert isinstance(template, str)
     return template
 

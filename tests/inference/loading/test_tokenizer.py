@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gguf import GGUFReader
 
 from inference.errors import ModelLoadError, UnsupportedError
-from inference.loading.gguf_file import read_metadata
+from inference.loading.gguf_header import read_header
 from inference.loading.loader import default_model_path
 from inference.loading.tokenizer import Tokenizer
 
@@ -44,7 +43,7 @@ def gguf_path() -> Path:
 
 @pytest.fixture(scope="module")
 def smollm(gguf_path: Path) -> Tokenizer:
-    return Tokenizer.from_gguf(read_metadata(GGUFReader(gguf_path), gguf_path))
+    return Tokenizer.from_gguf(read_header(gguf_path).metadata)
 
 
 # Expected ids as transformers' tokenizer for this GGUF produces them.
