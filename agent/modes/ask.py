@@ -344,8 +344,12 @@ def _answer(
         f"  as it is:  {headline(baseline, jobs)}",
         f"  scenario:  {headline(scenario, jobs)}",
         f"  mean bounded slowdown {baseline['mean_bsld']:.2f} -> {scenario['mean_bsld']:.2f}; "
-        f"makespan {span_text(baseline['makespan_s'])} -> {span_text(scenario['makespan_s'])}; "
-        f"jobs killed by the failure: {scenario['killed_by_failure']}",
+        f"makespan {span_text(baseline['makespan_s'])} -> {span_text(scenario['makespan_s'])}"
+        + (
+            f"; jobs killed by the failure: {scenario['killed_by_failure']}"
+            if whatif.node_delta < 0 or scenario["killed_by_failure"]
+            else ""
+        ),
     ]
     if scenario["unstarted"] > baseline["unstarted"]:
         lines.append(

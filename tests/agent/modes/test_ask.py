@@ -30,6 +30,14 @@ def test_jobs_that_never_start_are_in_the_headline() -> None:
     assert lines[1].startswith("  as it is:  mean wait ")
     assert f"over {len(workspace.jobs) - result.baseline['unstarted']} started jobs" in lines[1]
     assert f"over {len(workspace.jobs) - never} started jobs; {never} jobs never start" in lines[2]
+    assert "jobs killed by the failure: " in lines[3]
+
+
+def test_added_capacity_speaks_of_no_failure() -> None:
+    result = ask("what if we added 4 more nodes?", _workspace(), None, explore=False)
+    assert result.answer.startswith("Adding 4 nodes now, for good, under fcfs:easy:")
+    assert "killed by the failure" not in result.answer
+    assert result.scenario["mean_wait_s"] <= result.baseline["mean_wait_s"]
 
 
 def test_perfect_estimates_replay_with_requests_equal_to_runtimes() -> None:
