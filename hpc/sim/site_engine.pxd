@@ -21,8 +21,14 @@ cdef class SiteEngine:
     cdef public list start_s, end_s, reasons, placed, finishing, expected, pending
     cdef public bytearray state
     cdef public object reservations_over
+    cdef public bint no_backfill, easy
+    cdef public long long budget
+    cdef public list limited
 
     cpdef _never(self, Py_ssize_t job)
+
+    @cython.locals(walk=_Walk, jobs=list)
+    cpdef _pass(self, long long now, list new, bint freed)
 
     cpdef _start(self, Py_ssize_t job, tuple slot, long long now)
 

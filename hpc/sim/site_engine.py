@@ -117,6 +117,12 @@ class _Walk:
     n_blocked: int = 0
 
 
+def _none_before(held: list[Hold], now: int) -> bool:
+    """Whether every hold starts at or after `now` (apart from `_pass`: compiled, a
+    generator there is a closure, which Cython's cpdef methods do not take)."""
+    return all(h.start_s >= now for h in held)
+
+
 class SiteEngine:
     """Mutable state of one site replay; `run()` once."""
 
@@ -171,6 +177,11 @@ class SiteEngine:
         self.kept: tuple[int, Hold] | None = None
         self.last: _Walk | None = None  # where the last pass ended, if it started nothing
         self.reservations_over = max((r.end_s for r in site.reservations), default=-1)
+        # Read by every pass: worked out once (an enum member's lookup costs a call).
+        mode = policy.backfill
+        self.no_backfill, self.easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
+        self.budget = site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
+        self.limited = [c is not None for c in self.limits.compiled]  # QOS with limits
 
     # ------------------------------------------------------------ pieces
     def _never(self, job: int) -> str | None:
@@ -226,7 +237,7 @@ class SiteEngine:
             and not freed
             and walk.now >= self.reservations_over
             and self.pending[-len(new) :] == new
-            and all(h.start_s >= now for h in walk.held)
+            and _none_before(walk.held, now)
         ):
             jobs = new
         else:
@@ -254,19 +265,18 @@ class SiteEngine:
         first hold would come out the same (same time and nodes: what started since either
         ends before it or fits in its spare, which only narrows the choice down to the same
         nodes), so it is reused as it is, spare included."""
-        mode = self.policy.backfill
-        none, easy = mode is BackfillMode.NONE, mode is BackfillMode.EASY
+        none, easy = self.no_backfill, self.easy
         pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
         qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
                                                         self.part, self.req)  # fmt: skip
-        limited = [c is not None for c in limits.compiled]
+        limited = self.limited
         user_keyed, charges = limits.user_keyed, limits.charges
         verdicts = self.verdicts
         part_cores, part_gpus = pool.part_cores, pool.part_gpus
         partition_set = pool.partition_set
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
-        budget = self.site.backfill.max_job_test if mode is BackfillMode.CONSERVATIVE else 0
+        budget = self.budget
         every = len(blocked)
         walk.now = now
         # With every reservation over, where a job fits depends on its ask and its

@@ -12,7 +12,7 @@ cdef class QosUsage:
     cpdef blocked(self, long long qos, long long user, long long account, tuple want)
 
     @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,
-                   amounts=tuple)
+                   amounts=tuple, mine=tuple)
     cpdef charge(self, long long qos, long long user, long long account, tuple want,
                  long long sign)
 

@@ -94,16 +94,17 @@ class QosUsage:
         if compiled is None:
             return
         max_jobs, per_user, per_account, grp = compiled
-        self.charges[qos, user] = self.charges.get((qos, user), 0) + 1
+        mine = (qos, user)
+        self.charges[mine] = self.charges.get(mine, 0) + 1
         amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
         if per_user:
-            _add(self.per_user, (qos, user), amounts)
+            _add(self.per_user, mine, amounts)
         if per_account:
             _add(self.per_account, (qos, account), amounts)
         if grp:
             _add(self.grp, (qos, -1), amounts)
         if max_jobs is not None:
-            self.jobs_per_user[qos, user] = self.jobs_per_user.get((qos, user), 0) + sign
+            self.jobs_per_user[mine] = self.jobs_per_user.get(mine, 0) + sign
 
 
 def _compile_spec(spec: QosSpec) -> Compiled | None:

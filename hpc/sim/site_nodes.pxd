@@ -10,6 +10,9 @@ cdef class NodePool:
     cdef public object topology
     cdef public list reservations
 
+    @cython.locals(nodes=tuple, r_start=cython.longlong, r_end=cython.longlong, taken=frozenset)
+    cpdef tuple eligible(self, Py_ssize_t partition, long long start_s, long long end_s)
+
     @cython.locals(count=cython.longlong, cores=cython.longlong, gpus=cython.longlong,
                    mem=cython.longlong, per_c=cython.longlong, per_g=cython.longlong,
                    per_m=cython.longlong, k=cython.longlong, fc=list, fg=list, fm=list)
@@ -24,8 +27,21 @@ cdef class NodePool:
                    best_total=cython.longlong, best_one=cython.longlong,
                    total=cython.longlong, one=cython.longlong, one_u=cython.longlong,
                    start=cython.Py_ssize_t, last=cython.longlong, i=cython.Py_ssize_t,
-                   n=cython.longlong, u=cython.longlong, u_mem=cython.longlong, known=list)
+                   n=cython.longlong, u=cython.longlong, u_mem=cython.longlong, known=list,
+                   mem=cython.longlong, free_mem=cython.longlong)
     cpdef _cpu_fit(self, nodes, tuple want, list fc, list fm)
+
+    @cython.locals(free=cython.longlong)
+    cpdef long long _usable(self, Py_ssize_t n, list fc, list fm, double per_core) except? -1
+
+    @cython.locals(runs=list, totals=list, last=cython.longlong, n=cython.longlong,
+                   u=cython.longlong, chosen=list, have=cython.longlong, i=cython.Py_ssize_t)
+    cpdef _spread_runs(self, nodes, tuple want, list fc, list fm, double per_core)
+
+    @cython.locals(cores=cython.longlong, mem=cython.longlong, picked=list, c_on=list,
+                   m_on=list, left_c=cython.longlong, left_m=cython.longlong,
+                   c=cython.longlong, m=cython.longlong)
+    cpdef tuple _spread(self, nodes, tuple want, list fc, list fm, double per_core)
 
     @cython.locals(cores=cython.longlong, gpus=cython.longlong, mem=cython.longlong,
                    total=cython.longlong, fit=cython.longlong, last=cython.longlong,

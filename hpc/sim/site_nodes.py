@@ -21,7 +21,7 @@ job that cannot fit is turned away without looking at a node.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -92,7 +92,7 @@ class NodePool:
         nodes = self.partition_nodes[partition]
         for r_start, r_end, taken in self.reservations:
             if r_start < end_s and start_s < r_end:
-                nodes = tuple(n for n in nodes if n not in taken)
+                nodes = tuple([n for n in nodes if n not in taken])
         return nodes
 
     def fit(self, nodes: Sequence[int], want: Want, free: Free | None = None) -> Slot | None:
@@ -167,10 +167,14 @@ class NodePool:
         total, one, one_u, start, last = 0, -1, 0, 0, -2
         for i, n in enumerate(nodes):
             u = fc[n]  # `usable(n)`, written out: this loop is the replay's hottest
-            if by_mem and known[n]:
-                u_mem = int(fm[n] // per_core)
-                if u_mem < u:
-                    u = u_mem
+            # Memory caps u only where it serves fewer than u + 1 cores (checked exactly, in
+            # integers: then the float division below is needed; else it gives u or more).
+            if by_mem and known[n] and u > 0:
+                free_mem = fm[n]
+                if free_mem * cores < (u + 1) * mem:
+                    u_mem = int(fm[n] // per_core)
+                    if u_mem < u:
+                        u = u_mem
             if u <= 0 or n != last + 1:
                 if total >= cores and (best_total < 0 or total < best_total):
                     best_total, best_one, best_run = total, one, (start, i)
@@ -184,39 +188,32 @@ class NodePool:
             best_total, best_one, best_run = total, one, (start, len(nodes))
         if best_one >= 0:
             return self._one_node(best_one, want)
-        usable = self._usable(fc, fm, per_core)
         if self.topology is not None:  # under as few switches as hold it (topology/tree)
-            under = self.topology.choose(nodes, [usable(n) for n in nodes], cores)
-            return self._spread(under, want, usable) if under else None
+            amounts = [self._usable(n, fc, fm, per_core) for n in nodes]
+            under = self.topology.choose(nodes, amounts, cores)
+            return self._spread(under, want, fc, fm, per_core) if under else None
         if best_total >= 0:
-            return self._spread(nodes[best_run[0] : best_run[1]], want, usable)
-        return self._spread_runs(nodes, want, usable)
+            return self._spread(nodes[best_run[0] : best_run[1]], want, fc, fm, per_core)
+        return self._spread_runs(nodes, want, fc, fm, per_core)
 
-    def _usable(self, fc: list[int], fm: list[int], per_core: float) -> Callable[[int], int]:
-        """Each node's usable cores for a job asking `per_core` MB per core: its free cores,
+    def _usable(self, n: int, fc: list[int], fm: list[int], per_core: float) -> int:
+        """A node's usable cores for a job asking `per_core` MB per core: its free cores,
         fewer where its free memory serves fewer (on nodes that declare memory)."""
-        known = self.mem_known
-        by_mem = per_core > 0
-
-        def usable(n: int) -> int:
-            free = fc[n]
-            if known[n] and by_mem:
-                free = min(free, int(fm[n] // per_core))
-            return max(free, 0)
-
-        return usable
+        free = fc[n]
+        if per_core > 0 and self.mem_known[n]:
+            free = min(free, int(fm[n] // per_core))
+        return max(free, 0)
 
     def _spread_runs(
-        self, nodes: Sequence[int], want: Want, usable: Callable[[int], int]
+        self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int], per_core: float
     ) -> Slot | None:
         """A CPU job no run of consecutive usable nodes holds alone: the largest runs
         together, in node order, or None if all of them are not enough."""
         runs: list[list[int]] = []
         totals: list[int] = []  # each run's usable cores
-        amounts: dict[int, int] = {}  # each usable node's, read again by `_spread`
         last = -2
         for n in nodes:
-            u = usable(n)
+            u = self._usable(n, fc, fm, per_core)
             if u <= 0:
                 last = -2
                 continue
@@ -225,21 +222,21 @@ class NodePool:
                 totals.append(0)
             runs[-1].append(n)
             totals[-1] += u
-            amounts[n] = u
             last = n
         if sum(totals) < want[1]:
             return None
         chosen: list[int] = []
         have = 0
-        for i in sorted(range(len(runs)), key=lambda i: (-totals[i], i)):
+        for _, i in sorted([(-totals[i], i) for i in range(len(runs))]):  # largest first
             chosen += runs[i]
             have += totals[i]
             if have >= want[1]:
                 break
-        return self._spread(sorted(chosen), want, amounts.__getitem__)
+        return self._spread(sorted(chosen), want, fc, fm, per_core)
 
-    @staticmethod
-    def _spread(nodes: Sequence[int], want: Want, usable: Callable[[int], int]) -> Slot:
+    def _spread(
+        self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int], per_core: float
+    ) -> Slot:
         """The job's tasks over `nodes` in order (usable cores enough in all), each node
         giving as many cores as it has usable, and memory in proportion."""
         _, cores, _, mem = want
@@ -250,7 +247,7 @@ class NodePool:
         for n in nodes:
             if left_c <= 0:
                 break
-            c = min(usable(n), left_c)
+            c = min(self._usable(n, fc, fm, per_core), left_c)
             if c <= 0:
                 continue
             m = min(left_m, -(-c * mem // cores))
