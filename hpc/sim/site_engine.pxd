@@ -23,7 +23,7 @@ cdef class SiteEngine:
     cdef public object reservations_over
     cdef public bint no_backfill, easy
     cdef public long long budget
-    cdef public list limited
+    cdef public list limited, pair, charges
 
     cpdef _never(self, Py_ssize_t job)
 
@@ -36,7 +36,8 @@ cdef class SiteEngine:
 
     @cython.locals(none=cython.bint, easy=cython.bint, pool=_Pool, limits=_Limits,
                    reasons=list, want_of=list, qos_of=list, user_of=list, account_of=list,
-                   part_of=list, req_of=list, limited=list, user_keyed=list, charges=dict,
+                   part_of=list, req_of=list, limited=list, user_keyed=list, charges=list,
+                   pair_of=list,
                    verdicts=list, part_cores=list, part_gpus=list, partition_set=list,
                    held=list, asked=list, blocked=list, started=cython.bint,
                    budget=cython.longlong, every=cython.Py_ssize_t, settled=cython.bint,

@@ -161,8 +161,14 @@ class SiteEngine:
         self.user: list[int] = jobs.user.tolist()
         self.tier = [site.partitions[p].priority_tier for p in self.part]
         self.limits = QosUsage(site, demand.qos_names)
-        # Per job, its QOS verdict and its (QOS, user)'s charge count then (`_walk`).
+        # Per job, its QOS verdict and its (QOS, user)'s charge count then (`_walk`). The
+        # pairs are numbered once, so that a visit reads the count by index, not by key.
         self.verdicts: list[tuple[int, str | None] | None] = [None] * n
+        numbered: dict[tuple[int, int], int] = {}
+        self.pair: list[int] = [
+            numbered.setdefault(key, len(numbered)) for key in zip(self.qos, self.user, strict=True)
+        ]
+        self.charges: list[int] = [0] * len(numbered)  # jobs started and ended, per pair
         self.priority = SitePriority(jobs, demand, site, policy.order)
         # fcfs and sjf: the queue stays sorted by each job's fixed rank.
         self.rank = None if self.priority.dynamic else self.priority.static_rank(self.tier)
@@ -198,6 +204,7 @@ class SiteEngine:
 
     def _start(self, job: int, slot: Slot, now: int) -> None:
         self.pool.take(slot)
+        self.charges[self.pair[job]] += 1
         self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], 1)
         self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
@@ -213,6 +220,7 @@ class SiteEngine:
             self.part[self.kept[0]]
         ].isdisjoint(slot[0]):
             self.kept = None
+        self.charges[self.pair[job]] += 1
         self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
@@ -270,7 +278,7 @@ class SiteEngine:
         qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
                                                         self.part, self.req)  # fmt: skip
         limited = self.limited
-        user_keyed, charges = limits.user_keyed, limits.charges
+        user_keyed, charges, pair_of = limits.user_keyed, self.charges, self.pair
         verdicts = self.verdicts
         part_cores, part_gpus = pool.part_cores, pool.part_gpus
         partition_set = pool.partition_set
@@ -289,7 +297,7 @@ class SiteEngine:
             q = qos_of[job]
             if q >= 0 and limited[q]:
                 if user_keyed[q]:  # the verdict of the job's last visit, if still good
-                    count = charges.get((q, user_of[job]), 0)
+                    count = charges[pair_of[job]]
                     seen = verdicts[job]
                     if seen is not None and seen[0] == count:
                         reason = seen[1]

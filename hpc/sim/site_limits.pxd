@@ -4,7 +4,7 @@ import cython
 
 cdef class QosUsage:
     cdef public list specs, compiled
-    cdef public dict per_user, per_account, grp, jobs_per_user, charges
+    cdef public dict per_user, per_account, grp, jobs_per_user
     cdef public list user_keyed
 
     @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,

@@ -56,10 +56,9 @@ class QosUsage:
         self.grp: dict[tuple[int, int], list[int]] = {}  # keyed (QOS, -1)
         self.jobs_per_user: dict[tuple[int, int], int] = {}
         # QOS whose limits all read the user's own usage (jobs and TRES per user): a job's
-        # verdict then changes only when a job of the same (QOS, user) is charged, which
-        # `charges` counts.
+        # verdict then changes only when a job of the same (QOS, user) is charged (the
+        # replay counts those charges per pair).
         self.user_keyed = [c is not None and not c[2] and not c[3] for c in self.compiled]
-        self.charges: dict[tuple[int, int], int] = {}
 
     def blocked(self, qos: int, user: int, account: int, want: Want) -> str | None:
         """Slurm's reason if starting a job asking `want` now would break a limit, else None."""
@@ -95,7 +94,6 @@ class QosUsage:
             return
         max_jobs, per_user, per_account, grp = compiled
         mine = (qos, user)
-        self.charges[mine] = self.charges.get(mine, 0) + 1
         amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
         if per_user:
             _add(self.per_user, mine, amounts)

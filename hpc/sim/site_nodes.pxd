@@ -5,7 +5,7 @@ import cython
 cdef class NodePool:
     cdef public list names, free_cores, free_gpus, free_mem, mem_known
     cdef public tuple cap
-    cdef public list partition_nodes, partition_set, parts_of, part_cores, part_gpus, changes
+    cdef public list partition_nodes, partition_set, partition_mask, parts_of, part_cores, part_gpus, changes
     cdef public dict _one_node_slots, _fits, _ever
     cdef public object topology
     cdef public list reservations

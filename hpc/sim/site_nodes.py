@@ -69,6 +69,10 @@ class NodePool:
         self.partition_nodes = [tuple(sorted(index[n] for n in set(p.nodes)))
                                 for p in site.partitions]  # fmt: skip
         self.partition_set = [frozenset(nodes) for nodes in self.partition_nodes]
+        # The same as bytes, 1 at each node of the partition: read by index in C where
+        # compiled (`site_reservations.earliest`), not hashed.
+        self.partition_mask = [bytes(i in nodes for i in range(len(names)))
+                               for nodes in self.partition_set]  # fmt: skip
         # The partitions holding each node, and each partition's free cores and GPUs.
         self.parts_of: list[tuple[int, ...]] = [
             tuple(p for p, nodes in enumerate(self.partition_set) if i in nodes)

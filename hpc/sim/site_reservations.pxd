@@ -17,8 +17,9 @@ cdef class Hold:
                n_expected=cython.Py_ssize_t, n_later=cython.Py_ssize_t, t=cython.longlong,
                changed=cython.bint, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
                c=cython.longlong, g=cython.longlong, m=cython.longlong, nodes=tuple,
-               c_on=tuple, g_on=tuple, m_on=tuple)
-cpdef earliest(pool, expected, slots, long long now, tuple job, held)
+               c_on=tuple, g_on=tuple, m_on=tuple, mine=bytes, entry=tuple, slot=tuple,
+               at=cython.longlong)
+cpdef earliest(pool, list expected, list slots, long long now, tuple job, held)
 
 @cython.locals(pool=_Pool, req=cython.longlong, end=cython.longlong, over=list, nodes=tuple,
                c=tuple, g=tuple, m=tuple, fc=list, fg=list, fm=list, spare=dict,

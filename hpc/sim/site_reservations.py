@@ -32,8 +32,8 @@ class Hold:
 
 def earliest(
     pool: NodePool,
-    expected: Sequence[tuple[int, int]],
-    slots: Sequence[Slot | None],
+    expected: list[tuple[int, int]],
+    slots: list[Slot | None],
     now: int,
     job: tuple[int, int, Want],
     held: Sequence[Hold],
@@ -42,7 +42,7 @@ def earliest(
     ends of running jobs (`expected`, sorted (end, job)) and around the holds already made;
     None: nothing in the horizon."""
     _, partition, want = job
-    mine = pool.partition_set[partition]
+    mine = pool.partition_mask[partition]  # 1 at the partition's nodes
     free: Free = (pool.free_cores[:], pool.free_gpus[:], pool.free_mem[:])
     fc, fg, fm = free
     cores, gpus = pool.part_cores[partition], pool.part_gpus[partition]
@@ -52,13 +52,17 @@ def earliest(
     n_expected, n_later = len(expected), len(later)
     t, changed = now, True
     while True:
-        while k < n_expected and expected[k][0] <= t:
-            slot = slots[expected[k][1]]
+        while k < n_expected:
+            entry = expected[k]
+            at = entry[0]
+            if at > t:
+                break
+            slot = slots[entry[1]]
             assert slot is not None
             nodes, c_on, g_on, m_on = slot
             for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
                 n = nodes[i]
-                if n in mine:  # the tries read only the partition's nodes
+                if mine[n]:  # the tries read only the partition's nodes
                     c, g, m = c_on[i], g_on[i], m_on[i]
                     fc[n] += c
                     fg[n] += g
