@@ -2,7 +2,9 @@
 
 A build compiles a snapshot of the sources (so the tag names exactly what was compiled),
 in a temporary directory beside its destination, and moves it into place whole: a build
-directory is either complete or absent, even when two builds race or one is killed.
+directory is either complete or absent, even when two builds race or one is killed. Each
+build (or finding one made) prunes the cache to the `KEEP` builds used most recently and
+removes temporary directories left by killed builds.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from hpc.errors import NativeBuildError
@@ -29,6 +33,10 @@ from hpc.sim.native.sources import (
     tag_of,
 )
 
+KEEP = 4  # builds kept: this one and the three used before it (other checkouts, branches)
+STALE_S = 3600.0  # a temporary build directory older than this was left by a killed build
+_TAG = re.compile(r"[0-9a-f]{16}")
+
 
 def build(root: Path = SIM_DIR, cache: Path | None = None, *, verbose: bool = False) -> Path:
     """Compile the modules under `root` unless already built; the build's directory.
@@ -40,6 +48,9 @@ def build(root: Path = SIM_DIR, cache: Path | None = None, *, verbose: bool = Fa
     cache = cache or cache_root()
     final = cache / tag_of(sources, cython)
     if build_complete(final):
+        with contextlib.suppress(OSError):  # a read-only cache still serves its build
+            os.utime(final)  # used now: pruning keeps the builds used most recently
+            prune(cache, final)
         return final
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=cache) as tmp:
@@ -76,7 +87,30 @@ def build(root: Path = SIM_DIR, cache: Path | None = None, *, verbose: bool = Fa
         except OSError:
             if not build_complete(final):  # not a build that won a race
                 raise
+    prune(cache, final)
     return final
+
+
+def prune(cache: Path, current: Path, keep: int = KEEP) -> list[Path]:
+    """Remove all but the `keep` most recently used builds in `cache` (never `current`) and
+    temporary build directories older than `STALE_S`; what was removed. Only directories
+    named as builds are touched; one that vanishes meanwhile (another prune) is skipped."""
+    now, removed = time.time(), []
+    builds: list[tuple[float, Path]] = []
+    for entry in cache.iterdir():
+        try:
+            mtime = entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if entry.is_dir() and _TAG.fullmatch(entry.name) and entry != current:
+            builds.append((mtime, entry))
+        elif entry.is_dir() and entry.name.startswith("build-") and now - mtime > STALE_S:
+            removed.append(entry)
+    builds.sort(reverse=True)
+    removed += [path for _, path in builds[max(keep - 1, 0) :]]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 def _compile(work: Path, package: Path, out: Path) -> None:

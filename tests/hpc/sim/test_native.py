@@ -138,3 +138,27 @@ def test_a_failed_build_raises_one_clear_error_and_leaves_no_build(tmp_path: Pat
         build(sources, cache)
     assert not [p for p in cache.iterdir() if not p.name.startswith("build-")]
     assert CompiledFinder(root=sources, cache=cache).find_spec("hpc.sim.site_limits") is None
+
+
+def test_pruning_keeps_the_builds_used_last_and_drops_dead_temporaries(tmp_path: Path) -> None:
+    from hpc.sim.native.build import STALE_S, prune
+
+    builds = []
+    for i in range(6):  # six builds, used at t = 1000 .. 6000
+        path = tmp_path / f"{i:016x}"
+        path.mkdir()
+        os.utime(path, (1000.0 * (i + 1), 1000.0 * (i + 1)))
+        builds.append(path)
+    current = builds[0]  # the oldest, but the one in use now
+    dead = tmp_path / "build-killed"
+    dead.mkdir()
+    os.utime(dead, (0.0, 0.0))
+    live = tmp_path / "build-running"
+    live.mkdir()  # a build under way (new): kept
+    other = tmp_path / "not-a-build"
+    other.mkdir()
+    removed = prune(tmp_path, current, keep=3)
+    assert sorted(removed) == sorted([dead, *builds[1:4]])
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([current.name, builds[4].name, builds[5].name, live.name, other.name])
+    assert STALE_S >= 600  # a slow build is not taken for a dead one
