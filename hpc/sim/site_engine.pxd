@@ -3,7 +3,7 @@ import cython
 
 from hpc.sim.site_limits cimport QosUsage as _Limits
 from hpc.sim.site_nodes cimport NodePool as _Pool
-from hpc.sim.site_reservations cimport Hold as _Hold
+from hpc.sim.site_reservations cimport Hold as _Hold, earliest, respects
 
 
 cdef class _Walk:
@@ -23,11 +23,13 @@ cdef class SiteEngine:
     cdef public object reservations_over
     cdef public bint no_backfill, easy
     cdef public long long budget
-    cdef public list limited, pair, charges
+    cdef public list limited, pair, charges, ask, ever, max_time, qos_wall
 
+    @cython.locals(q=cython.Py_ssize_t, ask=cython.Py_ssize_t)
     cpdef _never(self, Py_ssize_t job)
 
-    @cython.locals(walk=_Walk, jobs=list)
+    @cython.locals(walk=_Walk, jobs=list, waiting=list, state=bytearray, j=cython.Py_ssize_t,
+                   running=cython.int)
     cpdef _pass(self, long long now, list new, bint freed)
 
     cpdef _start(self, Py_ssize_t job, tuple slot, long long now)
@@ -35,10 +37,10 @@ cdef class SiteEngine:
     cpdef _finish(self, Py_ssize_t job, long long now)
 
     @cython.locals(none=cython.bint, easy=cython.bint, pool=_Pool, limits=_Limits,
-                   reasons=list, want_of=list, qos_of=list, user_of=list, account_of=list,
+                   reasons=list, want_of=list, qos_of=list, account_of=list,
                    part_of=list, req_of=list, limited=list, user_keyed=list, charges=list,
-                   pair_of=list,
-                   verdicts=list, part_cores=list, part_gpus=list, partition_set=list,
+                   pair_of=list, ask_of=list,
+                   verdicts=list, part_cores="long long[:]", part_gpus="long long[:]", partition_set=list,
                    held=list, asked=list, blocked=list, started=cython.bint,
                    budget=cython.longlong, every=cython.Py_ssize_t, settled=cython.bint,
                    job=cython.Py_ssize_t, q=cython.Py_ssize_t, p=cython.Py_ssize_t,

@@ -16,6 +16,7 @@ SWF traces replay job for job as before (tests hold this).
 
 from __future__ import annotations
 
+import gc
 import time
 from bisect import bisect_left, insort
 from dataclasses import asdict, dataclass, replace
@@ -160,7 +161,20 @@ class SiteEngine:
         self.account: list[int] = demand.account.tolist()
         self.user: list[int] = jobs.user.tolist()
         self.tier = [site.partitions[p].priority_tier for p in self.part]
+        # Each job's ask, its (partition, want), numbered: the pool remembers its try by it.
+        asks: dict[tuple[int, Want], int] = {}
+        self.ask: list[int] = [
+            asks.setdefault(key, len(asks)) for key in zip(self.part, self.want, strict=True)
+        ]
+        self.pool.number_asks(len(asks))
+        self.ever: list[int] = [-1] * len(asks)  # per ask: fits an empty partition? -1: unknown
+        self.max_time: list[int] = [NEVER if p.max_time_s is None else p.max_time_s
+                                    for p in site.partitions]  # fmt: skip
         self.limits = QosUsage(site, demand.qos_names)
+        self.qos_wall: list[int] = [
+            NEVER if spec is None or spec.max_wall_s is None else spec.max_wall_s
+            for spec in self.limits.specs
+        ]
         # Per job, its QOS verdict and its (QOS, user)'s charge count then (`_walk`). The
         # pairs are numbered once, so that a visit reads the count by index, not by key.
         self.verdicts: list[tuple[int, str | None] | None] = [None] * n
@@ -169,6 +183,7 @@ class SiteEngine:
             numbered.setdefault(key, len(numbered)) for key in zip(self.qos, self.user, strict=True)
         ]
         self.charges: list[int] = [0] * len(numbered)  # jobs started and ended, per pair
+        self.limits.number_pairs(len(numbered))
         self.priority = SitePriority(jobs, demand, site, policy.order)
         # fcfs and sjf: the queue stays sorted by each job's fixed rank.
         self.rank = None if self.priority.dynamic else self.priority.static_rank(self.tier)
@@ -192,20 +207,20 @@ class SiteEngine:
     # ------------------------------------------------------------ pieces
     def _never(self, job: int) -> str | None:
         """Why a job can never start on this site, or None."""
-        p = self.site.partitions[self.part[job]]
-        if p.max_time_s is not None and self.req[job] > p.max_time_s:
+        if self.req[job] > self.max_time[self.part[job]]:
             return PARTITION_TIME
-        spec = self.limits.specs[self.qos[job]] if self.qos[job] >= 0 else None
-        if spec is not None and spec.max_wall_s is not None and self.req[job] > spec.max_wall_s:
+        q = self.qos[job]
+        if q >= 0 and self.req[job] > self.qos_wall[q]:
             return QOS_WALL
-        if not self.pool.can_ever_fit(self.part[job], self.want[job]):
-            return PARTITION_SIZE
-        return None
+        ask = self.ask[job]
+        if self.ever[ask] < 0:
+            self.ever[ask] = int(self.pool.can_ever_fit(self.part[job], self.want[job]))
+        return None if self.ever[ask] else PARTITION_SIZE
 
     def _start(self, job: int, slot: Slot, now: int) -> None:
         self.pool.take(slot)
         self.charges[self.pair[job]] += 1
-        self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], 1)
+        self.limits.charge(self.qos[job], self.pair[job], self.account[job], self.want[job], 1)
         self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
         self.state[job] = RUNNING
@@ -221,7 +236,7 @@ class SiteEngine:
         ].isdisjoint(slot[0]):
             self.kept = None
         self.charges[self.pair[job]] += 1
-        self.limits.charge(self.qos[job], self.user[job], self.account[job], self.want[job], -1)
+        self.limits.charge(self.qos[job], self.pair[job], self.account[job], self.want[job], -1)
         self.state[job] = TIMEOUT if self.timeout[job] else COMPLETED
         entry = (self.start_s[job] + self.req[job], job)
         del self.expected[bisect_left(self.expected, entry)]
@@ -252,7 +267,11 @@ class SiteEngine:
             jobs, walk = self.pending, None
         walk = walk or _Walk(now, [False] * len(self.site.partitions), [], [], set())
         if self._walk(jobs, walk, now):
-            self.pending = [j for j in self.pending if self.state[j] != RUNNING]
+            waiting, state, running = [], self.state, RUNNING
+            for j in self.pending:  # a loop, not a comprehension: compiled, j is a C int
+                if state[j] != running:
+                    waiting.append(j)
+            self.pending = waiting
         else:
             self.last = walk
 
@@ -275,12 +294,12 @@ class SiteEngine:
         nodes), so it is reused as it is, spare included."""
         none, easy = self.no_backfill, self.easy
         pool, limits, reasons, want_of = self.pool, self.limits, self.reasons, self.want
-        qos_of, user_of, account_of, part_of, req_of = (self.qos, self.user, self.account,
-                                                        self.part, self.req)  # fmt: skip
-        limited = self.limited
+        qos_of, account_of, part_of, req_of = self.qos, self.account, self.part, self.req
+        limited, ask_of = self.limited, self.ask
         user_keyed, charges, pair_of = limits.user_keyed, self.charges, self.pair
         verdicts = self.verdicts
-        part_cores, part_gpus = pool.part_cores, pool.part_gpus
+        part_cores = pool.part_cores  # apart, not unpacked: compiled, typed memoryviews
+        part_gpus = pool.part_gpus
         partition_set = pool.partition_set
         held, asked, blocked = walk.held, walk.asked, walk.blocked
         started = False
@@ -302,10 +321,10 @@ class SiteEngine:
                     if seen is not None and seen[0] == count:
                         reason = seen[1]
                     else:
-                        reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
+                        reason = limits.blocked(q, pair_of[job], account_of[job], want_of[job])
                         verdicts[job] = (count, reason)
                 else:
-                    reason = limits.blocked(q, user_of[job], account_of[job], want_of[job])
+                    reason = limits.blocked(q, pair_of[job], account_of[job], want_of[job])
                 if reason is not None:
                     reasons[job] = reason
                     continue
@@ -321,7 +340,9 @@ class SiteEngine:
             slot = None
             if fits:
                 slot = (
-                    pool.fit_now(p, want) if settled else pool.fit(pool.eligible(p, now, end), want)
+                    pool.fit_now(ask_of[job], p, want)
+                    if settled
+                    else pool.fit(pool.eligible(p, now, end), want)
                 )
             if slot is not None:
                 if asked and not walk.asked_nodes.isdisjoint(slot[0]):
@@ -445,5 +466,13 @@ def simulate_site(
     `placement` ("best-fit" or "topology") defaults to topology where the site has switches."""
     started = time.perf_counter()
     engine = SiteEngine(jobs, demand or SiteDemand.plain(jobs, site), site, policy, placement)
-    engine.run()
+    # The replay makes millions of short-lived tuples and lists and no reference cycles:
+    # the cycle collector would only walk them (8% of a compiled replay's instructions).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        engine.run()
+    finally:
+        if collecting:
+            gc.enable()
     return engine.result(time.perf_counter() - started)

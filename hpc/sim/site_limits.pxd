@@ -4,16 +4,19 @@ import cython
 
 cdef class QosUsage:
     cdef public list specs, compiled
-    cdef public dict per_user, per_account, grp, jobs_per_user
+    cdef public list per_user, jobs_per_user
+    cdef public dict per_account, grp
     cdef public list user_keyed
 
-    @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,
-                   k=cython.Py_ssize_t, limit=cython.longlong, held=list)
-    cpdef blocked(self, long long qos, long long user, long long account, tuple want)
+    cpdef number_pairs(self, Py_ssize_t count)
 
     @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,
-                   amounts=tuple, mine=tuple)
-    cpdef charge(self, long long qos, long long user, long long account, tuple want,
+                   k=cython.Py_ssize_t, limit=cython.longlong, held=list, used=list)
+    cpdef blocked(self, long long qos, Py_ssize_t pair, long long account, tuple want)
+
+    @cython.locals(compiled=tuple, per_user=tuple, per_account=tuple, grp=tuple,
+                   amounts=tuple, used=list)
+    cpdef charge(self, long long qos, Py_ssize_t pair, long long account, tuple want,
                  long long sign)
 
 

@@ -41,7 +41,10 @@ def _compile(limits: Mapping[str, int], reason: str) -> Limits:
 
 
 class QosUsage:
-    """What running jobs hold per (QOS, user), (QOS, account) and QOS, in TRES terms."""
+    """What running jobs hold per (QOS, user), (QOS, account) and QOS, in TRES terms.
+
+    The replay numbers its (QOS, user) pairs (`number_pairs`); the per-user usage is kept
+    by that number, read by index, not hashed by key."""
 
     def __init__(self, site: Site, qos_names: tuple[str, ...]) -> None:
         # Limits a site does not enforce hold nobody back (AccountingStorageEnforce).
@@ -51,28 +54,34 @@ class QosUsage:
         self.compiled: list[Compiled | None] = [
             None if spec is None else _compile_spec(spec) for spec in self.specs
         ]
-        self.per_user: dict[tuple[int, int], list[int]] = {}
+        self.per_user: list[list[int]] = []  # per (QOS, user) pair: node, cpu, gpu, mem held
+        self.jobs_per_user: list[int] = []  # per pair: jobs running
         self.per_account: dict[tuple[int, int], list[int]] = {}
         self.grp: dict[tuple[int, int], list[int]] = {}  # keyed (QOS, -1)
-        self.jobs_per_user: dict[tuple[int, int], int] = {}
         # QOS whose limits all read the user's own usage (jobs and TRES per user): a job's
         # verdict then changes only when a job of the same (QOS, user) is charged (the
         # replay counts those charges per pair).
         self.user_keyed = [c is not None and not c[2] and not c[3] for c in self.compiled]
 
-    def blocked(self, qos: int, user: int, account: int, want: Want) -> str | None:
-        """Slurm's reason if starting a job asking `want` now would break a limit, else None."""
+    def number_pairs(self, count: int) -> None:
+        """Make room for `count` (QOS, user) pairs, numbered 0 to count - 1."""
+        self.per_user = [[0, 0, 0, 0] for _ in range(count)]
+        self.jobs_per_user = [0] * count
+
+    def blocked(self, qos: int, pair: int, account: int, want: Want) -> str | None:
+        """Slurm's reason if starting a job asking `want` now would break a limit, else None
+        (`pair`: the number of the job's (QOS, user))."""
         compiled = self.compiled[qos] if qos >= 0 else None
         if compiled is None:
             return None
         max_jobs, per_user, per_account, grp = compiled
-        if max_jobs is not None and self.jobs_per_user.get((qos, user), 0) >= max_jobs:
+        if max_jobs is not None and self.jobs_per_user[pair] >= max_jobs:
             return "QOSMaxJobsPerUserLimit"
         # Each table's limits in order; the first that `want` on top of its usage breaks.
         if per_user:
-            held = self.per_user.get((qos, user))
+            used = self.per_user[pair]
             for k, limit, reason in per_user:
-                if (held[k] if held else 0) + (want[k] if k else want[0] or 1) > limit:
+                if used[k] + (want[k] if k else want[0] or 1) > limit:
                     return reason
         if per_account:
             held = self.per_account.get((qos, account))
@@ -86,23 +95,27 @@ class QosUsage:
                     return reason
         return None
 
-    def charge(self, qos: int, user: int, account: int, want: Want, sign: int) -> None:
+    def charge(self, qos: int, pair: int, account: int, want: Want, sign: int) -> None:
         """A job asking `want` starts (sign 1) or ends (sign -1). Only the usage that a limit
         of its QOS reads is kept: `blocked` never looks at the rest."""
         compiled = self.compiled[qos] if qos >= 0 else None
         if compiled is None:
             return
         max_jobs, per_user, per_account, grp = compiled
-        mine = (qos, user)
-        amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
         if per_user:
-            _add(self.per_user, mine, amounts)
-        if per_account:
-            _add(self.per_account, (qos, account), amounts)
-        if grp:
-            _add(self.grp, (qos, -1), amounts)
+            used = self.per_user[pair]
+            used[0] += sign * (want[0] or 1)
+            used[1] += sign * want[1]
+            used[2] += sign * want[2]
+            used[3] += sign * want[3]
+        if per_account or grp:
+            amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
+            if per_account:
+                _add(self.per_account, (qos, account), amounts)
+            if grp:
+                _add(self.grp, (qos, -1), amounts)
         if max_jobs is not None:
-            self.jobs_per_user[mine] = self.jobs_per_user.get(mine, 0) + sign
+            self.jobs_per_user[pair] += sign
 
 
 def _compile_spec(spec: QosSpec) -> Compiled | None:

@@ -13,17 +13,20 @@ that declare it (an SWF machine does not).
 With `topology` set, a job that no one node holds lands under one switch instead, on the
 fewest leaf switches (`hpc.sim.site_topology`).
 
-The state is plain Python lists of ints, not numpy arrays: partitions have a few to a few
+The state is `array.array`s of 64-bit ints, not numpy arrays: partitions have a few to a few
 hundred nodes, and a replay asks millions of tiny questions of them, where numpy's per-call
-overhead dominates. Each partition's free cores and GPUs are kept as sums too, so that a
-job that cannot fit is turned away without looking at a node.
+overhead dominates. Compiled (`hpc.sim.native`), the hot methods read them as typed
+memoryviews, in C; in plain Python they index like lists. Each partition's free cores and
+GPUs are kept as sums too, so that a job that cannot fit is turned away without looking at
+a node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import numpy as np
 
@@ -33,7 +36,13 @@ from hpc.site.model import Site
 Want = tuple[int, int, int, int]  # nodes (0: any), cores, GPUs, memory MB, all in total
 PerNode = tuple[int, ...]
 Slot = tuple[PerNode, PerNode, PerNode, PerNode]  # node indices; cores, GPUs, memory on each
-Free = tuple[list[int], list[int], list[int]]  # cores, GPUs, memory free per node
+Ints: TypeAlias = "array[int]"  # per node or per partition, 64-bit ("q")
+Free = tuple[Ints, Ints, Ints]  # cores, GPUs, memory free per node
+
+
+def ints(values: Iterable[int]) -> Ints:
+    """An `Ints` of `values`."""
+    return array("q", values)
 
 
 class Topology(Protocol):
@@ -62,10 +71,10 @@ class NodePool:
         self.names = names
         index = {n: i for i, n in enumerate(names)}
         types = [site.node_type(n) for n in names]
-        self.cap: Free = ([t.cores for t in types], [t.gpus for t in types],
-                          [t.mem_mb for t in types])  # fmt: skip
-        self.free_cores, self.free_gpus, self.free_mem = (list(a) for a in self.cap)
-        self.mem_known = [t.mem_mb > 0 for t in types]
+        self.cap: Free = (ints(t.cores for t in types), ints(t.gpus for t in types),
+                          ints(t.mem_mb for t in types))  # fmt: skip
+        self.free_cores, self.free_gpus, self.free_mem = (ints(a) for a in self.cap)
+        self.mem_known = bytes(t.mem_mb > 0 for t in types)  # 1: memory is enforced there
         self.partition_nodes = [tuple(sorted(index[n] for n in set(p.nodes)))
                                 for p in site.partitions]  # fmt: skip
         self.partition_set = [frozenset(nodes) for nodes in self.partition_nodes]
@@ -78,13 +87,19 @@ class NodePool:
             tuple(p for p, nodes in enumerate(self.partition_set) if i in nodes)
             for i in range(len(names))
         ]
-        self.part_cores = [sum(self.cap[0][i] for i in nodes) for nodes in self.partition_nodes]
-        self.part_gpus = [sum(self.cap[1][i] for i in nodes) for nodes in self.partition_nodes]
+        # Room for `site_reservations.earliest` to keep a partition's free resources in.
+        self.saved = ints([0] * 3 * max((len(n) for n in self.partition_nodes), default=0))
+        self.part_cores = ints(sum(self.cap[0][i] for i in nodes)
+                               for nodes in self.partition_nodes)  # fmt: skip
+        self.part_gpus = ints(sum(self.cap[1][i] for i in nodes)
+                              for nodes in self.partition_nodes)  # fmt: skip
         self._one_node_slots: dict[tuple[int, int, int, int], Slot] = {}
-        # Per partition, how many times its nodes' free resources changed; the tries of
-        # `fit_now`, with the count they were made at.
-        self.changes = [0] * len(self.partition_nodes)
-        self._fits: dict[tuple[int, Want], tuple[int, Slot | None]] = {}
+        # Per partition, how many times its nodes' free resources changed; per ask (a
+        # (partition, want) the replay numbers, `number_asks`), the try of `fit_now` and
+        # the count it was made at (-1: none yet).
+        self.changes = ints([0] * len(self.partition_nodes))
+        self._fit_count = ints(())
+        self._fit_slot: list[Slot | None] = []
         self._ever: dict[tuple[int, Want], bool] = {}
         self.topology: Topology | None = None  # set: multi-node jobs placed by topology
         self.reservations = [
@@ -101,9 +116,14 @@ class NodePool:
 
     def fit(self, nodes: Sequence[int], want: Want, free: Free | None = None) -> Slot | None:
         """Where `want` fits on `nodes` (in order) now, or None; `free` replaces the pool's
-        free lists (a look-ahead at a later time, where a value may be below zero)."""
+        free resources (a look-ahead at a later time, where a value may be below zero)."""
+        if free is None:
+            return self.fit_on(nodes, want, self.free_cores, self.free_gpus, self.free_mem)
+        return self.fit_on(nodes, want, free[0], free[1], free[2])
+
+    def fit_on(self, nodes: Sequence[int], want: Want, fc: Ints, fg: Ints, fm: Ints) -> Slot | None:
+        """`fit` with the free cores, GPUs and memory per node given apart."""
         count, cores, gpus, mem = want
-        fc, fg, fm = free or (self.free_cores, self.free_gpus, self.free_mem)
         known = self.mem_known
         if count > 0:
             per_c, per_g, per_m = -(-cores // count), -(-gpus // count), -(-mem // count)
@@ -127,22 +147,27 @@ class NodePool:
         if one is not None:  # GPUs are asked per node (--gres): one node if one holds them
             return self._one_node(one, want)
         for k in range(2, min(len(nodes), cores) + 1):  # else split evenly over fewest nodes
-            slot = self.fit(nodes, (k, cores, gpus, mem), free)
+            slot = self.fit_on(nodes, (k, cores, gpus, mem), fc, fg, fm)
             if slot is not None:
                 return slot
         return None
 
-    def fit_now(self, partition: int, want: Want) -> Slot | None:
+    def number_asks(self, count: int) -> None:
+        """Make room for `fit_now`'s tries of `count` asks, numbered 0 to count - 1."""
+        self._fit_count = ints([-1] * count)
+        self._fit_slot = [None] * count
+
+    def fit_now(self, ask: int, partition: int, want: Want) -> Slot | None:
         """`fit` on all of the partition's nodes now (for when no site reservation is left):
-        the answer depends on nothing but the ask and those nodes' free resources, so it is
-        remembered until one of them changes."""
-        key = (partition, want)
-        seen = self._fits.get(key)
+        the answer depends on nothing but the ask (numbered: `number_asks`) and those nodes'
+        free resources, so it is remembered until one of them changes."""
         count = self.changes[partition]
-        if seen is not None and seen[0] == count:
-            return seen[1]
-        slot = self.fit(self.partition_nodes[partition], want)
-        self._fits[key] = (count, slot)
+        if self._fit_count[ask] == count:
+            return self._fit_slot[ask]
+        slot = self.fit_on(self.partition_nodes[partition], want, self.free_cores,
+                           self.free_gpus, self.free_mem)  # fmt: skip
+        self._fit_count[ask] = count
+        self._fit_slot[ask] = slot
         return slot
 
     def _one_node(self, node: int, want: Want) -> Slot:
@@ -153,9 +178,7 @@ class NodePool:
             slot = self._one_node_slots[key] = ((node,), (want[1],), (want[2],), (want[3],))
         return slot
 
-    def _cpu_fit(
-        self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int]
-    ) -> Slot | None:
+    def _cpu_fit(self, nodes: Sequence[int], want: Want, fc: Ints, fm: Ints) -> Slot | None:
         """A CPU job's nodes, as select/cons_tres gives tasks that may spread: the run of
         consecutive usable nodes whose usable cores in all are fewest yet enough ("best
         fit"); there, the node with the fewest usable cores that holds the whole job, else
@@ -165,18 +188,17 @@ class NodePool:
         take a whole free node of a larger one: sacct's NodeList, bench/twin_fidelity.py.)"""
         _, cores, _, mem = want
         known = self.mem_known
-        per_core = mem / cores
-        by_mem = per_core > 0
+        by_mem = mem > 0
         best_total, best_one, best_run = -1, -1, (0, 0)  # the run chosen: [start, end)
         total, one, one_u, start, last = 0, -1, 0, 0, -2
         for i, n in enumerate(nodes):
             u = fc[n]  # `usable(n)`, written out: this loop is the replay's hottest
-            # Memory caps u only where it serves fewer than u + 1 cores (checked exactly, in
-            # integers: then the float division below is needed; else it gives u or more).
+            # Memory caps u where it serves fewer than u + 1 cores: then at
+            # free memory // (memory per core) cores, worked out in integers.
             if by_mem and known[n] and u > 0:
                 free_mem = fm[n]
                 if free_mem * cores < (u + 1) * mem:
-                    u_mem = int(fm[n] // per_core)
+                    u_mem = free_mem * cores // mem
                     if u_mem < u:
                         u = u_mem
             if u <= 0 or n != last + 1:
@@ -193,31 +215,30 @@ class NodePool:
         if best_one >= 0:
             return self._one_node(best_one, want)
         if self.topology is not None:  # under as few switches as hold it (topology/tree)
-            amounts = [self._usable(n, fc, fm, per_core) for n in nodes]
+            amounts = [self._usable(n, fc, fm, cores, mem) for n in nodes]
             under = self.topology.choose(nodes, amounts, cores)
-            return self._spread(under, want, fc, fm, per_core) if under else None
+            return self._spread(under, want, fc, fm) if under else None
         if best_total >= 0:
-            return self._spread(nodes[best_run[0] : best_run[1]], want, fc, fm, per_core)
-        return self._spread_runs(nodes, want, fc, fm, per_core)
+            return self._spread(nodes[best_run[0] : best_run[1]], want, fc, fm)
+        return self._spread_runs(nodes, want, fc, fm)
 
-    def _usable(self, n: int, fc: list[int], fm: list[int], per_core: float) -> int:
-        """A node's usable cores for a job asking `per_core` MB per core: its free cores,
-        fewer where its free memory serves fewer (on nodes that declare memory)."""
+    def _usable(self, n: int, fc: Ints, fm: Ints, cores: int, mem: int) -> int:
+        """A node's usable cores for a job asking `mem` MB for `cores` cores: its free
+        cores, fewer where its free memory serves fewer (on nodes that declare memory)."""
         free = fc[n]
-        if per_core > 0 and self.mem_known[n]:
-            free = min(free, int(fm[n] // per_core))
+        if mem > 0 and self.mem_known[n]:
+            free = min(free, fm[n] * cores // mem)
         return max(free, 0)
 
-    def _spread_runs(
-        self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int], per_core: float
-    ) -> Slot | None:
+    def _spread_runs(self, nodes: Sequence[int], want: Want, fc: Ints, fm: Ints) -> Slot | None:
         """A CPU job no run of consecutive usable nodes holds alone: the largest runs
         together, in node order, or None if all of them are not enough."""
+        cores, mem = want[1], want[3]
         runs: list[list[int]] = []
         totals: list[int] = []  # each run's usable cores
         last = -2
         for n in nodes:
-            u = self._usable(n, fc, fm, per_core)
+            u = self._usable(n, fc, fm, cores, mem)
             if u <= 0:
                 last = -2
                 continue
@@ -227,20 +248,18 @@ class NodePool:
             runs[-1].append(n)
             totals[-1] += u
             last = n
-        if sum(totals) < want[1]:
+        if sum(totals) < cores:
             return None
         chosen: list[int] = []
         have = 0
         for _, i in sorted([(-totals[i], i) for i in range(len(runs))]):  # largest first
             chosen += runs[i]
             have += totals[i]
-            if have >= want[1]:
+            if have >= cores:
                 break
-        return self._spread(sorted(chosen), want, fc, fm, per_core)
+        return self._spread(sorted(chosen), want, fc, fm)
 
-    def _spread(
-        self, nodes: Sequence[int], want: Want, fc: list[int], fm: list[int], per_core: float
-    ) -> Slot:
+    def _spread(self, nodes: Sequence[int], want: Want, fc: Ints, fm: Ints) -> Slot:
         """The job's tasks over `nodes` in order (usable cores enough in all), each node
         giving as many cores as it has usable, and memory in proportion."""
         _, cores, _, mem = want
@@ -251,7 +270,7 @@ class NodePool:
         for n in nodes:
             if left_c <= 0:
                 break
-            c = min(self._usable(n, fc, fm, per_core), left_c)
+            c = min(self._usable(n, fc, fm, cores, mem), left_c)
             if c <= 0:
                 continue
             m = min(left_m, -(-c * mem // cores))
@@ -262,7 +281,7 @@ class NodePool:
         return tuple(picked), tuple(c_on), (0,) * len(picked), tuple(m_on)
 
     def _best_fit_node(
-        self, nodes: Sequence[int], want: Want, fc: list[int], fg: list[int], fm: list[int]
+        self, nodes: Sequence[int], want: Want, fc: Ints, fg: Ints, fm: Ints
     ) -> int | None:
         """The node Slurm's select/cons_tres would give a job that one node can hold: it
         splits the usable nodes into runs of consecutive ones, takes the run whose usable
@@ -309,8 +328,13 @@ class NodePool:
 
     def take(self, slot: Slot, sign: int = 1) -> None:
         """Hold `slot`'s resources (sign -1: give them back)."""
-        fc, fg, fm = self.free_cores, self.free_gpus, self.free_mem
-        part_cores, part_gpus, changes = self.part_cores, self.part_gpus, self.changes
+        # One by one, not unpacked from a tuple: compiled, each stays a typed memoryview.
+        fc = self.free_cores
+        fg = self.free_gpus
+        fm = self.free_mem
+        part_cores = self.part_cores
+        part_gpus = self.part_gpus
+        changes = self.changes
         nodes, cores, gpus, mem = slot
         for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
             n, c, g, m = nodes[i], sign * cores[i], sign * gpus[i], sign * mem[i]

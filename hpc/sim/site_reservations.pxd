@@ -12,21 +12,26 @@ cdef class Hold:
     cdef public dict spare
 
 
-@cython.locals(pool=_Pool, fc=list, fg=list, fm=list, cores=cython.longlong,
+@cython.locals(fc="long long[:]", fg="long long[:]", fm="long long[:]", cores=cython.longlong,
                gpus=cython.longlong, later=list, k=cython.Py_ssize_t, li=cython.Py_ssize_t,
                n_expected=cython.Py_ssize_t, n_later=cython.Py_ssize_t, t=cython.longlong,
-               changed=cython.bint, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
-               c=cython.longlong, g=cython.longlong, m=cython.longlong, nodes=tuple,
+               changed=cython.bint, i=cython.Py_ssize_t,
+               n=cython.Py_ssize_t, c=cython.longlong, g=cython.longlong, nodes=tuple,
                c_on=tuple, g_on=tuple, m_on=tuple, mine=bytes, entry=tuple, slot=tuple,
-               at=cython.longlong)
-cpdef earliest(pool, list expected, list slots, long long now, tuple job, held)
+               at=cython.longlong, saved="long long[:]", job_id=cython.Py_ssize_t)
+cpdef earliest(_Pool pool, list expected, list slots, long long now, tuple job, held)
 
-@cython.locals(pool=_Pool, req=cython.longlong, end=cython.longlong, over=list, nodes=tuple,
-               c=tuple, g=tuple, m=tuple, fc=list, fg=list, fm=list, spare=dict,
-               i=cython.Py_ssize_t, n=cython.Py_ssize_t, on=tuple, c_need=tuple,
-               g_need=tuple, m_need=tuple, h=Hold)
-cpdef _hold_at(pool, long long t, tuple job, held, tuple free)
+@cython.locals(req=cython.longlong, end=cython.longlong, over=list, nodes=tuple,
+               c=tuple, g=tuple, m=tuple, fc="long long[:]", fg="long long[:]",
+               fm="long long[:]", spare=dict, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
+               h=Hold)
+cpdef _hold_at(_Pool pool, long long t, tuple job, held)
+
+@cython.locals(fc="long long[:]", fg="long long[:]", fm="long long[:]", on=tuple,
+               c_need=tuple, g_need=tuple, m_need=tuple, i=cython.Py_ssize_t,
+               n=cython.Py_ssize_t)
+cpdef _reserve(_Pool pool, Hold hold, long long sign)
 
 @cython.locals(touched=list, i=cython.Py_ssize_t, n=cython.Py_ssize_t, nodes=tuple,
                c_on=tuple, g_on=tuple, m_on=tuple, s=list, h=Hold)
-cpdef bint respects(tuple slot, long long end, held, mem_known) except -1
+cpdef bint respects(tuple slot, long long end, held, bytes mem_known) except -1

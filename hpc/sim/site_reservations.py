@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hpc.sim.site_nodes import Free, NodePool, PerNode, Slot, Want
+from hpc.sim.site_nodes import NodePool, PerNode, Slot, Want
 from hpc.sim.state import NEVER
 
 
@@ -40,81 +40,116 @@ def earliest(
 ) -> Hold | None:
     """The earliest hold for `job` (requested time, partition, want), after the requested
     ends of running jobs (`expected`, sorted (end, job)) and around the holds already made;
-    None: nothing in the horizon."""
+    None: nothing in the horizon.
+
+    The look-ahead releases running jobs into the pool's own free resources, on the
+    partition's nodes, which it puts back as they were before it returns (no copies of the
+    free lists: the tries read the pool as it would be then)."""
     _, partition, want = job
     mine = pool.partition_mask[partition]  # 1 at the partition's nodes
-    free: Free = (pool.free_cores[:], pool.free_gpus[:], pool.free_mem[:])
-    fc, fg, fm = free
     cores, gpus = pool.part_cores[partition], pool.part_gpus[partition]
     ends = [h.end_s for h in held] + [r[1] for r in pool.reservations]
     later = sorted({t for t in ends if t > now})
     k = li = 0
     n_expected, n_later = len(expected), len(later)
     t, changed = now, True
-    while True:
-        while k < n_expected:
-            entry = expected[k]
-            at = entry[0]
-            if at > t:
-                break
-            slot = slots[entry[1]]
-            assert slot is not None
-            nodes, c_on, g_on, m_on = slot
-            for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
-                n = nodes[i]
-                if mine[n]:  # the tries read only the partition's nodes
-                    c, g, m = c_on[i], g_on[i], m_on[i]
-                    fc[n] += c
-                    fg[n] += g
-                    fm[n] += m
-                    cores += c
-                    gpus += g
-                    changed = True
-            k += 1
-        while li < n_later and later[li] <= t:
-            li += 1
-            changed = True
-        if changed and want[1] <= cores and want[2] <= gpus:
-            found = _hold_at(pool, t, job, held, free)
-            if found is not None:
-                return found
-        changed = False
-        t = expected[k][0] if k < n_expected else NEVER
-        if li < n_later and later[li] < t:
-            t = later[li]
-        if t == NEVER:
-            return None
+    fc = pool.free_cores
+    fg = pool.free_gpus
+    fm = pool.free_mem
+    nodes = pool.partition_nodes[partition]
+    saved = pool.saved  # the partition's nodes as they are, to be put back
+    for i in range(len(nodes)):
+        n = nodes[i]
+        saved[3 * i] = fc[n]
+        saved[3 * i + 1] = fg[n]
+        saved[3 * i + 2] = fm[n]
+    try:
+        while True:
+            while k < n_expected:
+                entry = expected[k]
+                at = entry[0]
+                if at > t:
+                    break
+                job_id = entry[1]
+                slot = slots[job_id]
+                assert slot is not None
+                nodes, c_on, g_on, m_on = slot
+                for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
+                    n = nodes[i]
+                    if mine[n]:  # the tries read only the partition's nodes
+                        c, g = c_on[i], g_on[i]
+                        fc[n] += c
+                        fg[n] += g
+                        fm[n] += m_on[i]
+                        cores += c
+                        gpus += g
+                        changed = True
+                k += 1
+            while li < n_later and later[li] <= t:
+                li += 1
+                changed = True
+            if changed and want[1] <= cores and want[2] <= gpus:
+                found = _hold_at(pool, t, job, held)
+                if found is not None:
+                    return found
+            changed = False
+            t = expected[k][0] if k < n_expected else NEVER
+            if li < n_later and later[li] < t:
+                t = later[li]
+            if t == NEVER:
+                return None
+    finally:
+        nodes = pool.partition_nodes[partition]
+        for i in range(len(nodes)):
+            n = nodes[i]
+            fc[n] = saved[3 * i]
+            fg[n] = saved[3 * i + 1]
+            fm[n] = saved[3 * i + 2]
 
 
 def _hold_at(
-    pool: NodePool, t: int, job: tuple[int, int, Want], held: Sequence[Hold], free: Free
+    pool: NodePool, t: int, job: tuple[int, int, Want], held: Sequence[Hold]
 ) -> Hold | None:
-    """The hold for `job` at `t` given what is free then, or None if it does not fit."""
+    """The hold for `job` at `t` given what the pool has free then, or None if it does not
+    fit. The holds overlapping the job's time are taken out of the pool while it is tried,
+    and given back before it returns."""
     req, partition, want = job
     end = t + req
     over = [h for h in held if h.start_s < end and t < h.end_s]
-    if over:
-        free = (free[0][:], free[1][:], free[2][:])
+    for h in over:
+        _reserve(pool, h, -1)
+    try:
+        fc = pool.free_cores
+        fg = pool.free_gpus
+        fm = pool.free_mem
+        slot = pool.fit_on(pool.eligible(partition, t, end), want, fc, fg, fm)
+        if slot is None:
+            return None
+        nodes, c, g, m = slot
+        spare = {}
+        for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
+            n = nodes[i]
+            spare[n] = [fc[n] - c[i], fg[n] - g[i], fm[n] - m[i]]
+        return Hold(t, end, nodes, frozenset(nodes), (c, g, m), spare)
+    finally:
         for h in over:
-            on, (c_need, g_need, m_need) = h.nodes, h.need
-            for i in range(len(on)):  # indexed, not zipped: the compiled loop stays in C
-                n = on[i]
-                free[0][n] -= c_need[i]
-                free[1][n] -= g_need[i]
-                free[2][n] -= m_need[i]
-    slot = pool.fit(pool.eligible(partition, t, end), want, free)
-    if slot is None:
-        return None
-    nodes, c, g, m = slot
-    fc, fg, fm = free
-    spare = {}
-    for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
-        n = nodes[i]
-        spare[n] = [fc[n] - c[i], fg[n] - g[i], fm[n] - m[i]]
-    return Hold(t, end, nodes, frozenset(nodes), (c, g, m), spare)
+            _reserve(pool, h, 1)
 
 
-def respects(slot: Slot, end: int, held: Sequence[Hold], mem_known: Sequence[bool]) -> bool:
+def _reserve(pool: NodePool, hold: Hold, sign: int) -> None:
+    """Take a hold's need out of the pool's free resources (sign -1), or put it back (1)."""
+    fc = pool.free_cores
+    fg = pool.free_gpus
+    fm = pool.free_mem
+    on, (c_need, g_need, m_need) = hold.nodes, hold.need
+    for i in range(len(on)):  # indexed, not zipped: the compiled loop stays in C
+        n = on[i]
+        fc[n] += sign * c_need[i]
+        fg[n] += sign * g_need[i]
+        fm[n] += sign * m_need[i]
+
+
+def respects(slot: Slot, end: int, held: Sequence[Hold], mem_known: bytes) -> bool:
     """Whether a job on `slot` until `end` (requested) delays no hold; if so, the holds'
     spares shrink by what it takes."""
     nodes, c_on, g_on, m_on = slot

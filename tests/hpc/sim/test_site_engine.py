@@ -174,12 +174,13 @@ def test_a_hold_is_worked_out_only_when_a_job_fits_on_its_partitions_nodes(
 def test_a_qos_without_limits_keeps_no_usage() -> None:
     site = _site(qos={"low": QosSpec("low"), "high": QosSpec("high", max_jobs_per_user=1)})
     usage = QosUsage(site, ("low", "high"))
+    usage.number_pairs(2)  # pair 0: (low, user 1); pair 1: (high, user 1)
     assert usage.compiled[0] is None and usage.compiled[1] is not None
-    usage.charge(0, 1, 0, (1, 4, 0, 0), 1)
+    usage.charge(0, 0, 0, (1, 4, 0, 0), 1)
     usage.charge(1, 1, 0, (1, 4, 0, 0), 1)
-    assert usage.jobs_per_user == {(1, 1): 1} and usage.per_user == {}
+    assert usage.jobs_per_user == [0, 1] and usage.per_user == [[0, 0, 0, 0]] * 2
     assert usage.blocked(1, 1, 0, (1, 4, 0, 0)) == "QOSMaxJobsPerUserLimit"
-    assert usage.blocked(0, 1, 0, (1, 4, 0, 0)) is None
+    assert usage.blocked(0, 0, 0, (1, 4, 0, 0)) is None
 
 
 @pytest.mark.parametrize("policy", ["fcfs:easy", "sjf:easy", "fcfs:none"])

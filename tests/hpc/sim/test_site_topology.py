@@ -18,7 +18,7 @@ from hpc.model import JobTable
 from hpc.sim import Policy
 from hpc.sim.site_engine import SiteEngine, SiteResult, simulate_site
 from hpc.sim.site_jobs import SiteDemand
-from hpc.sim.site_nodes import NodePool, Slot
+from hpc.sim.site_nodes import NodePool, Slot, ints
 from hpc.sim.site_topology import PlacementRule, SwitchTree, leaf_spans
 from hpc.site.changes import apply_changes, parse_change
 from hpc.site.model import NodeType, PartitionSpec, Site, Switch
@@ -174,7 +174,7 @@ def test_a_placement_fits_the_free_nodes_on_the_fewest_leaves(
     tree = pool.topology = SwitchTree.of(site)
     n = len(site.nodes)
     fc = [data.draw(st.integers(0, CORES)) for _ in range(n)]
-    free = (fc, [0] * n, [0] * n)
+    free = (ints(fc), ints([0] * n), ints([0] * n))
     count = data.draw(st.sampled_from([0, 2, 3, 4, 6]))
     per = data.draw(st.integers(1, CORES))
     cores = count * per if count else data.draw(st.integers(CORES + 1, 4 * CORES))
