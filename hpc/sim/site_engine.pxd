@@ -53,5 +53,6 @@ cdef class SiteEngine:
     cpdef _forget_kept(self, _Walk walk, long long now)
 
     @cython.locals(n=cython.Py_ssize_t, i=cython.Py_ssize_t, now=cython.longlong,
-                   freed=cython.bint, submit=list, timers=list, new=list)
+                   freed=cython.bint, submit=list, timers=list, new=list,
+                   job=cython.Py_ssize_t, pending=list, rank=list)
     cpdef run(self)

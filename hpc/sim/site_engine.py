@@ -426,10 +426,15 @@ class SiteEngine:
                 i += 1
             if self.rank is None:
                 self.pending.extend(new)
-            else:
-                new.sort(key=self.rank.__getitem__)
-                for job in new:
-                    insort(self.pending, job, key=self.rank.__getitem__)
+            elif new:
+                rank = self.rank
+                new.sort(key=rank.__getitem__)
+                pending = self.pending
+                for job in new:  # most arrive behind every job waiting (fcfs): appended
+                    if not pending or rank[job] > rank[pending[-1]]:
+                        pending.append(job)
+                    else:
+                        insort(pending, job, key=rank.__getitem__)
             if self.pending and (new or freed):
                 self._pass(now, new, freed)
 
