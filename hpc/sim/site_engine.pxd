@@ -6,6 +6,7 @@ from hpc.sim.site_nodes cimport NodePool as _Pool
 from hpc.sim.site_reservations cimport Hold as _Hold, earliest, respects
 
 
+@cython.final
 cdef class _Walk:
     cdef public long long now
     cdef public list blocked, held, asked
@@ -13,6 +14,7 @@ cdef class _Walk:
     cdef public Py_ssize_t n_blocked
 
 
+@cython.final
 cdef class SiteEngine:
     cdef public object jobs, demand, site, policy, rule, priority, rank, kept, last
     cdef public _Pool pool

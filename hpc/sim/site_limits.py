@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hpc.sim.site_nodes import Want
+from hpc.sim.site_nodes import Ints, Want, ints
 from hpc.site.model import QosSpec, Site
 
 # Reasons, as Slurm spells them (squeue %r).
@@ -54,8 +54,9 @@ class QosUsage:
         self.compiled: list[Compiled | None] = [
             None if spec is None else _compile_spec(spec) for spec in self.specs
         ]
-        self.per_user: list[list[int]] = []  # per (QOS, user) pair: node, cpu, gpu, mem held
-        self.jobs_per_user: list[int] = []  # per pair: jobs running
+        # Per (QOS, user) pair p: nodes, cores, GPUs, memory held at 4p .. 4p + 3; jobs running.
+        self.per_user: Ints = ints(())
+        self.jobs_per_user: Ints = ints(())
         self.per_account: dict[tuple[int, int], list[int]] = {}
         self.grp: dict[tuple[int, int], list[int]] = {}  # keyed (QOS, -1)
         # QOS whose limits all read the user's own usage (jobs and TRES per user): a job's
@@ -65,8 +66,8 @@ class QosUsage:
 
     def number_pairs(self, count: int) -> None:
         """Make room for `count` (QOS, user) pairs, numbered 0 to count - 1."""
-        self.per_user = [[0, 0, 0, 0] for _ in range(count)]
-        self.jobs_per_user = [0] * count
+        self.per_user = ints([0] * 4 * count)
+        self.jobs_per_user = ints([0] * count)
 
     def blocked(self, qos: int, pair: int, account: int, want: Want) -> str | None:
         """Slurm's reason if starting a job asking `want` now would break a limit, else None
@@ -79,9 +80,9 @@ class QosUsage:
             return "QOSMaxJobsPerUserLimit"
         # Each table's limits in order; the first that `want` on top of its usage breaks.
         if per_user:
-            used = self.per_user[pair]
+            used = self.per_user
             for k, limit, reason in per_user:
-                if used[k] + (want[k] if k else want[0] or 1) > limit:
+                if used[4 * pair + k] + (want[k] if k else want[0] or 1) > limit:
                     return reason
         if per_account:
             held = self.per_account.get((qos, account))
@@ -103,11 +104,12 @@ class QosUsage:
             return
         max_jobs, per_user, per_account, grp = compiled
         if per_user:
-            used = self.per_user[pair]
-            used[0] += sign * (want[0] or 1)
-            used[1] += sign * want[1]
-            used[2] += sign * want[2]
-            used[3] += sign * want[3]
+            used = self.per_user
+            at = 4 * pair
+            used[at] += sign * (want[0] or 1)
+            used[at + 1] += sign * want[1]
+            used[at + 2] += sign * want[2]
+            used[at + 3] += sign * want[3]
         if per_account or grp:
             amounts = (sign * (want[0] or 1), sign * want[1], sign * want[2], sign * want[3])
             if per_account:

@@ -2,6 +2,7 @@
 import cython
 
 
+@cython.final
 cdef class NodePool:
     cdef public list names
     cdef public long long[:] free_cores, free_gpus, free_mem, part_cores, part_gpus, changes
@@ -36,11 +37,12 @@ cdef class NodePool:
                    total=cython.longlong, one=cython.longlong, one_u=cython.longlong,
                    start=cython.Py_ssize_t, last=cython.longlong, i=cython.Py_ssize_t,
                    n=cython.longlong, u=cython.longlong, u_mem=cython.longlong, known=bytes,
-                   mem=cython.longlong, free_mem=cython.longlong)
+                   mem=cython.longlong, free_mem=cython.longlong, grand=cython.longlong,
+                   best_start=cython.Py_ssize_t, best_end=cython.Py_ssize_t)
     cpdef _cpu_fit(self, nodes, tuple want, long long[:] fc, long long[:] fm)
 
     @cython.locals(free=cython.longlong)
-    cpdef long long _usable(self, Py_ssize_t n, long long[:] fc, long long[:] fm,
+    cpdef Py_ssize_t _usable(self, Py_ssize_t n, long long[:] fc, long long[:] fm,
                             long long cores, long long mem) except? -1
 
     @cython.locals(runs=list, totals=list, last=cython.longlong, n=cython.longlong,

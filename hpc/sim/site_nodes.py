@@ -189,8 +189,8 @@ class NodePool:
         _, cores, _, mem = want
         known = self.mem_known
         by_mem = mem > 0
-        best_total, best_one, best_run = -1, -1, (0, 0)  # the run chosen: [start, end)
-        total, one, one_u, start, last = 0, -1, 0, 0, -2
+        best_total, best_one, best_start, best_end = -1, -1, 0, 0  # the run chosen
+        total, one, one_u, start, last, grand = 0, -1, 0, 0, -2, 0
         for i, n in enumerate(nodes):
             u = fc[n]  # `usable(n)`, written out: this loop is the replay's hottest
             # Memory caps u where it serves fewer than u + 1 cores: then at
@@ -203,23 +203,26 @@ class NodePool:
                         u = u_mem
             if u <= 0 or n != last + 1:
                 if total >= cores and (best_total < 0 or total < best_total):
-                    best_total, best_one, best_run = total, one, (start, i)
+                    best_total, best_one, best_start, best_end = total, one, start, i
                 total, one, start, last = 0, -1, i, -2
             if u > 0:
                 total += u
+                grand += u
                 if u >= cores and (one < 0 or u < one_u):
                     one, one_u = n, u
                 last = n
         if total >= cores and (best_total < 0 or total < best_total):  # the last run
-            best_total, best_one, best_run = total, one, (start, len(nodes))
+            best_total, best_one, best_start, best_end = total, one, start, len(nodes)
         if best_one >= 0:
             return self._one_node(best_one, want)
+        if grand < cores:  # not enough usable cores on all the nodes together
+            return None
         if self.topology is not None:  # under as few switches as hold it (topology/tree)
             amounts = [self._usable(n, fc, fm, cores, mem) for n in nodes]
             under = self.topology.choose(nodes, amounts, cores)
             return self._spread(under, want, fc, fm) if under else None
         if best_total >= 0:
-            return self._spread(nodes[best_run[0] : best_run[1]], want, fc, fm)
+            return self._spread(nodes[best_start:best_end], want, fc, fm)
         return self._spread_runs(nodes, want, fc, fm)
 
     def _usable(self, n: int, fc: Ints, fm: Ints, cores: int, mem: int) -> int:

@@ -4,10 +4,10 @@ import cython
 from hpc.sim.site_nodes cimport NodePool as _Pool
 
 
+@cython.final
 cdef class Hold:
     cdef public long long start_s, end_s
     cdef public tuple nodes
-    cdef public frozenset node_set
     cdef public tuple need
     cdef public dict spare
 
@@ -18,7 +18,8 @@ cdef class Hold:
                changed=cython.bint, i=cython.Py_ssize_t,
                n=cython.Py_ssize_t, c=cython.longlong, g=cython.longlong, nodes=tuple,
                c_on=tuple, g_on=tuple, m_on=tuple, mine=bytes, entry=tuple, slot=tuple,
-               at=cython.longlong, saved="long long[:]", job_id=cython.Py_ssize_t)
+               at=cython.longlong, saved="long long[:]", job_id=cython.Py_ssize_t,
+               partition=cython.Py_ssize_t, want=tuple)
 cpdef earliest(_Pool pool, list expected, list slots, long long now, tuple job, held)
 
 @cython.locals(req=cython.longlong, end=cython.longlong, over=list, nodes=tuple,

@@ -25,7 +25,6 @@ class Hold:
     start_s: int
     end_s: int
     nodes: tuple[int, ...]
-    node_set: frozenset[int]
     need: tuple[PerNode, PerNode, PerNode]  # cores, GPUs, memory on each of `nodes`
     spare: dict[int, list[int]]  # per node held: cores, GPUs, memory free beyond the need
 
@@ -48,8 +47,10 @@ def earliest(
     _, partition, want = job
     mine = pool.partition_mask[partition]  # 1 at the partition's nodes
     cores, gpus = pool.part_cores[partition], pool.part_gpus[partition]
-    ends = [h.end_s for h in held] + [r[1] for r in pool.reservations]
-    later = sorted({t for t in ends if t > now})
+    later: list[int] = []  # the ends of holds and site reservations after now, in order
+    if held or pool.reservations:
+        ends = [h.end_s for h in held] + [r[1] for r in pool.reservations]
+        later = sorted({t for t in ends if t > now})
     k = li = 0
     n_expected, n_later = len(expected), len(later)
     t, changed = now, True
@@ -130,7 +131,7 @@ def _hold_at(
         for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
             n = nodes[i]
             spare[n] = [fc[n] - c[i], fg[n] - g[i], fm[n] - m[i]]
-        return Hold(t, end, nodes, frozenset(nodes), (c, g, m), spare)
+        return Hold(t, end, nodes, (c, g, m), spare)
     finally:
         for h in over:
             _reserve(pool, h, 1)
@@ -153,7 +154,7 @@ def respects(slot: Slot, end: int, held: Sequence[Hold], mem_known: bytes) -> bo
     """Whether a job on `slot` until `end` (requested) delays no hold; if so, the holds'
     spares shrink by what it takes."""
     nodes, c_on, g_on, m_on = slot
-    touched = [h for h in held if end > h.start_s and not h.node_set.isdisjoint(nodes)]
+    touched = [h for h in held if end > h.start_s]  # a hold spares only nodes it holds
     for h in touched:
         for i in range(len(nodes)):  # indexed, not zipped: the compiled loop stays in C
             n = nodes[i]

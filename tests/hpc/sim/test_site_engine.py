@@ -178,7 +178,7 @@ def test_a_qos_without_limits_keeps_no_usage() -> None:
     assert usage.compiled[0] is None and usage.compiled[1] is not None
     usage.charge(0, 0, 0, (1, 4, 0, 0), 1)
     usage.charge(1, 1, 0, (1, 4, 0, 0), 1)
-    assert usage.jobs_per_user == [0, 1] and usage.per_user == [[0, 0, 0, 0]] * 2
+    assert list(usage.jobs_per_user) == [0, 1] and list(usage.per_user) == [0] * 8
     assert usage.blocked(1, 1, 0, (1, 4, 0, 0)) == "QOSMaxJobsPerUserLimit"
     assert usage.blocked(0, 0, 0, (1, 4, 0, 0)) is None
 
