@@ -15,7 +15,7 @@ cdef class _Walk:
 
 
 cdef class SiteEngine:  # not final: a test subclasses it to note starts and ends
-    cdef public object jobs, demand, site, policy, rule, priority, rank, kept, last
+    cdef public object jobs, demand, site, policy, rule, priority, rank, kept, last, spare
     cdef public _Pool pool
     cdef public _Limits limits
     cdef public list req, duration, timeout, want, part, qos, account, user, tier, verdicts
@@ -23,15 +23,20 @@ cdef class SiteEngine:  # not final: a test subclasses it to note starts and end
     cdef public bytearray state
     cdef public object reservations_over
     cdef public bint no_backfill, easy
-    cdef public long long budget
+    cdef public long long budget, stale
     cdef public list limited, pair, charges, ask, ever, max_time, qos_wall
 
     @cython.locals(q=cython.Py_ssize_t, ask=cython.Py_ssize_t)
     cpdef _never(self, Py_ssize_t job)
 
-    @cython.locals(walk=_Walk, jobs=list, waiting=list, state=bytearray, j=cython.Py_ssize_t,
-                   running=cython.int)
+    @cython.locals(walk=_Walk, last=_Walk, jobs=list)
     cpdef _pass(self, long long now, list new, bint freed)
+
+    @cython.locals(waiting=list, state=bytearray, j=cython.Py_ssize_t, pending=cython.int)
+    cpdef _compact(self)
+
+    @cython.locals(walk=_Walk, blocked=list, p=cython.Py_ssize_t)
+    cpdef _Walk _fresh_walk(self, long long now)
 
     cpdef _start(self, Py_ssize_t job, tuple slot, long long now)
 
@@ -45,7 +50,8 @@ cdef class SiteEngine:  # not final: a test subclasses it to note starts and end
                    held=list, asked=list, blocked=list, started=cython.bint,
                    budget=cython.longlong, every=cython.Py_ssize_t, settled=cython.bint,
                    job=cython.Py_ssize_t, q=cython.Py_ssize_t, p=cython.Py_ssize_t,
-                   want=tuple, fits=cython.bint, end=cython.longlong, seen=tuple)
+                   want=tuple, fits=cython.bint, end=cython.longlong, seen=tuple,
+                   state=bytearray, waiting=cython.int)
     cpdef bint _walk(self, list jobs, _Walk walk, long long now) except -1
 
     @cython.locals(held=list, first=cython.bint, found=_Hold)

@@ -41,7 +41,7 @@ from hpc.sim.site_nodes import NodePool, Placement, Slot, Want, placements
 from hpc.sim.site_priority import SitePriority
 from hpc.sim.site_reservations import Hold, earliest, respects
 from hpc.sim.site_topology import PlacementRule, SwitchTree, leaf_spans, rule_for
-from hpc.sim.state import COMPLETED, NEVER, RUNNING, TIMEOUT
+from hpc.sim.state import COMPLETED, NEVER, PENDING, RUNNING, TIMEOUT
 from hpc.site.model import Site
 
 
@@ -193,10 +193,12 @@ class SiteEngine:
         self.placed: list[Slot | None] = [None] * n
         self.finishing: list[tuple[int, int]] = []  # heap of (actual end, job)
         self.expected: list[tuple[int, int]] = []  # sorted (requested end, job) of running jobs
-        self.pending: list[int] = []
+        self.pending: list[int] = []  # in queue order; may still hold `stale` started jobs
+        self.stale = 0
         # The first hold of the last pass and its job, reused while nothing could move it.
         self.kept: tuple[int, Hold] | None = None
         self.last: _Walk | None = None  # where the last pass ended, if it started nothing
+        self.spare: _Walk | None = None  # a walk done with, to be emptied and reused
         self.reservations_over = max((r.end_s for r in site.reservations), default=-1)
         # Read by every pass: worked out once (an enum member's lookup costs a call).
         mode = policy.backfill
@@ -224,6 +226,7 @@ class SiteEngine:
         self.placed[job] = slot
         self.start_s[job], self.end_s[job] = now, now + self.duration[job]
         self.state[job] = RUNNING
+        self.stale += 1
         insort(self.expected, (now + self.req[job], job))
         heappush(self.finishing, (self.end_s[job], job))
 
@@ -252,28 +255,57 @@ class SiteEngine:
         the same reasons and start no more than then. That holds while no job ended, the
         queue order is fixed (fcfs, sjf), every site reservation is over (nodes stay
         eligible) and every hold made lies at or after now (it comes out the same)."""
-        walk, self.last = self.last, None
+        last, self.last = self.last, None
+        walk = None
         if self.rank is None:
-            jobs, walk = self.priority.order(self.pending, now, self.tier), None
+            self._compact()
+            jobs = self.priority.order(self.pending, now, self.tier)
         elif (
-            walk is not None
+            last is not None
             and not freed
-            and walk.now >= self.reservations_over
+            and last.now >= self.reservations_over
             and self.pending[-len(new) :] == new
-            and _none_before(walk.held, now)
+            and _none_before(last.held, now)
         ):
-            jobs = new
+            jobs, walk = new, last
         else:
-            jobs, walk = self.pending, None
-        walk = walk or _Walk(now, [False] * len(self.site.partitions), [], [], set())
+            jobs = self.pending
+        if walk is None:
+            if last is not None:
+                self.spare = last
+            walk = self._fresh_walk(now)
         if self._walk(jobs, walk, now):
-            waiting, state, running = [], self.state, RUNNING
-            for j in self.pending:  # a loop, not a comprehension: compiled, j is a C int
-                if state[j] != running:
-                    waiting.append(j)
-            self.pending = waiting
+            # Started jobs stay in the queue, passed over by each walk, until they are half
+            # of it: rebuilt after every start, the queue would cost more than the walks.
+            if 2 * self.stale > len(self.pending):
+                self._compact()
+            self.spare = walk
         else:
             self.last = walk
+
+    def _fresh_walk(self, now: int) -> _Walk:
+        """A walk from the head of the queue: the last one done with, emptied, if any."""
+        walk, self.spare = self.spare, None
+        if walk is None:
+            return _Walk(now, [False] * len(self.site.partitions), [], [], set())
+        blocked = walk.blocked
+        for p in range(len(blocked)):
+            blocked[p] = False
+        walk.held.clear()
+        walk.asked.clear()
+        walk.asked_nodes.clear()
+        walk.now, walk.n_blocked = now, 0
+        return walk
+
+    def _compact(self) -> None:
+        """The queue without the jobs started since it was last rebuilt."""
+        if self.stale:
+            waiting, state, pending = [], self.state, PENDING
+            for j in self.pending:  # a loop, not a comprehension: compiled, j is a C int
+                if state[j] == pending:
+                    waiting.append(j)
+            self.pending = waiting
+            self.stale = 0
 
     def _walk(self, jobs: list[int], walk: _Walk, now: int) -> bool:
         """Try `jobs` in order from where `walk` stands; whether any started.
@@ -310,7 +342,10 @@ class SiteEngine:
         # partition's free resources alone: the pool remembers each ask's try until a node
         # of the partition changes.
         settled = now >= self.reservations_over
+        state, waiting = self.state, PENDING
         for job in jobs:
+            if state[job] != waiting:
+                continue  # started since the queue was last rebuilt
             if none and walk.n_blocked == every:
                 break  # strict order: nothing behind a blocked head starts
             q = qos_of[job]
