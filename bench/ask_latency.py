@@ -51,15 +51,20 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+INSTALLED = ("fused", "sim-native")  # what `make install` builds into the cache, once
+
+
 def fresh_cache(where: Path) -> Path:
-    """An empty cache directory, except for the compiled C++ blocks (they are built once at
-    install, `make install`), linked from the user's cache."""
+    """A cache directory as a user's is right after `make install`: empty but for what the
+    install builds (the C++ decode step, the compiled site replay), linked from this user's
+    cache."""
     cache = where / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     (cache / "schedsight").mkdir(parents=True)
-    fused = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "schedsight" / "fused"
-    if fused.is_dir():
-        (cache / "schedsight" / "fused").symlink_to(fused)
+    mine = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "schedsight"
+    for name in INSTALLED:
+        if (mine / name).is_dir():
+            (cache / "schedsight" / name).symlink_to(mine / name)
     return cache
 
 
@@ -129,10 +134,16 @@ def phase_worker() -> None:
     mark("server: import HTTP stack + engine")
     loaded = load_model(default_model_path())
     mark("server: read GGUF")
-    try:  # the local server's settings (agent/llm/local_server.py)
-        config = EngineConfig(max_seq_len=2048, dtype="auto")
-    except ValueError:  # a checkout before dtype "auto"
-        config = EngineConfig(max_seq_len=2048)
+    try:  # the local server's settings for `agent ask` (agent/llm/local_server.py)
+        from agent.llm.local_server import server_threads
+
+        config = EngineConfig(max_seq_len=2048, dtype="auto", threads=server_threads(),
+                              draft_tokens=0)  # fmt: skip
+    except ImportError:  # a checkout before: torch's threads, speculation on
+        try:
+            config = EngineConfig(max_seq_len=2048, dtype="auto")
+        except ValueError:  # a checkout before dtype "auto"
+            config = EngineConfig(max_seq_len=2048)
     engine = Engine(loaded, config)
     mark("server: build engine (weights, probe)")
     app = create_app(engine, model_name=loaded.name)

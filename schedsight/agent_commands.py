@@ -125,9 +125,10 @@ def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 @contextmanager
 def _llm(
-    args: argparse.Namespace, wiring: Wiring, *, needed: bool = True
+    args: argparse.Namespace, wiring: Wiring, *, needed: bool = True, speculate: bool = True
 ) -> Iterator[LLMClient | None]:
-    """A client of the configured (or local) server; None with --no-llm or when not `needed`."""
+    """A client of the configured (or local) server; None with --no-llm or when not `needed`.
+    `speculate`: see `agent.llm.local_server.llm_endpoint`."""
     if args.no_llm or not needed:
         yield None
         return
@@ -136,7 +137,7 @@ def _llm(
     config = wiring.llm_config()
     if not config.base_url:
         print("schedsight: starting the local LLM server ...", file=sys.stderr)
-    with llm_endpoint(config) as endpoint:
+    with llm_endpoint(config, speculate=speculate) as endpoint:
         # Imported once the server is up: it starts before openai (~1 s) is loaded.
         from agent.llm.client import LLMClient
 
@@ -269,7 +270,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     import agent.llm.local_server  # noqa: F401  (here: the two threads import nothing alike)
 
     with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="llm-start") as starter:
-        llm = starter.submit(stack.enter_context, _llm(args, wiring))
+        # Its replies are a few tokens of constrained JSON: no speculation (see llm_endpoint).
+        llm = starter.submit(stack.enter_context, _llm(args, wiring, speculate=False))
         from agent.modes.ask import ask
         from agent.tools.workspace import Workspace
 
@@ -301,7 +303,7 @@ def _cmd_interpret(args: argparse.Namespace) -> int:
     from agent.modes.model_reading import read_question
     from hpc.sim import Policy
 
-    with _llm(args, wiring_of(args)) as llm:
+    with _llm(args, wiring_of(args), speculate=False) as llm:
         reading = read_question(args.question, llm, Policy().name)
     if args.json:
         print(json.dumps(reading.as_dict(), indent=2))

@@ -25,9 +25,31 @@ from agent.llm.config import LLMConfig
 START_TIMEOUT_S = 180.0
 
 
+def server_threads() -> int:
+    """The local server's CPU threads: one core is left to the agent's own process.
+
+    The agent imports, replays and talks to the server beside it, and other work shares the
+    machine: OpenMP threads that outnumber the free cores wait on each other at every
+    parallel region. With a core taken (2-core AMD EPYC, AVX2), a 210-token prefill of the
+    embedded model took 6.5-7.5 s on 2 threads and 0.9 s on 1, a decode step 260 ms and 75 ms;
+    on an idle machine 2 threads gain only 0.4-0.5 s on the same prefill.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 @contextmanager
-def llm_endpoint(config: LLMConfig) -> Iterator[LLMConfig]:
-    """`config` itself when it names a server; else one started here and stopped on exit."""
+def llm_endpoint(config: LLMConfig, *, speculate: bool = True) -> Iterator[LLMConfig]:
+    """`config` itself when it names a server; else one started here and stopped on exit.
+
+    `speculate=False` starts the server without prompt-lookup speculation, for callers whose
+    replies are a few tokens of constrained JSON (`agent ask`'s reading): drafts there are
+    rarely kept, a verification costs 2-3 plain steps, and the server then skips the width
+    probe of a first start (`inference/engine/probe_cache.py`, ~26 forwards).
+    """
     if config.base_url:
         yield config
         return
@@ -36,6 +58,9 @@ def llm_endpoint(config: LLMConfig) -> Iterator[LLMConfig]:
     # --dtype auto: float32 on a CPU that emulates bf16 (AVX2 only), where the reading's
     # prefill ran 2x faster in CPU time; bf16 (int4 blocks) where the CPU runs it natively.
     command += ["--host", "127.0.0.1", "--max-seq-len", "2048", "--dtype", "auto"]
+    command += ["--threads", str(server_threads())]
+    if not speculate:
+        command += ["--draft-tokens", "0"]
     env = dict(os.environ)
     env.pop("SCHEDSIGHT_LLM_API_KEY", None)  # a private server needs no key
     # A file, not a pipe: a chatty server must never block on a full pipe.
