@@ -7,11 +7,18 @@ and a breakdown of where the time goes. Target (issue 24): under 20 s on this CP
 
 Each run is `python -m schedsight agent ask QUESTION` as a user runs it (no
 SCHEDSIGHT_LLM_BASE_URL: it starts the local server on the embedded model, stores the decision
-in a throw-away data directory). Cold: an empty cache directory, so the server probes its
-verification widths once (`inference/engine/probe_cache.py`; the compiled C++ blocks, if any,
-are linked in, not rebuilt); warm: the next runs with that cache. CPU time is the command's and
-its server's (user + sys of the finished children). The machine is shared: compare the
-checkouts by the ratios of one run of this script, and read the load average printed with it.
+in a throw-away data directory). Cold is a user's first ask right after `make install`: the
+cache directory holds only what the install builds once per machine (the C++ decode step,
+`python -m inference.fused`, and the compiled site replay, `python -m hpc.sim.native`; both
+linked from this user's cache, not rebuilt), nothing a first ask leaves behind. `agent ask`'s
+server runs without speculation, so it has no width probe to run or store
+(`inference/engine/probe_cache.py`): a cold run differs from a warm one by creating the
+decision store (SQLite, migrated on first use) and by nothing in the cache. The OS's page
+cache is not dropped (that needs root): files read from a cold disk add to both. Warm: the
+next runs, with the same cache and store. CPU time is the
+command's and its server's (user + sys of the finished children). The machine is shared:
+compare the checkouts by the ratios of one run of this script, and read the load average
+printed with it.
 
 Phases (`--phases`, one process per checkout, the local server's settings): the agent's
 imports, the workload and both replays, then the server's parts in order: torch, the HTTP
@@ -51,15 +58,20 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+INSTALLED = ("fused", "sim-native")  # what `make install` builds into the cache, once
+
+
 def fresh_cache(where: Path) -> Path:
-    """An empty cache directory, except for the compiled C++ blocks (they are built once at
-    install, `make install`), linked from the user's cache."""
+    """A cache directory as a user's is right after `make install`: empty but for what the
+    install builds (the C++ decode step, the compiled site replay), linked from this user's
+    cache."""
     cache = where / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     (cache / "schedsight").mkdir(parents=True)
-    fused = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "schedsight" / "fused"
-    if fused.is_dir():
-        (cache / "schedsight" / "fused").symlink_to(fused)
+    mine = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "schedsight"
+    for name in INSTALLED:
+        if (mine / name).is_dir():
+            (cache / "schedsight" / name).symlink_to(mine / name)
     return cache
 
 
@@ -129,10 +141,16 @@ def phase_worker() -> None:
     mark("server: import HTTP stack + engine")
     loaded = load_model(default_model_path())
     mark("server: read GGUF")
-    try:  # the local server's settings (agent/llm/local_server.py)
-        config = EngineConfig(max_seq_len=2048, dtype="auto")
-    except ValueError:  # a checkout before dtype "auto"
-        config = EngineConfig(max_seq_len=2048)
+    try:  # the local server's settings for `agent ask` (agent/llm/local_server.py)
+        from agent.llm.local_server import server_threads
+
+        config = EngineConfig(max_seq_len=2048, dtype="auto", threads=server_threads(),
+                              draft_tokens=0)  # fmt: skip
+    except ImportError:  # a checkout before: torch's threads, speculation on
+        try:
+            config = EngineConfig(max_seq_len=2048, dtype="auto")
+        except ValueError:  # a checkout before dtype "auto"
+            config = EngineConfig(max_seq_len=2048)
     engine = Engine(loaded, config)
     mark("server: build engine (weights, probe)")
     app = create_app(engine, model_name=loaded.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -125,9 +126,15 @@ def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 @contextmanager
 def _llm(
-    args: argparse.Namespace, wiring: Wiring, *, needed: bool = True
+    args: argparse.Namespace,
+    wiring: Wiring,
+    *,
+    needed: bool = True,
+    speculate: bool = True,
+    abandon: threading.Event | None = None,
 ) -> Iterator[LLMClient | None]:
-    """A client of the configured (or local) server; None with --no-llm or when not `needed`."""
+    """A client of the configured (or local) server; None with --no-llm or when not `needed`.
+    `speculate`, `abandon`: see `agent.llm.local_server.llm_endpoint`."""
     if args.no_llm or not needed:
         yield None
         return
@@ -136,7 +143,7 @@ def _llm(
     config = wiring.llm_config()
     if not config.base_url:
         print("schedsight: starting the local LLM server ...", file=sys.stderr)
-    with llm_endpoint(config) as endpoint:
+    with llm_endpoint(config, speculate=speculate, abandon=abandon) as endpoint:
         # Imported once the server is up: it starts before openai (~1 s) is loaded.
         from agent.llm.client import LLMClient
 
@@ -255,21 +262,26 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     wiring = wiring_of(args)
     if args.site:
         return _cmd_ask_site(args, wiring)
+    # The rules and the model read the question (the model also looks for a mitigation after
+    # a loss); --no-llm: the rules alone, and no model is started. The server starts first,
+    # on another thread (its process takes ~6 s to load), while this one opens the store
+    # (~1 s), makes the workload, imports the agent's code and replays; the stack stops it
+    # after the starter is done. A stale store or a bad trace abandons the start at once.
+    import agent.llm.local_server  # noqa: F401  (here: the two threads import nothing alike)
     from hpc.model import Machine
 
-    if not args.no_store:
-        wiring.open_store()
-    # A stale store or a bad trace fails here, before any model starts.
-    jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
-    # The rules and the model read the question (the model also looks for a mitigation after
-    # a loss); --no-llm: the rules alone, and no model is started. The server starts on
-    # another thread, before the agent's code is imported (~2 s on 2 cores, in parallel with
-    # the server's own start), and loads while `ask` replays; the stack stops it after the
-    # starter is done.
-    import agent.llm.local_server  # noqa: F401  (here: the two threads import nothing alike)
-
+    abandon = threading.Event()
     with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="llm-start") as starter:
-        llm = starter.submit(stack.enter_context, _llm(args, wiring))
+        # Its replies are a few tokens of constrained JSON: no speculation (see llm_endpoint).
+        starting = _llm(args, wiring, speculate=False, abandon=abandon)
+        llm = starter.submit(stack.enter_context, starting)
+        try:
+            if not args.no_store:
+                wiring.open_store()
+            jobs, machine = _workload(args, Machine.cluster(args.nodes, args.cores_per_node))
+        except BaseException:
+            abandon.set()
+            raise
         from agent.modes.ask import ask
         from agent.tools.workspace import Workspace
 
@@ -301,7 +313,7 @@ def _cmd_interpret(args: argparse.Namespace) -> int:
     from agent.modes.model_reading import read_question
     from hpc.sim import Policy
 
-    with _llm(args, wiring_of(args)) as llm:
+    with _llm(args, wiring_of(args), speculate=False) as llm:
         reading = read_question(args.question, llm, Policy().name)
     if args.json:
         print(json.dumps(reading.as_dict(), indent=2))

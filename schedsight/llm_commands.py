@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -129,5 +130,9 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     logging.basicConfig(level=logging.INFO)
+    # What is built by now (the model, tokenizer, grammar compiler, the app) lives as long as
+    # the process: kept out of the cyclic collector, whose full passes walked it during
+    # requests and again at exit (2.1 CPU s to stop on SIGTERM, nearly all in gc).
+    gc.freeze()
     uvicorn.run(app, host=host, port=args.port, log_level="warning")
     return 0

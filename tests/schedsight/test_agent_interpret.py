@@ -108,3 +108,12 @@ def test_with_the_model_both_readings_and_their_differences_are_printed(
 def test_the_schema_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["agent", "schema"]) == 0
     assert json.loads(capsys.readouterr().out) == SCHEMA
+
+
+def test_a_bad_trace_fails_at_once_though_the_model_was_starting(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCHEDSIGHT_LLM_BASE_URL", raising=False)
+    question = "what if we lost 4 nodes tomorrow?"
+    assert main(["agent", "ask", question, "--trace", "/nonexistent.swf", "--no-store"]) == 2
+    assert "/nonexistent.swf: no such file" in capsys.readouterr().err
