@@ -291,9 +291,12 @@ class SiteEngine:
         blocked = walk.blocked
         for p in range(len(blocked)):
             blocked[p] = False
-        walk.held.clear()
-        walk.asked.clear()
-        walk.asked_nodes.clear()
+        if walk.held:  # each emptied only if not empty: a method call costs more than a test
+            walk.held.clear()
+        if walk.asked:
+            walk.asked.clear()
+        if walk.asked_nodes:
+            walk.asked_nodes.clear()
         walk.now, walk.n_blocked = now, 0
         return walk
 
