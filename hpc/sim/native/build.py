@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from hpc.errors import NativeBuildError
-from hpc.sim.native.finder import PACKAGE, build_complete
+from hpc.sim.native.finder import MANIFEST, PACKAGE, build_complete, digests
 from hpc.sim.native.sources import (
     CFLAGS,
     DIRECTIVES,
@@ -82,6 +82,9 @@ def build(root: Path = SIM_DIR, cache: Path | None = None, *, verbose: bool = Fa
             if not found:
                 raise NativeBuildError(f"compiling the site engine made no {name} module")
             shutil.copy2(found[0], done / f"{name}{extension_suffix()}")
+        (done / MANIFEST).write_text(digests(done))
+        if final.exists() and not build_complete(final):
+            shutil.rmtree(final, ignore_errors=True)  # a build without its manifest (older)
         try:
             os.replace(done, final)  # whole, or not at all
         except OSError:

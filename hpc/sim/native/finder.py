@@ -8,6 +8,8 @@ compiled module never meets a pure-Python one whose types it expects to be compi
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ExtensionFileLoader, ModuleSpec
@@ -25,11 +27,39 @@ from hpc.sim.native.sources import (
 )
 
 PACKAGE = "hpc.sim"
+MANIFEST = "SHA256SUMS"  # in a build: each compiled module's SHA-256, as `sha256sum` writes it
+log = logging.getLogger(__name__)
+
+
+def digests(where: Path) -> str:
+    """The manifest of the compiled modules in `where`, one `DIGEST  FILE` line each."""
+    lines = []
+    for name in MODULES:
+        file = f"{name}{extension_suffix()}"
+        lines.append(f"{hashlib.sha256((where / file).read_bytes()).hexdigest()}  {file}\n")
+    return "".join(lines)
 
 
 def build_complete(where: Path) -> bool:
-    """Whether `where` holds every compiled module."""
-    return all((where / f"{name}{extension_suffix()}").is_file() for name in MODULES)
+    """Whether `where` holds every compiled module and their manifest."""
+    files = [f"{name}{extension_suffix()}" for name in MODULES] + [MANIFEST]
+    return all((where / file).is_file() for file in files)
+
+
+def build_intact(where: Path) -> bool:
+    """Whether every compiled module in `where` is as built (its manifest's digest): a
+    truncated or damaged file is never loaded, where it could fail an import or crash."""
+    try:
+        intact = digests(where) == (where / MANIFEST).read_text()
+    except OSError:
+        intact = False
+    if not intact:
+        log.warning(
+            "site engine: the compiled build in %s is damaged (a module differs from its "
+            "manifest); the pure-Python modules run. Rebuild: python -m hpc.sim.native",
+            where,
+        )
+    return intact
 
 
 class CompiledFinder:
@@ -49,7 +79,8 @@ class CompiledFinder:
             if compiled_wanted():
                 tag = source_tag(self.root)
                 where = (self.cache or cache_root()) / tag if tag else None
-                self._where = where if where is not None and build_complete(where) else None
+                usable = where is not None and build_complete(where) and build_intact(where)
+                self._where = where if usable else None
         return self._where
 
     def find_spec(

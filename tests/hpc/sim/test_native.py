@@ -13,7 +13,7 @@ import pytest
 
 from hpc.errors import NativeBuildError
 from hpc.sim.native import MODULES, cache_root, source_tag
-from hpc.sim.native.finder import CompiledFinder, build_complete
+from hpc.sim.native.finder import MANIFEST, CompiledFinder, build_complete, digests
 from hpc.sim.native.sources import SIM_DIR, extension_suffix
 
 pytest.importorskip("Cython")
@@ -77,8 +77,9 @@ def test_the_build_holds_every_module_under_the_sources_tag(built: Path) -> None
     assert build_complete(built)
     assert built == cache_root() / str(source_tag())
     assert sorted(p.name for p in built.iterdir()) == sorted(
-        f"{name}{extension_suffix()}" for name in MODULES
+        [f"{name}{extension_suffix()}" for name in MODULES] + [MANIFEST]
     )
+    assert (built / MANIFEST).read_text() == digests(built)
 
 
 @pytest.mark.slow
@@ -123,6 +124,20 @@ def test_without_a_build_or_when_switched_off_the_finder_finds_nothing(
     assert CompiledFinder().find_spec("hpc.sim.site_nodes") is None
     monkeypatch.setenv("SCHEDSIGHT_SIM_COMPILED", "1")
     assert CompiledFinder().find_spec("hpc.sim.site_nodes") is not None
+
+
+def test_a_damaged_build_is_passed_over_for_the_pure_modules(
+    built: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(built, cache / built.name)
+    assert CompiledFinder(cache=cache).find_spec("hpc.sim.site_nodes") is not None
+    library = cache / built.name / f"site_limits{extension_suffix()}"
+    library.write_bytes(library.read_bytes()[:4096])  # truncated, as by a full disk
+    assert build_complete(cache / built.name)
+    with caplog.at_level("WARNING"):
+        assert CompiledFinder(cache=cache).find_spec("hpc.sim.site_nodes") is None
+    assert "damaged" in caplog.text and "python -m hpc.sim.native" in caplog.text
 
 
 def test_a_failed_build_raises_one_clear_error_and_leaves_no_build(tmp_path: Path) -> None:
