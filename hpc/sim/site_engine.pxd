@@ -24,9 +24,9 @@ cdef class SiteEngine:  # not final: a test subclasses it to note starts and end
     cdef public object reservations_over
     cdef public bint no_backfill, easy
     cdef public long long budget, stale
-    cdef public list limited, pair, charges, ask, ever, max_time, qos_wall
+    cdef public list limited, pair, charges, ask, max_time, qos_wall
 
-    @cython.locals(q=cython.Py_ssize_t, ask=cython.Py_ssize_t)
+    @cython.locals(q=cython.Py_ssize_t)
     cpdef _never(self, Py_ssize_t job)
 
     @cython.locals(walk=_Walk, last=_Walk, jobs=list)

@@ -9,8 +9,8 @@ cdef class NodePool:
     cdef public bytes mem_known
     cdef public tuple cap
     cdef public list partition_nodes, partition_set, partition_mask, parts_of
-    cdef public dict _one_node_slots, _ever
-    cdef public long long[:] _fit_count, saved
+    cdef public dict _one_node_slots
+    cdef public long long[:] _fit_count, _ever, saved
     cdef public list _fit_slot
     cdef public object topology
     cdef public list reservations
@@ -29,6 +29,9 @@ cdef class NodePool:
 
     @cython.locals(count=cython.longlong)
     cpdef fit_now(self, Py_ssize_t ask, Py_ssize_t partition, tuple want)
+
+    @cython.locals(fits=cython.bint)
+    cpdef bint can_ever_fit(self, Py_ssize_t ask, Py_ssize_t partition, tuple want) except -1
 
     cpdef tuple _one_node(self, Py_ssize_t node, tuple want)
 

@@ -100,7 +100,7 @@ class NodePool:
         self.changes = ints([0] * len(self.partition_nodes))
         self._fit_count = ints(())
         self._fit_slot: list[Slot | None] = []
-        self._ever: dict[tuple[int, Want], bool] = {}
+        self._ever = ints(())  # per ask: fits the empty partition (1) or not (0); -1: unknown
         self.topology: Topology | None = None  # set: multi-node jobs placed by topology
         self.reservations = [
             (r.start_s, r.end_s, frozenset(index[n] for n in r.nodes)) for r in site.reservations
@@ -153,9 +153,11 @@ class NodePool:
         return None
 
     def number_asks(self, count: int) -> None:
-        """Make room for `fit_now`'s tries of `count` asks, numbered 0 to count - 1."""
+        """Make room for the answers of `fit_now` and `can_ever_fit` to `count` asks,
+        numbered 0 to count - 1."""
         self._fit_count = ints([-1] * count)
         self._fit_slot = [None] * count
+        self._ever = ints([-1] * count)
 
     def fit_now(self, ask: int, partition: int, want: Want) -> Slot | None:
         """`fit` on all of the partition's nodes now (for when no site reservation is left):
@@ -318,16 +320,13 @@ class NodePool:
         """False when the partition has fewer free cores or GPUs in all than the job asks."""
         return want[1] <= self.part_cores[partition] and want[2] <= self.part_gpus[partition]
 
-    def can_ever_fit(self, partition: int, want: Want) -> bool:
-        """Whether the job fits on its partition when every node there is empty (asked once
-        per partition and ask: the answer depends on nothing else)."""
-        key = (partition, want)
-        ever = self._ever.get(key)
-        if ever is None:
-            ever = self._ever[key] = (
-                self.fit(self.partition_nodes[partition], want, self.cap) is not None
-            )
-        return ever
+    def can_ever_fit(self, ask: int, partition: int, want: Want) -> bool:
+        """Whether the job fits on its partition when every node there is empty (worked out
+        once per ask, numbered: `number_asks`; the answer depends on nothing else)."""
+        if self._ever[ask] < 0:
+            fits = self.fit(self.partition_nodes[partition], want, self.cap) is not None
+            self._ever[ask] = int(fits)
+        return self._ever[ask] == 1
 
     def take(self, slot: Slot, sign: int = 1) -> None:
         """Hold `slot`'s resources (sign -1: give them back)."""

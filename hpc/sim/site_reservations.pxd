@@ -19,7 +19,7 @@ cdef class Hold:
                n=cython.Py_ssize_t, c=cython.longlong, g=cython.longlong, nodes=tuple,
                c_on=tuple, g_on=tuple, m_on=tuple, mine=bytes, entry=tuple, slot=tuple,
                at=cython.longlong, saved="long long[:]", job_id=cython.Py_ssize_t,
-               partition=cython.Py_ssize_t, want=tuple)
+               partition=cython.Py_ssize_t, want=tuple, part_nodes=tuple)
 cpdef earliest(_Pool pool, list expected, list slots, long long now, tuple job, held)
 
 @cython.locals(req=cython.longlong, end=cython.longlong, over=list, nodes=tuple,

@@ -57,10 +57,10 @@ def earliest(
     fc = pool.free_cores
     fg = pool.free_gpus
     fm = pool.free_mem
-    nodes = pool.partition_nodes[partition]
+    part_nodes = pool.partition_nodes[partition]
     saved = pool.saved  # the partition's nodes as they are, to be put back
-    for i in range(len(nodes)):
-        n = nodes[i]
+    for i in range(len(part_nodes)):
+        n = part_nodes[i]
         saved[3 * i] = fc[n]
         saved[3 * i + 1] = fg[n]
         saved[3 * i + 2] = fm[n]
@@ -100,9 +100,8 @@ def earliest(
             if t == NEVER:
                 return None
     finally:
-        nodes = pool.partition_nodes[partition]
-        for i in range(len(nodes)):
-            n = nodes[i]
+        for i in range(len(part_nodes)):
+            n = part_nodes[i]
             fc[n] = saved[3 * i]
             fg[n] = saved[3 * i + 1]
             fm[n] = saved[3 * i + 2]
