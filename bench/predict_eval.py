@@ -20,13 +20,15 @@ twice as dense as the model's so that jobs queue) and a
 replay under multifactor:easy as the history. Also times one job's advice (prediction,
 SHAP explanation, sentence and ranked alternatives) after a warm-up.
 
-Issue 23's targets, on the jobs people ask about (still pending 60 s after submission),
-each printed as met or NOT MET per trace: the most likely window's centre within 10 minutes
-of the start at least twice as often as the requested-time plan (`sim requested`); the
-p10-p90 band a user gets covering 75-90% of them; and the chance stated for the window
-within 5 points of the share of them that started in it.
+Issue 23's targets, on the jobs people ask about: every test job still pending 60 s after
+submission (not a sample: on KTH, three samples of 1,500 test jobs, every 5th from the
+first, second and third, gave 1.93x, 2.11x and 1.93x of the same model), each printed as
+met or NOT MET per trace: the most likely window's centre within 10 minutes of the start at
+least twice as often as the requested-time plan (`sim requested`); the p10-p90 band a user
+gets covering 75-90% of them; and the chance stated for the window within 5 points of the
+share of them that started in it.
 
-    python bench/predict_eval.py                     # all five traces, 1,500 test jobs each
+    python bench/predict_eval.py                     # all five traces; table: 1,500 test jobs each
     python bench/predict_eval.py --traces kth --sample 500
     python bench/predict_eval.py --slurm             # plus the dev Slurm cluster comparison
 """
@@ -87,7 +89,9 @@ def scores(pred_wait: np.ndarray, actual: np.ndarray) -> list[float]:
     return [*(float(np.mean(err <= m * 60)) for m in (1, 10, 60)), float(np.median(err))]
 
 
-def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float]:
+def evaluate(
+    name: str, history: History, sample: int, pending_every: int = 1
+) -> tuple[list[str], float]:
     split = history.split(0.7)
     t0 = time.perf_counter()
     predictor = Predictor.train(history, split)
@@ -128,10 +132,6 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
     predicted["user request"] = history.jobs.req_time_s[rows].astype(float)
     mean = float(np.mean(np.maximum(history.wait_s[:split], 0)))
     predicted["train mean"] = np.full(len(rows), mean)
-    queued = actual > QUEUED_S
-    # The band a user asking about a still-pending job gets: calibrated on queued jobs.
-    queued_preds = predictor.predict_rows(rows[queued], queued=True)
-    queued_inside = inside_wait_band(queued_preds, actual[queued])
     for label, pred in predicted.items():
         s = scores(pred, actual)
         cov = f"{np.mean(inside):.1%}" if label == "model p50" else "-"
@@ -171,36 +171,18 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
         f"{name:<7} {'':<14} waits <= 20 min: {soon:.1%} of test jobs; right on exactly those "
         f"= {soon / sim:.2f}x. 2x ({target:.1%}) needs that and {reach}"
     )
-    # The jobs someone asks about: still pending a minute after submission.
-    if queued.sum() >= 20:
-        model_q = scores(p50[queued], actual[queued])
-        # The window a user asking about a still-pending job gets: waits beyond QUEUED_S.
-        likely_q = scores(np.array([p.likely.centre_s for p in queued_preds]), actual[queued])[1]
-        hit_q = float(
-            np.mean(
-                [
-                    p.likely.lo_s <= y <= p.likely.hi_s
-                    for p, y in zip(queued_preds, actual[queued], strict=True)
-                ]
-            )
-        )
-        said_q = float(np.mean([p.likely.chance for p in queued_preds]))
-        sim_q = scores(predicted["sim requested"][queued], actual[queued])
+    queued = actual > QUEUED_S
+    if queued.sum():
+        # The same share on the sampled jobs alone: how far a sample's figure strays.
+        on_sample = predictor.predict_rows(rows[queued], queued=True)
+        mine = scores(np.array([p.likely.centre_s for p in on_sample]), actual[queued])[1]
+        theirs = scores(predicted["sim requested"][queued], actual[queued])[1]
         lines.append(
-            f"{name:<7} {'':<14} queued > {QUEUED_S} s ({queued.sum()} jobs): within 10 min "
-            f"model likely {likely_q:.1%}, p50 {model_q[1]:.1%} vs sim requested "
-            f"{sim_q[1]:.1%} = {likely_q / max(sim_q[1], 1e-9):.2f}x, "
-            f"{model_q[1] / max(sim_q[1], 1e-9):.2f}x; MAE (p50) {model_q[3] / 60:.0f} vs "
-            f"{sim_q[3] / 60:.0f} min; p10-p90 coverage {np.mean(queued_inside):.1%} "
-            f"(all-jobs band: {np.mean(inside[queued]):.1%}; target 75-90%); windows: stated "
-            f"chance {said_q:.0%}, started in them {hit_q:.0%}"
+            f"{name:<7} {'':<14} pending > {QUEUED_S} s among the sampled jobs only "
+            f"({queued.sum()}): within 10 min model likely {mine:.1%} vs sim requested "
+            f"{theirs:.1%} = {mine / max(theirs, 1e-9):.2f}x (a sample's figure, for scale)"
         )
-        lines += targets(name, likely_q, sim_q[1], float(np.mean(queued_inside)), said_q, hit_q)
-    else:
-        lines.append(
-            f"{name:<7} {'':<14} targets: {queued.sum()} sampled jobs still pending after "
-            f"{QUEUED_S} s (fewer than 20): the issue's targets do not apply"
-        )
+    lines += pending_targets(name, history, predictor, test, pending_every)
     job = int(history.jobs.job_id[rows[len(rows) // 2]])
     advise(predictor, job)  # warm-up
     took = []
@@ -213,6 +195,51 @@ def evaluate(name: str, history: History, sample: int) -> tuple[list[str], float
         f"median {np.median(took) * 1000:.0f} ms after warm-up (target < 1000 ms)"
     )
     return lines, float(np.median(took))
+
+
+def pending_targets(
+    name: str,
+    history: History,
+    predictor: Predictor,
+    test: np.ndarray,
+    every: int,
+) -> list[str]:
+    """Issue 23's targets on the jobs people ask about: test jobs still pending QUEUED_S after
+    submission, every `every`-th of them (1: all), with the window and band a user asking
+    then gets (read from waits beyond QUEUED_S, calibrated on such jobs)."""
+    pending = test[history.wait_s[test] > QUEUED_S][::every]
+    if len(pending) < 20:
+        return [
+            f"{name:<7} {'':<14} targets: {len(pending)} test jobs still pending after "
+            f"{QUEUED_S} s (fewer than 20): the issue's targets do not apply"
+        ]
+    actual = history.wait_s[pending].astype(np.float64)
+    preds = predictor.predict_rows(pending, queued=True)
+    inside = float(np.mean(inside_wait_band(preds, actual)))
+    likely = scores(np.array([p.likely.centre_s for p in preds]), actual)[1]
+    p50 = scores(np.array([p.wait.p50_s for p in preds]), actual)
+    hit = float(
+        np.mean([p.likely.lo_s <= y <= p.likely.hi_s for p, y in zip(preds, actual, strict=True)])
+    )
+    said = float(np.mean([p.likely.chance for p in preds]))
+    plan = np.array(
+        [
+            planned_start_s(history, request_of(history, int(r)), upper=int(r))
+            - history.jobs.submit_s[r]
+            for r in pending
+        ],
+        dtype=np.float64,
+    )
+    sim = scores(plan, actual)
+    share = "every one" if every == 1 else f"every {every}th"
+    lines = [
+        f"{name:<7} {'':<14} pending > {QUEUED_S} s: {len(pending)} test jobs ({share}); "
+        f"within 10 min model likely {likely:.1%}, p50 {p50[1]:.1%} vs sim requested "
+        f"{sim[1]:.1%} = {likely / max(sim[1], 1e-9):.2f}x, {p50[1] / max(sim[1], 1e-9):.2f}x; "
+        f"MAE (p50) {p50[3] / 60:.0f} vs {sim[3] / 60:.0f} min; p10-p90 coverage {inside:.1%}; "
+        f"windows: stated chance {said:.0%}, started in them {hit:.0%}"
+    ]
+    return lines + targets(name, likely, sim[1], inside, said, hit)
 
 
 def targets(
@@ -239,6 +266,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", default=",".join(INPUTS), help="comma-separated names")
     parser.add_argument("--sample", type=int, default=1500, help="test jobs per trace")
+    parser.add_argument(
+        "--pending-every",
+        type=int,
+        default=1,
+        help="score the targets on every k-th pending test job (default 1: all of them)",
+    )
     parser.add_argument("--slurm", action="store_true", help="also compare on the dev cluster")
     args = parser.parse_args()
     print(
@@ -253,7 +286,7 @@ def main() -> int:
         loaded = load(name.strip())
         if loaded is None:
             continue
-        lines, _ = evaluate(name, history_of(loaded), args.sample)
+        lines, _ = evaluate(name, history_of(loaded), args.sample, max(1, args.pending_every))
         print("\n".join(lines), flush=True)
     if args.slurm:
         import predict_slurm  # the sibling script in bench/
