@@ -45,11 +45,32 @@ def version_key(version: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def check_errors(doc: Json, what: str) -> None:
+# Slurm's ESLURM_REST_EMPTY_RESULT: 22.05's sacct --json and slurmdbd REST report a query that
+# matched no job as this error, with an empty "jobs" list beside it.
+EMPTY_RESULT = 9003
+
+
+def errors_of(doc: Json, *, empty_ok: bool = False) -> list[Any]:
+    """The errors a document carries; `empty_ok`: a query that matched nothing
+    (EMPTY_RESULT) is an empty answer, not an error."""
     errors = [e for e in doc.get("errors") or [] if e]
+    return [e for e in errors if not _empty_result(e)] if empty_ok else errors
+
+
+def check_errors(doc: Json, what: str, *, empty_ok: bool = False) -> None:
+    """Raise SlurmCommandError for the errors a document carries (see `errors_of`)."""
+    errors = errors_of(doc, empty_ok=empty_ok)
     if errors:
         text = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
         raise SlurmCommandError(what, text)
+
+
+def _empty_result(error: Any) -> bool:
+    if not isinstance(error, Mapping):
+        return False
+    return error.get("error_number") == EMPTY_RESULT or str(error.get("error")).startswith(
+        "Nothing found"
+    )
 
 
 def num(value: Any) -> int | None:

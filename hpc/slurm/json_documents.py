@@ -134,7 +134,7 @@ def read_partitions(doc: Json) -> list[Partition]:
 
 def read_accounting(doc: Json, read_exit: ExitReader) -> list[AccountingRecord]:
     """Finished and running jobs from `sacct --json` or GET /slurmdb/VERSION/jobs."""
-    check_errors(doc, "reading the accounting records")
+    check_errors(doc, "reading the accounting records", empty_ok=True)
     records = []
     for j in doc.get("jobs") or []:
         state = read_state((j.get("state") or {}).get("current"))

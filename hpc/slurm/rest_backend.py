@@ -30,6 +30,7 @@ from hpc.slurm.errors import (
     SlurmError,
 )
 from hpc.slurm.job_action import Action, ActionKind
+from hpc.slurm.json_common import errors_of
 from hpc.slurm.output import load_json, readable
 from hpc.slurm.spec import JobSpec, begin_epoch
 from hpc.slurm.state import ClusterState, LiveJob, select_jobs
@@ -129,8 +130,8 @@ class RestBackend:
             )
         return doc
 
-    def _raise_errors(self, doc: Mapping[str, Any], what: str) -> None:
-        errors = [e for e in doc.get("errors") or [] if e]
+    def _raise_errors(self, doc: Mapping[str, Any], what: str, *, empty_ok: bool = False) -> None:
+        errors = errors_of(doc, empty_ok=empty_ok)
         if not errors:
             return
         text = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
@@ -161,9 +162,12 @@ class RestBackend:
     def _adapter(self) -> JsonAdapter:
         return self.dialect.adapter
 
-    def _get(self, path: str, what: str, **params: str) -> dict[str, Any]:
+    def _get(
+        self, path: str, what: str, *, empty_ok: bool = False, **params: str
+    ) -> dict[str, Any]:
+        """GET a document, raising its errors; `empty_ok`: "nothing found" is no error."""
         doc = self._request("GET", path.format(v=self.version), params=params or None)
-        self._raise_errors(doc, what)
+        self._raise_errors(doc, what, empty_ok=empty_ok)
         return doc
 
     # ---------------------------------------------------------------- read
@@ -211,7 +215,9 @@ class RestBackend:
         params = {"start_time": time.strftime("%Y-%m-%d", time.localtime(start_s))}
         if self.cluster:
             params["cluster"] = self.cluster
-        doc = self._get("/slurmdb/{v}/jobs", "reading the accounting records", **params)
+        doc = self._get(
+            "/slurmdb/{v}/jobs", "reading the accounting records", empty_ok=True, **params
+        )
         records: list[AccountingRecord] = self._adapter().parse_accounting(doc)
         wanted = set(job_ids or ())
         end = end_s or int(time.time())

@@ -64,6 +64,18 @@ def test_errors_in_json_are_raised() -> None:
         json_v0038.parse_jobs(doc)
 
 
+def test_accounting_that_matched_nothing_is_empty_not_an_error() -> None:
+    # 22.05's sacct --json on a cluster that has run no job yet (recorded on the dev cluster).
+    doc = _load("sacct-22.05-nothing-found.json")
+    assert doc["errors"][0]["error_number"] == json_common.EMPTY_RESULT
+    assert json_v0038.parse_accounting(doc) == []
+    with pytest.raises(SlurmCommandError, match="Nothing found"):
+        json_v0038.parse_jobs(doc)  # the queue never answers that way: still an error
+    other = {"meta": {}, "errors": [{"error": "Unable to connect to database"}], "jobs": []}
+    with pytest.raises(SlurmCommandError, match="Unable to connect"):
+        json_v0038.parse_accounting(other)
+
+
 def test_numbers_from_newer_releases_are_read_too() -> None:
     assert json_common.num({"set": True, "infinite": False, "number": 7}) == 7
     assert json_common.num({"set": False, "number": 0}) is None

@@ -199,6 +199,14 @@ def test_the_commands_as_a_new_user_runs_them(release: Release, kind: str, tmp_p
     assert "rel" in out
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_history_that_matches_no_job_is_empty(release: Release, kind: str) -> None:
+    # A cluster that has run nothing yet answers every history query this way (22.05 says
+    # "Nothing found with query" as an error beside an empty list).
+    backend = release.backend(kind)
+    assert backend.history(start_s=int(time.time()) - 600, job_ids=[2_000_000_000]) == []
+
+
 def test_cluster_names_the_cluster_in_every_command(release: Release) -> None:
     name = release.cli().cluster_name()
     named = CliBackend(prefix=release.prefix, cluster=name)
