@@ -78,9 +78,18 @@ class CompiledFinder:
             self._decided = True
             if compiled_wanted():
                 tag = source_tag(self.root)
-                where = (self.cache or cache_root()) / tag if tag else None
-                usable = where is not None and build_complete(where) and build_intact(where)
+                cache = self.cache or cache_root()
+                where = cache / tag if tag else None
+                built = where is not None and build_complete(where)
+                usable = built and where is not None and build_intact(where)
                 self._where = where if usable else None
+                if not built and _other_builds(cache, where):
+                    log.warning(
+                        "site engine: the compiled build is of other sources (they changed "
+                        "since it was built, e.g. by a git pull); the pure-Python modules run, "
+                        "several times slower. Rebuild: python -m hpc.sim.native (make install "
+                        "does it)"
+                    )
         return self._where
 
     def find_spec(
@@ -99,6 +108,15 @@ class CompiledFinder:
         return spec_from_file_location(
             fullname, library, loader=ExtensionFileLoader(fullname, str(library))
         )
+
+
+def _other_builds(cache: Path, current: Path | None) -> bool:
+    """Whether `cache` holds a complete build other than `current`."""
+    try:
+        entries = list(cache.iterdir())
+    except OSError:
+        return False
+    return any(e != current and e.is_dir() and build_complete(e) for e in entries)
 
 
 def install() -> None:
