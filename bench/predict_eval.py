@@ -231,7 +231,7 @@ def pending_targets(
         dtype=np.float64,
     )
     sim = scores(plan, actual)
-    share = "every one" if every == 1 else f"every {every}th"
+    share = "every one" if every == 1 else f"1 in {every}"
     lines = [
         f"{name:<7} {'':<14} pending > {QUEUED_S} s: {len(pending)} test jobs ({share}); "
         f"within 10 min model likely {likely:.1%}, p50 {p50[1]:.1%} vs sim requested "
