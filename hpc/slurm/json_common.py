@@ -61,8 +61,12 @@ def check_errors(doc: Json, what: str, *, empty_ok: bool = False) -> None:
     """Raise SlurmCommandError for the errors a document carries (see `errors_of`)."""
     errors = errors_of(doc, empty_ok=empty_ok)
     if errors:
-        text = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
-        raise SlurmCommandError(what, text)
+        raise SlurmCommandError(what, error_text(errors))
+
+
+def error_text(errors: list[Any]) -> str:
+    """A document's errors (`errors_of`) in one line."""
+    return "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
 
 
 def _empty_result(error: Any) -> bool:

@@ -30,7 +30,7 @@ from hpc.slurm.errors import (
     SlurmError,
 )
 from hpc.slurm.job_action import Action, ActionKind
-from hpc.slurm.json_common import errors_of
+from hpc.slurm.json_common import error_text, errors_of
 from hpc.slurm.output import load_json, readable
 from hpc.slurm.spec import JobSpec, begin_epoch
 from hpc.slurm.state import ClusterState, LiveJob, select_jobs
@@ -134,7 +134,7 @@ class RestBackend:
         errors = errors_of(doc, empty_ok=empty_ok)
         if not errors:
             return
-        text = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
+        text = error_text(errors)
         if _UNREACHABLE.search(text) or not self.controller_up():
             raise ControllerUnreachableError(f"{what}: {text}")
         raise SlurmCommandError(what, text)

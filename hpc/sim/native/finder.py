@@ -76,14 +76,13 @@ class CompiledFinder:
         """The build matching the sources now, or None (decided once, on first use)."""
         if not self._decided:
             self._decided = True
-            if compiled_wanted():
-                tag = source_tag(self.root)
+            tag = source_tag(self.root) if compiled_wanted() else None
+            if tag is not None:  # None: switched off, or no Cython to have built one
                 cache = self.cache or cache_root()
-                where = cache / tag if tag else None
-                built = where is not None and build_complete(where)
-                usable = built and where is not None and build_intact(where)
-                self._where = where if usable else None
-                if not built and _other_builds(cache, where):
+                where = cache / tag
+                if build_complete(where):
+                    self._where = where if build_intact(where) else None
+                elif _other_builds(cache, where):
                     log.warning(
                         "site engine: the compiled build is of other sources (they changed "
                         "since it was built, e.g. by a git pull); the pure-Python modules run, "
@@ -110,7 +109,7 @@ class CompiledFinder:
         )
 
 
-def _other_builds(cache: Path, current: Path | None) -> bool:
+def _other_builds(cache: Path, current: Path) -> bool:
     """Whether `cache` holds a complete build other than `current`."""
     try:
         entries = list(cache.iterdir())
